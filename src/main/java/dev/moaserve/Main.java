@@ -1,0 +1,32 @@
+package dev.moaserve;
+
+import dev.moaserve.cli.VerifyCommand;
+import io.quarkus.runtime.Quarkus;
+import io.quarkus.runtime.annotations.QuarkusMain;
+
+import java.util.Arrays;
+
+/**
+ * Entry point. With no arguments the server starts; a first argument names a command
+ * ({@code verify}, …) that runs without starting the HTTP server or loading the served model.
+ */
+@QuarkusMain
+public final class Main {
+    private Main() {}
+
+    public static void main(String... args) {
+        if (args.length > 0 && !args[0].startsWith("-")) {
+            String[] rest = Arrays.copyOfRange(args, 1, args.length);
+            int code;
+            switch (args[0]) {
+                case "verify" -> code = VerifyCommand.run(rest, System.out, System.err);
+                default -> {
+                    System.err.println("unknown command '" + args[0] + "'; commands: verify (no argument: serve)");
+                    code = 2;
+                }
+            }
+            System.exit(code);
+        }
+        Quarkus.run(args);
+    }
+}

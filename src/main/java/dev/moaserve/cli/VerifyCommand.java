@@ -1,0 +1,90 @@
+package dev.moaserve.cli;
+
+import dev.moaserve.model.MoaModel;
+import dev.moaserve.model.ModelException;
+import dev.moaserve.model.Numerics;
+import dev.moaserve.model.ReferenceVectors;
+
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Locale;
+
+/**
+ * {@code verify <model-dir> <vectors.safetensors>}: proves a converted checkpoint against outputs of
+ * the PyTorch reference. Prints one line
+ * {@code max_abs_logits=<x> max_abs_hidden=<y> greedy_match=<g>/<G>} and exits non-zero if a
+ * difference exceeds the tolerance or a greedy token differs.
+ */
+public final class VerifyCommand {
+    public static final double TOLERANCE = 1e-4;
+
+    private VerifyCommand() {}
+
+    public static int run(String[] args, PrintStream out, PrintStream err) {
+        if (args.length != 2) {
+            err.println("usage: verify <model-dir> <vectors.safetensors>");
+            return 2;
+        }
+        Path dir = Path.of(args[0]);
+        Path vectors = Path.of(args[1]);
+        if (!Files.isDirectory(dir)) {
+            err.println("verify: model directory not found: " + dir);
+            return 2;
+        }
+        if (!Files.isRegularFile(vectors)) {
+            err.println("verify: vectors file not found: " + vectors);
+            return 2;
+        }
+        try (MoaModel model = MoaModel.load(dir)) {
+            Result r = verify(model, ReferenceVectors.load(vectors));
+            out.println(r.line());
+            return r.passed() ? 0 : 1;
+        } catch (ModelException | IllegalArgumentException e) {
+            err.println("verify: " + e.getMessage());
+            return 2;
+        }
+    }
+
+    /** Outcome of one verification. */
+    public record Result(double maxAbsLogits, double maxAbsHidden, int greedyMatch, int greedyTotal) {
+        public boolean passed() {
+            return maxAbsLogits <= TOLERANCE && maxAbsHidden <= TOLERANCE && greedyMatch == greedyTotal;
+        }
+
+        public String line() {
+            return String.format(Locale.ROOT, "max_abs_logits=%.3g max_abs_hidden=%.3g greedy_match=%d/%d",
+                    maxAbsLogits, maxAbsHidden, greedyMatch, greedyTotal);
+        }
+    }
+
+    public static Result verify(MoaModel model, ReferenceVectors ref) {
+        MoaModel.Forward f = model.forward(ref.tokens(), true);
+        double logits = 0;
+        double hidden = 0;
+        for (int b = 0; b < f.batch(); b++) {
+            logits = Math.max(logits, Numerics.maxAbsDiff(f.logits()[b], ref.logits(), b * f.logits()[b].length));
+            for (int l = 0; l < ref.hidden().size(); l++) {
+                float[] mine = f.hidden()[l][b];
+                hidden = Math.max(hidden, Numerics.maxAbsDiff(mine, ref.hidden().get(l), b * mine.length));
+            }
+        }
+        if (ref.hidden().size() != model.config().depth()) {
+            hidden = Double.POSITIVE_INFINITY;
+        }
+        // Each step: full forward on prompt + the reference's tokens so far (teacher forcing), so a
+        // single near-tie cannot cascade; identical to free regeneration when every token matches.
+        long[] seq = Arrays.copyOf(ref.prompt(), ref.prompt().length + ref.greedy().length);
+        int v = model.config().numTokens();
+        int match = 0;
+        for (int t = 0; t < ref.greedy().length; t++) {
+            float[] next = model.nextTokenLogits(Arrays.copyOf(seq, ref.prompt().length + t));
+            if (Numerics.argmax(next, 0, v) == ref.greedy()[t]) {
+                match++;
+            }
+            seq[ref.prompt().length + t] = ref.greedy()[t];
+        }
+        return new Result(logits, hidden, match, ref.greedy().length);
+    }
+}

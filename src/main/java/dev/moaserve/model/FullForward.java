@@ -1,0 +1,200 @@
+package dev.moaserve.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.Shape;
+
+import java.util.List;
+
+/**
+ * The full forward pass of the canonical MoA {@code Transformer} over whole sequences, all
+ * windows at once (the reference's computation). It defines the model; the incremental decoder
+ * is checked against it. Routing selections are made on the host with the exact canonical rule
+ * ({@link TopK}); gathers and scatters of routed tokens are one-hot matmuls, which are exact.
+ *
+ * <p>Callers own array lifetimes: run inside an {@code NDScope}; {@code m} receives the arrays
+ * this class creates from host data.
+ */
+public final class FullForward {
+    private FullForward() {}
+
+    /**
+     * @param ids    [B, N] token ids (int64), N ≤ seq_len
+     * @param hidden if not null, receives the residual stream after each layer, [B, N, D] each
+     * @return logits [B, N, V]
+     */
+    public static NDArray logits(MoaWeights w, NDManager m, NDArray ids, List<NDArray> hidden) {
+        NDArray h = embed(w, ids);
+        for (int l = 0; l < w.config().depth(); l++) {
+            h = layer(w, m, l, h);
+            if (hidden != null) {
+                hidden.add(h);
+            }
+        }
+        return Ops.logits(w, h);
+    }
+
+    /** token_emb[x] + pos_emb[0..N): [B, N] → [B, N, D]. */
+    public static NDArray embed(MoaWeights w, NDArray ids) {
+        long n = ids.getShape().get(1);
+        return w.tokenEmb().get(ids).add(w.posEmb().get(new NDIndex("0:" + n)));
+    }
+
+    /** One residual layer: h + MoAA(h), then + FF. */
+    public static NDArray layer(MoaWeights w, NDManager m, int l, NDArray h) {
+        MoaWeights.Layer lw = w.layer(l);
+        h = h.add(moaAttention(w, m, lw, h));
+        return h.add(Ops.feedForward(lw, h));
+    }
+
+    /** MoAA(h) = local attention + routed expert outputs: [B, N, D] → [B, N, D]. */
+    public static NDArray moaAttention(MoaWeights w, NDManager m, MoaWeights.Layer lw, NDArray h) {
+        ModelConfig c = w.config();
+        int n = (int) h.getShape().get(1);
+        NDArray local = localAttention(w, m, lw, h);
+        int windows = (n + c.routedWindowSize() - 1) / c.routedWindowSize();
+        if (windows <= 1) {
+            return local;
+        }
+        NDArray out = local.add(routed(w, m, lw, h));
+        return c.averageRouted() ? out.div(c.numExperts() + 1f) : out;
+    }
+
+    /**
+     * Causal local attention, query i over keys i−W..i, computed in blocks of W with one block
+     * of look-back (as the reference does): O(N·W), not O(N²).
+     */
+    static NDArray localAttention(MoaWeights w, NDManager m, MoaWeights.Layer lw, NDArray h) {
+        ModelConfig c = w.config();
+        int bsz = (int) h.getShape().get(0);
+        int n = (int) h.getShape().get(1);
+        int win = c.localAttnWindowSize();
+        int blocks = (n + win - 1) / win;
+        int padded = blocks * win;
+
+        NDArray qkv = Ops.layerNorm(h, lw.localNormWeight(), lw.localNormBias()).matMul(lw.localQkvT());
+        if (padded > n) {
+            qkv = qkv.concat(m.zeros(new Shape(bsz, padded - n, 3L * c.inner())), 1);
+        }
+        NDList parts = qkv.split(3, 2);
+        Rope rope = w.rope();
+        NDArray cos = rope.cos().get(new NDIndex("0:" + padded)).reshape(blocks, win, c.dimHead());
+        NDArray sin = rope.sin().get(new NDIndex("0:" + padded)).reshape(blocks, win, c.dimHead());
+        // [B, H, blocks, W, dh]
+        NDArray q = blocked(parts.get(0), c, blocks, win);
+        NDArray k = blocked(parts.get(1), c, blocks, win);
+        NDArray v = blocked(parts.get(2), c, blocks, win);
+        q = rope.apply(q, cos, sin);
+        k = rope.apply(k, cos, sin);
+        // keys of block b: blocks b−1 and b → [B, H, blocks, 2W, dh]
+        k = lookAround(m, k);
+        v = lookAround(m, v);
+        NDArray out = Ops.attention(q, k, v, localBias(m, blocks, win), (float) (1.0 / Math.sqrt(c.dimHead())));
+        // [B, H, blocks, W, dh] → [B, N, I]
+        out = out.reshape(bsz, c.heads(), padded, c.dimHead()).transpose(0, 2, 1, 3).reshape(bsz, padded, c.inner());
+        if (padded > n) {
+            out = out.get(new NDIndex(":, 0:" + n));
+        }
+        return out.matMul(lw.localOutT());
+    }
+
+    private static NDArray blocked(NDArray x, ModelConfig c, int blocks, int win) {
+        long bsz = x.getShape().get(0);
+        return x.reshape(bsz, blocks, win, c.heads(), c.dimHead()).transpose(0, 3, 1, 2, 4);
+    }
+
+    private static NDArray lookAround(NDManager m, NDArray x) {
+        Shape s = x.getShape();
+        NDArray zero = m.zeros(new Shape(s.get(0), s.get(1), 1, s.get(3), s.get(4)));
+        NDArray prev = zero.concat(x.get(new NDIndex(":, :, 0:" + (s.get(2) - 1))), 2);
+        return prev.concat(x, 3);
+    }
+
+    /** [blocks, W, 2W] additive mask: look-around key j (abs (b−1)W + j) is visible iff n ≤ j ≤ n + W. */
+    private static NDArray localBias(NDManager m, int blocks, int win) {
+        float[] bias = new float[blocks * win * 2 * win];
+        for (int b = 0; b < blocks; b++) {
+            for (int i = 0; i < win; i++) {
+                for (int j = 0; j < 2 * win; j++) {
+                    boolean visible = j >= i && j <= i + win && (b > 0 || j >= win);
+                    bias[(b * win + i) * 2 * win + j] = visible ? 0f : Ops.NEG;
+                }
+            }
+        }
+        return m.create(bias, new Shape(blocks, win, 2L * win));
+    }
+
+    /**
+     * Routed expert outputs for windows ≥ 1 (window 0 gets none): [B, N, D].
+     * Per window i and expert g, queries are the top-k_q of window i by the query router and
+     * keys/values the top-k_kv of windows 0..i−1 by the key/value router.
+     */
+    static NDArray routed(MoaWeights w, NDManager m, MoaWeights.Layer lw, NDArray h) {
+        ModelConfig c = w.config();
+        int bsz = (int) h.getShape().get(0);
+        int n = (int) h.getShape().get(1);
+        int d = c.dim(), g = c.numExperts(), win = c.routedWindowSize(), dh = c.dimHead();
+        int windows = (n + win - 1) / win;
+        int nq = windows - 1;
+        int ctx = nq * win;
+        int kq = Math.min(c.numRoutedQueries(), win);
+        int kkv = Math.min(c.numRoutedKeyValues(), ctx);
+
+        float[] sq = Ops.routingScores(c, h, lw.queryRouting()).toFloatArray();  // [B, N, G]
+        float[] skv = Ops.routingScores(c, h, lw.kvRouting()).toFloatArray();    // [B, N, G]
+
+        float[] pq = new float[bsz * nq * g * kq * win];     // [B, nq, G, kq, w] one-hot
+        float[] pkv = new float[bsz * nq * g * kkv * ctx];   // [B, nq, G, kkv, ctx] one-hot
+        float[] kBias = new float[bsz * nq * g * kkv];       // [B, nq, G, kkv]
+        for (int b = 0; b < bsz; b++) {
+            for (int e = 0; e < g; e++) {
+                TopK past = new TopK(kkv);
+                for (int i = 1; i < windows; i++) {
+                    int start = i * win;
+                    for (int p = start - win; p < start; p++) {
+                        past.offer(p, skv[(b * n + p) * g + e]);
+                    }
+                    int cell = (b * nq + i - 1) * g + e;
+                    TopK sel = TopK.of(kq, sq, b * n * g + e, g, start, Math.min(start + win, n));
+                    for (int j = 0; j < sel.size(); j++) {
+                        pq[(cell * kq + j) * win + sel.position(j) - start] = 1f;
+                    }
+                    for (int j = 0; j < kkv; j++) {
+                        if (j < past.size()) {
+                            pkv[(cell * kkv + j) * ctx + past.position(j)] = 1f;
+                        } else {
+                            kBias[cell * kkv + j] = Ops.NEG;
+                        }
+                    }
+                }
+            }
+        }
+        int padded = windows * win;
+        NDArray hp = padded > n ? h.concat(m.zeros(new Shape(bsz, padded - n, d)), 1) : h;
+        NDArray hWin = hp.reshape(bsz, windows, win, d).get(new NDIndex(":, 1:")).expandDims(2); // [B, nq, 1, w, D]
+        NDArray hCtx = hp.get(new NDIndex(":, 0:" + ctx)).reshape(bsz, 1, 1, ctx, d);            // [B, 1, 1, ctx, D]
+        Rope rope = w.rope();
+        NDArray cosWin = rope.cos().get(new NDIndex("0:" + padded)).reshape(1, windows, 1, win, dh).get(new NDIndex(":, 1:"));
+        NDArray sinWin = rope.sin().get(new NDIndex("0:" + padded)).reshape(1, windows, 1, win, dh).get(new NDIndex(":, 1:"));
+        NDArray cosCtx = rope.cos().get(new NDIndex("0:" + ctx)).reshape(1, 1, 1, ctx, dh);
+        NDArray sinCtx = rope.sin().get(new NDIndex("0:" + ctx)).reshape(1, 1, 1, ctx, dh);
+
+        NDArray selQ = m.create(pq, new Shape(bsz, nq, g, kq, win));
+        NDArray selKv = m.create(pkv, new Shape(bsz, nq, g, kkv, ctx));
+        NDArray out = RoutedAttention.apply(c, lw, rope,
+                selQ.matMul(hWin), selQ.matMul(cosWin), selQ.matMul(sinWin),
+                selKv.matMul(hCtx), selKv.matMul(cosCtx), selKv.matMul(sinCtx),
+                m.create(kBias, new Shape(bsz, nq, g, kkv)));                  // [B, nq, G, kq, D]
+
+        // scatter back to window positions; unrouted positions take the expert's null token
+        NDArray routedWin = selQ.swapAxes(3, 4).matMul(out);                      // [B, nq, G, w, D]
+        NDArray unrouted = selQ.sum(new int[] {3}).neg().add(1f).expandDims(4);  // [B, nq, G, w, 1]
+        routedWin = routedWin.add(unrouted.mul(lw.nullTokens().reshape(1, 1, g, 1, d)));
+        NDArray perPos = routedWin.sum(new int[] {2}).reshape(bsz, ctx, d);      // windows 1.. → [B, nq·w, D]
+        NDArray all = NDArrays.concat(new NDList(m.zeros(new Shape(bsz, win, d)), perPos), 1);
+        return all.get(new NDIndex(":, 0:" + n));
+    }
+}
