@@ -59,7 +59,33 @@ public final class VerifyCommand {
         }
     }
 
+    private static void checkShapes(MoaModel model, ReferenceVectors ref) {
+        int b = ref.tokens().length;
+        int n = b == 0 ? 0 : ref.tokens()[0].length;
+        int v = model.config().numTokens();
+        int d = model.config().dim();
+        if (ref.logits().length != (long) b * n * v) {
+            throw new IllegalArgumentException("vectors do not fit this model: 'logits' has " + ref.logits().length
+                    + " values, expected [" + b + ", " + n + ", " + v + "]");
+        }
+        if (ref.hidden().size() != model.config().depth()) {
+            throw new IllegalArgumentException("vectors do not fit this model: " + ref.hidden().size()
+                    + " hidden.<l> tensors for depth " + model.config().depth());
+        }
+        for (float[] h : ref.hidden()) {
+            if (h.length != (long) b * n * d) {
+                throw new IllegalArgumentException("vectors do not fit this model: a hidden.<l> tensor is not ["
+                        + b + ", " + n + ", " + d + "]");
+            }
+        }
+        if (ref.greedyLogits().length != (long) ref.greedy().length * v) {
+            throw new IllegalArgumentException("vectors do not fit this model: 'greedy_logits' is not ["
+                    + ref.greedy().length + ", " + v + "]");
+        }
+    }
+
     public static Result verify(MoaModel model, ReferenceVectors ref) {
+        checkShapes(model, ref);
         MoaModel.Forward f = model.forward(ref.tokens(), true);
         double logits = 0;
         double hidden = 0;
@@ -69,9 +95,6 @@ public final class VerifyCommand {
                 float[] mine = f.hidden()[l][b];
                 hidden = Math.max(hidden, Numerics.maxAbsDiff(mine, ref.hidden().get(l), b * mine.length));
             }
-        }
-        if (ref.hidden().size() != model.config().depth()) {
-            hidden = Double.POSITIVE_INFINITY;
         }
         // Each step: full forward on prompt + the reference's tokens so far (teacher forcing), so a
         // single near-tie cannot cascade; identical to free regeneration when every token matches.
