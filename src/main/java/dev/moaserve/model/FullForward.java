@@ -59,8 +59,7 @@ public final class FullForward {
         if (windows <= 1) {
             return local;
         }
-        NDArray out = local.add(routed(w, m, lw, h));
-        return c.averageRouted() ? out.div(c.numExperts() + 1f) : out;
+        return local.add(routed(w, m, lw, h));
     }
 
     /**
@@ -184,10 +183,11 @@ public final class FullForward {
 
         NDArray selQ = m.create(pq, new Shape(bsz, nq, g, kq, win));
         NDArray selKv = m.create(pkv, new Shape(bsz, nq, g, kkv, ctx));
-        NDArray out = RoutedAttention.apply(c, lw, rope,
+        NDList kv = RoutedAttention.keysValues(c, lw, rope,
+                selKv.matMul(hCtx), selKv.matMul(cosCtx), selKv.matMul(sinCtx)); // [B, nq, G, H, kkv, dh]
+        NDArray out = RoutedAttention.attend(c, lw, rope,
                 selQ.matMul(hWin), selQ.matMul(cosWin), selQ.matMul(sinWin),
-                selKv.matMul(hCtx), selKv.matMul(cosCtx), selKv.matMul(sinCtx),
-                m.create(kBias, new Shape(bsz, nq, g, kkv)));                  // [B, nq, G, kq, D]
+                kv.get(0), kv.get(1), m.create(kBias, new Shape(bsz, nq, g, kkv))); // [B, nq, G, kq, D]
 
         // scatter back to window positions; unrouted positions take the expert's null token
         NDArray routedWin = selQ.swapAxes(3, 4).matMul(out);                      // [B, nq, G, w, D]

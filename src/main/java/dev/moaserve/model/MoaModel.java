@@ -33,6 +33,11 @@ public final class MoaModel implements AutoCloseable {
         this.chatTemplate = chatTemplate;
     }
 
+    /** A model from weights that already exist (training, tests). */
+    public static MoaModel of(String name, MoaWeights weights, Tokenizer tokenizer, String chatTemplate) {
+        return new MoaModel(name, weights.config(), weights, tokenizer, chatTemplate);
+    }
+
     public static MoaModel load(Path dir) {
         String name = dir.toAbsolutePath().normalize().getFileName() == null ? "model"
                 : dir.toAbsolutePath().normalize().getFileName().toString();
@@ -151,6 +156,7 @@ public final class MoaModel implements AutoCloseable {
             checkTokens(tokens[i]);
             System.arraycopy(tokens[i], 0, flat, i * n, n);
         }
+        Djl.inferenceThread();
         try (NDManager m = weights.manager().newSubManager(); NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
             NDArray ids = m.create(flat, new Shape(b, n));

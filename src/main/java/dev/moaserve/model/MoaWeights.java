@@ -59,7 +59,9 @@ public final class MoaWeights implements AutoCloseable {
         this.config = config;
         this.manager = manager;
         this.params = params;
-        this.rope = new Rope(manager, config.seqLen(), config.dimHead(), invFreq);
+        // padded full-forward windows reach past seq_len: size the tables for that
+        int pad = Math.max(config.localAttnWindowSize(), config.routedWindowSize());
+        this.rope = new Rope(manager, config.seqLen() + pad, config.dimHead(), invFreq);
         derive();
     }
 

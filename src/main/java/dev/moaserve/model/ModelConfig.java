@@ -34,8 +34,7 @@ public record ModelConfig(
         double routerEps,
         double routerEpsInit,
         double routerEpsDecay,
-        double cosineSimScale,
-        boolean averageRouted) {
+        double cosineSimScale) {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -112,8 +111,7 @@ public record ModelConfig(
                     r.number("router_eps", 0.03),
                     r.number("router_eps_init", 4.0),
                     r.number("router_eps_decay", 0.7),
-                    r.number("cosine_sim_scale", 8.0),
-                    r.bool("average_routed", false));
+                    r.number("cosine_sim_scale", 8.0));
         } catch (ModelException e) {
             throw new ModelException(source + ": " + e.getMessage().replaceFirst("^config: ", ""), e);
         }
@@ -143,7 +141,6 @@ public record ModelConfig(
         o.put("router_eps_init", routerEpsInit);
         o.put("router_eps_decay", routerEpsDecay);
         o.put("cosine_sim_scale", cosineSimScale);
-        o.put("average_routed", averageRouted);
         return o;
     }
 
