@@ -1,5 +1,7 @@
 package dev.moaserve.cli;
 
+import dev.moaserve.model.DecodeState;
+import dev.moaserve.model.IncrementalDecoder;
 import dev.moaserve.model.MoaModel;
 import dev.moaserve.model.ModelException;
 import dev.moaserve.model.Numerics;
@@ -9,13 +11,15 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 
 /**
  * {@code verify <model-dir> <vectors.safetensors>}: proves a converted checkpoint against outputs of
  * the PyTorch reference. Prints one line
- * {@code max_abs_logits=<x> max_abs_hidden=<y> greedy_match=<g>/<G>} and exits non-zero if a
- * difference exceeds the tolerance or a greedy token differs.
+ * {@code max_abs_logits=<x> max_abs_hidden=<y> greedy_match=<g>/<G> incremental_greedy_match=<g>/<G>
+ * max_abs_greedy_logits=<x>} and exits non-zero if a difference exceeds the tolerance or a greedy
+ * token differs (by full forward on each prefix, or by incremental decoding).
  */
 public final class VerifyCommand {
     public static final double TOLERANCE = 1e-4;
@@ -48,14 +52,18 @@ public final class VerifyCommand {
     }
 
     /** Outcome of one verification. */
-    public record Result(double maxAbsLogits, double maxAbsHidden, int greedyMatch, int greedyTotal) {
+    public record Result(double maxAbsLogits, double maxAbsHidden, int greedyMatch, int greedyTotal,
+                         int incrementalMatch, double maxAbsGreedyLogits) {
         public boolean passed() {
-            return maxAbsLogits <= TOLERANCE && maxAbsHidden <= TOLERANCE && greedyMatch == greedyTotal;
+            return maxAbsLogits <= TOLERANCE && maxAbsHidden <= TOLERANCE && greedyMatch == greedyTotal
+                    && incrementalMatch == greedyTotal && maxAbsGreedyLogits <= TOLERANCE;
         }
 
         public String line() {
-            return String.format(Locale.ROOT, "max_abs_logits=%.3g max_abs_hidden=%.3g greedy_match=%d/%d",
-                    maxAbsLogits, maxAbsHidden, greedyMatch, greedyTotal);
+            return String.format(Locale.ROOT, "max_abs_logits=%.3g max_abs_hidden=%.3g greedy_match=%d/%d "
+                            + "incremental_greedy_match=%d/%d max_abs_greedy_logits=%.3g",
+                    maxAbsLogits, maxAbsHidden, greedyMatch, greedyTotal, incrementalMatch, greedyTotal,
+                    maxAbsGreedyLogits);
         }
     }
 
@@ -108,6 +116,22 @@ public final class VerifyCommand {
             }
             seq[ref.prompt().length + t] = ref.greedy()[t];
         }
-        return new Result(logits, hidden, match, ref.greedy().length);
+        // The same continuation by incremental decoding (what serving runs), against greedy_logits.
+        IncrementalDecoder dec = new IncrementalDecoder(model.weights());
+        int incremental = 0;
+        double greedyLogits = 0;
+        try (DecodeState state = dec.newState()) {
+            float[] next = dec.prefill(state, ref.prompt());
+            for (int t = 0; t < ref.greedy().length; t++) {
+                greedyLogits = Math.max(greedyLogits, Numerics.maxAbsDiff(next, ref.greedyLogits(), t * v));
+                if (Numerics.argmax(next, 0, v) == ref.greedy()[t]) {
+                    incremental++;
+                }
+                if (t + 1 < ref.greedy().length) {
+                    next = dec.decode(List.of(state), new long[] {ref.greedy()[t]})[0];
+                }
+            }
+        }
+        return new Result(logits, hidden, match, ref.greedy().length, incremental, greedyLogits);
     }
 }

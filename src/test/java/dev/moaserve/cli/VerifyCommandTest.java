@@ -32,7 +32,7 @@ class VerifyCommandTest {
         int code = run(tiny.toString(), tiny.resolve("vectors.safetensors").toString());
         String line = out.toString(StandardCharsets.UTF_8).trim();
         assertEquals(0, code, line + err);
-        assertTrue(line.matches("max_abs_logits=\\S+ max_abs_hidden=\\S+ greedy_match=60/60.*"), line);
+        assertTrue(line.matches("max_abs_logits=\\S+ max_abs_hidden=\\S+ greedy_match=60/60 incremental_greedy_match=60/60 max_abs_greedy_logits=\\S+"), line);
     }
 
     /** Vectors that differ from what the model computes fail with exit code 1, the line still printed. */

@@ -22,6 +22,7 @@ class ReferenceEquivalenceTest {
             assertTrue(r.maxAbsLogits() <= 1e-4, "logits differ: " + r.line());
             assertTrue(r.maxAbsHidden() <= 1e-4, "hidden states differ: " + r.line());
             assertEquals(r.greedyTotal(), r.greedyMatch(), "greedy continuation differs: " + r.line());
+            assertTrue(r.passed(), r.line());
         }
     }
 }

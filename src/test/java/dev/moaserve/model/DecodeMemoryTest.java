@@ -1,0 +1,89 @@
+package dev.moaserve.model;
+
+import ai.djl.ndarray.BaseNDManager;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import org.junit.jupiter.api.Test;
+
+import java.lang.reflect.Field;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/** 10,000 batched decode steps, with sequences joining and leaving, leave no native arrays behind. */
+class DecodeMemoryTest {
+
+    @Test
+    void noNativeArraysAccumulateOverTenThousandSteps() throws Exception {
+        ModelConfig c = new ModelConfig(13, 16, 2, 64, 4, 4, 2, 3, 2, 4, 2, 2, true, 1.0, 20, 0.03, 4, 0.7, 8);
+        try (NDManager m = Djl.newManager()) {
+            IncrementalDecoder dec = new IncrementalDecoder(Init.random(c, m, 5));
+            long baseline = liveArrays(m);
+            List<DecodeState> running = new ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                running.add(dec.newState());
+                dec.prefill(running.get(i), new long[] {1, 2, 3, i});
+            }
+            long arraysAtWarmup = 0;
+            long rssAtWarmup = 0;
+            for (int step = 1; step <= 10_000; step++) {
+                long[] toks = new long[running.size()];
+                for (int i = 0; i < toks.length; i++) {
+                    toks[i] = (step + i) % c.numTokens();
+                }
+                dec.decode(running, toks);
+                // a sequence that reaches the context limit leaves; a new one joins with a prompt
+                for (int i = 0; i < running.size(); i++) {
+                    if (running.get(i).length() >= c.seqLen()) {
+                        running.get(i).close();
+                        DecodeState fresh = dec.newState();
+                        dec.prefill(fresh, new long[] {(long) i, 5, 7});
+                        running.set(i, fresh);
+                    }
+                }
+                if (step == 1000) {
+                    arraysAtWarmup = liveArrays(m);
+                    rssAtWarmup = rssKb();
+                }
+            }
+            long arrays = liveArrays(m);
+            System.out.printf("live arrays after warm-up=%d after 10000 steps=%d; RSS %d kB -> %d kB%n",
+                    arraysAtWarmup, arrays, rssAtWarmup, rssKb());
+            assertEquals(arraysAtWarmup, arrays, "native arrays accumulated");
+            running.forEach(DecodeState::close);
+            assertEquals(baseline, liveArrays(m), "closing the states frees everything they held");
+        }
+    }
+
+    /** Arrays of the weight manager's tree (weights, derived views, every sequence's state). */
+    static long liveArrays(NDManager manager) throws Exception {
+        Field f = BaseNDManager.class.getDeclaredField("resources");
+        f.setAccessible(true);
+        long n = 0;
+        for (Object r : ((Map<?, ?>) f.get(manager)).values()) {
+            if (r instanceof NDArray) {
+                n++;
+            } else if (r instanceof NDManager sub) {
+                n += liveArrays(sub);
+            }
+        }
+        return n;
+    }
+
+    private static long rssKb() throws Exception {
+        Path status = Path.of("/proc/self/status");
+        if (!Files.exists(status)) {
+            return -1;
+        }
+        for (String line : Files.readAllLines(status)) {
+            if (line.startsWith("VmRSS:")) {
+                return Long.parseLong(line.replaceAll("[^0-9]", ""));
+            }
+        }
+        return -1;
+    }
+}
