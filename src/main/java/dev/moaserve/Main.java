@@ -1,5 +1,7 @@
 package dev.moaserve;
 
+import dev.moaserve.cli.EvalCommand;
+import dev.moaserve.cli.TrainCommand;
 import dev.moaserve.cli.VerifyCommand;
 import io.quarkus.runtime.Quarkus;
 import io.quarkus.runtime.annotations.QuarkusMain;
@@ -20,8 +22,10 @@ public final class Main {
             int code;
             switch (args[0]) {
                 case "verify" -> code = VerifyCommand.run(rest, System.out, System.err);
+                case "eval" -> code = EvalCommand.run(rest, System.out, System.err);
+                case "train" -> code = TrainCommand.run(rest, System.out, System.err);
                 default -> {
-                    System.err.println("unknown command '" + args[0] + "'; commands: verify (no argument: serve)");
+                    System.err.println("unknown command '" + args[0] + "'; commands: verify, eval, train (no argument: serve)");
                     code = 2;
                 }
             }

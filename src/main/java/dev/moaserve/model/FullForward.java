@@ -27,9 +27,17 @@ public final class FullForward {
      * @return logits [B, N, V]
      */
     public static NDArray logits(MoaWeights w, NDManager m, NDArray ids, List<NDArray> hidden) {
+        return logits(w, m, ids, hidden, false);
+    }
+
+    /**
+     * @param train adds the routers' straight-through gates (value 1, gradient of the
+     *              coordinate-descent scores) so the routing tokens learn; same values otherwise
+     */
+    public static NDArray logits(MoaWeights w, NDManager m, NDArray ids, List<NDArray> hidden, boolean train) {
         NDArray h = embed(w, ids);
         for (int l = 0; l < w.config().depth(); l++) {
-            h = layer(w, m, l, h);
+            h = layer(w, m, l, h, train);
             if (hidden != null) {
                 hidden.add(h);
             }
@@ -44,14 +52,14 @@ public final class FullForward {
     }
 
     /** One residual layer: h + MoAA(h), then + FF. */
-    public static NDArray layer(MoaWeights w, NDManager m, int l, NDArray h) {
+    public static NDArray layer(MoaWeights w, NDManager m, int l, NDArray h, boolean train) {
         MoaWeights.Layer lw = w.layer(l);
-        h = h.add(moaAttention(w, m, lw, h));
+        h = h.add(moaAttention(w, m, lw, h, train));
         return h.add(Ops.feedForward(lw, h));
     }
 
     /** MoAA(h) = local attention + routed expert outputs: [B, N, D] → [B, N, D]. */
-    public static NDArray moaAttention(MoaWeights w, NDManager m, MoaWeights.Layer lw, NDArray h) {
+    public static NDArray moaAttention(MoaWeights w, NDManager m, MoaWeights.Layer lw, NDArray h, boolean train) {
         ModelConfig c = w.config();
         int n = (int) h.getShape().get(1);
         NDArray local = localAttention(w, m, lw, h);
@@ -59,7 +67,7 @@ public final class FullForward {
         if (windows <= 1) {
             return local;
         }
-        return local.add(routed(w, m, lw, h));
+        return local.add(routed(w, m, lw, h, train));
     }
 
     /**
@@ -131,7 +139,7 @@ public final class FullForward {
      * Per window i and expert g, queries are the top-k_q of window i by the query router and
      * keys/values the top-k_kv of windows 0..i−1 by the key/value router.
      */
-    static NDArray routed(MoaWeights w, NDManager m, MoaWeights.Layer lw, NDArray h) {
+    static NDArray routed(MoaWeights w, NDManager m, MoaWeights.Layer lw, NDArray h, boolean train) {
         ModelConfig c = w.config();
         int bsz = (int) h.getShape().get(0);
         int n = (int) h.getShape().get(1);
@@ -142,8 +150,10 @@ public final class FullForward {
         int kq = Math.min(c.numRoutedQueries(), win);
         int kkv = Math.min(c.numRoutedKeyValues(), ctx);
 
-        float[] sq = Ops.routingScores(c, h, lw.queryRouting()).toFloatArray();  // [B, N, G]
-        float[] skv = Ops.routingScores(c, h, lw.kvRouting()).toFloatArray();    // [B, N, G]
+        NDArray sqArr = Ops.routingScores(c, h, lw.queryRouting());              // [B, N, G]
+        NDArray skvArr = Ops.routingScores(c, h, lw.kvRouting());
+        float[] sq = sqArr.toFloatArray();
+        float[] skv = skvArr.toFloatArray();
 
         float[] pq = new float[bsz * nq * g * kq * win];     // [B, nq, G, kq, w] one-hot
         float[] pkv = new float[bsz * nq * g * kkv * ctx];   // [B, nq, G, kkv, ctx] one-hot
@@ -185,9 +195,19 @@ public final class FullForward {
         NDArray selKv = m.create(pkv, new Shape(bsz, nq, g, kkv, ctx));
         NDList kv = RoutedAttention.keysValues(c, lw, rope,
                 selKv.matMul(hCtx), selKv.matMul(cosCtx), selKv.matMul(sinCtx)); // [B, nq, G, H, kkv, dh]
+        NDArray values = kv.get(1);
+        NDArray queryGate = null;
+        if (train) {
+            NDArray[] gates = trainingGates(c, m, sqArr, skvArr, selQ, selKv, n, windows);
+            queryGate = gates[0];                                                  // [B, nq, G, kq, 1]
+            values = values.mul(gates[1].expandDims(3));                           // × [B, nq, G, 1, kkv, 1]
+        }
         NDArray out = RoutedAttention.attend(c, lw, rope,
                 selQ.matMul(hWin), selQ.matMul(cosWin), selQ.matMul(sinWin),
-                kv.get(0), kv.get(1), m.create(kBias, new Shape(bsz, nq, g, kkv))); // [B, nq, G, kq, D]
+                kv.get(0), values, m.create(kBias, new Shape(bsz, nq, g, kkv))); // [B, nq, G, kq, D]
+        if (queryGate != null) {
+            out = out.mul(queryGate);
+        }
 
         // scatter back to window positions; unrouted positions take the expert's null token
         NDArray routedWin = selQ.swapAxes(3, 4).matMul(out);                      // [B, nq, G, w, D]
@@ -196,5 +216,47 @@ public final class FullForward {
         NDArray perPos = routedWin.sum(new int[] {2}).reshape(bsz, ctx, d);      // windows 1.. → [B, nq·w, D]
         NDArray all = NDArrays.concat(new NDList(m.zeros(new Shape(bsz, win, d)), perPos), 1);
         return all.get(new NDIndex(":, 0:" + n));
+    }
+
+    /**
+     * Straight-through router gates {@code c + (1 − c).detach()} at the selected positions, where
+     * c are the coordinate-descent scores (as the reference's training forward): value 1, so
+     * the output equals the inference forward, and the gradient of c reaches the routing tokens.
+     *
+     * @return {query gate [B, nq, G, kq, 1], key/value gate [B, nq, G, kkv, 1]}
+     */
+    private static NDArray[] trainingGates(ModelConfig c, NDManager m, NDArray sq, NDArray skv,
+                                           NDArray selQ, NDArray selKv, int n, int windows) {
+        int bsz = (int) sq.getShape().get(0);
+        int g = c.numExperts(), win = c.routedWindowSize();
+        int nq = windows - 1, ctx = nq * win, padded = windows * win;
+        // query router: per window i ≥ 1, over its w tokens (padding masked)
+        NDArray sqp = padded > n ? sq.concat(m.zeros(new Shape(bsz, padded - n, g)), 1) : sq;
+        NDArray sqWin = sqp.reshape(bsz, windows, win, g).get(new NDIndex(":, 1:")).transpose(0, 1, 3, 2); // [B, nq, G, w]
+        float[] qMask = new float[nq * win];
+        for (int i = 0; i < nq; i++) {
+            for (int t = 0; t < win; t++) {
+                qMask[i * win + t] = (i + 1) * win + t < n ? 1f : 0f;
+            }
+        }
+        NDArray cq = CoordinateDescent.scores(c, sqWin, m.create(qMask, new Shape(1, nq, 1, win)),
+                Math.min(c.numRoutedQueries() * c.fetchKRatio(), win));
+        // key/value router: per window i ≥ 1, over the context windows 0..i−1
+        NDArray skvCtx = skv.get(new NDIndex(":, 0:" + ctx)).transpose(0, 2, 1).expandDims(1);  // [B, 1, G, ctx]
+        float[] kvMask = new float[nq * ctx];
+        for (int i = 0; i < nq; i++) {
+            for (int p = 0; p < (i + 1) * win; p++) {
+                kvMask[i * ctx + p] = 1f;
+            }
+        }
+        NDArray ckv = CoordinateDescent.scores(c, skvCtx.broadcast(bsz, nq, g, ctx),
+                m.create(kvMask, new Shape(1, nq, 1, ctx)), Math.min(c.numRoutedKeyValues() * c.fetchKRatio(), ctx));
+        NDArray gq = selQ.matMul(cq.expandDims(4));                                // [B, nq, G, kq, 1]
+        NDArray gkv = selKv.matMul(ckv.expandDims(4));                             // [B, nq, G, kkv, 1]
+        return new NDArray[] {straightThrough(gq), straightThrough(gkv)};
+    }
+
+    private static NDArray straightThrough(NDArray c) {
+        return c.add(c.neg().add(1f).stopGradient());
     }
 }

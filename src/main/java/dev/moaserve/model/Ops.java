@@ -12,15 +12,36 @@ public final class Ops {
 
     private Ops() {}
 
-    /** F.normalize(x, dim=-1): x / max(‖x‖₂, 1e-12). */
+    /**
+     * A scalar tensor on {@code like}'s manager, for arithmetic that autograd may need later.
+     * DJL's {@code x.mul(Number)} builds the scalar from a direct buffer and closes it at once,
+     * but torch keeps that scalar in the graph for the backward of mul/div/pow/maximum; once the
+     * buffer is collected, backward reads freed memory (measured: NaN gradients after a few
+     * training steps, at once with System.gc()). This scalar lives until its scope closes.
+     */
+    public static NDArray scalar(NDArray like, float value) {
+        return like.getManager().create(value);
+    }
+
+    /** x · v, safe under autograd (see {@link #scalar}). */
+    public static NDArray times(NDArray x, float v) {
+        return x.mul(scalar(x, v));
+    }
+
+    /**
+     * F.normalize(x, dim=-1): x / max(‖x‖₂, 1e-12), computed as x·max(Σx², 1e-24)^-½ so that the
+     * gradient at an all-zero row is 0 rather than NaN (norm's backward divides by ‖x‖).
+     */
     public static NDArray l2normalize(NDArray x) {
-        return x.div(x.norm(new int[] {x.getShape().dimension() - 1}, true).maximum(1e-12f));
+        int last = x.getShape().dimension() - 1;
+        NDArray sq = x.square().sum(new int[] {last}, true);
+        return x.mul(sq.maximum(scalar(x, 1e-24f)).pow(scalar(x, -0.5f)));
     }
 
     /** The reference RMSNorm: normalize · √D · gamma. */
     public static NDArray rmsNorm(NDArray x, NDArray gamma) {
         long d = x.getShape().get(x.getShape().dimension() - 1);
-        return l2normalize(x).mul((float) Math.sqrt(d)).mul(gamma);
+        return times(l2normalize(x), (float) Math.sqrt(d)).mul(gamma);
     }
 
     /** nn.LayerNorm(D), eps 1e-5, with bias. */
@@ -45,7 +66,7 @@ public final class Ops {
         if (!c.cosineSimRouting()) {
             return h.matMul(tokens.transpose());
         }
-        return l2normalize(h).matMul(l2normalize(tokens).transpose()).mul((float) c.cosineSimScale());
+        return times(l2normalize(h).matMul(l2normalize(tokens).transpose()), (float) c.cosineSimScale());
     }
 
     /** [A, B, ..., T, H·dh] → [..., H, T, dh] for a 3-D input [M, T, H·dh] → [M, H, T, dh]. */
@@ -91,7 +112,7 @@ public final class Ops {
     /** softmax(q·kᵀ·scale + bias)·v over the last two axes. */
     public static NDArray attention(NDArray q, NDArray k, NDArray v, NDArray bias, float scale) {
         int n = k.getShape().dimension();
-        NDArray scores = q.matMul(k.swapAxes(n - 2, n - 1)).mul(scale);
+        NDArray scores = times(q.matMul(k.swapAxes(n - 2, n - 1)), scale);
         if (bias != null) {
             scores = scores.add(bias);
         }

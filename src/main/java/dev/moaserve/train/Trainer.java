@@ -1,0 +1,217 @@
+package dev.moaserve.train;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.jni.JniUtils;
+import ai.djl.training.GradientCollector;
+import dev.moaserve.model.Djl;
+import dev.moaserve.model.FullForward;
+import dev.moaserve.model.Init;
+import dev.moaserve.model.MoaWeights;
+import dev.moaserve.model.Ops;
+
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+import java.util.function.Consumer;
+
+/**
+ * Trains a MoA {@code Transformer} on a token stream with the reference's training forward
+ * (canonical routing + coordinate-descent straight-through gates): AdamW, linear warm-up then
+ * cosine decay, global-norm gradient clipping, periodic validation and a callback on every new
+ * best validation loss (checkpointing).
+ */
+public final class Trainer {
+    private final TrainConfig cfg;
+    private final PrintStream log;
+    private List<NDArray> gradients;
+
+    public Trainer(TrainConfig cfg, PrintStream log) {
+        this.cfg = cfg;
+        this.log = log;
+    }
+
+    /** One point of the loss curve. */
+    public record Point(int step, double trainLoss, double valLoss, double seconds) {}
+
+    /** Result: the trained weights (caller owns them) and the curve. */
+    public record Result(MoaWeights weights, List<Point> curve, double bestVal, int bestStep, double seconds) {}
+
+    public Result train(int[] train, int[] val, Consumer<MoaWeights> onBest) {
+        Djl.engine();
+        NDManager manager = Djl.newManager();
+        MoaWeights w = Init.random(cfg.model(), manager, cfg.seed());
+        List<NDArray> params = new ArrayList<>(w.params().values());
+        for (NDArray p : params) {
+            p.setRequiresGradient(true);
+        }
+        AdamW opt = new AdamW(params, manager, 0.9f, 0.99f, cfg.weightDecay());
+        Random rnd = new Random(cfg.seed());
+        Random valRnd = new Random(cfg.seed() + 1);
+        List<Point> curve = new ArrayList<>();
+        double best = Double.POSITIVE_INFINITY;
+        int bestStep = -1;
+        long t0 = System.nanoTime();
+        double emaLoss = Double.NaN;
+        int seq = cfg.model().seqLen();
+        for (int step = 1; step <= cfg.steps(); step++) {
+            float lr = learningRate(step);
+            double loss;
+            try (NDScope scope = new NDScope()) {
+                scope.suppressNotUsedWarning();
+                loss = trainStep(w, manager, params, opt, batch(train, rnd, seq), lr);
+            }
+            emaLoss = Double.isNaN(emaLoss) ? loss : 0.95 * emaLoss + 0.05 * loss;
+            double secs = (System.nanoTime() - t0) / 1e9;
+            if (step % 10 == 0 || step == 1) {
+                double tokPerSec = (double) step * cfg.batch() * seq / secs;
+                log.printf(Locale.ROOT, "%s step %d/%d loss %.4f lr %.2e %.0f tok/s %s elapsed%n",
+                        bar(step, cfg.steps()), step, cfg.steps(), emaLoss, lr, tokPerSec, hms(secs));
+            }
+            if (step % cfg.evalEvery() == 0 || step == cfg.steps()) {
+                double v = validate(w, manager, val, valRnd);
+                curve.add(new Point(step, emaLoss, v, secs));
+                boolean improved = v < best;
+                if (improved) {
+                    best = v;
+                    bestStep = step;
+                }
+                log.printf(Locale.ROOT, "eval step %d train %.4f val %.4f (full forward)%s%n", step, emaLoss, v,
+                        improved ? " best: checkpoint" : "");
+                if (improved && onBest != null) {
+                    withViews(w, () -> onBest.accept(w));
+                }
+            }
+        }
+        for (NDArray p : params) {
+            p.setRequiresGradient(false);
+        }
+        w.derive();
+        return new Result(w, curve, best, bestStep, (System.nanoTime() - t0) / 1e9);
+    }
+
+    private double trainStep(MoaWeights w, NDManager manager, List<NDArray> params, AdamW opt, long[][] xy, float lr) {
+        int b = cfg.batch();
+        int seq = cfg.model().seqLen();
+        NDArray x = manager.create(xy[0], new Shape(b, seq));
+        NDArray y = manager.create(xy[1], new Shape(b, seq));
+        float loss;
+        try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+            w.derive();
+            NDArray logits = FullForward.logits(w, manager, x, null, true);
+            NDArray l = crossEntropy(logits, y, cfg.model().numTokens());
+            gc.backward(l);
+            loss = l.getFloat();
+        }
+        if (gradients == null) {
+            // One wrapper per parameter gradient, kept for the whole run: closing a wrapper
+            // returned by getGradient() frees libtorch's .grad storage, and the next backward
+            // then accumulates into freed memory (measured: NaN gradients at step 3).
+            gradients = new ArrayList<>(params.size());
+            for (NDArray p : params) {
+                NDArray g = p.getGradient();
+                NDScope.unregister(g);
+                gradients.add(g);
+            }
+        }
+        List<NDArray> grads = new ArrayList<>(gradients);
+        double sq = 0;
+        for (NDArray g : grads) {
+            sq += g.square().sum().getFloat();
+        }
+        double norm = Math.sqrt(sq);
+        if (!Double.isFinite(norm)) {
+            log.println("non-finite gradient norm: step skipped");
+            for (NDArray g : gradients) {
+                g.muli(0f);
+            }
+            return loss;
+        }
+        float scale = norm > cfg.clip() ? (float) (cfg.clip() / norm) : 1f;
+        for (int i = 0; i < grads.size(); i++) {
+            if (scale != 1f) {
+                grads.set(i, grads.get(i).mul(scale));
+            }
+        }
+        opt.step(grads, lr);
+        for (NDArray g : gradients) {
+            g.muli(0f); // gradients accumulate in libtorch: zero them for the next step
+        }
+        return loss;
+    }
+
+    /** Mean cross-entropy in nats: logits [B, N, V], targets [B, N]. */
+    public static NDArray crossEntropy(NDArray logits, NDArray targets, int vocab) {
+        NDArray logp = logits.logSoftmax(2);
+        return Ops.times(logp.mul(targets.oneHot(vocab)).sum().neg(), 1f / targets.size());
+    }
+
+    /** Full-forward (leaky) validation loss on random batches; cheap, used for checkpoint choice. */
+    private double validate(MoaWeights w, NDManager manager, int[] val, Random rnd) {
+        boolean grad = JniUtils.isGradMode();
+        JniUtils.setGradMode(false);
+        double total = 0;
+        try {
+            for (int i = 0; i < cfg.evalBatches(); i++) {
+                long[][] xy = batch(val, rnd, cfg.model().seqLen());
+                try (NDScope scope = new NDScope()) {
+                    scope.suppressNotUsedWarning();
+                    w.derive();
+                    NDArray x = manager.create(xy[0], new Shape(cfg.batch(), cfg.model().seqLen()));
+                    NDArray y = manager.create(xy[1], new Shape(cfg.batch(), cfg.model().seqLen()));
+                    total += crossEntropy(FullForward.logits(w, manager, x, null, false), y,
+                            cfg.model().numTokens()).getFloat();
+                }
+            }
+        } finally {
+            JniUtils.setGradMode(grad);
+        }
+        return total / cfg.evalBatches();
+    }
+
+    /** Runs an action with persistent derived views (they are rebuilt inside each step's scope). */
+    private static void withViews(MoaWeights w, Runnable action) {
+        try (NDScope scope = new NDScope()) {
+            scope.suppressNotUsedWarning();
+            w.derive();
+            action.run();
+        }
+    }
+
+    private long[][] batch(int[] data, Random rnd, int seq) {
+        long[] x = new long[cfg.batch() * seq];
+        long[] y = new long[cfg.batch() * seq];
+        for (int b = 0; b < cfg.batch(); b++) {
+            int start = rnd.nextInt(data.length - seq - 1);
+            for (int t = 0; t < seq; t++) {
+                x[b * seq + t] = data[start + t];
+                y[b * seq + t] = data[start + t + 1];
+            }
+        }
+        return new long[][] {x, y};
+    }
+
+    float learningRate(int step) {
+        if (step <= cfg.warmup()) {
+            return cfg.lr() * step / cfg.warmup();
+        }
+        double progress = (double) (step - cfg.warmup()) / Math.max(1, cfg.steps() - cfg.warmup());
+        return (float) (cfg.minLr() + 0.5 * (1 + Math.cos(Math.PI * progress)) * (cfg.lr() - cfg.minLr()));
+    }
+
+    private static String bar(int step, int total) {
+        int width = 20;
+        int filled = (int) ((long) step * width / total);
+        return "[" + "#".repeat(filled) + ".".repeat(width - filled) + "]";
+    }
+
+    static String hms(double secs) {
+        long s = (long) secs;
+        return String.format(Locale.ROOT, "%d:%02d:%02d", s / 3600, (s / 60) % 60, s % 60);
+    }
+}
