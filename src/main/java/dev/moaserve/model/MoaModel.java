@@ -50,7 +50,7 @@ public final class MoaModel implements AutoCloseable {
 
     /**
      * Loads config.json, model.safetensors and (optional) vocab.json / tokenizer.json and
-     * chat_template.txt. Everything is validated before the first NDArray is created.
+     * chat_template.json. Everything is validated before the first NDArray is created.
      */
     public static MoaModel load(ModelSource source, String name) {
         Djl.engine();
@@ -62,7 +62,7 @@ public final class MoaModel implements AutoCloseable {
             ModelConfig config = ModelConfig.parse(cfgBytes, source.describe() + "/config.json");
             Safetensors file = source.weights("model.safetensors");
             Tokenizer tokenizer = loadTokenizer(source, config);
-            byte[] template = source.read("chat_template.txt");
+            byte[] template = source.read("chat_template.json");
             NDManager manager = Djl.newManager();
             try {
                 MoaWeights weights = MoaWeights.load(config, file, manager);
@@ -112,7 +112,7 @@ public final class MoaModel implements AutoCloseable {
         return tokenizer;
     }
 
-    /** Chat template text, or null for none. */
+    /** Chat template ({@code chat_template.json}) text, or null for none. */
     public String chatTemplate() {
         return chatTemplate;
     }

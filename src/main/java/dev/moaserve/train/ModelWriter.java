@@ -14,9 +14,12 @@ import java.util.Map;
 
 /** Writes a model directory that both moa-serve and the PyTorch reference can load. */
 public final class ModelWriter {
-    /** Chat template of character-level models: plain "Role: text" turns, then the assistant's cue. */
-    public static final String DEFAULT_CHAT_TEMPLATE = "{% for m in messages %}{{ m.role | capitalize }}: {{ m.content }}\n"
-            + "{% endfor %}Assistant:";
+    /**
+     * Chat template of the character-level play models: each message as a speech in a play
+     * ("ROLE:\ntext\n\n"), then the assistant's cue; a blank line ends the assistant's speech.
+     */
+    public static final String DEFAULT_CHAT_TEMPLATE = "{\"message\": \"{ROLE}:\\n{content}\\n\\n\", "
+            + "\"generation_prompt\": \"ASSISTANT:\\n\", \"stop\": [\"\\n\\n\"]}\n";
 
     private ModelWriter() {}
 
@@ -31,6 +34,6 @@ public final class ModelWriter {
         vocab.put("type", "char");
         vocab.put("chars", tokenizer.chars());
         Files.writeString(dir.resolve("vocab.json"), json.writeValueAsString(vocab) + "\n", StandardCharsets.UTF_8);
-        Files.writeString(dir.resolve("chat_template.txt"), DEFAULT_CHAT_TEMPLATE, StandardCharsets.UTF_8);
+        Files.writeString(dir.resolve("chat_template.json"), DEFAULT_CHAT_TEMPLATE, StandardCharsets.UTF_8);
     }
 }

@@ -1,0 +1,104 @@
+package dev.moaserve.api;
+
+import dev.moaserve.engine.EngineStats;
+import dev.moaserve.engine.Scheduler;
+import dev.moaserve.model.ChatTemplate;
+import dev.moaserve.model.DecodeState;
+import dev.moaserve.model.IncrementalDecoder;
+import dev.moaserve.model.MoaModel;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Inject;
+import org.jboss.logging.Logger;
+
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * Owns the served model and its scheduler: loads the model at startup, runs one warm-up step
+ * (readiness waits for it), and drains on shutdown.
+ */
+@ApplicationScoped
+public class ModelService {
+    private static final Logger LOG = Logger.getLogger(ModelService.class);
+
+    @Inject
+    ServingConfig config;
+
+    @Inject
+    EngineMetrics metrics;
+
+    private volatile MoaModel model;
+    private volatile Scheduler scheduler;
+    private volatile ChatTemplate chatTemplate;
+    private volatile String name;
+    private volatile boolean ready;
+    private final long created = System.currentTimeMillis() / 1000;
+
+    void start(@Observes StartupEvent event) {
+        long t0 = System.nanoTime();
+        model = config.modelPath().map(p -> MoaModel.load(Path.of(p))).orElseGet(MoaModel::loadEmbedded);
+        if (model.tokenizer() == null) {
+            throw new IllegalStateException("model " + model.name() + " has no tokenizer (vocab.json or tokenizer.json)");
+        }
+        name = config.servedModelName().orElse(model.name());
+        chatTemplate = ChatTemplate.parse(model.chatTemplate(), model.name() + "/chat_template.json");
+        IncrementalDecoder decoder = new IncrementalDecoder(model.weights());
+        warmUp(decoder);
+        scheduler = new Scheduler(decoder, model.tokenizer(),
+                new Scheduler.Limits(config.maxBatchSize(), config.maxBatchedTokens(), config.maxQueue(),
+                        config.requestTimeout().toNanos()), metrics);
+        metrics.bind(this);
+        ready = true;
+        LOG.infof("model %s ready in %.0f ms: %d parameters, state %d bytes per sequence", name,
+                (System.nanoTime() - t0) / 1e6, model.weights().parameterCount(), DecodeState.bytesFor(model.config()));
+    }
+
+    /** One prefill and one decode step, so the first request does not pay for lazy initialisation. */
+    private static void warmUp(IncrementalDecoder decoder) {
+        dev.moaserve.model.Djl.inferenceThread();
+        try (DecodeState s = decoder.newState()) {
+            decoder.prefill(s, new long[] {0, 0});
+            decoder.decode(List.of(s), new long[] {0});
+        }
+    }
+
+    void stop(@Observes ShutdownEvent event) {
+        ready = false;
+        Scheduler s = scheduler;
+        if (s != null) {
+            LOG.infof("draining: %d running, %d waiting, grace %s", s.runningCount(), s.waitingCount(), config.shutdownGrace());
+            s.drain(config.shutdownGrace().toNanos());
+        }
+    }
+
+    public boolean ready() {
+        return ready && scheduler != null && scheduler.accepting();
+    }
+
+    public MoaModel model() {
+        return model;
+    }
+
+    public Scheduler scheduler() {
+        return scheduler;
+    }
+
+    public ChatTemplate chatTemplate() {
+        return chatTemplate;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public long created() {
+        return created;
+    }
+
+    public EngineStats stats() {
+        return metrics;
+    }
+}

@@ -1,0 +1,30 @@
+package dev.moaserve.api;
+
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import org.eclipse.microprofile.health.HealthCheck;
+import org.eclipse.microprofile.health.HealthCheckResponse;
+import org.eclipse.microprofile.health.Readiness;
+import org.eclipse.microprofile.health.Startup;
+
+/** Ready once the model is loaded and a warm-up step ran; DOWN again as soon as draining starts. */
+@Readiness
+@Startup
+@ApplicationScoped
+public class ReadinessCheck implements HealthCheck {
+    @Inject
+    ModelService service;
+
+    @Override
+    public HealthCheckResponse call() {
+        boolean up = service.ready();
+        var b = HealthCheckResponse.named("model").status(up);
+        if (service.model() != null) {
+            b.withData("model", service.name());
+        }
+        if (service.scheduler() != null) {
+            b.withData("running", service.scheduler().runningCount()).withData("waiting", service.scheduler().waitingCount());
+        }
+        return b.build();
+    }
+}

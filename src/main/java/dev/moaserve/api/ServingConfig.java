@@ -1,0 +1,41 @@
+package dev.moaserve.api;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+
+/** The server's {@code moa.*} settings (application.properties, overridable by env vars: MOA_MAX_QUEUE …). */
+@ConfigMapping(prefix = "moa")
+public interface ServingConfig {
+    /** Model directory; empty = the embedded model. */
+    Optional<String> modelPath();
+
+    /** Name the API reports and accepts; empty = the model's own name. */
+    Optional<String> servedModelName();
+
+    /** Most sequences decoded together in one step. */
+    @WithDefault("64")
+    int maxBatchSize();
+
+    /** Most prompt tokens prefilled in one iteration. */
+    @WithDefault("8192")
+    int maxBatchedTokens();
+
+    /** Most requests waiting for a slot; beyond it requests get 429. */
+    @WithDefault("256")
+    int maxQueue();
+
+    /** A request running longer than this ends with an error. */
+    @WithDefault("300s")
+    Duration requestTimeout();
+
+    /** How long in-flight requests may run on after SIGTERM. */
+    @WithDefault("20s")
+    Duration shutdownGrace();
+
+    /** Accepted Bearer keys; empty = no authentication. */
+    Optional<List<String>> apiKeys();
+}

@@ -1,0 +1,56 @@
+package dev.moaserve.engine;
+
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/** A validated request as the engine sees it: prompt ids, sampling, and where the output goes. */
+public final class GenerationRequest {
+    private final String id;
+    private final long[] prompt;
+    private final SamplingParams params;
+    private final TokenListener listener;
+    private final long seed;
+    private final long createdNanos = System.nanoTime();
+    private final AtomicBoolean cancelled = new AtomicBoolean();
+
+    public GenerationRequest(String id, long[] prompt, SamplingParams params, TokenListener listener) {
+        this.id = id;
+        this.prompt = prompt;
+        this.params = params;
+        this.listener = listener;
+        this.seed = params.seed() != null ? params.seed() : new java.security.SecureRandom().nextLong();
+    }
+
+    public String id() {
+        return id;
+    }
+
+    public long[] prompt() {
+        return prompt;
+    }
+
+    public SamplingParams params() {
+        return params;
+    }
+
+    public TokenListener listener() {
+        return listener;
+    }
+
+    /** The seed actually used (the request's, or a random one). */
+    public long seed() {
+        return seed;
+    }
+
+    public long createdNanos() {
+        return createdNanos;
+    }
+
+    /** Asks the scheduler to drop this request; its slot is freed at the next iteration. */
+    public void cancel() {
+        cancelled.set(true);
+    }
+
+    public boolean isCancelled() {
+        return cancelled.get();
+    }
+}

@@ -1,0 +1,34 @@
+package dev.moaserve.engine;
+
+import java.util.List;
+
+/**
+ * How one request picks its tokens. Validated at the API edge; the engine trusts it.
+ *
+ * @param temperature       0 = greedy
+ * @param topK              0 = off
+ * @param topP              1 = off
+ * @param minP              0 = off
+ * @param repetitionPenalty 1 = off (CTRL-style: divides positive logits of seen tokens, multiplies negative)
+ * @param presencePenalty   0 = off (OpenAI: subtracted once per seen token)
+ * @param frequencyPenalty  0 = off (OpenAI: subtracted per occurrence)
+ * @param seed              null = random
+ * @param logprobs          number of top alternatives to report per token (0 = only the chosen one)
+ */
+public record SamplingParams(
+        double temperature,
+        int topK,
+        double topP,
+        double minP,
+        double repetitionPenalty,
+        double presencePenalty,
+        double frequencyPenalty,
+        Long seed,
+        int maxTokens,
+        List<String> stop,
+        int logprobs) {
+
+    public static SamplingParams greedy(int maxTokens) {
+        return new SamplingParams(0, 0, 1, 0, 1, 0, 0, null, maxTokens, List.of(), 0);
+    }
+}

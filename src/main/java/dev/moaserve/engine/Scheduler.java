@@ -1,0 +1,297 @@
+package dev.moaserve.engine;
+
+import dev.moaserve.model.DecodeState;
+import dev.moaserve.model.IncrementalDecoder;
+import dev.moaserve.model.Tokenizer;
+import org.jboss.logging.Logger;
+
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.concurrent.LinkedBlockingDeque;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Continuous (iteration-level) batching. One thread owns the model; each iteration it
+ * <ol>
+ *   <li>retires cancelled and timed-out sequences (their state is freed at once),</li>
+ *   <li>admits waiting requests up to {@code maxBatch} running sequences and
+ *       {@code maxBatchedTokens} prompt tokens, and prefills them in one batched call,</li>
+ *   <li>runs one batched decode step for every sequence that was already running,</li>
+ *   <li>samples, emits and retires finished sequences.</li>
+ * </ol>
+ * The scheduler decides what runs; the {@link IncrementalDecoder} runs it.
+ */
+public final class Scheduler implements AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(Scheduler.class);
+
+    /** Engine limits. */
+    public record Limits(int maxBatch, int maxBatchedTokens, int maxQueue, long timeoutNanos) {}
+
+    /** Raised by {@link #submit} when the waiting queue is full. */
+    public static final class QueueFullException extends RuntimeException {
+        public QueueFullException(String message) {
+            super(message);
+        }
+    }
+
+    /** Raised by {@link #submit} once draining has begun. */
+    public static final class ShuttingDownException extends RuntimeException {
+        public ShuttingDownException(String message) {
+            super(message);
+        }
+    }
+
+    private final IncrementalDecoder decoder;
+    private final Tokenizer tokenizer;
+    private final Limits limits;
+    private final EngineStats stats;
+    private final LinkedBlockingDeque<GenerationRequest> waiting = new LinkedBlockingDeque<>();
+    private final List<Sequence> running = new ArrayList<>();
+    private final Thread thread;
+    private volatile boolean accepting = true;
+    private volatile boolean stopped;
+    private volatile long drainDeadline = Long.MAX_VALUE;
+    private volatile int runningCount;
+
+    public Scheduler(IncrementalDecoder decoder, Tokenizer tokenizer, Limits limits, EngineStats stats) {
+        this.decoder = decoder;
+        this.tokenizer = tokenizer;
+        this.limits = limits;
+        this.stats = stats;
+        this.thread = new Thread(this::loop, "moa-scheduler");
+        this.thread.setDaemon(true);
+        this.thread.start();
+    }
+
+    /** Queues a request; never blocks. */
+    public void submit(GenerationRequest r) {
+        if (!accepting) {
+            throw new ShuttingDownException("the server is shutting down and accepts no new requests");
+        }
+        synchronized (waiting) {
+            if (waiting.size() >= limits.maxQueue()) {
+                throw new QueueFullException("the server is at capacity (" + limits.maxQueue()
+                        + " requests waiting); retry later");
+            }
+            waiting.add(r);
+        }
+    }
+
+    public int waitingCount() {
+        return waiting.size();
+    }
+
+    public int runningCount() {
+        return runningCount;
+    }
+
+    /** Bytes of decode state held by the running sequences. */
+    public long stateBytes() {
+        return (long) runningCount * DecodeState.bytesFor(decoder.config());
+    }
+
+    public boolean accepting() {
+        return accepting;
+    }
+
+    /**
+     * Graceful drain: stop admitting, let running and queued requests finish until the grace
+     * period ends, then end the rest with an error. Returns when the loop has stopped.
+     */
+    public void drain(long graceNanos) {
+        accepting = false;
+        drainDeadline = System.nanoTime() + graceNanos;
+        try {
+            thread.join(Math.max(1, graceNanos / 1_000_000 + 5_000));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Override
+    public void close() {
+        drain(0);
+    }
+
+    /** One running sequence. */
+    private final class Sequence {
+        final GenerationRequest request;
+        final DecodeState state;
+        final Sampler sampler;
+        final StopMatcher stop;
+        final List<Integer> generated = new ArrayList<>();
+        long lastToken;
+        long lastTokenNanos;
+        boolean done;
+
+        Sequence(GenerationRequest r) {
+            this.request = r;
+            this.state = decoder.newState();
+            this.sampler = new Sampler(r.params(), decoder.config().numTokens(), r.seed());
+            for (long t : r.prompt()) {
+                sampler.observe(t);
+            }
+            this.stop = new StopMatcher(r.params().stop());
+        }
+    }
+
+    private void loop() {
+        dev.moaserve.model.Djl.inferenceThread();
+        while (!stopped) {
+            try {
+                if (running.isEmpty() && waiting.isEmpty()) {
+                    if (!accepting) {
+                        break;
+                    }
+                    GenerationRequest next = waiting.poll(50, TimeUnit.MILLISECONDS);
+                    if (next != null) {
+                        waiting.addFirst(next);
+                    }
+                    continue;
+                }
+                iterate();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            } catch (RuntimeException | Error e) {
+                // a failure in a batched step fails that batch, never the scheduler
+                LOG.error("decode step failed", e);
+                for (Sequence s : running) {
+                    finish(s, TokenListener.Finish.ERROR, "internal error: " + e.getMessage());
+                }
+                retire();
+            }
+        }
+        for (Sequence s : running) {
+            finish(s, TokenListener.Finish.ERROR, "the server shut down before this request finished");
+        }
+        retire();
+        GenerationRequest r;
+        while ((r = waiting.poll()) != null) {
+            r.listener().onFinish(new TokenListener.Finish(TokenListener.Finish.ERROR, r.prompt().length, 0, "",
+                    "the server shut down before this request started"));
+        }
+        stopped = true;
+    }
+
+    private void iterate() {
+        long now = System.nanoTime();
+        if (now > drainDeadline) {
+            stopped = true;
+            return;
+        }
+        for (Sequence s : running) {
+            if (s.request.isCancelled()) {
+                finish(s, TokenListener.Finish.CANCELLED, null);
+            } else if (limits.timeoutNanos() > 0 && now - s.request.createdNanos() > limits.timeoutNanos()) {
+                finish(s, TokenListener.Finish.ERROR, "request timed out");
+            }
+        }
+        retire();
+
+        List<Sequence> continuing = new ArrayList<>(running);
+        List<Sequence> admitted = admit();
+        if (!admitted.isEmpty()) {
+            List<DecodeState> states = new ArrayList<>();
+            List<long[]> prompts = new ArrayList<>();
+            for (Sequence s : admitted) {
+                states.add(s.state);
+                prompts.add(s.request.prompt());
+            }
+            float[][] logits = decoder.prefill(states, prompts);
+            for (int i = 0; i < admitted.size(); i++) {
+                emit(admitted.get(i), logits[i]);
+            }
+        }
+        if (!continuing.isEmpty()) {
+            List<DecodeState> states = new ArrayList<>();
+            long[] tokens = new long[continuing.size()];
+            for (int i = 0; i < continuing.size(); i++) {
+                states.add(continuing.get(i).state);
+                tokens[i] = continuing.get(i).lastToken;
+            }
+            stats.batch(continuing.size());
+            float[][] logits = decoder.decode(states, tokens);
+            for (int i = 0; i < continuing.size(); i++) {
+                emit(continuing.get(i), logits[i]);
+            }
+        }
+        retire();
+    }
+
+    private List<Sequence> admit() {
+        List<Sequence> admitted = new ArrayList<>();
+        int tokens = 0;
+        while (running.size() < limits.maxBatch()) {
+            GenerationRequest r = waiting.peek();
+            if (r == null) {
+                break;
+            }
+            if (!admitted.isEmpty() && tokens + r.prompt().length > limits.maxBatchedTokens()) {
+                break;
+            }
+            waiting.poll();
+            if (r.isCancelled()) {
+                r.listener().onFinish(new TokenListener.Finish(TokenListener.Finish.CANCELLED, r.prompt().length, 0, "", null));
+                continue;
+            }
+            Sequence s = new Sequence(r);
+            running.add(s);
+            admitted.add(s);
+            tokens += r.prompt().length;
+        }
+        runningCount = running.size();
+        return admitted;
+    }
+
+    private void emit(Sequence s, float[] logits) {
+        Sampler.Choice c = s.sampler.next(logits);
+        long now = System.nanoTime();
+        if (s.generated.isEmpty()) {
+            stats.firstToken((now - s.request.createdNanos()) / 1e9);
+        } else {
+            stats.interToken((now - s.lastTokenNanos) / 1e9);
+        }
+        s.lastTokenNanos = now;
+        s.generated.add(c.token());
+        s.lastToken = c.token();
+        String text = s.stop.append(tokenizer.tokenText(c.token()));
+        s.request.listener().onToken(c.token(), text, c);
+        if (s.stop.stopped()) {
+            finish(s, TokenListener.Finish.STOP, null);
+        } else if (s.generated.size() >= s.request.params().maxTokens()) {
+            String tail = s.stop.flush();
+            if (!tail.isEmpty()) {
+                s.request.listener().onToken(-1, tail, null);
+            }
+            finish(s, TokenListener.Finish.LENGTH, null);
+        }
+    }
+
+    private void finish(Sequence s, String reason, String error) {
+        if (s.done) {
+            return;
+        }
+        s.done = true;
+        double secs = (System.nanoTime() - s.request.createdNanos()) / 1e9;
+        stats.finished(reason, s.request.prompt().length, s.generated.size(), secs);
+        try {
+            s.request.listener().onFinish(new TokenListener.Finish(reason, s.request.prompt().length,
+                    s.generated.size(), s.stop.text(), error));
+        } catch (RuntimeException e) {
+            LOG.warn("listener of " + s.request.id() + " failed", e);
+        }
+    }
+
+    private void retire() {
+        for (Iterator<Sequence> it = running.iterator(); it.hasNext(); ) {
+            Sequence s = it.next();
+            if (s.done) {
+                s.state.close();
+                it.remove();
+            }
+        }
+        runningCount = running.size();
+    }
+}

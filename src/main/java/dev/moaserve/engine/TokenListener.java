@@ -1,0 +1,23 @@
+package dev.moaserve.engine;
+
+/** Receives a request's output, called on the scheduler thread; must not block. */
+public interface TokenListener {
+    /**
+     * One generated token.
+     *
+     * @param text the text that became final with this token (stop-string look-ahead may hold
+     *             some back, so it can be empty)
+     */
+    void onToken(int token, String text, Sampler.Choice choice);
+
+    /** Generation ended; no further calls. */
+    void onFinish(Finish finish);
+
+    /** Why and how a request ended. */
+    record Finish(String reason, int promptTokens, int completionTokens, String text, String error) {
+        public static final String STOP = "stop";
+        public static final String LENGTH = "length";
+        public static final String CANCELLED = "cancelled";
+        public static final String ERROR = "error";
+    }
+}
