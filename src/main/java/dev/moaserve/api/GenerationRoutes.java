@@ -128,6 +128,9 @@ public class GenerationRoutes {
         Context ctx = rc.vertx().getOrCreateContext();
         Multi<Event> stream = events.emitOn(task -> ctx.runOnContext(v -> task.run()));
         Writer writer = new Writer(rc.response(), api, spec, id, request);
+        if (spec.stream()) {
+            writer.startStream(); // accepted: the client sees 200 and the stream at once, even while queued
+        }
         var subscription = stream
                 .onCancellation().invoke(request::cancel)
                 .subscribe().with(writer::onEvent, failure -> LOG.warn("stream of " + id + " failed", failure));
@@ -200,6 +203,7 @@ public class GenerationRoutes {
             response.setStatusCode(200).setChunked(true)
                     .putHeader("Content-Type", "text/event-stream; charset=utf-8")
                     .putHeader("Cache-Control", "no-cache").putHeader("X-Accel-Buffering", "no");
+            response.writeHead();
             if (api == Api.CHAT) {
                 ObjectNode first = chunkEnvelope();
                 ObjectNode choice = first.withArray("choices").addObject();
