@@ -1,5 +1,6 @@
 package dev.moaserve;
 
+import dev.moaserve.cli.BenchCommand;
 import dev.moaserve.cli.EvalCommand;
 import dev.moaserve.cli.TrainCommand;
 import dev.moaserve.cli.VerifyCommand;
@@ -24,8 +25,9 @@ public final class Main {
                 case "verify" -> code = VerifyCommand.run(rest, System.out, System.err);
                 case "eval" -> code = EvalCommand.run(rest, System.out, System.err);
                 case "train" -> code = TrainCommand.run(rest, System.out, System.err);
+                case "bench" -> code = BenchCommand.run(rest, System.out);
                 default -> {
-                    System.err.println("unknown command '" + args[0] + "'; commands: verify, eval, train (no argument: serve)");
+                    System.err.println("unknown command '" + args[0] + "'; commands: verify, eval, train, bench (no argument: serve)");
                     code = 2;
                 }
             }

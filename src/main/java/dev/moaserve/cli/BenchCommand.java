@@ -1,0 +1,206 @@
+package dev.moaserve.cli;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.Shape;
+import dev.moaserve.model.DecodeState;
+import dev.moaserve.model.Djl;
+import dev.moaserve.model.IncrementalDecoder;
+import dev.moaserve.model.Init;
+import dev.moaserve.model.ModelConfig;
+import dev.moaserve.model.MoaModel;
+import dev.moaserve.model.MoaWeights;
+
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+
+/**
+ * {@code bench [--quick]}: decode benchmarks printed as tables, every ratio measured in the same run.
+ * <ul>
+ *   <li>per-token decode time of one sequence at context 128 / 1,024 / 4,096 (MoA should stay
+ *       flat), and the same for a model of equal size whose local attention spans the whole
+ *       context (W = 4,096: dense causal attention; every query routed, so no window recompute
+ *       beyond 16 positions);</li>
+ *   <li>batched decode throughput at B = 1, 8, 32, 64 and the speedup over B = 1;</li>
+ *   <li>incremental decoding vs re-running the full forward on the prefix for each token (the
+ *       reference's own generate);</li>
+ *   <li>the matmul peak of DJL on this machine, for the achieved-FLOP/s ratio.</li>
+ * </ul>
+ * Shapes: the reference {@code tiny} case and a synthetic dim 512, 8 layers, w = 64 config.
+ * Weights are random (speed does not depend on them). Not a test: nothing asserts timings.
+ */
+public final class BenchCommand {
+    private BenchCommand() {}
+
+    public static int run(String[] argv, PrintStream out) {
+        Args a = new Args(argv, "quick");
+        boolean quick = a.flag("quick");
+        Djl.inferenceThread();
+        out.printf(Locale.ROOT, "moa-serve decode benchmark (%s, %d cores, %s)%n", System.getProperty("os.arch"),
+                Runtime.getRuntime().availableProcessors(), quick ? "quick" : "full");
+        double peak = matmulPeak(out);
+        List<Case> cases = List.of(
+                new Case("tiny", cfg(65, 64, 2, 4, 16, 16, 16, 8, 8, 2, 4096), cfg(65, 64, 2, 4, 16, 4096, 16, 16, 8, 2, 4096)),
+                new Case("d512-L8-w64", cfg(256, 512, 8, 8, 64, 64, 64, 32, 64, 2, 4096),
+                        cfg(256, 512, 8, 8, 64, 4096, 16, 16, 64, 2, 4096)));
+        for (Case c : cases) {
+            try (NDManager m = Djl.newManager()) {
+                MoaWeights moa = Init.random(c.moa(), m, 1);
+                MoaWeights dense = Init.random(c.dense(), m, 1);
+                out.printf(Locale.ROOT, "%n## %s: %s%n", c.name(), describe(c.moa()));
+                out.printf(Locale.ROOT, "state per sequence: MoA %d bytes (constant); dense KV cache at 4096: %d bytes%n",
+                        DecodeState.bytesFor(c.moa()), 2L * 4 * c.dense().depth() * c.dense().inner() * 4096);
+                contextSweep(out, moa, dense, quick);
+                batchSweep(out, moa, quick, peak);
+                versusFullForward(out, moa, quick);
+            }
+        }
+        return 0;
+    }
+
+    private record Case(String name, ModelConfig moa, ModelConfig dense) {}
+
+    private static ModelConfig cfg(int vocab, int dim, int depth, int heads, int dh, int local, int routed, int kq, int kkv,
+                                   int experts, int seq) {
+        return new ModelConfig(vocab, dim, depth, seq, local, routed, kq, kkv, experts, dh, heads, 4, true, 1.0, 20,
+                0.03, 4.0, 0.7, 8);
+    }
+
+    private static String describe(ModelConfig c) {
+        return String.format(Locale.ROOT, "dim %d, %d layers, %d heads x %d, W=%d, w=%d, k_q=%d, k_kv=%d, %d experts",
+                c.dim(), c.depth(), c.heads(), c.dimHead(), c.localAttnWindowSize(), c.routedWindowSize(),
+                c.numRoutedQueries(), c.numRoutedKeyValues(), c.numExperts());
+    }
+
+    /** Per-token time of one stream at three context lengths, MoA vs dense of equal size. */
+    private static void contextSweep(PrintStream out, MoaWeights moa, MoaWeights dense, boolean quick) {
+        int[] contexts = {128, 1024, 4096};
+        int steps = quick ? 32 : 128;
+        out.println("| context | MoA ms/token | dense ms/token | MoA ratio vs 128 | dense ratio vs 128 |");
+        out.println("|---|---|---|---|---|");
+        double moaBase = 0;
+        double denseBase = 0;
+        for (int ctx : contexts) {
+            double tm = perToken(moa, ctx - steps, steps, 1);
+            double td = perToken(dense, ctx - steps, steps, 1);
+            if (ctx == 128) {
+                moaBase = tm;
+                denseBase = td;
+            }
+            out.printf(Locale.ROOT, "| %d | %.2f | %.2f | %.2f | %.2f |%n", ctx, tm, td, tm / moaBase, td / denseBase);
+        }
+    }
+
+    /** Mean ms per decode step, measured over {@code steps} steps after a prompt of {@code prompt} tokens. */
+    private static double perToken(MoaWeights w, int prompt, int steps, int batch) {
+        IncrementalDecoder dec = new IncrementalDecoder(w);
+        Random rnd = new Random(3);
+        List<DecodeState> states = new ArrayList<>();
+        try {
+            List<long[]> prompts = new ArrayList<>();
+            for (int b = 0; b < batch; b++) {
+                states.add(dec.newState());
+                prompts.add(randomTokens(rnd, Math.max(1, prompt), w.config().numTokens()));
+            }
+            dec.prefill(states, prompts);
+            long[] toks = new long[batch];
+            int warm = Math.min(8, steps / 4);
+            long t0 = 0;
+            for (int i = 0; i < steps + warm; i++) {
+                if (i == warm) {
+                    t0 = System.nanoTime();
+                }
+                for (int b = 0; b < batch; b++) {
+                    toks[b] = rnd.nextInt(w.config().numTokens());
+                }
+                dec.decode(states, toks);
+            }
+            return (System.nanoTime() - t0) / 1e6 / steps;
+        } finally {
+            states.forEach(DecodeState::close);
+        }
+    }
+
+    private static void batchSweep(PrintStream out, MoaWeights w, boolean quick, double peak) {
+        int steps = quick ? 16 : 64;
+        out.println();
+        out.println("| batch | ms/step | tokens/s | speedup vs B=1 | GFLOP/s | of matmul peak |");
+        out.println("|---|---|---|---|---|---|");
+        double base = 0;
+        for (int b : new int[] {1, 8, 32, 64}) {
+            double ms = perToken(w, 200, steps, b);
+            double tps = b * 1000.0 / ms;
+            if (b == 1) {
+                base = tps;
+            }
+            double gflops = stepFlops(w.config(), b) / (ms / 1000) / 1e9;
+            out.printf(Locale.ROOT, "| %d | %.2f | %.0f | %.1fx | %.1f | %.1f%% |%n", b, ms, tps, tps / base, gflops,
+                    100 * gflops / peak);
+        }
+    }
+
+    /**
+     * Useful FLOPs of one decode step at context ~200 (w/2 current-window positions recomputed on
+     * average): projections, FF and attention per recomputed position, logits once per sequence.
+     */
+    static double stepFlops(ModelConfig c, int batch) {
+        double positions = (c.routedWindowSize() + 1) / 2.0;
+        double d = c.dim();
+        double inner = c.inner();
+        double perLayer = 2 * d * 3 * inner + 2 * inner * d                      // local qkv + out
+                + 2 * 2 * c.localAttnWindowSize() * inner                          // local attention
+                + c.numExperts() * (2.0 * c.numRoutedQueries() / c.routedWindowSize()) * (2 * d * inner * 2)
+                + c.numExperts() * 2.0 * 2 * c.numRoutedKeyValues() * inner       // routed attention
+                + 2 * 2 * d * c.ffDim();                                            // feed-forward
+        return batch * (positions * c.depth() * perLayer + 2 * d * c.numTokens());
+    }
+
+    private static void versusFullForward(PrintStream out, MoaWeights w, boolean quick) {
+        int prompt = 192;
+        int steps = quick ? 8 : 32;
+        MoaModel model = MoaModel.of("bench", w, null, null);
+        Random rnd = new Random(5);
+        long[] seq = randomTokens(rnd, prompt + steps, w.config().numTokens());
+        for (int i = 0; i < 2; i++) {
+            model.nextTokenLogits(java.util.Arrays.copyOf(seq, prompt)); // warm-up
+        }
+        long t0 = System.nanoTime();
+        for (int t = 0; t < steps; t++) {
+            model.nextTokenLogits(java.util.Arrays.copyOf(seq, prompt + t));
+        }
+        double full = (System.nanoTime() - t0) / 1e6 / steps;
+        double inc = perToken(w, prompt, steps, 1);
+        out.printf(Locale.ROOT, "%nreference way (full forward per token, context ~%d): %.2f ms/token; incremental: %.2f ms/token; "
+                + "speedup %.1fx%n", prompt, full, inc, full / inc);
+    }
+
+    /** DJL's f32 matmul throughput on this machine (1024², best of 5). */
+    static double matmulPeak(PrintStream out) {
+        try (NDManager m = Djl.newManager(); NDScope scope = new NDScope()) {
+            scope.suppressNotUsedWarning();
+            NDArray a = m.randomNormal(new Shape(1024, 1024));
+            NDArray b = m.randomNormal(new Shape(1024, 1024));
+            double best = Double.MAX_VALUE;
+            for (int i = 0; i < 5; i++) {
+                long t0 = System.nanoTime();
+                a.matMul(b).getFloat(0, 0);
+                best = Math.min(best, (System.nanoTime() - t0) / 1e9);
+            }
+            double gflops = 2.0 * 1024 * 1024 * 1024 / best / 1e9;
+            out.printf(Locale.ROOT, "matmul 1024x1024 f32 peak: %.1f GFLOP/s%n", gflops);
+            return gflops;
+        }
+    }
+
+    private static long[] randomTokens(Random rnd, int n, int vocab) {
+        long[] t = new long[n];
+        for (int i = 0; i < n; i++) {
+            t[i] = rnd.nextInt(vocab);
+        }
+        return t;
+    }
+}
