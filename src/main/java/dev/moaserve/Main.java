@@ -2,6 +2,7 @@ package dev.moaserve;
 
 import dev.moaserve.cli.BenchCommand;
 import dev.moaserve.cli.EvalCommand;
+import dev.moaserve.cli.LoadGenCommand;
 import dev.moaserve.cli.TrainCommand;
 import dev.moaserve.cli.VerifyCommand;
 import io.quarkus.runtime.Quarkus;
@@ -26,13 +27,23 @@ public final class Main {
                 case "eval" -> code = EvalCommand.run(rest, System.out, System.err);
                 case "train" -> code = TrainCommand.run(rest, System.out, System.err);
                 case "bench" -> code = BenchCommand.run(rest, System.out);
+                case "loadgen" -> code = LoadGenCommand.run(rest, System.out, System.err);
+                case "warmup" -> code = warmup();
                 default -> {
-                    System.err.println("unknown command '" + args[0] + "'; commands: verify, eval, train, bench (no argument: serve)");
+                    System.err.println("unknown command '" + args[0] + "'; commands: verify, eval, train, bench, loadgen, warmup (no argument: serve)");
                     code = 2;
                 }
             }
             System.exit(code);
         }
         Quarkus.run(args);
+    }
+
+    /** Extracts libtorch into the DJL cache and loads the embedded model once (container builds). */
+    private static int warmup() {
+        try (var model = dev.moaserve.model.MoaModel.loadEmbedded()) {
+            System.out.println("ok: engine " + dev.moaserve.model.Djl.engine().getVersion() + ", model " + model.name());
+            return 0;
+        }
     }
 }

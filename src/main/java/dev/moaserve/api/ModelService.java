@@ -66,11 +66,21 @@ public class ModelService {
     }
 
     void stop(@Observes ShutdownEvent event) {
+        drain(config.shutdownGrace());
+    }
+
+    /**
+     * Graceful drain: readiness goes DOWN and new requests get 503 at once; running and queued
+     * requests continue until {@code grace} ends, then are ended with an error event. Returns
+     * when the scheduler has stopped.
+     */
+    public void drain(java.time.Duration grace) {
         ready = false;
         Scheduler s = scheduler;
-        if (s != null) {
-            LOG.infof("draining: %d running, %d waiting, grace %s", s.runningCount(), s.waitingCount(), config.shutdownGrace());
-            s.drain(config.shutdownGrace().toNanos());
+        if (s != null && s.accepting()) {
+            LOG.infof("draining: %d running, %d waiting, grace %s", s.runningCount(), s.waitingCount(), grace);
+            s.drain(grace.toNanos());
+            LOG.info("drained");
         }
     }
 

@@ -1,0 +1,227 @@
+package dev.moaserve.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.io.BufferedReader;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * {@code loadgen --url http://localhost:8080 --clients 32 --requests 256 [--prompt-len 32]
+ * [--max-tokens 64] [--seed 1] [--json out.json]}: N concurrent streaming clients send a fixed,
+ * seeded mix of {@code /v1/completions} requests (prompts cut from a built-in public-domain text)
+ * and report, like vLLM's serving benchmark, request throughput, output tokens/s, TTFT,
+ * inter-token latency and end-to-end latency (mean, p50, p99), and errors.
+ */
+public final class LoadGenCommand {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final String TEXT = "First Citizen: Before we proceed any further, hear me speak. All: Speak, speak. "
+            + "First Citizen: You are all resolved rather to die than to famish? All: Resolved. resolved. First Citizen: "
+            + "First, you know Caius Marcius is chief enemy to the people. All: We know't, we know't. First Citizen: Let us "
+            + "kill him, and we'll have corn at our own price. Is't a verdict? All: No more talking on't; let it be done: "
+            + "away, away! Second Citizen: One word, good citizens. ";
+
+    private LoadGenCommand() {}
+
+    /** Outcome of one request. */
+    record Sample(boolean ok, String error, int tokens, double ttft, double e2e, List<Double> itl) {}
+
+    public static int run(String[] argv, PrintStream out, PrintStream err) {
+        try {
+            Args a = new Args(argv);
+            String url = a.string("url", "http://localhost:8080");
+            int clients = a.integer("clients", 8);
+            int requests = a.integer("requests", 64);
+            int promptLen = a.integer("prompt-len", 32);
+            int maxTokens = a.integer("max-tokens", 64);
+            long seed = a.integer("seed", 1);
+            String model = a.string("model", null);
+            if (!url.startsWith("http://localhost") && !url.startsWith("http://127.0.0.1")) {
+                throw new IllegalArgumentException("loadgen targets loopback only (http://localhost or 127.0.0.1)");
+            }
+            if (clients < 1 || requests < 1 || requests > 100_000 || promptLen < 1 || maxTokens < 1) {
+                throw new IllegalArgumentException("clients, requests, prompt-len and max-tokens must be positive");
+            }
+            ObjectNode report = run(url, clients, requests, promptLen, maxTokens, seed, model);
+            printTable(out, report);
+            String json = JSON.writerWithDefaultPrettyPrinter().writeValueAsString(report);
+            String file = a.string("json", null);
+            if (file != null) {
+                Files.writeString(Path.of(file), json + "\n");
+            } else {
+                out.println(json);
+            }
+            return report.get("errors").asInt() == 0 ? 0 : 1;
+        } catch (IllegalArgumentException e) {
+            err.println("loadgen: " + e.getMessage());
+            return 2;
+        } catch (Exception e) {
+            err.println("loadgen: " + e);
+            return 1;
+        }
+    }
+
+    public static ObjectNode run(String url, int clients, int requests, int promptLen, int maxTokens, long seed,
+                                 String model) throws Exception {
+        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+        Random rnd = new Random(seed);
+        List<String> bodies = new ArrayList<>();
+        for (int i = 0; i < requests; i++) {
+            int start = rnd.nextInt(TEXT.length() - 1);
+            StringBuilder p = new StringBuilder();
+            while (p.length() < promptLen) {
+                p.append(TEXT, start, Math.min(TEXT.length(), start + promptLen - p.length()));
+                start = 0;
+            }
+            ObjectNode b = JSON.createObjectNode();
+            if (model != null) {
+                b.put("model", model);
+            }
+            b.put("prompt", p.toString());
+            b.put("max_tokens", maxTokens);
+            b.put("temperature", 0.8);
+            b.put("seed", rnd.nextInt(1 << 30));
+            b.put("stream", true);
+            bodies.add(JSON.writeValueAsString(b));
+        }
+        AtomicInteger next = new AtomicInteger();
+        List<Sample> samples = Collections.synchronizedList(new ArrayList<>());
+        ExecutorService pool = Executors.newFixedThreadPool(clients);
+        long t0 = System.nanoTime();
+        List<Future<?>> futures = new ArrayList<>();
+        for (int c = 0; c < clients; c++) {
+            futures.add(pool.submit(() -> {
+                int i;
+                while ((i = next.getAndIncrement()) < requests) {
+                    samples.add(one(http, url + "/v1/completions", bodies.get(i)));
+                }
+            }));
+        }
+        for (Future<?> f : futures) {
+            f.get();
+        }
+        pool.shutdown();
+        double wall = (System.nanoTime() - t0) / 1e9;
+        return summarize(samples, wall, clients, promptLen, maxTokens);
+    }
+
+    private static Sample one(HttpClient http, String url, String body) {
+        long start = System.nanoTime();
+        try {
+            HttpRequest req = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofMinutes(10))
+                    .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build();
+            HttpResponse<InputStream> r = http.send(req, HttpResponse.BodyHandlers.ofInputStream());
+            if (r.statusCode() != 200) {
+                String msg = new String(r.body().readAllBytes(), StandardCharsets.UTF_8);
+                return new Sample(false, "HTTP " + r.statusCode() + ": " + msg, 0, 0, 0, List.of());
+            }
+            int tokens = 0;
+            double ttft = 0;
+            long last = 0;
+            List<Double> itl = new ArrayList<>();
+            try (BufferedReader in = new BufferedReader(new InputStreamReader(r.body(), StandardCharsets.UTF_8))) {
+                String line;
+                while ((line = in.readLine()) != null) {
+                    if (!line.startsWith("data:")) {
+                        continue;
+                    }
+                    String data = line.substring(5).trim();
+                    if (data.equals("[DONE]")) {
+                        break;
+                    }
+                    JsonNode chunk = JSON.readTree(data);
+                    if (chunk.has("error")) {
+                        return new Sample(false, chunk.get("error").path("message").asText(), tokens, ttft, 0, itl);
+                    }
+                    String text = chunk.at("/choices/0/text").asText("");
+                    if (!text.isEmpty()) {
+                        long now = System.nanoTime();
+                        if (tokens == 0) {
+                            ttft = (now - start) / 1e9;
+                        } else {
+                            itl.add((now - last) / 1e9);
+                        }
+                        last = now;
+                        tokens += text.length(); // character-level models: one token per character
+                    }
+                }
+            }
+            return new Sample(true, null, tokens, ttft, (System.nanoTime() - start) / 1e9, itl);
+        } catch (Exception e) {
+            return new Sample(false, e.toString(), 0, 0, 0, List.of());
+        }
+    }
+
+    private static ObjectNode summarize(List<Sample> samples, double wall, int clients, int promptLen, int maxTokens) {
+        List<Sample> ok = samples.stream().filter(Sample::ok).toList();
+        long tokens = ok.stream().mapToLong(Sample::tokens).sum();
+        ObjectNode o = JSON.createObjectNode();
+        o.put("clients", clients);
+        o.put("requests", samples.size());
+        o.put("prompt_len", promptLen);
+        o.put("max_tokens", maxTokens);
+        o.put("completed", ok.size());
+        o.put("errors", samples.size() - ok.size());
+        o.put("duration_s", wall);
+        o.put("request_throughput", ok.size() / wall);
+        o.put("output_tokens", tokens);
+        o.put("output_tokens_per_s", tokens / wall);
+        stats(o.putObject("ttft_ms"), ok.stream().mapToDouble(Sample::ttft).toArray());
+        stats(o.putObject("itl_ms"), ok.stream().flatMap(s -> s.itl().stream()).mapToDouble(Double::doubleValue).toArray());
+        stats(o.putObject("e2e_ms"), ok.stream().mapToDouble(Sample::e2e).toArray());
+        List<String> errors = samples.stream().filter(s -> !s.ok()).map(Sample::error).limit(5).toList();
+        errors.forEach(o.putArray("error_examples")::add);
+        return o;
+    }
+
+    private static void stats(ObjectNode o, double[] seconds) {
+        double[] ms = Arrays.stream(seconds).map(s -> s * 1000).sorted().toArray();
+        o.put("mean", ms.length == 0 ? 0 : Arrays.stream(ms).average().orElse(0));
+        o.put("p50", percentile(ms, 50));
+        o.put("p99", percentile(ms, 99));
+    }
+
+    static double percentile(double[] sorted, double p) {
+        if (sorted.length == 0) {
+            return 0;
+        }
+        int i = (int) Math.ceil(p / 100.0 * sorted.length) - 1;
+        return sorted[Math.max(0, Math.min(sorted.length - 1, i))];
+    }
+
+    private static void printTable(PrintStream out, ObjectNode r) {
+        out.printf(Locale.ROOT, "clients %d, requests %d (%d ok, %d errors), prompt %d chars, max_tokens %d, %.1f s%n",
+                r.get("clients").asInt(), r.get("requests").asInt(), r.get("completed").asInt(), r.get("errors").asInt(),
+                r.get("prompt_len").asInt(), r.get("max_tokens").asInt(), r.get("duration_s").asDouble());
+        out.println("| metric | value |");
+        out.println("|---|---|");
+        out.printf(Locale.ROOT, "| request throughput | %.2f req/s |%n", r.get("request_throughput").asDouble());
+        out.printf(Locale.ROOT, "| output throughput | %.1f tok/s |%n", r.get("output_tokens_per_s").asDouble());
+        for (String k : List.of("ttft_ms", "itl_ms", "e2e_ms")) {
+            JsonNode s = r.get(k);
+            out.printf(Locale.ROOT, "| %s mean / p50 / p99 | %.1f / %.1f / %.1f |%n", k, s.get("mean").asDouble(),
+                    s.get("p50").asDouble(), s.get("p99").asDouble());
+        }
+    }
+}

@@ -1,0 +1,30 @@
+package dev.moaserve.api;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.moaserve.cli.LoadGenCommand;
+import io.quarkus.test.junit.QuarkusTest;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The load generator runs 5 requests against the test server and reports in the documented shape. */
+@QuarkusTest
+class LoadGenSmokeTest {
+    @ConfigProperty(name = "quarkus.http.test-port")
+    int port;
+
+    @Test
+    void reportsThroughputAndLatencies() throws Exception {
+        ObjectNode r = LoadGenCommand.run("http://localhost:" + port, 2, 5, 16, 8, 1, null);
+        assertEquals(5, r.get("completed").asInt(), r.toString());
+        assertEquals(0, r.get("errors").asInt());
+        assertEquals(40, r.get("output_tokens").asInt());
+        assertTrue(r.get("output_tokens_per_s").asDouble() > 0);
+        for (String k : new String[] {"ttft_ms", "itl_ms", "e2e_ms"}) {
+            assertTrue(r.get(k).has("mean") && r.get(k).has("p50") && r.get(k).has("p99"), k);
+            assertTrue(r.get(k).get("p99").asDouble() >= r.get(k).get("p50").asDouble(), k);
+        }
+    }
+}
