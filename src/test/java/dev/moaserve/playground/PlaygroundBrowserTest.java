@@ -1,0 +1,106 @@
+package dev.moaserve.playground;
+
+import dev.moaserve.api.ModelService;
+import io.quarkus.test.junit.QuarkusTest;
+import jakarta.inject.Inject;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.openqa.selenium.By;
+import org.openqa.selenium.OutputType;
+import org.openqa.selenium.TakesScreenshot;
+import org.openqa.selenium.WebElement;
+import org.openqa.selenium.chrome.ChromeDriver;
+import org.openqa.selenium.chrome.ChromeDriverService;
+import org.openqa.selenium.chrome.ChromeOptions;
+import org.openqa.selenium.support.ui.ExpectedConditions;
+import org.openqa.selenium.support.ui.Select;
+import org.openqa.selenium.support.ui.WebDriverWait;
+
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The playground in a real headless Chromium: streams, stops, and shows API errors readably. */
+@QuarkusTest
+class PlaygroundBrowserTest {
+    private static final Path CHROMIUM = Path.of("/usr/bin/chromium");
+    private static final Path DRIVER = Path.of("/usr/bin/chromedriver");
+
+    @ConfigProperty(name = "quarkus.http.test-port")
+    int port;
+
+    @Inject
+    ModelService service;
+
+    private ChromeDriver browser;
+
+    @BeforeEach
+    void startBrowser() {
+        Assumptions.assumeTrue(Files.isExecutable(CHROMIUM) && Files.isExecutable(DRIVER),
+                "skipped: Debian's chromium and chromium-driver are not installed (.ci/run installs them)");
+        ChromeOptions options = new ChromeOptions();
+        options.setBinary(CHROMIUM.toFile());
+        options.addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--window-size=420,900");
+        ChromeDriverService driver = new ChromeDriverService.Builder().usingDriverExecutable(DRIVER.toFile()).build();
+        browser = new ChromeDriver(driver, options);
+    }
+
+    @AfterEach
+    void stopBrowser() {
+        if (browser != null) {
+            browser.quit();
+        }
+    }
+
+    @Test
+    void generatesStopsAndShowsErrors() throws Exception {
+        browser.get("http://localhost:" + port + "/");
+        WebDriverWait wait = new WebDriverWait(browser, Duration.ofSeconds(20));
+        wait.until(d -> new Select(d.findElement(By.id("model"))).getFirstSelectedOption().getText().equals("moa-shakespeare"));
+
+        // generate: the streamed text grows over time
+        setValue("max_tokens", "200");
+        browser.findElement(By.id("generate")).click();
+        WebElement out = browser.findElement(By.id("output"));
+        wait.until(d -> out.getText().length() > 5);
+        int early = out.getText().length();
+        wait.until(d -> out.getText().length() > early + 20);
+        assertTrue(browser.findElement(By.id("ttft")).getText().matches("TTFT \\d+ ms"));
+
+        // stop mid-stream: the page says so and the server frees the slot
+        browser.findElement(By.id("stopBtn")).click();
+        wait.until(ExpectedConditions.textToBe(By.id("status"), "stopped"));
+        int stoppedAt = out.getText().length();
+        assertTrue(stoppedAt < 200, "stopped before the end");
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        while (service.scheduler().runningCount() > 0 && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertEquals(0, service.scheduler().runningCount());
+        File shot = ((TakesScreenshot) browser).getScreenshotAs(OutputType.FILE);
+        Files.copy(shot.toPath(), Path.of("target/playground.png"), StandardCopyOption.REPLACE_EXISTING);
+
+        // an API error is shown as a readable message naming the field
+        setValue("max_tokens", "100000");
+        browser.findElement(By.id("generate")).click();
+        WebElement error = browser.findElement(By.id("error"));
+        wait.until(ExpectedConditions.visibilityOf(error));
+        assertTrue(error.getText().startsWith("400:") && error.getText().contains("max_tokens"), error.getText());
+    }
+
+    private void setValue(String id, String value) {
+        WebElement e = browser.findElement(By.id(id));
+        e.clear();
+        e.sendKeys(value);
+    }
+}
