@@ -219,14 +219,20 @@ public class GenerationRoutes {
             response.write("data: " + (json instanceof String s ? s : Json.write(json)) + "\n\n");
         }
 
-        private ObjectNode chunkEnvelope() {
+        /** id, object, created, model, system_fingerprint and an empty choices array. */
+        private ObjectNode envelope(String object) {
             ObjectNode o = Json.object();
             o.put("id", id);
-            o.put("object", api == Api.CHAT ? "chat.completion.chunk" : "text_completion");
+            o.put("object", object);
             o.put("created", created);
             o.put("model", service.name());
             o.putNull("system_fingerprint");
             o.putArray("choices");
+            return o;
+        }
+
+        private ObjectNode chunkEnvelope() {
+            ObjectNode o = envelope(api == Api.CHAT ? "chat.completion.chunk" : "text_completion");
             if (spec.includeUsage()) {
                 o.putNull("usage");
             }
@@ -324,13 +330,8 @@ public class GenerationRoutes {
         }
 
         private ObjectNode openAiResponse(TokenListener.Finish f, String reason) {
-            ObjectNode o = Json.object();
-            o.put("id", id);
-            o.put("object", api == Api.CHAT ? "chat.completion" : "text_completion");
-            o.put("created", created);
-            o.put("model", service.name());
-            o.putNull("system_fingerprint");
-            ObjectNode choice = o.putArray("choices").addObject();
+            ObjectNode o = envelope(api == Api.CHAT ? "chat.completion" : "text_completion");
+            ObjectNode choice = ((ArrayNode) o.get("choices")).addObject();
             choice.put("index", 0);
             if (api == Api.CHAT) {
                 ObjectNode msg = choice.putObject("message");

@@ -38,20 +38,19 @@ public final class Args {
     }
 
     public int integer(String key, int fallback) {
-        String v = values.get(key);
-        try {
-            return v == null ? fallback : Integer.parseInt(v);
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("option --" + key + " must be an integer, got '" + v + "'");
-        }
+        return parsed(key, fallback, Integer::parseInt, "an integer");
     }
 
     public double number(String key, double fallback) {
+        return parsed(key, fallback, Double::parseDouble, "a number");
+    }
+
+    private <T> T parsed(String key, T fallback, java.util.function.Function<String, T> parse, String what) {
         String v = values.get(key);
         try {
-            return v == null ? fallback : Double.parseDouble(v);
+            return v == null ? fallback : parse.apply(v);
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("option --" + key + " must be a number, got '" + v + "'");
+            throw new IllegalArgumentException("option --" + key + " must be " + what + ", got '" + v + "'");
         }
     }
 

@@ -1,0 +1,69 @@
+package dev.moaserve.train;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.moaserve.SharedData;
+import dev.moaserve.engine.Sampler;
+import dev.moaserve.engine.SamplingParams;
+import dev.moaserve.model.DecodeState;
+import dev.moaserve.model.IncrementalDecoder;
+import dev.moaserve.model.MoaModel;
+import org.junit.jupiter.api.Test;
+
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.regex.Pattern;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The embedded model: its reported validation loss reproduces, and it writes play-shaped text. */
+class ShippedModelTest {
+    private static JsonNode reported() throws Exception {
+        try (InputStream in = MoaModel.class.getClassLoader().getResourceAsStream(MoaModel.EMBEDDED + "/eval.json")) {
+            return new ObjectMapper().readTree(in);
+        }
+    }
+
+    @Test
+    void validationLossReproducesTheReportedOne() throws Exception {
+        Path text = SharedData.require("data/tinyshakespeare.txt");
+        JsonNode r = reported();
+        try (MoaModel model = MoaModel.loadEmbedded()) {
+            TextData data = TextData.of(Files.readString(text, StandardCharsets.UTF_8),
+                    (dev.moaserve.model.CharTokenizer) model.tokenizer(), 0.9);
+            Evaluation.Loss loss = Evaluation.generationLoss(model.weights(), data.val(), 512);
+            System.out.printf("val loss=%.4f tokens=%d (reported %.4f)%n", loss.loss(), loss.tokens(), r.get("loss").asDouble());
+            assertEquals(r.get("tokens").asLong(), loss.tokens());
+            assertEquals(r.get("loss").asDouble(), loss.loss(), 0.02);
+        }
+    }
+
+    @Test
+    void romeoPromptContinuesLikeAPlay() {
+        try (MoaModel model = MoaModel.loadEmbedded()) {
+            IncrementalDecoder dec = new IncrementalDecoder(model.weights());
+            SamplingParams p = new SamplingParams(0.8, 0, 0.95, 0, 1, 0, 0, 42L, 240, List.of(), 0);
+            Sampler sampler = new Sampler(p, model.config().numTokens(), 42);
+            StringBuilder out = new StringBuilder("ROMEO:");
+            try (DecodeState s = dec.newState()) {
+                float[] logits = dec.prefill(s, model.tokenizer().encode("ROMEO:"));
+                for (int i = 0; i < 240; i++) {
+                    int t = sampler.next(logits).token();
+                    out.append(model.tokenizer().tokenText(t));
+                    logits = dec.decode(List.of(s), new long[] {t})[0];
+                }
+            }
+            String text = out.toString();
+            System.out.println(text);
+            long letters = text.chars().filter(Character::isLetter).count();
+            assertTrue(letters > text.length() * 0.6, "mostly letters: " + text);
+            assertTrue(Pattern.compile("(?m)^[A-Z][A-Za-z ]*:$").matcher(text).results().count() >= 2,
+                    "speaker lines like 'JULIET:' expected: " + text);
+            assertTrue(Pattern.compile("\\b(the|and|I|to|you|my|of)\\b").matcher(text).find(), "English words expected");
+        }
+    }
+}
