@@ -3,6 +3,7 @@ package dev.moaserve;
 import dev.moaserve.cli.BenchCommand;
 import dev.moaserve.cli.EvalCommand;
 import dev.moaserve.cli.LoadGenCommand;
+import dev.moaserve.cli.PlotCommand;
 import dev.moaserve.cli.TrainCommand;
 import dev.moaserve.cli.VerifyCommand;
 import io.quarkus.runtime.Quarkus;
@@ -29,8 +30,9 @@ public final class Main {
                 case "bench" -> code = BenchCommand.run(rest, System.out);
                 case "loadgen" -> code = LoadGenCommand.run(rest, System.out, System.err);
                 case "warmup" -> code = warmup();
+                case "plot" -> code = PlotCommand.run(rest, System.err);
                 default -> {
-                    System.err.println("unknown command '" + args[0] + "'; commands: verify, eval, train, bench, loadgen, warmup (no argument: serve)");
+                    System.err.println("unknown command '" + args[0] + "'; commands: verify, eval, train, bench, loadgen, plot, warmup (no argument: serve)");
                     code = 2;
                 }
             }

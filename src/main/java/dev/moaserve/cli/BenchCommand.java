@@ -54,6 +54,7 @@ public final class BenchCommand {
                 out.printf(Locale.ROOT, "%n## %s: %s%n", c.name(), describe(c.moa()));
                 out.printf(Locale.ROOT, "state per sequence: MoA %d bytes (constant); dense KV cache at 4096: %d bytes%n",
                         DecodeState.bytesFor(c.moa()), 2L * 4 * c.dense().depth() * c.dense().inner() * 4096);
+                fullForwardTimes(out, moa, quick);
                 contextSweep(out, moa, dense, quick);
                 batchSweep(out, moa, quick, peak);
                 versusFullForward(out, moa, quick);
@@ -74,6 +75,25 @@ public final class BenchCommand {
         return String.format(Locale.ROOT, "dim %d, %d layers, %d heads x %d, W=%d, w=%d, k_q=%d, k_kv=%d, %d experts",
                 c.dim(), c.depth(), c.heads(), c.dimHead(), c.localAttnWindowSize(), c.routedWindowSize(),
                 c.numRoutedQueries(), c.numRoutedKeyValues(), c.numExperts());
+    }
+
+    /** Time of one full forward (the model's definition) on 1×128 and 8×128 tokens. */
+    private static void fullForwardTimes(PrintStream out, MoaWeights w, boolean quick) {
+        MoaModel model = MoaModel.of("bench", w, null, null);
+        Random rnd = new Random(9);
+        for (int b : new int[] {1, 8}) {
+            long[][] tokens = new long[b][];
+            for (int i = 0; i < b; i++) {
+                tokens[i] = randomTokens(rnd, 128, w.config().numTokens());
+            }
+            int reps = quick ? 5 : 20;
+            model.forward(tokens, false);
+            long t0 = System.nanoTime();
+            for (int r = 0; r < reps; r++) {
+                model.forward(tokens, false);
+            }
+            out.printf(Locale.ROOT, "full forward %dx128: %.2f ms%n", b, (System.nanoTime() - t0) / 1e6 / reps);
+        }
     }
 
     /** Per-token time of one stream at three context lengths, MoA vs dense of equal size. */
