@@ -21,7 +21,7 @@ import java.util.Map;
  * (nanoGPT split: first 90% train, last 10% validation), checkpoints the best model (by
  * full-forward validation loss) to {@code --out}, then reports the generation-semantics loss.
  * {@code --dense} trains the dense-attention baseline of the same size (local window = routed
- * window = context, so no routing).
+ * window = context, so no routing). {@code --minutes M} replaces {@code --steps} by a time budget.
  */
 public final class TrainCommand {
     private TrainCommand() {}
@@ -50,7 +50,7 @@ public final class TrainCommand {
             out.printf(Locale.ROOT, "train: %s, vocab %d, %d train / %d val tokens%n", text, model.numTokens(),
                     data.train().length, data.val().length);
             out.println("config: " + model.toJson());
-            Trainer.Result r = new Trainer(cfg, out).train(data.train(), data.val(), w -> {
+            Trainer.Result r = new Trainer(cfg, out, a.number("minutes", 0)).train(data.train(), data.val(), w -> {
                 try {
                     ModelWriter.write(dir, w, data.tokenizer(), half, Map.of("format", "pt"));
                 } catch (IOException e) {

@@ -27,13 +27,23 @@ import java.util.function.Consumer;
  * best validation loss (checkpointing).
  */
 public final class Trainer {
-    private final TrainConfig cfg;
+    private TrainConfig cfg;
     private final PrintStream log;
+    private final double minutes;
     private List<NDArray> gradients;
 
     public Trainer(TrainConfig cfg, PrintStream log) {
+        this(cfg, log, 0);
+    }
+
+    /**
+     * @param minutes if &gt; 0, a time budget: after 20 timed steps the total step count (and so
+     *                the cosine schedule) is fixed to what fits in the budget at the measured speed
+     */
+    public Trainer(TrainConfig cfg, PrintStream log, double minutes) {
         this.cfg = cfg;
         this.log = log;
+        this.minutes = minutes;
     }
 
     /** One point of the loss curve. */
@@ -68,6 +78,12 @@ public final class Trainer {
             }
             emaLoss = Double.isNaN(emaLoss) ? loss : 0.95 * emaLoss + 0.05 * loss;
             double secs = (System.nanoTime() - t0) / 1e9;
+            if (minutes > 0 && step == 20) {
+                int total = Math.max(21, (int) (minutes * 60 / (secs / step)));
+                cfg = new TrainConfig(cfg.model(), total, cfg.batch(), cfg.lr(), cfg.minLr(), cfg.warmup(),
+                        cfg.weightDecay(), cfg.clip(), cfg.evalEvery(), cfg.evalBatches(), cfg.seed());
+                log.printf(Locale.ROOT, "time budget %.1f min at %.2f s/step: %d steps%n", minutes, secs / step, total);
+            }
             if (step % 10 == 0 || step == 1) {
                 double tokPerSec = (double) step * cfg.batch() * seq / secs;
                 log.printf(Locale.ROOT, "%s step %d/%d loss %.4f lr %.2e %.0f tok/s %s elapsed%n",
