@@ -29,7 +29,7 @@ public final class TrainCommand {
     public static int run(String[] argv, PrintStream out, PrintStream err) {
         Args a;
         try {
-            a = new Args(argv, "dense", "f32");
+            a = new Args(argv, "dense", "f32", "compare-f16");
             Path text = Path.of(a.required("text"));
             Path dir = Path.of(a.required("out"));
             int seq = a.integer("seq-len", 256);
@@ -62,7 +62,20 @@ public final class TrainCommand {
                     r.seconds(), r.bestVal(), r.bestStep(), r.weights().parameterCount());
             try (var best = dev.moaserve.model.MoaModel.load(dir)) {
                 Evaluation.Loss gen = Evaluation.generationLoss(best.weights(), data.val(), 64);
-                out.printf(Locale.ROOT, "val loss=%.4f tokens=%d (generation semantics)%n", gen.loss(), gen.tokens());
+                Evaluation.Loss full = Evaluation.fullForwardLoss(best.weights(), data.val(), 16);
+                out.printf(Locale.ROOT, "best checkpoint: val loss=%.4f tokens=%d (generation semantics) "
+                        + "full_forward_loss=%.4f%n", gen.loss(), gen.tokens(), full.loss());
+            }
+            if (a.flag("compare-f16")) {
+                // the final weights in F32 against the same weights rounded to F16 (what is shipped)
+                Path f16 = dir.resolve("final-f16");
+                ModelWriter.write(f16, r.weights(), data.tokenizer(), true, Map.of("format", "pt"));
+                double f32Loss = Evaluation.generationLoss(r.weights(), data.val(), 64).loss();
+                try (var half16 = dev.moaserve.model.MoaModel.load(f16)) {
+                    double f16Loss = Evaluation.generationLoss(half16.weights(), data.val(), 64).loss();
+                    out.printf(Locale.ROOT, "final weights: val loss F32=%.4f F16=%.4f (difference %.4f)%n",
+                            f32Loss, f16Loss, f16Loss - f32Loss);
+                }
             }
             r.weights().close();
             return 0;
