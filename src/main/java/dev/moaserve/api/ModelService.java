@@ -39,7 +39,10 @@ public class ModelService {
 
     void start(@Observes StartupEvent event) {
         long t0 = System.nanoTime();
+        dev.moaserve.model.Djl.engine(); // libtorch init (and first-start extraction) is not model loading
+        long t1 = System.nanoTime();
         model = config.modelPath().map(p -> MoaModel.load(Path.of(p))).orElseGet(MoaModel::loadEmbedded);
+        long t2 = System.nanoTime();
         if (model.tokenizer() == null) {
             throw new IllegalStateException("model " + model.name() + " has no tokenizer (vocab.json or tokenizer.json)");
         }
@@ -52,8 +55,9 @@ public class ModelService {
                         config.requestTimeout().toNanos()), metrics);
         metrics.bind(this);
         ready = true;
-        LOG.infof("model %s ready in %.0f ms: %d parameters, state %d bytes per sequence", name,
-                (System.nanoTime() - t0) / 1e6, model.weights().parameterCount(), DecodeState.bytesFor(model.config()));
+        LOG.infof("model %s ready: engine %.0f ms, load %.0f ms, warm-up %.0f ms; %d parameters, state %d bytes per sequence",
+                name, (t1 - t0) / 1e6, (t2 - t1) / 1e6, (System.nanoTime() - t2) / 1e6, model.weights().parameterCount(),
+                DecodeState.bytesFor(model.config()));
     }
 
     /** One prefill and one decode step, so the first request does not pay for lazy initialisation. */

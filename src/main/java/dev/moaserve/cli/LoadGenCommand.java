@@ -49,7 +49,7 @@ public final class LoadGenCommand {
 
     public static int run(String[] argv, PrintStream out, PrintStream err) {
         try {
-            Args a = new Args(argv);
+            Args a = new Args(argv, "compare-engine");
             String url = a.string("url", "http://localhost:8080");
             int clients = a.integer("clients", 8);
             int requests = a.integer("requests", 64);
@@ -65,6 +65,14 @@ public final class LoadGenCommand {
             }
             ObjectNode report = run(url, clients, requests, promptLen, maxTokens, seed, model);
             printTable(out, report);
+            if (a.flag("compare-engine")) {
+                // the same request mix through the engine in this process, no HTTP (the server idles meanwhile)
+                double engine = engineThroughput(clients, requests, promptLen, maxTokens, seed);
+                report.put("engine_output_tokens_per_s", engine);
+                report.put("http_over_engine", report.get("output_tokens_per_s").asDouble() / engine);
+                out.printf(Locale.ROOT, "engine alone (same mix, in-process, no HTTP): %.1f tok/s; HTTP/SSE server / engine = %.2f%n",
+                        engine, report.get("http_over_engine").asDouble());
+            }
             String json = JSON.writerWithDefaultPrettyPrinter().writeValueAsString(report);
             String file = a.string("json", null);
             if (file != null) {
@@ -124,6 +132,53 @@ public final class LoadGenCommand {
         pool.shutdown();
         double wall = (System.nanoTime() - t0) / 1e9;
         return summarize(samples, wall, clients, promptLen, maxTokens);
+    }
+
+    /**
+     * Output tokens/s of the same mix (prompts, max_tokens, seeds) run through a {@link
+     * dev.moaserve.engine.Scheduler} on the embedded model in this process, {@code clients}
+     * requests in flight at a time, with no HTTP in between.
+     */
+    static double engineThroughput(int clients, int requests, int promptLen, int maxTokens, long seed) throws Exception {
+        Random rnd = new Random(seed);
+        try (var model = dev.moaserve.model.MoaModel.loadEmbedded()) {
+            var decoder = new dev.moaserve.model.IncrementalDecoder(model.weights());
+            var scheduler = new dev.moaserve.engine.Scheduler(decoder, model.tokenizer(),
+                    new dev.moaserve.engine.Scheduler.Limits(Math.max(clients, 1), 8192, requests, 0),
+                    dev.moaserve.engine.EngineStats.NONE);
+            java.util.concurrent.Semaphore inFlight = new java.util.concurrent.Semaphore(clients);
+            java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(requests);
+            java.util.concurrent.atomic.AtomicLong tokens = new java.util.concurrent.atomic.AtomicLong();
+            long t0 = System.nanoTime();
+            for (int i = 0; i < requests; i++) {
+                int start = rnd.nextInt(TEXT.length() - 1);
+                StringBuilder p = new StringBuilder();
+                while (p.length() < promptLen) {
+                    p.append(TEXT, start, Math.min(TEXT.length(), start + promptLen - p.length()));
+                    start = 0;
+                }
+                long reqSeed = rnd.nextInt(1 << 30);
+                inFlight.acquire();
+                var params = new dev.moaserve.engine.SamplingParams(0.8, 0, 1.0, 0, 1, 0, 0, reqSeed, maxTokens, List.of(), 0);
+                scheduler.submit(new dev.moaserve.engine.GenerationRequest("engine-" + i, model.tokenizer().encode(p.toString()),
+                        params, new dev.moaserve.engine.TokenListener() {
+                            @Override
+                            public void onToken(int token, String text, dev.moaserve.engine.Sampler.Choice choice) {
+                                tokens.incrementAndGet();
+                            }
+
+                            @Override
+                            public void onFinish(Finish finish) {
+                                inFlight.release();
+                                done.countDown();
+                            }
+                        }));
+            }
+            done.await();
+            double secs = (System.nanoTime() - t0) / 1e9;
+            scheduler.close();
+            return tokens.get() / secs;
+        }
     }
 
     private static Sample one(HttpClient http, String url, String body) {

@@ -37,8 +37,8 @@ public final class Trainer {
     }
 
     /**
-     * @param minutes if &gt; 0, a time budget: after 20 timed steps the total step count (and so
-     *                the cosine schedule) is fixed to what fits in the budget at the measured speed
+     * @param minutes if &gt; 0, a time budget: at step 40 the total step count (and so the cosine
+     *                schedule) is fixed to what fits in the budget at the speed of steps 11..40
      */
     public Trainer(TrainConfig cfg, PrintStream log, double minutes) {
         this.cfg = cfg;
@@ -68,6 +68,7 @@ public final class Trainer {
         int bestStep = -1;
         long t0 = System.nanoTime();
         double emaLoss = Double.NaN;
+        double calibrationStart = 0;
         int seq = cfg.model().seqLen();
         for (int step = 1; step <= cfg.steps(); step++) {
             float lr = learningRate(step);
@@ -78,11 +79,16 @@ public final class Trainer {
             }
             emaLoss = Double.isNaN(emaLoss) ? loss : 0.95 * emaLoss + 0.05 * loss;
             double secs = (System.nanoTime() - t0) / 1e9;
-            if (minutes > 0 && step == 20) {
-                int total = Math.max(21, (int) (minutes * 60 / (secs / step)));
+            if (minutes > 0 && step == 10) {
+                calibrationStart = secs;
+            }
+            if (minutes > 0 && step == 40) {
+                // steady-state speed (steps 11..40, after JIT and allocator warm-up)
+                double perStep = (secs - calibrationStart) / 30;
+                int total = Math.max(41, (int) (40 + (minutes * 60 - secs) / perStep));
                 cfg = new TrainConfig(cfg.model(), total, cfg.batch(), cfg.lr(), cfg.minLr(), cfg.warmup(),
                         cfg.weightDecay(), cfg.clip(), cfg.evalEvery(), cfg.evalBatches(), cfg.seed());
-                log.printf(Locale.ROOT, "time budget %.1f min at %.2f s/step: %d steps%n", minutes, secs / step, total);
+                log.printf(Locale.ROOT, "time budget %.1f min at %.2f s/step: %d steps%n", minutes, perStep, total);
             }
             if (step % 10 == 0 || step == 1) {
                 double tokPerSec = (double) step * cfg.batch() * seq / secs;
