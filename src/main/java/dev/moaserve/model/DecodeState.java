@@ -5,7 +5,6 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.Shape;
 
-import java.util.Arrays;
 
 /**
  * What one sequence carries between decode steps; its size is bounded independently of the
@@ -75,11 +74,6 @@ public final class DecodeState implements AutoCloseable {
     /** First position of the current (partial) window. */
     public int windowStart() {
         return length - window.length;
-    }
-
-    /** Tokens of the current window (recomputed each step). */
-    public long[] windowTokens() {
-        return Arrays.copyOf(window, window.length);
     }
 
     /** Native bytes held by the caches; constant for a given config, whatever the length. */

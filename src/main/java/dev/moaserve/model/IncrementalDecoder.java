@@ -85,11 +85,6 @@ public final class IncrementalDecoder {
         return step(states, appended);
     }
 
-    /** How many more tokens fit in a state's current window before the next step must start a new one. */
-    public int room(DecodeState s) {
-        return c.routedWindowSize() - s.window.length;
-    }
-
     /**
      * Appends {@code appended.get(i)} to {@code states.get(i)} (1..room tokens each) and returns
      * the logits [V] after the last appended token of each sequence.

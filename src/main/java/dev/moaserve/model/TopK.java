@@ -1,7 +1,5 @@
 package dev.moaserve.model;
 
-import java.util.Arrays;
-
 /**
  * The canonical router rule on the host: keep the k positions with the largest routing logit,
  * ties to the lower position. Positions must be offered in increasing order, which makes the
@@ -54,22 +52,9 @@ public final class TopK {
         return size;
     }
 
-    public int capacity() {
-        return k;
-    }
-
     /** Selected position of rank i (0 = best). */
     public int position(int i) {
         return positions[i];
-    }
-
-    public float score(int i) {
-        return scores[i];
-    }
-
-    /** Selected positions, best first. */
-    public int[] positions() {
-        return Arrays.copyOf(positions, size);
     }
 
     /** Top k of {@code scores[base + p·stride]} for p in [from, to). */
