@@ -4,6 +4,15 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
+import dev.moaserve.engine.EngineStats;
+import dev.moaserve.engine.GenerationRequest;
+import dev.moaserve.engine.Sampler;
+import dev.moaserve.engine.SamplingParams;
+import dev.moaserve.engine.Scheduler;
+import dev.moaserve.engine.TokenListener;
+import dev.moaserve.model.IncrementalDecoder;
+import dev.moaserve.model.MoaModel;
+
 import java.io.BufferedReader;
 import java.io.InputStream;
 import java.io.InputStreamReader;
@@ -22,10 +31,13 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * {@code loadgen --url http://localhost:8080 --clients 32 --requests 256 [--prompt-len 32]
@@ -96,17 +108,12 @@ public final class LoadGenCommand {
         Random rnd = new Random(seed);
         List<String> bodies = new ArrayList<>();
         for (int i = 0; i < requests; i++) {
-            int start = rnd.nextInt(TEXT.length() - 1);
-            StringBuilder p = new StringBuilder();
-            while (p.length() < promptLen) {
-                p.append(TEXT, start, Math.min(TEXT.length(), start + promptLen - p.length()));
-                start = 0;
-            }
+            String prompt = prompt(rnd, promptLen);
             ObjectNode b = JSON.createObjectNode();
             if (model != null) {
                 b.put("model", model);
             }
-            b.put("prompt", p.toString());
+            b.put("prompt", prompt);
             b.put("max_tokens", maxTokens);
             b.put("temperature", 0.8);
             b.put("seed", rnd.nextInt(1 << 30));
@@ -136,34 +143,29 @@ public final class LoadGenCommand {
 
     /**
      * Output tokens/s of the same mix (prompts, max_tokens, seeds) run through a {@link
-     * dev.moaserve.engine.Scheduler} on the embedded model in this process, {@code clients}
+     * Scheduler} on the embedded model in this process, {@code clients}
      * requests in flight at a time, with no HTTP in between.
      */
     static double engineThroughput(int clients, int requests, int promptLen, int maxTokens, long seed) throws Exception {
         Random rnd = new Random(seed);
-        try (var model = dev.moaserve.model.MoaModel.loadEmbedded()) {
-            var decoder = new dev.moaserve.model.IncrementalDecoder(model.weights());
-            var scheduler = new dev.moaserve.engine.Scheduler(decoder, model.tokenizer(),
-                    new dev.moaserve.engine.Scheduler.Limits(Math.max(clients, 1), 8192, requests, 0),
-                    dev.moaserve.engine.EngineStats.NONE);
-            java.util.concurrent.Semaphore inFlight = new java.util.concurrent.Semaphore(clients);
-            java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(requests);
-            java.util.concurrent.atomic.AtomicLong tokens = new java.util.concurrent.atomic.AtomicLong();
+        try (var model = MoaModel.loadEmbedded()) {
+            var decoder = new IncrementalDecoder(model.weights());
+            var scheduler = new Scheduler(decoder, model.tokenizer(),
+                    new Scheduler.Limits(Math.max(clients, 1), 8192, requests, 0),
+                    EngineStats.NONE);
+            Semaphore inFlight = new Semaphore(clients);
+            CountDownLatch done = new CountDownLatch(requests);
+            AtomicLong tokens = new AtomicLong();
             long t0 = System.nanoTime();
             for (int i = 0; i < requests; i++) {
-                int start = rnd.nextInt(TEXT.length() - 1);
-                StringBuilder p = new StringBuilder();
-                while (p.length() < promptLen) {
-                    p.append(TEXT, start, Math.min(TEXT.length(), start + promptLen - p.length()));
-                    start = 0;
-                }
+                String prompt = prompt(rnd, promptLen);
                 long reqSeed = rnd.nextInt(1 << 30);
                 inFlight.acquire();
-                var params = new dev.moaserve.engine.SamplingParams(0.8, 0, 1.0, 0, 1, 0, 0, reqSeed, maxTokens, List.of(), 0);
-                scheduler.submit(new dev.moaserve.engine.GenerationRequest("engine-" + i, model.tokenizer().encode(p.toString()),
-                        params, new dev.moaserve.engine.TokenListener() {
+                var params = new SamplingParams(0.8, 0, 1.0, 0, 1, 0, 0, reqSeed, maxTokens, List.of(), 0);
+                scheduler.submit(new GenerationRequest("engine-" + i, model.tokenizer().encode(prompt),
+                        params, new TokenListener() {
                             @Override
-                            public void onToken(int token, String text, dev.moaserve.engine.Sampler.Choice choice) {
+                            public void onToken(int token, String text, Sampler.Choice choice) {
                                 tokens.incrementAndGet();
                             }
 
@@ -179,6 +181,17 @@ public final class LoadGenCommand {
             scheduler.close();
             return tokens.get() / secs;
         }
+    }
+
+    /** A prompt of {@code length} characters cut from the built-in text at a random offset (wrapping). */
+    private static String prompt(Random rnd, int length) {
+        int start = rnd.nextInt(TEXT.length() - 1);
+        StringBuilder p = new StringBuilder();
+        while (p.length() < length) {
+            p.append(TEXT, start, Math.min(TEXT.length(), start + length - p.length()));
+            start = 0;
+        }
+        return p.toString();
     }
 
     private static Sample one(HttpClient http, String url, String body) {
