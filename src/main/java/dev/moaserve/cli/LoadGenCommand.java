@@ -10,7 +10,7 @@ import dev.moaserve.engine.Sampler;
 import dev.moaserve.engine.SamplingParams;
 import dev.moaserve.engine.Scheduler;
 import dev.moaserve.engine.TokenListener;
-import dev.moaserve.model.IncrementalDecoder;
+import dev.moaserve.decode.IncrementalDecoder;
 import dev.moaserve.model.MoaModel;
 
 import java.io.BufferedReader;

@@ -1,7 +1,7 @@
 package dev.moaserve.cli;
 
-import dev.moaserve.model.DecodeState;
-import dev.moaserve.model.IncrementalDecoder;
+import dev.moaserve.decode.DecodeState;
+import dev.moaserve.decode.IncrementalDecoder;
 import dev.moaserve.model.MoaModel;
 import dev.moaserve.model.ModelException;
 import dev.moaserve.model.Numerics;

@@ -1,7 +1,7 @@
 package dev.moaserve.engine;
 
-import dev.moaserve.model.DecodeState;
-import dev.moaserve.model.IncrementalDecoder;
+import dev.moaserve.decode.DecodeState;
+import dev.moaserve.decode.IncrementalDecoder;
 import dev.moaserve.model.Tokenizer;
 import org.jboss.logging.Logger;
 

@@ -241,6 +241,11 @@ public final class MoaWeights implements AutoCloseable {
         return logitsBias;
     }
 
+    /** A parameter by its state-dict name. */
+    public NDArray param(String name) {
+        return p(name);
+    }
+
     public long parameterCount() {
         long n = 0;
         for (NDArray a : params.values()) {

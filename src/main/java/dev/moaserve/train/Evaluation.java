@@ -4,10 +4,10 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.Shape;
-import dev.moaserve.model.DecodeState;
+import dev.moaserve.decode.DecodeState;
 import dev.moaserve.model.Djl;
 import dev.moaserve.model.FullForward;
-import dev.moaserve.model.IncrementalDecoder;
+import dev.moaserve.decode.IncrementalDecoder;
 import dev.moaserve.model.MoaWeights;
 
 import java.util.ArrayList;

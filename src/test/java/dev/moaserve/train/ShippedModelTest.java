@@ -5,8 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.moaserve.SharedData;
 import dev.moaserve.engine.Sampler;
 import dev.moaserve.engine.SamplingParams;
-import dev.moaserve.model.DecodeState;
-import dev.moaserve.model.IncrementalDecoder;
+import dev.moaserve.decode.DecodeState;
+import dev.moaserve.decode.IncrementalDecoder;
 import dev.moaserve.model.MoaModel;
 import org.junit.jupiter.api.Test;
 

@@ -1,4 +1,11 @@
-package dev.moaserve.model;
+package dev.moaserve.decode;
+
+import dev.moaserve.model.Djl;
+import dev.moaserve.model.Init;
+import dev.moaserve.model.ModelConfig;
+import dev.moaserve.model.MoaModel;
+import dev.moaserve.model.Numerics;
+import dev.moaserve.model.ReferenceVectors;
 
 import ai.djl.ndarray.BaseNDManager;
 import ai.djl.ndarray.NDArray;

@@ -1,0 +1,62 @@
+package dev.moaserve.decode;
+
+import dev.moaserve.model.ModelConfig;
+
+/**
+ * One sequence's handle on the decoder's {@link StatePool}: which slot holds its state, how many
+ * tokens it has consumed and how many of them are in the current (partial) routed window. The
+ * state itself is constant-size, whatever the sequence length. Close it when the sequence ends:
+ * its slot is reused at once.
+ */
+public final class DecodeState implements AutoCloseable {
+    private final IncrementalDecoder owner;
+    int slot;
+    int length;
+    int fill;
+    private boolean closed;
+
+    DecodeState(IncrementalDecoder owner) {
+        this.owner = owner;
+    }
+
+    /** Tokens consumed so far. */
+    public int length() {
+        return length;
+    }
+
+    /** First position of the current (partial) window. */
+    public int windowStart() {
+        return length - fill;
+    }
+
+    /** Tokens in the current window (0 right after a window completes). */
+    public int windowFill() {
+        return fill;
+    }
+
+    /** Bytes of pool state this sequence holds; constant for a given config, whatever the length. */
+    public long bytes() {
+        return bytesFor(owner.config());
+    }
+
+    /** Bytes of one sequence's state for a config, without allocating it. */
+    public static long bytesFor(ModelConfig c) {
+        return StatePool.bytesPerSlot(c);
+    }
+
+    IncrementalDecoder owner() {
+        return owner;
+    }
+
+    public boolean isClosed() {
+        return closed;
+    }
+
+    @Override
+    public void close() {
+        if (!closed) {
+            closed = true;
+            owner.release(this);
+        }
+    }
+}

@@ -1,0 +1,214 @@
+package dev.moaserve.decode;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.Shape;
+import dev.moaserve.model.ModelConfig;
+import dev.moaserve.model.Ops;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The decode state of every sequence, in a few preallocated tensors per layer indexed by slot.
+ * Sequences that hold a slot occupy slots {@code 0..active−1} (a sequence that leaves is
+ * replaced by the last one, one slot copy), so a step reads the running batch's state as the
+ * leading slice of each tensor — a view, never a gather or a stack.
+ *
+ * <p>Per slot and layer (R = min(W, seq_len) + w local ring entries):
+ * <ul>
+ *   <li>local keys/values of the last R positions, at ring index {@code position mod R}: the W
+ *       final positions before the current window and the window itself;</li>
+ *   <li>the layer input of every current-window position (what lazy recompute reuses) and the
+ *       window's current query-routing selection;</li>
+ *   <li>per expert the running top-k_kv routed keys/values of all completed windows, in rank
+ *       order, with their routing logits, behind a fixed null key/value at entry 0.</li>
+ * </ul>
+ * Joining or leaving allocates nothing; only {@link #grow} (beyond the configured capacity)
+ * does.
+ */
+final class StatePool implements AutoCloseable {
+    /** Ring position of an empty entry: never within W of any query. */
+    static final float EMPTY = -1e9f;
+
+    static final class Layer {
+        NDArray k;           // [P, H, R, dh] rotary at absolute positions
+        NDArray v;           // [P, H, R, dh]
+        NDArray winH;        // [P, w, D] layer input at each current-window offset
+        NDArray winHFlat;    // [P·w, D] view of winH
+        NDArray winSel;      // [P, G, w] 0/1 query-routing selection of the current window
+        NDArray routedK;     // [P, G, H, 1 + k_kv, dh] entry 0: the expert's null key
+        NDArray routedV;     // [P, G, H, 1 + k_kv, dh]
+        NDArray routedBias;  // [P, G, 1, 1, 1 + k_kv] 0, or NEG for an empty entry
+        NDArray routedScore; // [P, G, k_kv] routing logits of the kept entries (NEG if empty)
+    }
+
+    private final ModelConfig c;
+    private final DecodeWeights w;
+    private final NDManager manager;
+    final int ring;
+    private int capacity;
+    private int active;
+    private DecodeState[] holders;
+    NDArray ringPos;      // [P, R] position held by each ring entry (EMPTY if none)
+    NDArray ringPosFlat;  // [P·R] view
+    final Layer[] layers;
+
+    StatePool(DecodeWeights w, NDManager parent, int capacity) {
+        this.c = w.config;
+        this.w = w;
+        this.manager = parent.newSubManager();
+        this.ring = Math.min(c.localAttnWindowSize(), c.seqLen()) + c.routedWindowSize();
+        this.layers = new Layer[c.depth()];
+        for (int l = 0; l < layers.length; l++) {
+            layers[l] = new Layer();
+        }
+        allocate(Math.max(1, capacity));
+        holders = new DecodeState[this.capacity];
+    }
+
+    int active() {
+        return active;
+    }
+
+    int capacity() {
+        return capacity;
+    }
+
+    DecodeState holder(int slot) {
+        return holders[slot];
+    }
+
+    /** Gives a fresh, empty state the next free slot (growing the pool only if all are taken). */
+    void acquire(DecodeState s) {
+        if (active == capacity) {
+            grow(capacity * 2);
+        }
+        int slot = active++;
+        holders[slot] = s;
+        s.slot = slot;
+        try (NDScope scope = new NDScope()) {
+            scope.suppressNotUsedWarning();
+            ringPos.set(new NDIndex(slot), EMPTY);
+            for (Layer L : layers) {
+                L.winSel.set(new NDIndex(slot), 0f);
+                L.routedBias.set(new NDIndex("{}, :, :, :, 1:", slot), Ops.NEG);
+                L.routedScore.set(new NDIndex(slot), Ops.NEG);
+            }
+        }
+    }
+
+    /** Frees a slot; the last active slot moves into it so that active slots stay contiguous. */
+    void release(DecodeState s) {
+        int slot = s.slot;
+        int last = --active;
+        if (slot != last) {
+            copySlot(last, slot);
+            holders[slot] = holders[last];
+            holders[slot].slot = slot;
+        }
+        holders[last] = null;
+        s.slot = -1;
+    }
+
+    private void copySlot(int from, int to) {
+        try (NDScope scope = new NDScope()) {
+            scope.suppressNotUsedWarning();
+            for (NDArray t : tensors()) {
+                t.set(new NDIndex(to), t.get(new NDIndex(from)));
+            }
+        }
+    }
+
+    private List<NDArray> tensors() {
+        List<NDArray> all = new ArrayList<>();
+        all.add(ringPos);
+        for (Layer L : layers) {
+            all.add(L.k);
+            all.add(L.v);
+            all.add(L.winH);
+            all.add(L.winSel);
+            all.add(L.routedK);
+            all.add(L.routedV);
+            all.add(L.routedBias);
+            all.add(L.routedScore);
+        }
+        return all;
+    }
+
+    /** Bytes of one slot's state: constant for a config, whatever the sequence length. */
+    static long bytesPerSlot(ModelConfig c) {
+        long ring = Math.min(c.localAttnWindowSize(), c.seqLen()) + c.routedWindowSize();
+        long h = c.heads(), dh = c.dimHead(), g = c.numExperts(), kkv = c.numRoutedKeyValues(), win = c.routedWindowSize();
+        long perLayer = 2 * h * ring * dh + win * c.dim() + g * win + 2 * g * h * (1 + kkv) * dh + g * (1 + kkv) + g * kkv;
+        return 4 * (ring + c.depth() * perLayer);
+    }
+
+    /** Reallocates every tensor with room for {@code newCapacity} slots, keeping the active ones. */
+    private void grow(int newCapacity) {
+        List<NDArray> old = capacity > 0 ? tensors() : List.of();
+        int keep = active;
+        allocate(newCapacity);
+        List<NDArray> fresh = tensors();
+        try (NDScope scope = new NDScope()) {
+            scope.suppressNotUsedWarning();
+            for (int i = 0; i < old.size(); i++) {
+                if (keep > 0) {
+                    fresh.get(i).set(NDIndex.sliceAxis(0, 0, keep), old.get(i).get(NDIndex.sliceAxis(0, 0, keep)));
+                }
+                old.get(i).close();
+            }
+        }
+        DecodeState[] h = new DecodeState[newCapacity];
+        if (holders != null) {
+            System.arraycopy(holders, 0, h, 0, holders.length);
+        }
+        holders = h;
+    }
+
+    private void allocate(int p) {
+        int h = c.heads(), dh = c.dimHead(), g = c.numExperts(), kkv = c.numRoutedKeyValues();
+        int win = c.routedWindowSize(), d = c.dim();
+        if (ringPosFlat != null) {
+            ringPosFlat.close();
+            for (Layer L : layers) {
+                L.winHFlat.close();
+            }
+        }
+        ringPos = keep(manager.full(new Shape(p, ring), EMPTY));
+        ringPosFlat = keep(ringPos.reshape(p * (long) ring));
+        try (NDScope scope = new NDScope()) {
+            scope.suppressNotUsedWarning();
+            for (int l = 0; l < layers.length; l++) {
+                Layer L = layers[l];
+                DecodeWeights.Layer lw = w.layers[l];
+                L.k = keep(manager.zeros(new Shape(p, h, ring, dh)));
+                L.v = keep(manager.zeros(new Shape(p, h, ring, dh)));
+                L.winH = keep(manager.zeros(new Shape(p, win, d)));
+                L.winHFlat = keep(L.winH.reshape((long) p * win, d));
+                L.winSel = keep(manager.zeros(new Shape(p, g, win)));
+                L.routedK = keep(manager.zeros(new Shape(p, g, h, 1 + kkv, dh)));
+                L.routedV = keep(manager.zeros(new Shape(p, g, h, 1 + kkv, dh)));
+                L.routedK.set(new NDIndex(":, :, :, 0:1"), lw.nullK().expandDims(0));
+                L.routedV.set(new NDIndex(":, :, :, 0:1"), lw.nullV().expandDims(0));
+                L.routedBias = keep(manager.zeros(new Shape(p, g, 1, 1, 1 + kkv)));
+                L.routedBias.set(new NDIndex(":, :, :, :, 1:"), Ops.NEG);
+                L.routedScore = keep(manager.full(new Shape(p, g, kkv), Ops.NEG));
+            }
+        }
+        capacity = p;
+    }
+
+    private NDArray keep(NDArray a) {
+        NDScope.unregister(a);
+        a.attach(manager);
+        return a;
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+    }
+}
