@@ -48,7 +48,8 @@ public class ModelService {
         }
         name = config.servedModelName().orElse(model.name());
         chatTemplate = ChatTemplate.parse(model.chatTemplate(), model.name() + "/chat_template.json");
-        IncrementalDecoder decoder = new IncrementalDecoder(model.weights());
+        IncrementalDecoder decoder = new IncrementalDecoder(model.weights(), config.maxBatchSize(),
+                IncrementalDecoder.Recompute.parse(config.recompute()));
         warmUp(decoder);
         scheduler = new Scheduler(decoder, model.tokenizer(),
                 new Scheduler.Limits(config.maxBatchSize(), config.maxBatchedTokens(), config.maxQueue(),

@@ -20,9 +20,17 @@ public interface ServingConfig {
     @WithDefault("64")
     int maxBatchSize();
 
-    /** Most prompt tokens prefilled in one iteration. */
-    @WithDefault("8192")
+    /**
+     * Token budget of one iteration: every decoding sequence's token first, then prompt chunks
+     * (at most one routed window each) until it is spent, so long prompts are prefilled over
+     * several iterations while running streams keep getting tokens.
+     */
+    @WithDefault("512")
     int maxBatchedTokens();
+
+    /** Which current-window rows a decode step recomputes: lazy (only those that can change) or all. */
+    @WithDefault("lazy")
+    String recompute();
 
     /** Most requests waiting for a slot; beyond it requests get 429. */
     @WithDefault("256")

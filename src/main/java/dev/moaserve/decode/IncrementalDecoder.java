@@ -44,7 +44,17 @@ public final class IncrementalDecoder implements AutoCloseable {
         /** Only rows whose output can change (exact). */
         LAZY,
         /** Every row of the current window, every step (the first engine's rule; for comparisons). */
-        ALL
+        ALL;
+
+        /** {@code lazy} or {@code all}, any case. */
+        public static Recompute parse(String name) {
+            for (Recompute r : values()) {
+                if (r.name().equalsIgnoreCase(name.trim())) {
+                    return r;
+                }
+            }
+            throw new IllegalArgumentException("recompute mode must be 'lazy' or 'all', got '" + name + "'");
+        }
     }
 
     private final ModelConfig c;
@@ -57,6 +67,7 @@ public final class IncrementalDecoder implements AutoCloseable {
     private final NDArray kqLimit;     // scalar k_q, int64
     private final NDArray neg;         // scalar NEG, float
     private final NDArray routingScale; // scalar cosine_sim_scale, float
+    private boolean closed;
 
     public IncrementalDecoder(MoaWeights weights) {
         this(weights, 8, Recompute.LAZY);
@@ -98,7 +109,9 @@ public final class IncrementalDecoder implements AutoCloseable {
     }
 
     void release(DecodeState s) {
-        pool.release(s);
+        if (!closed) {
+            pool.release(s);
+        }
     }
 
     /** Slots the pool holds now (its capacity). */
@@ -186,6 +199,9 @@ public final class IncrementalDecoder implements AutoCloseable {
         for (int j = 0; j < s; j++) {
             DecodeState st = states.get(j);
             long[] a = appended.get(j);
+            if (closed) {
+                throw new IllegalStateException("the decoder is closed");
+            }
             if (st.isClosed() || st.owner() != this) {
                 throw new IllegalStateException("decode state is closed or belongs to another decoder");
             }
@@ -531,8 +547,10 @@ public final class IncrementalDecoder implements AutoCloseable {
     private record Rows(NDArray rows, NDArray slot, NDArray ring, NDArray pos, NDArray unblock, NDArray block,
                         NDArray blockRow, NDArray last) {}
 
+    /** Frees the weights' decode layout and the pool; states still open become unusable. */
     @Override
     public void close() {
+        closed = true;
         manager.close();
     }
 }

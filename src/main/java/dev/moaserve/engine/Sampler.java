@@ -1,12 +1,12 @@
 package dev.moaserve.engine;
 
-import java.util.Arrays;
 import java.util.Random;
 
 /**
- * Picks the next token of one sequence from its logits on the host: penalties, then greedy or
- * temperature → top-k → top-p → min-p → a draw from the request's own seeded generator, so a
- * seeded request gives the same tokens whatever else is in the batch.
+ * One request's sampling state: its parameters, its own seeded generator (so a seeded request
+ * gives the same tokens whatever else is in the batch) and the token counts the penalties need.
+ * The serving path samples on the tensor engine ({@link BatchSampler}); {@link #next} is the same
+ * rule on the host, kept as the reference the batched sampler is tested against.
  */
 public final class Sampler {
     /** A chosen token with its log-probability (under the unmodified model distribution) and top alternatives. */
@@ -22,58 +22,84 @@ public final class Sampler {
         this.counts = new int[vocab];
     }
 
+    public SamplingParams params() {
+        return p;
+    }
+
     /** Records prompt or generated tokens for the penalties. */
     public void observe(long token) {
         counts[(int) token]++;
     }
 
+    int count(int token) {
+        return counts[token];
+    }
+
+    boolean greedy() {
+        return p.temperature() <= 0;
+    }
+
+    boolean penalized() {
+        return p.repetitionPenalty() != 1.0 || p.presencePenalty() != 0 || p.frequencyPenalty() != 0;
+    }
+
+    /** The next uniform of this request's own stream: exactly one per sampled (non-greedy) token. */
+    double nextUniform() {
+        return random.nextDouble();
+    }
+
+    /** The logit after this request's penalties. */
+    double penalize(int token, double logit) {
+        int n = counts[token];
+        if (n == 0) {
+            return logit;
+        }
+        double l = logit;
+        if (p.repetitionPenalty() != 1.0) {
+            l = l > 0 ? l / p.repetitionPenalty() : l * p.repetitionPenalty();
+        }
+        return l - p.presencePenalty() - p.frequencyPenalty() * n;
+    }
+
+    /** Host reference: penalties, then greedy or temperature → top-k → top-p → min-p → one draw. */
     public Choice next(float[] logits) {
         int v = logits.length;
-        double[] logp = logSoftmax(logits, 1.0);
+        double[] logp = logSoftmax(logits);
         double[] x = new double[v];
         for (int i = 0; i < v; i++) {
-            double l = logits[i];
-            if (counts[i] > 0) {
-                if (p.repetitionPenalty() != 1.0) {
-                    l = l > 0 ? l / p.repetitionPenalty() : l * p.repetitionPenalty();
-                }
-                l -= p.presencePenalty() + p.frequencyPenalty() * counts[i];
-            }
-            x[i] = l;
+            x[i] = penalize(i, logits[i]);
         }
-        int token;
-        if (p.temperature() <= 0) {
-            token = argmax(x);
-        } else {
-            token = draw(x);
-        }
+        int token = greedy() ? argmax(x) : draw(x);
         counts[token]++;
-        return new Choice(token, logp[token], top(logp, p.logprobs()), topValues(logp, p.logprobs()));
+        int[] top = topIndices(logp, Math.min(p.logprobs(), v));
+        double[] topValues = new double[top.length];
+        for (int i = 0; i < top.length; i++) {
+            topValues[i] = logp[top[i]];
+        }
+        return new Choice(token, logp[token], top, topValues);
     }
 
     private int draw(double[] x) {
         int v = x.length;
-        double[] probs = new double[v];
         double max = Double.NEGATIVE_INFINITY;
         for (double d : x) {
             max = Math.max(max, d);
         }
+        double[] probs = new double[v];
         double sum = 0;
         for (int i = 0; i < v; i++) {
             probs[i] = Math.exp((x[i] - max) / p.temperature());
             sum += probs[i];
         }
-        Integer[] order = new Integer[v];
         for (int i = 0; i < v; i++) {
-            order[i] = i;
             probs[i] /= sum;
         }
-        // sort by probability, ties to the lower id, so the kept set is deterministic
-        Arrays.sort(order, (a, b) -> probs[a] != probs[b] ? Double.compare(probs[b], probs[a]) : Integer.compare(a, b));
         int keep = v;
         if (p.topK() > 0) {
             keep = Math.min(keep, p.topK());
         }
+        keep = Math.min(keep, BatchSampler.candidates(v));
+        int[] order = topIndices(probs, keep);
         if (p.topP() < 1.0) {
             double cum = 0;
             for (int i = 0; i < keep; i++) {
@@ -96,7 +122,7 @@ public final class Sampler {
         for (int i = 0; i < keep; i++) {
             total += probs[order[i]];
         }
-        double r = random.nextDouble() * total;
+        double r = nextUniform() * total;
         for (int i = 0; i < keep; i++) {
             r -= probs[order[i]];
             if (r <= 0) {
@@ -106,19 +132,19 @@ public final class Sampler {
         return order[keep - 1];
     }
 
-    static double[] logSoftmax(float[] logits, double temperature) {
+    static double[] logSoftmax(float[] logits) {
         double max = Double.NEGATIVE_INFINITY;
         for (float f : logits) {
             max = Math.max(max, f);
         }
         double sum = 0;
         for (float f : logits) {
-            sum += Math.exp((f - max) / temperature);
+            sum += Math.exp(f - max);
         }
         double log = Math.log(sum);
         double[] out = new double[logits.length];
         for (int i = 0; i < logits.length; i++) {
-            out[i] = (logits[i] - max) / temperature - log;
+            out[i] = logits[i] - max - log;
         }
         return out;
     }
@@ -133,28 +159,24 @@ public final class Sampler {
         return best;
     }
 
-    private static int[] top(double[] logp, int k) {
-        if (k <= 0) {
-            return new int[0];
+    /**
+     * The k largest entries' indices, largest first, ties to the lower index: a bounded insertion
+     * into a k-sized sorted buffer, O(V·k) worst case but O(V) for the usual small k, no boxing.
+     */
+    static int[] topIndices(double[] x, int k) {
+        int[] idx = new int[k];
+        int size = 0;
+        for (int i = 0; i < x.length && k > 0; i++) {
+            if (size == k && !(x[i] > x[idx[size - 1]])) {
+                continue;
+            }
+            int at = size == k ? size - 1 : size++;
+            while (at > 0 && x[idx[at - 1]] < x[i]) {
+                idx[at] = idx[at - 1];
+                at--;
+            }
+            idx[at] = i;
         }
-        Integer[] order = new Integer[logp.length];
-        for (int i = 0; i < order.length; i++) {
-            order[i] = i;
-        }
-        Arrays.sort(order, (a, b) -> logp[a] != logp[b] ? Double.compare(logp[b], logp[a]) : Integer.compare(a, b));
-        int[] out = new int[Math.min(k, logp.length)];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = order[i];
-        }
-        return out;
-    }
-
-    private static double[] topValues(double[] logp, int k) {
-        int[] ids = top(logp, k);
-        double[] out = new double[ids.length];
-        for (int i = 0; i < ids.length; i++) {
-            out[i] = logp[ids[i]];
-        }
-        return out;
+        return idx;
     }
 }

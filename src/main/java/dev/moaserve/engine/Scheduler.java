@@ -5,7 +5,9 @@ import dev.moaserve.decode.IncrementalDecoder;
 import dev.moaserve.model.Tokenizer;
 import org.jboss.logging.Logger;
 
+import ai.djl.ndarray.index.NDIndex;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.LinkedBlockingDeque;
@@ -121,6 +123,7 @@ public final class Scheduler implements AutoCloseable {
         final Sampler sampler;
         final StopMatcher stop;
         final List<Integer> generated = new ArrayList<>();
+        int fed;          // prompt tokens fed so far (chunked prefill)
         long lastToken;
         long lastTokenNanos;
         boolean done;
@@ -190,63 +193,76 @@ public final class Scheduler implements AutoCloseable {
         }
         retire();
 
-        List<Sequence> continuing = new ArrayList<>(running);
-        List<Sequence> admitted = admit();
-        if (!admitted.isEmpty()) {
-            List<DecodeState> states = new ArrayList<>();
-            List<long[]> prompts = new ArrayList<>();
-            for (Sequence s : admitted) {
+        admit();
+        List<DecodeState> states = new ArrayList<>();
+        List<long[]> chunks = new ArrayList<>();
+        List<Sequence> stepped = new ArrayList<>();
+        // decoding sequences first (one token each), then prompt chunks while the token budget lasts
+        int budget = limits.maxBatchedTokens();
+        int decoding = 0;
+        for (Sequence s : running) {
+            if (s.fed == s.request.prompt().length) {
                 states.add(s.state);
-                prompts.add(s.request.prompt());
-            }
-            float[][] logits = decoder.prefill(states, prompts);
-            for (int i = 0; i < admitted.size(); i++) {
-                emit(admitted.get(i), logits[i]);
+                chunks.add(new long[] {s.lastToken});
+                stepped.add(s);
+                budget--;
+                decoding++;
             }
         }
-        if (!continuing.isEmpty()) {
-            List<DecodeState> states = new ArrayList<>();
-            long[] tokens = new long[continuing.size()];
-            for (int i = 0; i < continuing.size(); i++) {
-                states.add(continuing.get(i).state);
-                tokens[i] = continuing.get(i).lastToken;
+        for (Sequence s : running) {
+            long[] prompt = s.request.prompt();
+            if (s.fed < prompt.length && (budget > 0 || stepped.isEmpty())) {
+                int n = Math.min(Math.min(decoder.roomInWindow(s.state), prompt.length - s.fed), Math.max(1, budget));
+                states.add(s.state);
+                chunks.add(Arrays.copyOfRange(prompt, s.fed, s.fed + n));
+                stepped.add(s);
+                s.fed += n;
+                budget -= n;
             }
-            stats.batch(continuing.size());
-            float[][] logits = decoder.decode(states, tokens);
-            for (int i = 0; i < continuing.size(); i++) {
-                emit(continuing.get(i), logits[i]);
+        }
+        if (stepped.isEmpty()) {
+            return;
+        }
+        if (decoding > 0) {
+            stats.batch(decoding);
+        }
+        // sample only for rows whose prompt is complete (a prompt's last chunk gives its first token)
+        List<Sampler> samplers = new ArrayList<>();
+        List<Integer> rows = new ArrayList<>();
+        for (int i = 0; i < stepped.size(); i++) {
+            if (stepped.get(i).fed == stepped.get(i).request.prompt().length) {
+                samplers.add(stepped.get(i).sampler);
+                rows.add(i);
             }
+        }
+        long[] transfers = new long[1];
+        Sampler.Choice[] choices = decoder.step(states, chunks, logits -> samplers.isEmpty() ? new Sampler.Choice[0]
+                : BatchSampler.sample(rows.size() == stepped.size() ? logits : logits.get(new NDIndex("{}",
+                        logits.getManager().create(rows.stream().mapToLong(Integer::longValue).toArray()))),
+                        samplers, transfers));
+        for (int j = 0; j < rows.size(); j++) {
+            emit(stepped.get(rows.get(j)), choices[j]);
         }
         retire();
     }
 
-    private List<Sequence> admit() {
-        List<Sequence> admitted = new ArrayList<>();
-        int tokens = 0;
+    /** Moves waiting requests into free slots (their prompts are fed in chunks by the following steps). */
+    private void admit() {
         while (running.size() < limits.maxBatch()) {
-            GenerationRequest r = waiting.peek();
+            GenerationRequest r = waiting.poll();
             if (r == null) {
                 break;
             }
-            if (!admitted.isEmpty() && tokens + r.prompt().length > limits.maxBatchedTokens()) {
-                break;
-            }
-            waiting.poll();
             if (r.isCancelled()) {
                 r.listener().onFinish(new TokenListener.Finish(TokenListener.Finish.CANCELLED, r.prompt().length, 0, "", null));
                 continue;
             }
-            Sequence s = new Sequence(r);
-            running.add(s);
-            admitted.add(s);
-            tokens += r.prompt().length;
+            running.add(new Sequence(r));
         }
         runningCount = running.size();
-        return admitted;
     }
 
-    private void emit(Sequence s, float[] logits) {
-        Sampler.Choice c = s.sampler.next(logits);
+    private void emit(Sequence s, Sampler.Choice c) {
         long now = System.nanoTime();
         if (s.generated.isEmpty()) {
             stats.firstToken((now - s.request.createdNanos()) / 1e9);

@@ -4,6 +4,7 @@ import dev.moaserve.model.Djl;
 import dev.moaserve.model.Init;
 import dev.moaserve.model.ModelConfig;
 import dev.moaserve.model.MoaModel;
+import dev.moaserve.model.MoaWeights;
 import dev.moaserve.model.Numerics;
 import dev.moaserve.model.ReferenceVectors;
 
@@ -48,9 +49,14 @@ class IncrementalDecodingTest {
         }
     }
 
-    /** Random configs: every incremental step equals the full forward on the prefix. */
-    @Test
-    void everyStepEqualsFullForwardOnRandomConfigs() {
+    /**
+     * Random configs, both recompute modes: every incremental step equals the full forward on the
+     * prefix. Each trial forces one of k_q &lt; w (routing can change earlier rows), k_q = w and
+     * k_q &gt; w (it never can).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"LAZY", "ALL"})
+    void everyStepEqualsFullForwardOnRandomConfigs(String mode) {
         Random rnd = new Random(42);
         for (int trial = 0; trial < 6; trial++) {
             int w = 2 + rnd.nextInt(6);
@@ -58,19 +64,24 @@ class IncrementalDecodingTest {
             int heads = 1 + rnd.nextInt(3);
             int dh = 2 * (1 + rnd.nextInt(4));
             int experts = 1 + rnd.nextInt(3);
-            int kq = 1 + rnd.nextInt(w + 2);        // includes kq ≥ w: every query routed
+            int kq = switch (trial % 3) {
+                case 0 -> 1 + rnd.nextInt(w - 1);   // k_q < w
+                case 1 -> w;                        // k_q = w
+                default -> w + 1 + rnd.nextInt(2);  // k_q > w
+            };
             int kkv = 1 + rnd.nextInt(3 * w);       // includes k_kv larger than the past
             int len = 5 * w + rnd.nextInt(w);       // crosses several window boundaries
             ModelConfig c = new ModelConfig(17, 8 * (1 + rnd.nextInt(3)), 1 + rnd.nextInt(3), len + 2, bigW, w, kq, kkv,
                     experts, dh, heads, 2, rnd.nextBoolean(), 1.0, 20, 0.03, 4, 0.7, 8);
-            checkAgainstFullForward(c, 1000 + trial, len, rnd);
+            checkAgainstFullForward(c, 1000 + trial, len, rnd, IncrementalDecoder.Recompute.valueOf(mode));
         }
     }
 
-    private static void checkAgainstFullForward(ModelConfig c, long seed, int len, Random rnd) {
+    private static void checkAgainstFullForward(ModelConfig c, long seed, int len, Random rnd,
+                                                IncrementalDecoder.Recompute mode) {
         try (NDManager m = Djl.newManager()) {
             MoaModel model = MoaModel.of("random", Init.random(c, m, seed, 0.1f), null, null);
-            IncrementalDecoder dec = new IncrementalDecoder(model.weights());
+            IncrementalDecoder dec = new IncrementalDecoder(model.weights(), 2, mode);
             long[] seq = new long[len];
             for (int i = 0; i < len; i++) {
                 seq[i] = rnd.nextInt(c.numTokens());
@@ -142,6 +153,76 @@ class IncrementalDecodingTest {
             batch.forEach(DecodeState::close);
             alone.forEach(DecodeState::close);
         }
+    }
+
+    /**
+     * The skip rules, checked against forced full-window recompute: a lazy and an ALL decoder
+     * run the same staggered batch (sequences joining mid-window and leaving) in lockstep; every
+     * step's logits agree, and the lazy one computed fewer rows. Small k_q makes routing changes
+     * (and so non-trivial lazy plans) frequent.
+     */
+    @Test
+    void lazyStepsEqualFullWindowRecompute() {
+        ModelConfig c = new ModelConfig(29, 32, 3, 120, 5, 8, 3, 6, 2, 8, 2, 2, true, 1.0, 20, 0.03, 4, 0.7, 8);
+        Random rnd = new Random(11);
+        try (NDManager m = Djl.newManager()) {
+            MoaWeights weights = Init.random(c, m, 9, 0.1f);
+            try (IncrementalDecoder lazy = new IncrementalDecoder(weights, 4, IncrementalDecoder.Recompute.LAZY);
+                 IncrementalDecoder all = new IncrementalDecoder(weights, 4, IncrementalDecoder.Recompute.ALL)) {
+                List<DecodeState[]> running = new ArrayList<>();
+                double worst = 0;
+                for (int step = 0; step < 160; step++) {
+                    if (step % 9 == 0 && running.size() < 7) {
+                        // a new sequence joins with a prompt that ends mid-window
+                        long[] prompt = tokens(rnd, 1 + rnd.nextInt(13), c.numTokens());
+                        DecodeState[] pair = {lazy.newState(), all.newState()};
+                        worst = Math.max(worst, Numerics.maxAbsDiff(lazy.prefill(pair[0], prompt),
+                                all.prefill(pair[1], prompt), 0));
+                        running.add(pair);
+                    }
+                    if (step % 23 == 22 && !running.isEmpty()) {
+                        DecodeState[] leaving = running.remove(rnd.nextInt(running.size()));
+                        leaving[0].close();
+                        leaving[1].close();
+                    }
+                    running.removeIf(p -> {
+                        if (p[0].length() >= c.seqLen()) {
+                            p[0].close();
+                            p[1].close();
+                            return true;
+                        }
+                        return false;
+                    });
+                    if (running.isEmpty()) {
+                        continue;
+                    }
+                    List<DecodeState> a = new ArrayList<>();
+                    List<DecodeState> b = new ArrayList<>();
+                    long[] next = tokens(rnd, running.size(), c.numTokens());
+                    for (DecodeState[] p : running) {
+                        a.add(p[0]);
+                        b.add(p[1]);
+                    }
+                    float[][] x = lazy.decode(a, next);
+                    float[][] y = all.decode(b, next);
+                    for (int i = 0; i < x.length; i++) {
+                        worst = Math.max(worst, Numerics.maxAbsDiff(x[i], y[i], 0));
+                    }
+                }
+                System.out.printf("lazy vs all: max abs %.3g, rows %d vs %d%n", worst, lazy.stats().rows(),
+                        all.stats().rows());
+                assertTrue(worst <= 1e-5, "lazy differs from full-window recompute by " + worst);
+                assertTrue(lazy.stats().rows() < all.stats().rows(), "lazy recompute computed no fewer rows");
+            }
+        }
+    }
+
+    private static long[] tokens(Random rnd, int n, int vocab) {
+        long[] t = new long[n];
+        for (int i = 0; i < n; i++) {
+            t[i] = rnd.nextInt(vocab);
+        }
+        return t;
     }
 
     @Test
