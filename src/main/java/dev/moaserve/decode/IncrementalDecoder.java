@@ -255,6 +255,7 @@ public final class IncrementalDecoder implements AutoCloseable {
         final long[][] add;
         final int[][] last;
         final boolean anyRouted;
+        final boolean allRouted;   // every slot is past window 0
         final boolean cached;      // no earlier row can change: every layer computes the new rows only
         final List<Integer> commits = new ArrayList<>();
         NDArray valid;      // [B, w] 1 for filled window offsets
@@ -271,6 +272,7 @@ public final class IncrementalDecoder implements AutoCloseable {
             start = new int[slots];
             count = new int[slots];
             boolean routed = false;
+            boolean every = true;
             boolean cachedStep = true;
             int kq = c.numRoutedQueries();
             for (int b = 0; b < slots; b++) {
@@ -278,12 +280,14 @@ public final class IncrementalDecoder implements AutoCloseable {
                 start[b] = st.windowStart();
                 count[b] = st.fill + (add[b] == null ? 0 : add[b].length);
                 routed |= start[b] >= win;
+                every &= start[b] >= win;
                 cachedStep &= start[b] < win || count[b] <= kq || kq >= win;
                 if (count[b] == win && add[b] != null) {
                     commits.add(b);
                 }
             }
             anyRouted = routed;
+            allRouted = every;
             cached = cachedStep;
         }
 
@@ -403,7 +407,7 @@ public final class IncrementalDecoder implements AutoCloseable {
         private Rows upload(RowPlan plan) {
             NDList parts = manager.create(plan.indices).split(plan.splitPoints());
             return new Rows(parts.get(0), parts.get(1), parts.get(2), parts.get(3), parts.get(4), parts.get(5),
-                    parts.get(6), parts.get(7));
+                    parts.get(6), parts.get(7), parts.get(8));
         }
 
         /**
@@ -453,12 +457,19 @@ public final class IncrementalDecoder implements AutoCloseable {
             NDList qAndK = qk.split(2, 1);
             pl.k.set(new NDIndex("{}, :, {}", r.slot, r.ring), qAndK.get(1));
             pl.v.set(new NDIndex("{}, :, {}", r.slot, r.ring), qkv.get(1).reshape(n, h, dh));
-            NDArray q = qAndK.get(0).get(new NDIndex("{}", r.block)).reshape(slots, tq, h, dh).transpose(0, 2, 1, 3);
-            NDArray keys = pl.k.get(NDIndex.sliceAxis(0, 0, slots));                                 // [B, H, R, dh]
-            NDArray values = pl.v.get(NDIndex.sliceAxis(0, 0, slots));
-            NDArray bias = localBias.get(new NDIndex("{}", r.blockRow)).reshape(slots, 1, tq, ring);
-            NDArray att = q.matMul(keys.swapAxes(2, 3)).add(bias).softmax(3).matMul(values);       // [B, H, tq, dh]
-            NDArray local = att.transpose(0, 2, 1, 3).reshape((long) slots * tq, i).get(new NDIndex("{}", r.unblock));
+            NDArray q = toBlocks(qAndK.get(0), r, plan);                                             // [(B+O)·tq, H, dh]
+            NDArray bias = localBias.get(new NDIndex("{}", r.blockRow));                            // [(B+O)·tq, R]
+            int lead = slots * tq;
+            NDArray local = localAttention(q.get(NDIndex.sliceAxis(0, 0, lead)),
+                    pl.k.get(NDIndex.sliceAxis(0, 0, slots)), pl.v.get(NDIndex.sliceAxis(0, 0, slots)),
+                    bias.get(NDIndex.sliceAxis(0, 0, lead)), slots, tq);
+            if (plan.overflow > 0) {
+                NDIndex over = new NDIndex("{}", r.overflow);
+                local = local.concat(localAttention(q.get(NDIndex.sliceAxis(0, lead, q.getShape().get(0))),
+                        pl.k.get(over), pl.v.get(over), bias.get(NDIndex.sliceAxis(0, lead, q.getShape().get(0))),
+                        plan.overflow, tq), 0);
+            }
+            local = fromBlocks(local, r, plan);                                                     // [n, I]
             NDArray mix = Linear.linear(local, lw.localOut()).singletonOrThrow();                    // [n, D]
 
             if (anyRouted) {
@@ -481,20 +492,61 @@ public final class IncrementalDecoder implements AutoCloseable {
             NDList qs = Linear.linear(x.normalize(2, -1, 1e-12), lw.routedQ()).singletonOrThrow()
                     .reshape(n, g, 2, h, dh).split(2, 2);                                            // [n, G, 1, H, dh] ×2
             NDArray q = qs.get(0).mul(cos.reshape(n, 1, 1, 1, dh)).add(qs.get(1).mul(sin.reshape(n, 1, 1, 1, dh)))
-                    .reshape(n, (long) g * i).get(new NDIndex("{}", r.block))
-                    .reshape(slots, tq, g, h, dh).transpose(0, 2, 3, 1, 4);                          // [B, G, H, tq, dh]
-            NDArray keys = pl.routedK.get(NDIndex.sliceAxis(0, 0, slots));                           // [B, G, H, 1+kkv, dh]
-            NDArray values = pl.routedV.get(NDIndex.sliceAxis(0, 0, slots));
-            NDArray bias = pl.routedBias.get(NDIndex.sliceAxis(0, 0, slots));                        // [B, G, 1, 1, 1+kkv]
-            NDArray att = q.matMul(keys.swapAxes(3, 4)).add(bias).softmax(4).matMul(values);        // [B, G, H, tq, dh]
-            NDArray perRow = att.transpose(0, 3, 1, 2, 4).reshape((long) slots * tq, g, i)
-                    .get(new NDIndex("{}", r.unblock));                                              // [n, G, I]
+                    .reshape(n, g, h, dh);
+            q = toBlocks(q, r, plan);                                                                // [(B+O)·tq, G, H, dh]
+            int lead = slots * tq;
+            NDArray perRow = routedAttention(q.get(NDIndex.sliceAxis(0, 0, lead)),
+                    pl.routedK.get(NDIndex.sliceAxis(0, 0, slots)), pl.routedV.get(NDIndex.sliceAxis(0, 0, slots)),
+                    pl.routedBias.get(NDIndex.sliceAxis(0, 0, slots)), slots, tq);
+            if (plan.overflow > 0) {
+                NDIndex over = new NDIndex("{}", r.overflow);
+                perRow = perRow.concat(routedAttention(q.get(NDIndex.sliceAxis(0, lead, q.getShape().get(0))),
+                        pl.routedK.get(over), pl.routedV.get(over), pl.routedBias.get(over), plan.overflow, tq), 0);
+            }
+            perRow = fromBlocks(perRow, r, plan);                                                   // [n, G, I]
+            if (cached && allRouted) {
+                // every row of every slot is selected by every expert: no null tokens, no gating
+                return Linear.linear(perRow.reshape(n, (long) g * i), lw.routedOut()).singletonOrThrow();
+            }
             NDArray rowFlag = flag.get(new NDIndex("{}", r.slot)).expandDims(1);                    // [n, 1]
             NDArray chosen = sel.swapAxes(1, 2).reshape((long) slots * win, g)
                     .get(new NDIndex("{}", r.rows)).mul(rowFlag);                                    // [n, G]
             NDArray out = Linear.linear(perRow.mul(chosen.expandDims(2)).reshape(n, (long) g * i), lw.routedOut())
                     .singletonOrThrow();
             return out.add(rowFlag.sub(chosen).matMul(lw.nullTokens()));
+        }
+
+        /** Packed rows [n, ...] → attention block order [(B+O)·tq, ...]. */
+        private NDArray toBlocks(NDArray packed, Rows r, RowPlan plan) {
+            return plan.identity ? packed : packed.get(new NDIndex("{}", r.block));
+        }
+
+        /** Attention block order [(B+O)·tq, ...] → packed rows [n, ...]. */
+        private NDArray fromBlocks(NDArray blocks, Rows r, RowPlan plan) {
+            return plan.identity ? blocks : blocks.get(new NDIndex("{}", r.unblock));
+        }
+
+        /**
+         * Local attention of C chunks of tq query rows, chunk c over slot c's ring.
+         * q [C·tq, H, dh], keys/values [C, H, R, dh], bias [C·tq, R] → [C·tq, I].
+         */
+        private NDArray localAttention(NDArray q, NDArray keys, NDArray values, NDArray bias, int chunks, int tq) {
+            int h = c.heads(), dh = c.dimHead();
+            long ring = keys.getShape().get(2);
+            NDArray att = q.reshape(chunks, tq, h, dh).transpose(0, 2, 1, 3).matMul(keys.swapAxes(2, 3))
+                    .add(bias.reshape(chunks, 1, tq, ring)).softmax(3).matMul(values);              // [C, H, tq, dh]
+            return att.transpose(0, 2, 1, 3).reshape((long) chunks * tq, c.inner());
+        }
+
+        /**
+         * Every expert's attention of C chunks of tq query rows over slot c's null + kept keys.
+         * q [C·tq, G, H, dh], keys/values [C, G, H, 1+kkv, dh], bias [C, G, 1, 1, 1+kkv] → [C·tq, G, I].
+         */
+        private NDArray routedAttention(NDArray q, NDArray keys, NDArray values, NDArray bias, int chunks, int tq) {
+            int g = c.numExperts(), h = c.heads(), dh = c.dimHead();
+            NDArray att = q.reshape(chunks, tq, g, h, dh).transpose(0, 2, 3, 1, 4).matMul(keys.swapAxes(3, 4))
+                    .add(bias).softmax(4).matMul(values);                                          // [C, G, H, tq, dh]
+            return att.transpose(0, 3, 1, 2, 4).reshape((long) chunks * tq, g, c.inner());
         }
 
         /**
@@ -545,7 +597,7 @@ public final class IncrementalDecoder implements AutoCloseable {
 
     /** A row plan on the device. */
     private record Rows(NDArray rows, NDArray slot, NDArray ring, NDArray pos, NDArray unblock, NDArray block,
-                        NDArray blockRow, NDArray last) {}
+                        NDArray blockRow, NDArray overflow, NDArray last) {}
 
     /** Frees the weights' decode layout and the pool; states still open become unusable. */
     @Override
