@@ -148,10 +148,10 @@ public final class LoadGenCommand {
      */
     static double engineThroughput(int clients, int requests, int promptLen, int maxTokens, long seed) throws Exception {
         Random rnd = new Random(seed);
-        try (var model = MoaModel.loadEmbedded()) {
-            var decoder = new IncrementalDecoder(model.weights());
+        try (var model = MoaModel.loadEmbedded();
+             var decoder = new IncrementalDecoder(model.weights(), Math.max(clients, 1), IncrementalDecoder.Recompute.LAZY)) {
             var scheduler = new Scheduler(decoder, model.tokenizer(),
-                    new Scheduler.Limits(Math.max(clients, 1), 8192, requests, 0),
+                    new Scheduler.Limits(Math.max(clients, 1), 512, requests, 0),
                     EngineStats.NONE);
             Semaphore inFlight = new Semaphore(clients);
             CountDownLatch done = new CountDownLatch(requests);

@@ -117,10 +117,10 @@ public final class VerifyCommand {
             seq[ref.prompt().length + t] = ref.greedy()[t];
         }
         // The same continuation by incremental decoding (what serving runs), against greedy_logits.
-        IncrementalDecoder dec = new IncrementalDecoder(model.weights());
         int incremental = 0;
         double greedyLogits = 0;
-        try (DecodeState state = dec.newState()) {
+        try (IncrementalDecoder dec = new IncrementalDecoder(model.weights(), 1, IncrementalDecoder.Recompute.LAZY);
+             DecodeState state = dec.newState()) {
             float[] next = dec.prefill(state, ref.prompt());
             for (int t = 0; t < ref.greedy().length; t++) {
                 greedyLogits = Math.max(greedyLogits, Numerics.maxAbsDiff(next, ref.greedyLogits(), t * v));

@@ -629,6 +629,7 @@ public final class IncrementalDecoder implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
+        useThreads(Integer.MAX_VALUE); // leave libtorch's thread setting as it was found
         manager.close();
     }
 }

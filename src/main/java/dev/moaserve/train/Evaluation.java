@@ -39,27 +39,29 @@ public final class Evaluation {
         int seq = w.config().seqLen();
         int v = w.config().numTokens();
         int blocks = (data.length - 1) / seq;
-        IncrementalDecoder dec = new IncrementalDecoder(w);
         double total = 0;
-        for (int first = 0; first < blocks; first += batch) {
-            int n = Math.min(batch, blocks - first);
-            List<DecodeState> states = new ArrayList<>();
-            try {
-                for (int i = 0; i < n; i++) {
-                    states.add(dec.newState());
-                }
-                for (int t = 0; t < seq; t++) {
-                    long[] toks = new long[n];
+        try (IncrementalDecoder dec = new IncrementalDecoder(w, Math.min(batch, Math.max(1, blocks)),
+                IncrementalDecoder.Recompute.LAZY)) {
+            for (int first = 0; first < blocks; first += batch) {
+                int n = Math.min(batch, blocks - first);
+                List<DecodeState> states = new ArrayList<>();
+                try {
                     for (int i = 0; i < n; i++) {
-                        toks[i] = data[(first + i) * seq + t];
+                        states.add(dec.newState());
                     }
-                    float[][] logits = dec.decode(states, toks);
-                    for (int i = 0; i < n; i++) {
-                        total -= logProb(logits[i], data[(first + i) * seq + t + 1], v);
+                    for (int t = 0; t < seq; t++) {
+                        long[] toks = new long[n];
+                        for (int i = 0; i < n; i++) {
+                            toks[i] = data[(first + i) * seq + t];
+                        }
+                        float[][] logits = dec.decode(states, toks);
+                        for (int i = 0; i < n; i++) {
+                            total -= logProb(logits[i], data[(first + i) * seq + t + 1], v);
+                        }
                     }
+                } finally {
+                    states.forEach(DecodeState::close);
                 }
-            } finally {
-                states.forEach(DecodeState::close);
             }
         }
         long tokens = (long) blocks * seq;

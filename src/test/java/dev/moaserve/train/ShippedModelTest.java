@@ -44,8 +44,8 @@ class ShippedModelTest {
 
     @Test
     void romeoPromptContinuesLikeAPlay() {
-        try (MoaModel model = MoaModel.loadEmbedded()) {
-            IncrementalDecoder dec = new IncrementalDecoder(model.weights());
+        try (MoaModel model = MoaModel.loadEmbedded();
+             IncrementalDecoder dec = new IncrementalDecoder(model.weights(), 1, IncrementalDecoder.Recompute.LAZY)) {
             SamplingParams p = new SamplingParams(0.8, 0, 0.95, 0, 1, 0, 0, 42L, 240, List.of(), 0);
             Sampler sampler = new Sampler(p, model.config().numTokens(), 42);
             StringBuilder out = new StringBuilder("ROMEO:");
