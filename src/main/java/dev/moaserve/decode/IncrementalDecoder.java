@@ -289,6 +289,7 @@ public final class IncrementalDecoder implements AutoCloseable {
         NDArray flag;       // [B] 1 if the slot's window index ≥ 1 (it has routed output)
         NDArray changed;    // [B, w] rows whose input changed (layer 0: the new tokens)
         NDArray localBias;  // [B·w, R] additive local-attention mask per window row
+        StatePool.Lead lead; // views of the active slots
 
         Step(int slots, long[][] add, int[][] last) {
             this.slots = slots;
@@ -369,7 +370,8 @@ public final class IncrementalDecoder implements AutoCloseable {
             pool.ringPosFlat.set(new NDIndex("{}", il.get(3)), il.get(2).toType(DataType.FLOAT32, false));
 
             // local attention mask of every window row of the batch: key visible iff 0 ≤ q − k ≤ W
-            NDArray kpos = pool.ringPos.get(NDIndex.sliceAxis(0, 0, slots));                 // [B, R]
+            lead = pool.lead();
+            NDArray kpos = lead.ringPos;                                                        // [B, R]
             NDArray diff = qpos.expandDims(2).sub(kpos.expandDims(1));                          // [B, w, R]
             NDArray hidden = diff.lt(w.zero).logicalOr(diff.gt(localWindow));
             localBias = hidden.toType(DataType.FLOAT32, false).mul(neg).reshape((long) slots * win, ring);
@@ -381,16 +383,16 @@ public final class IncrementalDecoder implements AutoCloseable {
                 rows = upload(plan);
             }
             NDArray hLast = null;
+            NDArray allValid = cached ? valid.expandDims(1).broadcast(slots, c.numExperts(), win) : null;
             for (int l = 0; l < c.depth(); l++) {
-                StatePool.Layer pl = pool.layers[l];
                 NDArray sel;
                 if (cached) {
-                    sel = valid.expandDims(1).broadcast(slots, c.numExperts(), win);
+                    sel = allValid;
                 } else {
                     sel = select(l);
                 }
                 if (mode == Recompute.LAZY && !cached) {
-                    NDArray selChanged = sel.sub(pl.winSel.get(NDIndex.sliceAxis(0, 0, slots))).abs()
+                    NDArray selChanged = sel.sub(lead.winSel[l]).abs()
                             .sum(new int[] {1}).mul(flag.expandDims(1));                   // [B, w]
                     NDArray need = changed.cumSum(1).add(selChanged).gt(w.zero).logicalAnd(valid.gt(w.zero));
                     stats.transfers += 2;
@@ -398,7 +400,7 @@ public final class IncrementalDecoder implements AutoCloseable {
                     rows = upload(plan);
                     changed = need.toType(DataType.FLOAT32, false);
                 }
-                pl.winSel.set(NDIndex.sliceAxis(0, 0, slots), sel);
+                pool.layers[l].winSel.set(NDIndex.sliceAxis(0, 0, slots), sel);
                 stats.rows += plan.n;
                 NDArray out = layer(l, rows, plan, sel);
                 if (l + 1 < c.depth()) {
@@ -432,8 +434,10 @@ public final class IncrementalDecoder implements AutoCloseable {
 
         private Rows upload(RowPlan plan) {
             NDList parts = manager.create(plan.indices).split(plan.splitPoints());
+            NDList cs = w.rope.get(new NDIndex("{}", parts.get(3))).split(2, 1);                   // [n, 1, dh] ×2
             return new Rows(parts.get(0), parts.get(1), parts.get(2), parts.get(3), parts.get(4), parts.get(5),
-                    parts.get(6), parts.get(7), parts.get(8));
+                    parts.get(6), parts.get(7), parts.get(8), cs.get(0), cs.get(1),
+                    localBias.get(new NDIndex("{}", parts.get(6))));
         }
 
         /**
@@ -441,7 +445,7 @@ public final class IncrementalDecoder implements AutoCloseable {
          * top-k_q by routing logit, ties to the lower position, among filled rows. [B, G, w] 0/1.
          */
         private NDArray select(int l) {
-            NDArray h = pool.layers[l].winH.get(NDIndex.sliceAxis(0, 0, slots));            // [B, w, D]
+            NDArray h = lead.winH[l];                                                        // [B, w, D]
             NDArray s = scores(h, w.layers[l].queryTokensT()).add(invalidBias);               // [B, G, w]
             NDArray rank = rank(s, w.lowerJ);
             return rank.lt(kqLimit).toType(DataType.FLOAT32, false).mul(valid.expandDims(1));
@@ -471,9 +475,8 @@ public final class IncrementalDecoder implements AutoCloseable {
             int n = plan.n, tq = plan.tq, h = c.heads(), dh = c.dimHead(), i = c.inner(), g = c.numExperts();
             int ring = pool.ring;
             NDArray x = pl.winHFlat.get(new NDIndex("{}", r.rows));                                  // [n, D]
-            NDList cs = w.rope.get(new NDIndex("{}", r.pos)).split(2, 1);                            // [n, 1, dh] ×2
-            NDArray cos = cs.get(0);
-            NDArray sin = cs.get(1);
+            NDArray cos = r.cos;
+            NDArray sin = r.sin;
 
             // local attention over the ring (final positions before the window, and the window)
             NDArray ln = LayerNorm.layerNorm(x, new Shape(c.dim()), lw.lnWeight(), lw.lnBias(), 1e-5f).singletonOrThrow();
@@ -484,15 +487,15 @@ public final class IncrementalDecoder implements AutoCloseable {
             pl.k.set(new NDIndex("{}, :, {}", r.slot, r.ring), qAndK.get(1));
             pl.v.set(new NDIndex("{}, :, {}", r.slot, r.ring), qkv.get(1).reshape(n, h, dh));
             NDArray q = toBlocks(qAndK.get(0), r, plan);                                             // [(B+O)·tq, H, dh]
-            NDArray bias = localBias.get(new NDIndex("{}", r.blockRow));                            // [(B+O)·tq, R]
-            int lead = slots * tq;
-            NDArray local = localAttention(q.get(NDIndex.sliceAxis(0, 0, lead)),
-                    pl.k.get(NDIndex.sliceAxis(0, 0, slots)), pl.v.get(NDIndex.sliceAxis(0, 0, slots)),
-                    bias.get(NDIndex.sliceAxis(0, 0, lead)), slots, tq);
+            NDArray bias = r.localBias;                                                             // [(B+O)·tq, R]
+            int leading = slots * tq;
+            NDArray local = localAttention(q.get(NDIndex.sliceAxis(0, 0, leading)),
+                    lead.k[l], lead.v[l],
+                    bias.get(NDIndex.sliceAxis(0, 0, leading)), slots, tq);
             if (plan.overflow > 0) {
                 NDIndex over = new NDIndex("{}", r.overflow);
-                local = local.concat(localAttention(q.get(NDIndex.sliceAxis(0, lead, q.getShape().get(0))),
-                        pl.k.get(over), pl.v.get(over), bias.get(NDIndex.sliceAxis(0, lead, q.getShape().get(0))),
+                local = local.concat(localAttention(q.get(NDIndex.sliceAxis(0, leading, q.getShape().get(0))),
+                        pl.k.get(over), pl.v.get(over), bias.get(NDIndex.sliceAxis(0, leading, q.getShape().get(0))),
                         plan.overflow, tq), 0);
             }
             local = fromBlocks(local, r, plan);                                                     // [n, I]
@@ -520,13 +523,12 @@ public final class IncrementalDecoder implements AutoCloseable {
             NDArray q = qs.get(0).mul(cos.reshape(n, 1, 1, 1, dh)).add(qs.get(1).mul(sin.reshape(n, 1, 1, 1, dh)))
                     .reshape(n, g, h, dh);
             q = toBlocks(q, r, plan);                                                                // [(B+O)·tq, G, H, dh]
-            int lead = slots * tq;
-            NDArray perRow = routedAttention(q.get(NDIndex.sliceAxis(0, 0, lead)),
-                    pl.routedK.get(NDIndex.sliceAxis(0, 0, slots)), pl.routedV.get(NDIndex.sliceAxis(0, 0, slots)),
-                    pl.routedBias.get(NDIndex.sliceAxis(0, 0, slots)), slots, tq);
+            int leading = slots * tq;
+            NDArray perRow = routedAttention(q.get(NDIndex.sliceAxis(0, 0, leading)),
+                    lead.routedK[l], lead.routedV[l], lead.routedBias[l], slots, tq);
             if (plan.overflow > 0) {
                 NDIndex over = new NDIndex("{}", r.overflow);
-                perRow = perRow.concat(routedAttention(q.get(NDIndex.sliceAxis(0, lead, q.getShape().get(0))),
+                perRow = perRow.concat(routedAttention(q.get(NDIndex.sliceAxis(0, leading, q.getShape().get(0))),
                         pl.routedK.get(over), pl.routedV.get(over), pl.routedBias.get(over), plan.overflow, tq), 0);
             }
             perRow = fromBlocks(perRow, r, plan);                                                   // [n, G, I]
@@ -623,7 +625,9 @@ public final class IncrementalDecoder implements AutoCloseable {
 
     /** A row plan on the device. */
     private record Rows(NDArray rows, NDArray slot, NDArray ring, NDArray pos, NDArray unblock, NDArray block,
-                        NDArray blockRow, NDArray overflow, NDArray last) {}
+                        NDArray blockRow, NDArray overflow, NDArray last,
+                        NDArray cos, NDArray sin,     // [n, 1, dh] rotary of each row's position
+                        NDArray localBias) {}         // [(B+O)·tq, R] local mask of each block row
 
     /** Frees the weights' decode layout and the pool; states still open become unusable. */
     @Override

@@ -73,6 +73,69 @@ final class StatePool implements AutoCloseable {
         return active;
     }
 
+    /** Views of the leading B slots of the pool's tensors (what a step of B slots reads). */
+    static final class Lead {
+        final int slots;
+        final NDArray ringPos;     // [B, R]
+        final NDArray[] k;         // per layer [B, H, R, dh]
+        final NDArray[] v;
+        final NDArray[] winH;      // per layer [B, w, D]
+        final NDArray[] winSel;    // per layer [B, G, w]
+        final NDArray[] routedK;   // per layer [B, G, H, 1+kkv, dh]
+        final NDArray[] routedV;
+        final NDArray[] routedBias; // per layer [B, G, 1, 1, 1+kkv]
+
+        Lead(StatePool p, int b) {
+            slots = b;
+            NDIndex lead = NDIndex.sliceAxis(0, 0, b);
+            int depth = p.layers.length;
+            ringPos = p.keep(p.ringPos.get(lead));
+            k = new NDArray[depth];
+            v = new NDArray[depth];
+            winH = new NDArray[depth];
+            winSel = new NDArray[depth];
+            routedK = new NDArray[depth];
+            routedV = new NDArray[depth];
+            routedBias = new NDArray[depth];
+            for (int l = 0; l < depth; l++) {
+                Layer L = p.layers[l];
+                k[l] = p.keep(L.k.get(lead));
+                v[l] = p.keep(L.v.get(lead));
+                winH[l] = p.keep(L.winH.get(lead));
+                winSel[l] = p.keep(L.winSel.get(lead));
+                routedK[l] = p.keep(L.routedK.get(lead));
+                routedV[l] = p.keep(L.routedV.get(lead));
+                routedBias[l] = p.keep(L.routedBias.get(lead));
+            }
+        }
+
+        void close() {
+            ringPos.close();
+            for (NDArray[] views : List.of(k, v, winH, winSel, routedK, routedV, routedBias)) {
+                for (NDArray a : views) {
+                    a.close();
+                }
+            }
+        }
+    }
+
+    private Lead lead;
+
+    /** The views of the active slots, made again after a join or leave (views: no data is copied). */
+    Lead lead() {
+        if (lead == null) {
+            lead = new Lead(this, active);
+        }
+        return lead;
+    }
+
+    private void dropLead() {
+        if (lead != null) {
+            lead.close();
+            lead = null;
+        }
+    }
+
     int capacity() {
         return capacity;
     }
@@ -86,6 +149,7 @@ final class StatePool implements AutoCloseable {
         if (active == capacity) {
             grow(capacity * 2);
         }
+        dropLead();
         int slot = active++;
         holders[slot] = s;
         s.slot = slot;
@@ -102,6 +166,7 @@ final class StatePool implements AutoCloseable {
 
     /** Frees a slot; the last active slot moves into it so that active slots stay contiguous. */
     void release(DecodeState s) {
+        dropLead();
         int slot = s.slot;
         int last = --active;
         if (slot != last) {
@@ -169,6 +234,7 @@ final class StatePool implements AutoCloseable {
     }
 
     private void allocate(int p) {
+        dropLead();
         int h = c.heads(), dh = c.dimHead(), g = c.numExperts(), kkv = c.numRoutedKeyValues();
         int win = c.routedWindowSize(), d = c.dim();
         if (ringPosFlat != null) {
