@@ -49,6 +49,7 @@ public class ApiResource {
         m.put("created", service.created());
         m.put("owned_by", "moa-serve");
         m.put("max_model_len", service.model().config().seqLen());
+        m.put("device", service.device());
         return m;
     }
 

@@ -3,6 +3,7 @@ package dev.moaserve.api;
 import dev.moaserve.engine.EngineStats;
 import dev.moaserve.engine.Scheduler;
 import dev.moaserve.model.ChatTemplate;
+import dev.moaserve.model.DeviceChoice;
 import dev.moaserve.decode.DecodeState;
 import dev.moaserve.decode.IncrementalDecoder;
 import dev.moaserve.model.MoaModel;
@@ -34,6 +35,7 @@ public class ModelService {
     private volatile Scheduler scheduler;
     private volatile ChatTemplate chatTemplate;
     private volatile String name;
+    private volatile ai.djl.Device device;
     private volatile boolean ready;
     private final long created = System.currentTimeMillis() / 1000;
 
@@ -41,7 +43,9 @@ public class ModelService {
         long t0 = System.nanoTime();
         dev.moaserve.model.Djl.engine(); // libtorch init (and first-start extraction) is not model loading
         long t1 = System.nanoTime();
-        model = config.modelPath().map(p -> MoaModel.load(Path.of(p))).orElseGet(MoaModel::loadEmbedded);
+        ai.djl.Device device = DeviceChoice.resolve(config.device());
+        model = config.modelPath().map(p -> MoaModel.load(Path.of(p), device)).orElseGet(() -> MoaModel.loadEmbedded(device));
+        this.device = device;
         long t2 = System.nanoTime();
         if (model.tokenizer() == null) {
             throw new IllegalStateException("model " + model.name() + " has no tokenizer (vocab.json or tokenizer.json)");
@@ -56,9 +60,11 @@ public class ModelService {
                         config.requestTimeout().toNanos()), metrics);
         metrics.bind(this);
         ready = true;
-        LOG.infof("model %s ready: engine %.0f ms, load %.0f ms, warm-up %.0f ms; %d parameters, state %d bytes per sequence",
-                name, (t1 - t0) / 1e6, (t2 - t1) / 1e6, (System.nanoTime() - t2) / 1e6, model.weights().parameterCount(),
-                DecodeState.bytesFor(model.config()));
+        LOG.infof("model %s ready on %s: engine %.0f ms, load %.0f ms, warm-up %.0f ms; %d parameters, state %d bytes "
+                        + "per sequence, pool %d bytes (%d slots)",
+                name, DeviceChoice.describe(device), (t1 - t0) / 1e6, (t2 - t1) / 1e6, (System.nanoTime() - t2) / 1e6,
+                model.weights().parameterCount(), DecodeState.bytesFor(model.config()),
+                DecodeState.bytesFor(model.config()) * config.maxBatchSize(), config.maxBatchSize());
     }
 
     /** One prefill and one decode step, so the first request does not pay for lazy initialisation. */
@@ -103,6 +109,12 @@ public class ModelService {
 
     public ChatTemplate chatTemplate() {
         return chatTemplate;
+    }
+
+    /** Where the weights and the decode state live, e.g. {@code cpu()} or {@code gpu(0)}. */
+    public String device() {
+        ai.djl.Device d = device;
+        return d == null ? "" : d.isGpu() ? "cuda:" + d.getDeviceId() : "cpu";
     }
 
     public String name() {

@@ -13,6 +13,10 @@ public interface ServingConfig {
     /** Model directory; empty = the embedded model. */
     Optional<String> modelPath();
 
+    /** Where weights and decode state live: auto (CUDA if DJL sees a GPU, else CPU), cpu, cuda, cuda:N. */
+    @WithDefault("auto")
+    String device();
+
     /** Name the API reports and accepts; empty = the model's own name. */
     Optional<String> servedModelName();
 

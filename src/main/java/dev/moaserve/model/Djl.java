@@ -30,6 +30,11 @@ public final class Djl {
         return engine().newBaseManager();
     }
 
+    /** A fresh root manager on a device. */
+    public static NDManager newManager(ai.djl.Device device) {
+        return engine().newBaseManager(device);
+    }
+
     /**
      * libtorch's grad mode is thread-local and on by default on every thread but the one that
      * created the engine: call this first on each thread that runs inference.

@@ -39,20 +39,33 @@ public final class MoaModel implements AutoCloseable {
     }
 
     public static MoaModel load(Path dir) {
+        return load(dir, ai.djl.Device.cpu());
+    }
+
+    /** A model directory, its weights on {@code device}. */
+    public static MoaModel load(Path dir, ai.djl.Device device) {
         String name = dir.toAbsolutePath().normalize().getFileName() == null ? "model"
                 : dir.toAbsolutePath().normalize().getFileName().toString();
-        return load(ModelSource.directory(dir), name);
+        return load(ModelSource.directory(dir), name, device);
     }
 
     public static MoaModel loadEmbedded() {
-        return load(ModelSource.classpath(EMBEDDED), "moa-shakespeare");
+        return loadEmbedded(ai.djl.Device.cpu());
+    }
+
+    public static MoaModel loadEmbedded(ai.djl.Device device) {
+        return load(ModelSource.classpath(EMBEDDED), "moa-shakespeare", device);
+    }
+
+    public static MoaModel load(ModelSource source, String name) {
+        return load(source, name, ai.djl.Device.cpu());
     }
 
     /**
      * Loads config.json, model.safetensors and (optional) vocab.json / tokenizer.json and
      * chat_template.json. Everything is validated before the first NDArray is created.
      */
-    public static MoaModel load(ModelSource source, String name) {
+    public static MoaModel load(ModelSource source, String name, ai.djl.Device device) {
         Djl.engine();
         try {
             byte[] cfgBytes = source.read("config.json");
@@ -63,7 +76,7 @@ public final class MoaModel implements AutoCloseable {
             Safetensors file = source.weights("model.safetensors");
             Tokenizer tokenizer = loadTokenizer(source, config);
             byte[] template = source.read("chat_template.json");
-            NDManager manager = Djl.newManager();
+            NDManager manager = Djl.newManager(device);
             try {
                 MoaWeights weights = MoaWeights.load(config, file, manager);
                 return new MoaModel(name, config, weights, tokenizer,

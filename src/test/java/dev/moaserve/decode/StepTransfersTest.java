@@ -1,0 +1,69 @@
+package dev.moaserve.decode;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDManager;
+import dev.moaserve.model.Djl;
+import dev.moaserve.model.Init;
+import dev.moaserve.model.ModelConfig;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * What crosses between host and device per step is bounded by a constant that does not depend
+ * on the batch: 2 uploads and 1 download, + 2 per layer on a lazy step whose routing can change,
+ * + 1 on a window commit; and the logits a step hands out live on the weights' device.
+ */
+class StepTransfersTest {
+
+    @ParameterizedTest
+    @ValueSource(ints = {1, 24})
+    void transfersPerStepAreBoundedWhateverTheBatch(int batch) {
+        ModelConfig c = new ModelConfig(19, 16, 3, 200, 6, 8, 3, 5, 2, 4, 2, 2, true, 1.0, 20, 0.03, 4, 0.7, 8);
+        Random rnd = new Random(batch);
+        try (NDManager m = Djl.newManager();
+             IncrementalDecoder dec = new IncrementalDecoder(Init.random(c, m, 4, 0.1f), batch,
+                     IncrementalDecoder.Recompute.LAZY)) {
+            List<DecodeState> states = new ArrayList<>();
+            List<long[]> prompts = new ArrayList<>();
+            for (int b = 0; b < batch; b++) {
+                states.add(dec.newState());
+                prompts.add(new long[] {1 + b % 7, 2, 3 + b % 5});
+            }
+            dec.prefill(states, prompts);
+            long bound = 3 + 2L * c.depth() + 1;
+            long worst = 0;
+            int cachedSteps = 0;
+            for (int step = 0; step < 40; step++) {
+                long[] toks = new long[batch];
+                for (int b = 0; b < batch; b++) {
+                    toks[b] = rnd.nextInt(c.numTokens());
+                }
+                StepStats before = dec.stats().snapshot();
+                List<long[]> appended = new ArrayList<>();
+                for (long t : toks) {
+                    appended.add(new long[] {t});
+                }
+                dec.step(states, appended, logits -> {
+                    assertEquals(Device.cpu(), logits.getDevice());
+                    return logits.toFloatArray().length;
+                });
+                long t = dec.stats().since(before).transfers();
+                worst = Math.max(worst, t);
+                if (t == 2) {
+                    cachedSteps++;   // the sink's own download is not counted by the decoder
+                }
+                assertTrue(t <= bound - 1, "step " + step + ": " + t + " transfers");
+            }
+            System.out.printf("B=%d: at most %d decoder transfers per step, %d cached steps%n", batch, worst, cachedSteps);
+            assertTrue(cachedSteps > 0, "some steps are plain cached steps");
+            states.forEach(DecodeState::close);
+        }
+    }
+}
