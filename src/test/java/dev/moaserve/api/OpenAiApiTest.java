@@ -47,7 +47,8 @@ class OpenAiApiTest {
         given().when().get("/v1/models").then().statusCode(200)
                 .body("object", equalTo("list"))
                 .body("data[0].id", equalTo("moa-shakespeare"))
-                .body("data[0].object", equalTo("model"));
+                .body("data[0].object", equalTo("model"))
+                .body("data[0].device", equalTo(ai.djl.engine.Engine.getEngine("PyTorch").getGpuCount() > 0 ? "cuda:0" : "cpu"));
         given().when().get("/v1/models/moa-shakespeare").then().statusCode(200).body("id", equalTo("moa-shakespeare"));
         given().when().get("/v1/models/gpt-9").then().statusCode(404).body("error.code", equalTo("model_not_found"));
     }
