@@ -44,6 +44,7 @@ public class ModelService {
         dev.moaserve.model.Djl.engine(); // libtorch init (and first-start extraction) is not model loading
         long t1 = System.nanoTime();
         ai.djl.Device device = DeviceChoice.resolve(config.device());
+        ai.djl.ndarray.types.DataType dtype = DeviceChoice.dtype(config.dtype(), device);
         model = config.modelPath().map(p -> MoaModel.load(Path.of(p), device)).orElseGet(() -> MoaModel.loadEmbedded(device));
         this.device = device;
         long t2 = System.nanoTime();
@@ -53,18 +54,18 @@ public class ModelService {
         name = config.servedModelName().orElse(model.name());
         chatTemplate = ChatTemplate.parse(model.chatTemplate(), model.name() + "/chat_template.json");
         IncrementalDecoder decoder = new IncrementalDecoder(model.weights(), config.maxBatchSize(),
-                IncrementalDecoder.Recompute.parse(config.recompute()));
+                IncrementalDecoder.Recompute.parse(config.recompute()), dtype);
         warmUp(decoder);
         scheduler = new Scheduler(decoder, model.tokenizer(),
                 new Scheduler.Limits(config.maxBatchSize(), config.maxBatchedTokens(), config.maxQueue(),
                         config.requestTimeout().toNanos()), metrics);
         metrics.bind(this);
         ready = true;
-        LOG.infof("model %s ready on %s: engine %.0f ms, load %.0f ms, warm-up %.0f ms; %d parameters, state %d bytes "
+        LOG.infof("model %s ready on %s, %s: engine %.0f ms, load %.0f ms, warm-up %.0f ms; %d parameters, state %d bytes "
                         + "per sequence, pool %d bytes (%d slots)",
-                name, DeviceChoice.describe(device), (t1 - t0) / 1e6, (t2 - t1) / 1e6, (System.nanoTime() - t2) / 1e6,
-                model.weights().parameterCount(), DecodeState.bytesFor(model.config()),
-                DecodeState.bytesFor(model.config()) * config.maxBatchSize(), config.maxBatchSize());
+                name, DeviceChoice.describe(device), dtype.name().toLowerCase(java.util.Locale.ROOT), (t1 - t0) / 1e6,
+                (t2 - t1) / 1e6, (System.nanoTime() - t2) / 1e6, model.weights().parameterCount(),
+                decoder.bytesPerSequence(), decoder.bytesPerSequence() * config.maxBatchSize(), config.maxBatchSize());
     }
 
     /** One prefill and one decode step, so the first request does not pay for lazy initialisation. */

@@ -17,6 +17,10 @@ public interface ServingConfig {
     @WithDefault("auto")
     String device();
 
+    /** Precision of the matmuls and decode state: auto (float32 on CPU, float16 on CUDA), float32, float16. */
+    @WithDefault("auto")
+    String dtype();
+
     /** Name the API reports and accepts; empty = the model's own name. */
     Optional<String> servedModelName();
 

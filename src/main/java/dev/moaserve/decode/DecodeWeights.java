@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.moaserve.model.ModelConfig;
 import dev.moaserve.model.MoaWeights;
@@ -23,8 +24,9 @@ import dev.moaserve.model.Ops;
  *       the q/k projections, so rotation is {@code a·cos + b·sin} with no matmul;</li>
  *   <li>per-expert projections are concatenated so that all experts run as one 2-D linear.</li>
  * </ul>
- * Linear weights are in torch layout [out, in] for {@code Linear.linear}. Shape letters as in
- * {@link MoaWeights}.
+ * Linear weights are in torch layout [out, in] for {@code Linear.linear}, in the compute dtype
+ * (float32, or float16 for half-precision matmuls); norms, routing tokens and embeddings stay in
+ * float32. Shape letters as in {@link MoaWeights}.
  */
 final class DecodeWeights {
 
@@ -49,6 +51,7 @@ final class DecodeWeights {
     }
 
     final ModelConfig config;
+    final DataType dtype;     // of the matmul weights, the pool's keys/values and matmul inputs
     final Layer[] layers;
     final NDArray tokenEmb;   // [V, D]
     final NDArray posEmb;     // [S, D]
@@ -60,8 +63,9 @@ final class DecodeWeights {
     final NDArray rankSlots;  // [k_kv, 1] int64: 0..k_kv−1
     final NDArray zero;       // scalar 0, float
 
-    DecodeWeights(MoaWeights w, NDManager manager) {
+    DecodeWeights(MoaWeights w, NDManager manager, DataType dtype) {
         this.config = w.config();
+        this.dtype = dtype;
         ModelConfig c = config;
         int d = c.dim(), g = c.numExperts(), h = c.heads(), dh = c.dimHead(), i = c.inner();
         float rootD = (float) Math.sqrt(d);
@@ -97,32 +101,36 @@ final class DecodeWeights {
                 layers[l] = new Layer(
                         keep(w.param(a + "local_attn.norm.weight").duplicate(), manager),
                         keep(w.param(a + "local_attn.norm.bias").duplicate(), manager),
-                        keep(localIn, manager),
-                        keep(w.param(a + "local_attn.to_out.weight").duplicate(), manager),
+                        keep(cast(localIn, dtype), manager),
+                        keep(cast(w.param(a + "local_attn.to_out.weight").duplicate(), dtype), manager),
                         keep(routingTokens(c, w.param(a + "query_router.routing_token")), manager),
                         keep(routingTokens(c, w.param(a + "key_value_router.routing_token")), manager),
-                        keep(routedQ, manager),
-                        keep(routedKv, manager),
-                        keep(routedOut, manager),
+                        keep(cast(routedQ, dtype), manager),
+                        keep(cast(routedKv, dtype), manager),
+                        keep(cast(routedOut, dtype), manager),
                         keep(w.param(a + "null_tokens").duplicate(), manager),
-                        keep(nullKv.get(0).duplicate(), manager),
-                        keep(nullKv.get(1).duplicate(), manager),
-                        keep(w.param(f + "1.weight").mul(ffGamma), manager),
-                        keep(w.param(f + "1.bias").duplicate(), manager),
-                        keep(w.param(f + "3.weight").duplicate(), manager),
-                        keep(w.param(f + "3.bias").duplicate(), manager));
+                        keep(cast(nullKv.get(0).duplicate(), dtype), manager),
+                        keep(cast(nullKv.get(1).duplicate(), dtype), manager),
+                        keep(cast(w.param(f + "1.weight").mul(ffGamma), dtype), manager),
+                        keep(cast(w.param(f + "1.bias").duplicate(), dtype), manager),
+                        keep(cast(w.param(f + "3.weight").duplicate(), dtype), manager),
+                        keep(cast(w.param(f + "3.bias").duplicate(), dtype), manager));
             }
             tokenEmb = keep(w.tokenEmb().duplicate(), manager);
             posEmb = keep(w.posEmb().duplicate(), manager);
             rope = keep(NDArrays.stack(new NDList(w.rope().cos(), w.rope().sin()), 1), manager);
-            logits = keep(w.param("to_logits.1.weight").mul(w.finalGamma().mul(rootD).reshape(1, d)), manager);
-            logitsBias = keep(w.logitsBias().duplicate(), manager);
+            logits = keep(cast(w.param("to_logits.1.weight").mul(w.finalGamma().mul(rootD).reshape(1, d)), dtype), manager);
+            logitsBias = keep(cast(w.logitsBias().duplicate(), dtype), manager);
             lowerJ = keep(lowerTriangle(manager, c.routedWindowSize()), manager);
             mergeLowerJ = keep(lowerTriangle(manager, c.numRoutedKeyValues() + c.routedWindowSize()), manager);
             rankSlots = keep(manager.arange(0, c.numRoutedKeyValues(), 1, ai.djl.ndarray.types.DataType.INT64)
                     .reshape(c.numRoutedKeyValues(), 1), manager);
             zero = keep(manager.create(0f), manager);
         }
+    }
+
+    private static NDArray cast(NDArray a, DataType dtype) {
+        return a.getDataType() == dtype ? a : a.toType(dtype, false);
     }
 
     /** Routing tokens as the right operand of the score matmul: [G, D] → [D, G]. */

@@ -62,6 +62,7 @@ public final class IncrementalDecoder implements AutoCloseable {
     private final DecodeWeights w;
     private final StatePool pool;
     private final Recompute mode;
+    private final boolean half;        // matmuls in float16
     private final NDManager manager;
     private final StepStats stats = new StepStats();
     private final NDArray localWindow; // scalar W, float
@@ -80,10 +81,22 @@ public final class IncrementalDecoder implements AutoCloseable {
      * @param slots initial pool capacity (the largest expected batch; the pool grows beyond it)
      */
     public IncrementalDecoder(MoaWeights weights, int slots, Recompute mode) {
+        this(weights, slots, mode, DataType.FLOAT32);
+    }
+
+    /**
+     * @param dtype of the matmuls and of the pool's keys/values: FLOAT32 or FLOAT16 (norms,
+     *              softmax, routing scores and top-k selection stay in float32)
+     */
+    public IncrementalDecoder(MoaWeights weights, int slots, Recompute mode, DataType dtype) {
+        if (dtype != DataType.FLOAT32 && dtype != DataType.FLOAT16) {
+            throw new IllegalArgumentException("decoder dtype must be float32 or float16, got " + dtype);
+        }
         this.c = weights.config();
         this.mode = mode;
+        this.half = dtype != DataType.FLOAT32;
         this.manager = weights.manager().newSubManager();
-        this.w = new DecodeWeights(weights, manager);
+        this.w = new DecodeWeights(weights, manager, dtype);
         this.pool = new StatePool(w, manager, slots);
         this.localWindow = manager.create((float) c.localAttnWindowSize());
         this.kqLimit = manager.create((long) Math.min(c.numRoutedQueries(), c.routedWindowSize()));
@@ -115,6 +128,32 @@ public final class IncrementalDecoder implements AutoCloseable {
 
     public Recompute mode() {
         return mode;
+    }
+
+    /** Data type of the matmuls and the pool's keys/values. */
+    public DataType dtype() {
+        return w.dtype;
+    }
+
+    /** Bytes of pool state one sequence holds with this decoder's dtype. */
+    public long bytesPerSequence() {
+        return StatePool.bytesPerSlot(c, half ? 2 : 4);
+    }
+
+    /** float32 activations → the matmul dtype. */
+    private NDArray compute(NDArray x) {
+        return half ? x.toType(w.dtype, false) : x;
+    }
+
+    /** Matmul results → float32 for norms, softmax and the residual stream. */
+    private NDArray f32(NDArray x) {
+        return half ? x.toType(DataType.FLOAT32, false) : x;
+    }
+
+    /** A linear in the matmul dtype, float32 in and out. */
+    private NDArray linear(NDArray x, NDArray weight, NDArray bias) {
+        NDList y = bias == null ? Linear.linear(compute(x), weight) : Linear.linear(compute(x), weight, bias);
+        return f32(y.singletonOrThrow());
     }
 
     /** Counters of the steps run so far (for benchmarks and tests). */
@@ -409,7 +448,7 @@ public final class IncrementalDecoder implements AutoCloseable {
                     hLast = out.get(new NDIndex("{}", rows.last));
                 }
             }
-            NDArray logits = Linear.linear(hLast.normalize(2, -1, 1e-12), w.logits, w.logitsBias).singletonOrThrow();
+            NDArray logits = linear(hLast.normalize(2, -1, 1e-12), w.logits, w.logitsBias);
             T result = sink.apply(logits);
             if (!commits.isEmpty()) {
                 commit(il.get(4));
@@ -480,12 +519,12 @@ public final class IncrementalDecoder implements AutoCloseable {
 
             // local attention over the ring (final positions before the window, and the window)
             NDArray ln = LayerNorm.layerNorm(x, new Shape(c.dim()), lw.lnWeight(), lw.lnBias(), 1e-5f).singletonOrThrow();
-            NDList qkv = Linear.linear(ln, lw.localIn()).singletonOrThrow().split(new long[] {2L * i, 3L * i}, 1);
+            NDList qkv = linear(ln, lw.localIn(), null).split(new long[] {2L * i, 3L * i}, 1);
             NDArray qk = qkv.get(0).reshape(n, 2L * h, dh).mul(cos)
                     .add(qkv.get(2).reshape(n, 2L * h, dh).mul(sin));                                // [n, 2H, dh]
             NDList qAndK = qk.split(2, 1);
-            pl.k.set(new NDIndex("{}, :, {}", r.slot, r.ring), qAndK.get(1));
-            pl.v.set(new NDIndex("{}, :, {}", r.slot, r.ring), qkv.get(1).reshape(n, h, dh));
+            pl.k.set(new NDIndex("{}, :, {}", r.slot, r.ring), compute(qAndK.get(1)));
+            pl.v.set(new NDIndex("{}, :, {}", r.slot, r.ring), compute(qkv.get(1).reshape(n, h, dh)));
             NDArray q = toBlocks(qAndK.get(0), r, plan);                                             // [(B+O)·tq, H, dh]
             NDArray bias = r.localBias;                                                             // [(B+O)·tq, R]
             int leading = slots * tq;
@@ -499,15 +538,14 @@ public final class IncrementalDecoder implements AutoCloseable {
                         plan.overflow, tq), 0);
             }
             local = fromBlocks(local, r, plan);                                                     // [n, I]
-            NDArray mix = Linear.linear(local, lw.localOut()).singletonOrThrow();                    // [n, D]
+            NDArray mix = linear(local, lw.localOut(), null);                                       // [n, D]
 
             if (anyRouted) {
                 mix = mix.add(routed(l, r, plan, sel, x, cos, sin));
             }
             NDArray hOut = x.add(mix);
-            NDArray ff = Activation.gelu(Linear.linear(hOut.normalize(2, -1, 1e-12), lw.ff1(), lw.ff1Bias())
-                    .singletonOrThrow());
-            return hOut.add(Linear.linear(ff, lw.ff2(), lw.ff2Bias()).singletonOrThrow());
+            NDArray ff = Activation.gelu(linear(hOut.normalize(2, -1, 1e-12), lw.ff1(), lw.ff1Bias()));
+            return hOut.add(linear(ff, lw.ff2(), lw.ff2Bias()));
         }
 
         /**
@@ -518,7 +556,7 @@ public final class IncrementalDecoder implements AutoCloseable {
             DecodeWeights.Layer lw = w.layers[l];
             StatePool.Layer pl = pool.layers[l];
             int n = plan.n, tq = plan.tq, h = c.heads(), dh = c.dimHead(), i = c.inner(), g = c.numExperts();
-            NDList qs = Linear.linear(x.normalize(2, -1, 1e-12), lw.routedQ()).singletonOrThrow()
+            NDList qs = linear(x.normalize(2, -1, 1e-12), lw.routedQ(), null)
                     .reshape(n, g, 2, h, dh).split(2, 2);                                            // [n, G, 1, H, dh] ×2
             NDArray q = qs.get(0).mul(cos.reshape(n, 1, 1, 1, dh)).add(qs.get(1).mul(sin.reshape(n, 1, 1, 1, dh)))
                     .reshape(n, g, h, dh);
@@ -534,13 +572,12 @@ public final class IncrementalDecoder implements AutoCloseable {
             perRow = fromBlocks(perRow, r, plan);                                                   // [n, G, I]
             if (cached && allRouted) {
                 // every row of every slot is selected by every expert: no null tokens, no gating
-                return Linear.linear(perRow.reshape(n, (long) g * i), lw.routedOut()).singletonOrThrow();
+                return linear(perRow.reshape(n, (long) g * i), lw.routedOut(), null);
             }
             NDArray rowFlag = flag.get(new NDIndex("{}", r.slot)).expandDims(1);                    // [n, 1]
             NDArray chosen = sel.swapAxes(1, 2).reshape((long) slots * win, g)
                     .get(new NDIndex("{}", r.rows)).mul(rowFlag);                                    // [n, G]
-            NDArray out = Linear.linear(perRow.mul(chosen.expandDims(2)).reshape(n, (long) g * i), lw.routedOut())
-                    .singletonOrThrow();
+            NDArray out = linear(perRow.mul(chosen.expandDims(2)).reshape(n, (long) g * i), lw.routedOut(), null);
             return out.add(rowFlag.sub(chosen).matMul(lw.nullTokens()));
         }
 
@@ -561,8 +598,8 @@ public final class IncrementalDecoder implements AutoCloseable {
         private NDArray localAttention(NDArray q, NDArray keys, NDArray values, NDArray bias, int chunks, int tq) {
             int h = c.heads(), dh = c.dimHead();
             long ring = keys.getShape().get(2);
-            NDArray att = q.reshape(chunks, tq, h, dh).transpose(0, 2, 1, 3).matMul(keys.swapAxes(2, 3))
-                    .add(bias.reshape(chunks, 1, tq, ring)).softmax(3).matMul(values);              // [C, H, tq, dh]
+            NDArray scores = f32(compute(q.reshape(chunks, tq, h, dh).transpose(0, 2, 1, 3)).matMul(keys.swapAxes(2, 3)));
+            NDArray att = f32(compute(scores.add(bias.reshape(chunks, 1, tq, ring)).softmax(3)).matMul(values)); // [C, H, tq, dh]
             return att.transpose(0, 2, 1, 3).reshape((long) chunks * tq, c.inner());
         }
 
@@ -572,8 +609,8 @@ public final class IncrementalDecoder implements AutoCloseable {
          */
         private NDArray routedAttention(NDArray q, NDArray keys, NDArray values, NDArray bias, int chunks, int tq) {
             int g = c.numExperts(), h = c.heads(), dh = c.dimHead();
-            NDArray att = q.reshape(chunks, tq, g, h, dh).transpose(0, 2, 3, 1, 4).matMul(keys.swapAxes(3, 4))
-                    .add(bias).softmax(4).matMul(values);                                          // [C, G, H, tq, dh]
+            NDArray scores = f32(compute(q.reshape(chunks, tq, g, h, dh).transpose(0, 2, 3, 1, 4)).matMul(keys.swapAxes(3, 4)));
+            NDArray att = f32(compute(scores.add(bias).softmax(4)).matMul(values));                 // [C, G, H, tq, dh]
             return att.transpose(0, 3, 1, 2, 4).reshape((long) chunks * tq, g, c.inner());
         }
 
@@ -602,7 +639,7 @@ public final class IncrementalDecoder implements AutoCloseable {
                 StatePool.Layer pl = pool.layers[l];
                 NDArray hw = pl.winH.get(bySlot);                                                    // [Bc, w, D]
                 NDArray newScore = scores(hw, lw.kvTokensT());                                       // [Bc, G, w]
-                NDList kv = Linear.linear(hw.normalize(2, -1, 1e-12), lw.routedKv()).singletonOrThrow()
+                NDList kv = linear(hw.normalize(2, -1, 1e-12), lw.routedKv(), null)
                         .reshape(bc, win, g, 3, h, dh).split(3, 3);                                  // [Bc, w, G, 1, H, dh] ×3
                 NDArray newK = kv.get(0).mul(cos).add(kv.get(2).mul(sin))
                         .reshape(bc, win, g, h, dh).transpose(0, 2, 3, 1, 4);                        // [Bc, G, H, w, dh]
@@ -612,9 +649,9 @@ public final class IncrementalDecoder implements AutoCloseable {
                         .concat(newScore.zerosLike(), 2);                                            // [Bc, G, C]
                 NDArray pick = rank(candScore, w.mergeLowerJ).expandDims(2).eq(w.rankSlots)
                         .toType(DataType.FLOAT32, false);                                            // [Bc, G, kkv, C]
-                NDArray pickH = pick.expandDims(2);                                                  // [Bc, G, 1, kkv, C]
-                pl.routedK.set(kept, pickH.matMul(pl.routedK.get(kept).concat(newK, 3)));
-                pl.routedV.set(kept, pickH.matMul(pl.routedV.get(kept).concat(newV, 3)));
+                NDArray pickH = compute(pick.expandDims(2));                                         // [Bc, G, 1, kkv, C]
+                pl.routedK.set(kept, pickH.matMul(pl.routedK.get(kept).concat(compute(newK), 3)));
+                pl.routedV.set(kept, pickH.matMul(pl.routedV.get(kept).concat(compute(newV), 3)));
                 pl.routedScore.set(bySlot, pick.matMul(candScore.expandDims(3)).squeeze(3));
                 pl.routedBias.set(new NDIndex("{}, :, :, :, 1:", commitSlots),
                         pick.matMul(candBias.expandDims(3)).reshape(bc, g, 1, 1, kkv));

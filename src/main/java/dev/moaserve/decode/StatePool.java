@@ -203,12 +203,18 @@ final class StatePool implements AutoCloseable {
         return all;
     }
 
-    /** Bytes of one slot's state: constant for a config, whatever the sequence length. */
+    /** Bytes of one slot's state (float32 keys/values): constant for a config, whatever the sequence length. */
     static long bytesPerSlot(ModelConfig c) {
+        return bytesPerSlot(c, 4);
+    }
+
+    /** The same with keys/values of {@code kvBytes} bytes per element. */
+    static long bytesPerSlot(ModelConfig c, int kvBytes) {
         long ring = Math.min(c.localAttnWindowSize(), c.seqLen()) + c.routedWindowSize();
         long h = c.heads(), dh = c.dimHead(), g = c.numExperts(), kkv = c.numRoutedKeyValues(), win = c.routedWindowSize();
-        long perLayer = 2 * h * ring * dh + win * c.dim() + g * win + 2 * g * h * (1 + kkv) * dh + g * (1 + kkv) + g * kkv;
-        return 4 * (ring + c.depth() * perLayer);
+        long kv = 2 * h * ring * dh + 2 * g * h * (1 + kkv) * dh;
+        long rest = win * c.dim() + g * win + g * (1 + kkv) + g * kkv;
+        return kvBytes * c.depth() * kv + 4 * (ring + c.depth() * rest);
     }
 
     /** Reallocates every tensor with room for {@code newCapacity} slots, keeping the active ones. */
@@ -250,13 +256,13 @@ final class StatePool implements AutoCloseable {
             for (int l = 0; l < layers.length; l++) {
                 Layer L = layers[l];
                 DecodeWeights.Layer lw = w.layers[l];
-                L.k = keep(manager.zeros(new Shape(p, h, ring, dh)));
-                L.v = keep(manager.zeros(new Shape(p, h, ring, dh)));
+                L.k = keep(manager.zeros(new Shape(p, h, ring, dh), w.dtype));
+                L.v = keep(manager.zeros(new Shape(p, h, ring, dh), w.dtype));
                 L.winH = keep(manager.zeros(new Shape(p, win, d)));
                 L.winHFlat = keep(L.winH.reshape((long) p * win, d));
                 L.winSel = keep(manager.zeros(new Shape(p, g, win)));
-                L.routedK = keep(manager.zeros(new Shape(p, g, h, 1 + kkv, dh)));
-                L.routedV = keep(manager.zeros(new Shape(p, g, h, 1 + kkv, dh)));
+                L.routedK = keep(manager.zeros(new Shape(p, g, h, 1 + kkv, dh), w.dtype));
+                L.routedV = keep(manager.zeros(new Shape(p, g, h, 1 + kkv, dh), w.dtype));
                 L.routedK.set(new NDIndex(":, :, :, 0:1"), lw.nullK().expandDims(0));
                 L.routedV.set(new NDIndex(":, :, :, 0:1"), lw.nullV().expandDims(0));
                 L.routedBias = keep(manager.zeros(new Shape(p, g, 1, 1, 1 + kkv)));

@@ -2,6 +2,7 @@ package dev.moaserve.model;
 
 import ai.djl.Device;
 import ai.djl.engine.Engine;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.util.cuda.CudaUtils;
 
 import java.io.IOException;
@@ -44,6 +45,32 @@ public final class DeviceChoice {
                     + (gpus == 0 ? " (a CPU build runs only on moa.device=cpu; see docs/deploy.md for CUDA)" : ""));
         }
         return Device.gpu(id);
+    }
+
+    /**
+     * Resolves {@code moa.dtype} (the matmuls' and decode state's precision): {@code auto}
+     * (float32 on the CPU, float16 on CUDA), {@code float32}, {@code float16}. {@code bfloat16}
+     * is refused: DJL 0.36's PyTorch engine aborts the whole JVM on a BF16 tensor.
+     */
+    public static DataType dtype(String spec, Device device) {
+        String s = spec == null ? "auto" : spec.trim().toLowerCase(Locale.ROOT);
+        switch (s) {
+            case "auto":
+                return device.isGpu() ? DataType.FLOAT16 : DataType.FLOAT32;
+            case "float32":
+            case "fp32":
+                return DataType.FLOAT32;
+            case "float16":
+            case "fp16":
+            case "half":
+                return DataType.FLOAT16;
+            case "bfloat16":
+            case "bf16":
+                throw new ModelException("moa.dtype=" + spec + " is not supported" + (device.isGpu() ? "" : " on the CPU")
+                        + ": DJL 0.36's PyTorch engine aborts the JVM on bfloat16 tensors; use float16 or float32");
+            default:
+                throw new ModelException("moa.dtype must be auto, float32, float16 or bfloat16, got '" + spec + "'");
+        }
     }
 
     /** libtorch version and flavor, e.g. {@code 2.7.1 (cpu)}. */
