@@ -34,12 +34,12 @@ public final class DecodeState implements AutoCloseable {
         return fill;
     }
 
-    /** Bytes of pool state this sequence holds; constant for a given config, whatever the length. */
+    /** Bytes of pool state this sequence holds; constant for a given config and dtype, whatever the length. */
     public long bytes() {
-        return bytesFor(owner.config());
+        return owner.bytesPerSequence();
     }
 
-    /** Bytes of one sequence's state for a config, without allocating it. */
+    /** Bytes of one sequence's float32 state for a config, without allocating it. */
     public static long bytesFor(ModelConfig c) {
         return StatePool.bytesPerSlot(c);
     }

@@ -90,7 +90,7 @@ public final class Scheduler implements AutoCloseable {
 
     /** Bytes of decode state held by the running sequences. */
     public long stateBytes() {
-        return (long) runningCount * DecodeState.bytesFor(decoder.config());
+        return (long) runningCount * decoder.bytesPerSequence();
     }
 
     public boolean accepting() {
