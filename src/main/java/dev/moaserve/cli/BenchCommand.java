@@ -116,13 +116,13 @@ public final class BenchCommand {
         int steps = quick ? 32 : 128;
         out.println("| context (prompt before the measured steps) | MoA ms/token | dense ms/token | MoA ratio vs 128 | dense ratio vs 128 |");
         out.println("|---|---|---|---|---|");
-        perToken(moa, 64, steps, 1); // JIT and allocator warm-up, not measured
-        perToken(dense, 64, steps, 1);
+        perToken(moa, 64, steps); // JIT and allocator warm-up, not measured
+        perToken(dense, 64, steps);
         double moaBase = 0;
         double denseBase = 0;
         for (int ctx : contexts) {
-            double tm = perToken(moa, ctx, steps, 1);
-            double td = perToken(dense, ctx, steps, 1);
+            double tm = perToken(moa, ctx, steps);
+            double td = perToken(dense, ctx, steps);
             if (ctx == 128) {
                 moaBase = tm;
                 denseBase = td;
@@ -132,32 +132,10 @@ public final class BenchCommand {
     }
 
     /** Mean ms per decode step, measured over {@code steps} steps right after a prompt of {@code prompt} tokens. */
-    private static double perToken(MoaWeights w, int prompt, int steps, int batch) {
+    private static double perToken(MoaWeights w, int prompt, int steps) {
         Random rnd = new Random(3);
-        List<DecodeState> states = new ArrayList<>();
-        try (IncrementalDecoder dec = new IncrementalDecoder(w, batch, IncrementalDecoder.Recompute.LAZY)) {
-            List<long[]> prompts = new ArrayList<>();
-            for (int b = 0; b < batch; b++) {
-                states.add(dec.newState());
-                prompts.add(randomTokens(rnd, Math.max(1, prompt), w.config().numTokens()));
-            }
-            dec.prefill(states, prompts);
-            long[] toks = new long[batch];
-            int warm = Math.min(8, steps / 4);
-            long t0 = 0;
-            for (int i = 0; i < steps + warm; i++) {
-                if (i == warm) {
-                    t0 = System.nanoTime();
-                }
-                for (int b = 0; b < batch; b++) {
-                    toks[b] = rnd.nextInt(w.config().numTokens());
-                }
-                dec.decode(states, toks);
-            }
-            return (System.nanoTime() - t0) / 1e6 / steps;
-        } finally {
-            states.forEach(DecodeState::close);
-        }
+        long[] tokens = randomTokens(rnd, Math.max(1, prompt), w.config().numTokens());
+        return decodeRun(w, List.of(tokens), steps, IncrementalDecoder.Recompute.LAZY, rnd).ms();
     }
 
     /**
@@ -222,17 +200,32 @@ public final class BenchCommand {
     static Point decodePoint(MoaWeights w, int batch, int steps, IncrementalDecoder.Recompute mode, boolean quick) {
         ModelConfig c = w.config();
         Random rnd = new Random(3);
+        int base = Math.max(1, Math.min(quick ? c.routedWindowSize() + 8 : 150,
+                c.seqLen() - c.routedWindowSize() - steps - warmSteps(steps)));
+        List<long[]> prompts = new ArrayList<>();
+        for (int b = 0; b < batch; b++) {
+            prompts.add(randomTokens(rnd, base + (b * 7) % c.routedWindowSize(), c.numTokens()));
+        }
+        return decodeRun(w, prompts, steps, mode, rnd);
+    }
+
+    private static int warmSteps(int steps) {
+        return Math.max(2, Math.min(8, steps / 4));
+    }
+
+    /** Prefills the prompts, then times {@code steps} batched decode steps of random tokens after a short warm-up. */
+    private static Point decodeRun(MoaWeights w, List<long[]> prompts, int steps, IncrementalDecoder.Recompute mode,
+                                   Random rnd) {
+        ModelConfig c = w.config();
+        int batch = prompts.size();
+        List<DecodeState> states = new ArrayList<>();
         try (IncrementalDecoder dec = new IncrementalDecoder(w, batch, mode)) {
-            List<DecodeState> states = new ArrayList<>();
-            List<long[]> prompts = new ArrayList<>();
-            int warm = Math.max(2, Math.min(8, steps / 4));
-            int base = Math.max(1, Math.min(quick ? c.routedWindowSize() + 8 : 150, c.seqLen() - c.routedWindowSize() - steps - warm));
             for (int b = 0; b < batch; b++) {
                 states.add(dec.newState());
-                prompts.add(randomTokens(rnd, base + (b * 7) % c.routedWindowSize(), c.numTokens()));
             }
             dec.prefill(states, prompts);
             long[] toks = new long[batch];
+            int warm = warmSteps(steps);
             long t0 = 0;
             StepStats before = null;
             for (int i = 0; i < steps + warm; i++) {
@@ -251,6 +244,8 @@ public final class BenchCommand {
             double flops = rows * c.depth() * rowFlops(c) + batch * 2.0 * c.dim() * c.numTokens();
             return new Point(mode.name().toLowerCase(Locale.ROOT), batch, ms, rows, (double) d.ops() / steps,
                     (double) d.transfers() / steps, flops);
+        } finally {
+            states.forEach(DecodeState::close);
         }
     }
 
@@ -283,7 +278,7 @@ public final class BenchCommand {
             model.nextTokenLogits(java.util.Arrays.copyOf(seq, prompt + t));
         }
         double full = (System.nanoTime() - t0) / 1e6 / steps;
-        double inc = perToken(w, prompt, steps, 1);
+        double inc = perToken(w, prompt, steps);
         out.printf(Locale.ROOT, "%nreference way (full forward per token, context ~%d): %.2f ms/token; incremental: %.2f ms/token; "
                 + "speedup %.1fx%n", prompt, full, inc, full / inc);
     }

@@ -285,15 +285,11 @@ public final class IncrementalDecoder implements AutoCloseable {
             last[j] = new int[] {st.slot, st.fill + a.length - 1};
         }
         Djl.inferenceThread();
-        int fresh = 0;
-        for (long[] a : appended) {
-            fresh += a.length;
-        }
-        useThreads(fresh);
         T out;
         try (NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
             Step step = new Step(slots, add, last);
+            useThreads(step.fresh);
             out = step.run(sink);
             stats.ops += StepStats.scopeSize(scope);
         }
@@ -322,6 +318,7 @@ public final class IncrementalDecoder implements AutoCloseable {
         final boolean anyRouted;
         final boolean allRouted;   // every slot is past window 0
         final boolean cached;      // no earlier row can change: every layer computes the new rows only
+        final int fresh;           // new tokens in this step
         final List<Integer> commits = new ArrayList<>();
         NDArray valid;      // [B, w] 1 for filled window offsets
         NDArray invalidBias; // [B, 1, w] 0 or NEG
@@ -341,10 +338,13 @@ public final class IncrementalDecoder implements AutoCloseable {
             boolean every = true;
             boolean cachedStep = true;
             int kq = c.numRoutedQueries();
+            int tokens = 0;
             for (int b = 0; b < slots; b++) {
                 DecodeState st = pool.holder(b);
+                int added = add[b] == null ? 0 : add[b].length;
+                tokens += added;
                 start[b] = st.windowStart();
-                count[b] = st.fill + (add[b] == null ? 0 : add[b].length);
+                count[b] = st.fill + added;
                 routed |= start[b] >= win;
                 every &= start[b] >= win;
                 cachedStep &= start[b] < win || count[b] <= kq || kq >= win;
@@ -352,6 +352,7 @@ public final class IncrementalDecoder implements AutoCloseable {
                     commits.add(b);
                 }
             }
+            fresh = tokens;
             anyRouted = routed;
             allRouted = every;
             cached = cachedStep;
@@ -359,20 +360,17 @@ public final class IncrementalDecoder implements AutoCloseable {
 
         <T> T run(Function<NDArray, T> sink) {
             NDManager m = manager;
-            int d = c.dim();
             int ring = pool.ring;
             // host data in: one float array (valid, query positions, new-row mask, flags) and one
             // int64 array (new tokens and where they go)
             float[] f = new float[3 * slots * win + slots];
-            int fresh = 0;
             for (int b = 0; b < slots; b++) {
-                fresh += add[b] == null ? 0 : add[b].length;
+                int firstNew = count[b] - (add[b] == null ? 0 : add[b].length);
                 f[3 * slots * win + b] = start[b] >= win ? 1f : 0f;
                 for (int t = 0; t < win; t++) {
                     f[b * win + t] = t < count[b] ? 1f : 0f;
                     f[slots * win + b * win + t] = start[b] + t;
-                    f[2 * slots * win + b * win + t] = t >= count[b] - (add[b] == null ? 0 : add[b].length) && t < count[b]
-                            && add[b] != null ? 1f : 0f;
+                    f[2 * slots * win + b * win + t] = t >= firstNew && t < count[b] ? 1f : 0f;
                 }
             }
             long[] ids = new long[4 * fresh + commits.size()];
@@ -511,8 +509,7 @@ public final class IncrementalDecoder implements AutoCloseable {
         private NDArray layer(int l, Rows r, RowPlan plan, NDArray sel) {
             DecodeWeights.Layer lw = w.layers[l];
             StatePool.Layer pl = pool.layers[l];
-            int n = plan.n, tq = plan.tq, h = c.heads(), dh = c.dimHead(), i = c.inner(), g = c.numExperts();
-            int ring = pool.ring;
+            int n = plan.n, h = c.heads(), dh = c.dimHead(), i = c.inner();
             NDArray x = pl.winHFlat.get(new NDIndex("{}", r.rows));                                  // [n, D]
             NDArray cos = r.cos;
             NDArray sin = r.sin;
@@ -525,19 +522,10 @@ public final class IncrementalDecoder implements AutoCloseable {
             NDList qAndK = qk.split(2, 1);
             pl.k.set(new NDIndex("{}, :, {}", r.slot, r.ring), compute(qAndK.get(1)));
             pl.v.set(new NDIndex("{}, :, {}", r.slot, r.ring), compute(qkv.get(1).reshape(n, h, dh)));
-            NDArray q = toBlocks(qAndK.get(0), r, plan);                                             // [(B+O)·tq, H, dh]
-            NDArray bias = r.localBias;                                                             // [(B+O)·tq, R]
-            int leading = slots * tq;
-            NDArray local = localAttention(q.get(NDIndex.sliceAxis(0, 0, leading)),
-                    lead.k[l], lead.v[l],
-                    bias.get(NDIndex.sliceAxis(0, 0, leading)), slots, tq);
-            if (plan.overflow > 0) {
-                NDIndex over = new NDIndex("{}", r.overflow);
-                local = local.concat(localAttention(q.get(NDIndex.sliceAxis(0, leading, q.getShape().get(0))),
-                        pl.k.get(over), pl.v.get(over), bias.get(NDIndex.sliceAxis(0, leading, q.getShape().get(0))),
-                        plan.overflow, tq), 0);
-            }
-            local = fromBlocks(local, r, plan);                                                     // [n, I]
+            NDArray local = inChunks(toBlocks(qAndK.get(0), r, plan), r, plan,                      // [n, I]
+                    (q, rows, over, chunks) -> localAttention(q,
+                            over == null ? lead.k[l] : pl.k.get(over), over == null ? lead.v[l] : pl.v.get(over),
+                            r.localBias.get(rows), chunks, plan.tq));
             NDArray mix = linear(local, lw.localOut(), null);                                       // [n, D]
 
             if (anyRouted) {
@@ -555,21 +543,16 @@ public final class IncrementalDecoder implements AutoCloseable {
         private NDArray routed(int l, Rows r, RowPlan plan, NDArray sel, NDArray x, NDArray cos, NDArray sin) {
             DecodeWeights.Layer lw = w.layers[l];
             StatePool.Layer pl = pool.layers[l];
-            int n = plan.n, tq = plan.tq, h = c.heads(), dh = c.dimHead(), i = c.inner(), g = c.numExperts();
+            int n = plan.n, h = c.heads(), dh = c.dimHead(), i = c.inner(), g = c.numExperts();
             NDList qs = linear(x.normalize(2, -1, 1e-12), lw.routedQ(), null)
                     .reshape(n, g, 2, h, dh).split(2, 2);                                            // [n, G, 1, H, dh] ×2
             NDArray q = qs.get(0).mul(cos.reshape(n, 1, 1, 1, dh)).add(qs.get(1).mul(sin.reshape(n, 1, 1, 1, dh)))
                     .reshape(n, g, h, dh);
-            q = toBlocks(q, r, plan);                                                                // [(B+O)·tq, G, H, dh]
-            int leading = slots * tq;
-            NDArray perRow = routedAttention(q.get(NDIndex.sliceAxis(0, 0, leading)),
-                    lead.routedK[l], lead.routedV[l], lead.routedBias[l], slots, tq);
-            if (plan.overflow > 0) {
-                NDIndex over = new NDIndex("{}", r.overflow);
-                perRow = perRow.concat(routedAttention(q.get(NDIndex.sliceAxis(0, leading, q.getShape().get(0))),
-                        pl.routedK.get(over), pl.routedV.get(over), pl.routedBias.get(over), plan.overflow, tq), 0);
-            }
-            perRow = fromBlocks(perRow, r, plan);                                                   // [n, G, I]
+            NDArray perRow = inChunks(toBlocks(q, r, plan), r, plan,                                 // [n, G, I]
+                    (qc, rows, over, chunks) -> routedAttention(qc,
+                            over == null ? lead.routedK[l] : pl.routedK.get(over),
+                            over == null ? lead.routedV[l] : pl.routedV.get(over),
+                            over == null ? lead.routedBias[l] : pl.routedBias.get(over), chunks, plan.tq));
             if (cached && allRouted) {
                 // every row of every slot is selected by every expert: no null tokens, no gating
                 return linear(perRow.reshape(n, (long) g * i), lw.routedOut(), null);
@@ -579,6 +562,22 @@ public final class IncrementalDecoder implements AutoCloseable {
                     .get(new NDIndex("{}", r.rows)).mul(rowFlag);                                    // [n, G]
             NDArray out = linear(perRow.mul(chosen.expandDims(2)).reshape(n, (long) g * i), lw.routedOut(), null);
             return out.add(rowFlag.sub(chosen).matMul(lw.nullTokens()));
+        }
+
+        /**
+         * Attention over a plan's chunks: chunk 0 of every slot reads the leading slots' keys in
+         * place ({@code over} null), overflow chunks read the slots {@code over} gathers.
+         * q [(B+O)·tq, ...] in block order → output rows [n, ...] in packed order.
+         */
+        private NDArray inChunks(NDArray q, Rows r, RowPlan plan, ChunkAttention attend) {
+            int leading = slots * plan.tq;
+            NDIndex first = NDIndex.sliceAxis(0, 0, leading);
+            NDArray out = attend.apply(q.get(first), first, null, slots);
+            if (plan.overflow > 0) {
+                NDIndex rest = NDIndex.sliceAxis(0, leading, q.getShape().get(0));
+                out = out.concat(attend.apply(q.get(rest), rest, new NDIndex("{}", r.overflow), plan.overflow), 0);
+            }
+            return fromBlocks(out, r, plan);
         }
 
         /** Packed rows [n, ...] → attention block order [(B+O)·tq, ...]. */
@@ -658,6 +657,12 @@ public final class IncrementalDecoder implements AutoCloseable {
                 pl.winSel.set(bySlot, 0f);
             }
         }
+    }
+
+    /** Attention of {@code chunks} chunks of block rows {@code rows}; keys of the slots {@code over} gathers, or of the leading slots if null. */
+    @FunctionalInterface
+    private interface ChunkAttention {
+        NDArray apply(NDArray q, NDIndex rows, NDIndex over, int chunks);
     }
 
     /** A row plan on the device. */

@@ -1,5 +1,7 @@
 package dev.moaserve.decode;
 
+import java.util.Arrays;
+
 /**
  * Which window rows a layer computes in one step, decided on the host from a [B, w] mask.
  * Rows are packed (no padding) for projections and feed-forward. Attention, whose keys are per
@@ -61,7 +63,7 @@ final class RowPlan {
         int blockAt = 5 * n;
         int blockRowAt = blockAt + blocks;
         int overflowAt = blockRowAt + blocks;
-        java.util.Arrays.fill(indices, blockAt, blockRowAt, -1);
+        Arrays.fill(indices, blockAt, blockRowAt, -1);
         int p = 0;
         int o = 0;
         for (int b = 0; b < slots; b++) {
