@@ -36,7 +36,7 @@ public class AuthFilter {
         }
         GenerationRoutes.sendError(rc.response(), new ApiException(401, "invalid_request_error",
                 given == null ? "missing API key: send Authorization: Bearer <key>" : "invalid API key", null,
-                "invalid_api_key"));
+                "invalid_api_key"), GenerationRoutes.isTgiRoute(rc.normalizedPath()));
     }
 
     private static boolean constantTimeEquals(String a, String b) {

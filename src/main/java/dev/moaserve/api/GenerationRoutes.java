@@ -80,7 +80,7 @@ public class GenerationRoutes {
                 rc.response().putHeader("Retry-After", "1");
             }
             metrics.outcome(e.status() == 429 ? "rejected" : "invalid");
-            sendError(rc.response(), e);
+            sendError(rc.response(), e, api == Api.TGI);
         }
     }
 
@@ -279,10 +279,14 @@ public class GenerationRoutes {
                         ? new ApiException(504, "server_error", f.error(), null, "timeout")
                         : new ApiException(503, "server_error", f.error(), null, "unavailable");
                 if (headersSent) {
-                    sse(Json.error(err));
+                    // a stream never ends silently: the error as an event, then (OpenAI) [DONE]
+                    sse(Json.error(err, api == Api.TGI));
+                    if (api != Api.TGI) {
+                        sse("[DONE]");
+                    }
                     response.end();
                 } else {
-                    sendError(response, err);
+                    sendError(response, err, api == Api.TGI);
                 }
                 return;
             }
@@ -442,11 +446,17 @@ public class GenerationRoutes {
         }
     }
 
-    static void sendError(HttpServerResponse response, ApiException e) {
+    /** TGI's routes answer errors in TGI's shape. */
+    static boolean isTgiRoute(String path) {
+        return path.equals("/generate") || path.equals("/generate_stream");
+    }
+
+    /** Ends the response with the error in the route's shape: OpenAI's, or TGI's (status and body). */
+    static void sendError(HttpServerResponse response, ApiException e, boolean tgi) {
         if (response.ended() || response.closed()) {
             return;
         }
-        response.setStatusCode(e.status()).putHeader("Content-Type", "application/json")
-                .end(Json.write(Json.error(e)));
+        response.setStatusCode(tgi ? Json.tgiStatus(e) : e.status()).putHeader("Content-Type", "application/json")
+                .end(Json.write(Json.error(e, tgi)));
     }
 }

@@ -7,6 +7,7 @@ import dev.moaserve.model.DeviceChoice;
 import dev.moaserve.decode.DecodeState;
 import dev.moaserve.decode.IncrementalDecoder;
 import dev.moaserve.model.MoaModel;
+import io.quarkus.runtime.ShutdownDelayInitiatedEvent;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -77,6 +78,16 @@ public class ModelService {
         }
     }
 
+    /**
+     * SIGTERM: Quarkus fires this first, before its HTTP graceful shutdown and before
+     * {@link ShutdownEvent}, and waits for it, so the drain runs while connections are still open.
+     * (Needs {@code quarkus.shutdown.delay-enabled=true}.)
+     */
+    void onShutdownStarted(@Observes ShutdownDelayInitiatedEvent event) {
+        drain(config.shutdownGrace());
+    }
+
+    /** Any other stop (tests, a failed start): drains too; a no-op after {@link #onShutdownStarted}. */
     void stop(@Observes ShutdownEvent event) {
         drain(config.shutdownGrace());
     }

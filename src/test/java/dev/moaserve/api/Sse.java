@@ -45,6 +45,12 @@ final class Sse {
     }
 
     static Stream post(int port, String path, String body) throws IOException, InterruptedException {
+        return post(port, path, body, d -> { });
+    }
+
+    /** As {@link #post(int, String, String)}, handing each data payload to {@code onData} as it arrives. */
+    static Stream post(int port, String path, String body, java.util.function.Consumer<String> onData)
+            throws IOException, InterruptedException {
         HttpResponse<InputStream> r = open(port, path, body);
         List<String> data = new ArrayList<>();
         try (BufferedReader in = new BufferedReader(new InputStreamReader(r.body(), StandardCharsets.UTF_8))) {
@@ -54,6 +60,7 @@ final class Sse {
                 if (line.isEmpty()) {
                     if (event.length() > 0) {
                         data.add(event.toString());
+                        onData.accept(event.toString());
                         event.setLength(0);
                     }
                 } else if (line.startsWith("data:")) {
