@@ -11,10 +11,11 @@ import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
-import jakarta.ws.rs.WebApplicationException;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
-import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
+
+import java.util.Map;
+import java.util.Set;
 
 /** Model listing and tokenization (Quarkus REST); generation lives in {@link GenerationRoutes}. */
 @Path("/")
@@ -53,17 +54,42 @@ public class ApiResource {
         return m;
     }
 
-    /** TGI: {"inputs": "..."} → [{"id", "text", "start", "stop"}]. */
+    /**
+     * Two request shapes: TGI's {"inputs": "..."} → [{"id", "text", "start", "stop"}], and vLLM's
+     * {"prompt": "..."} → {"count", "max_model_len", "tokens", "token_strs"}.
+     */
     @POST
     @Path("tokenize")
     @Consumes(MediaType.APPLICATION_JSON)
-    public ArrayNode tokenize(JsonNode body) {
-        if (body == null || !body.path("inputs").isTextual()) {
-            throw ApiException.invalid("inputs", "'inputs' must be a string");
-        }
-        String text = body.get("inputs").asText();
-        long[] ids = RequestParser.encode(text, service, "inputs");
+    public JsonNode tokenize(JsonNode body) {
+        JsonFields f = new JsonFields(body, "", Set.of("inputs", "prompt", "model", "add_special_tokens", "return_token_strs"),
+                Map.of("messages", "tokenize the rendered chat text as 'prompt' instead"));
         Tokenizer tk = service.model().tokenizer();
+        if (f.has("prompt")) {
+            f.bool("add_special_tokens", true); // this model's tokenizer adds none either way
+            boolean strs = f.bool("return_token_strs", false);
+            long[] ids = RequestParser.encode(f.string("prompt", ""), service, "prompt");
+            ObjectNode o = Json.object();
+            o.put("count", ids.length);
+            o.put("max_model_len", service.model().config().seqLen());
+            ArrayNode tokens = o.putArray("tokens");
+            ArrayNode texts = strs ? o.putArray("token_strs") : null;
+            for (long id : ids) {
+                tokens.add(id);
+                if (texts != null) {
+                    texts.add(tk.tokenText(id));
+                }
+            }
+            if (texts == null) {
+                o.putNull("token_strs");
+            }
+            return o;
+        }
+        String text = f.string("inputs", null);
+        if (text == null) {
+            throw ApiException.invalid("inputs", "send {\"inputs\": \"...\"} (TGI) or {\"prompt\": \"...\"} (vLLM)");
+        }
+        long[] ids = RequestParser.encode(text, service, "inputs");
         ArrayNode out = Json.MAPPER.createArrayNode();
         int at = 0;
         for (long id : ids) {
@@ -78,39 +104,28 @@ public class ApiResource {
         return out;
     }
 
-    /** {"ids": [...]} → {"text": "..."}. */
+    /** {"ids": [...]} → {"text": "..."}, or vLLM's {"tokens": [...]} → {"prompt": "..."}. */
     @POST
     @Path("detokenize")
     @Consumes(MediaType.APPLICATION_JSON)
     public ObjectNode detokenize(JsonNode body) {
-        JsonNode ids = body == null ? null : body.get("ids");
+        JsonFields f = new JsonFields(body, "", Set.of("ids", "tokens", "model"), Map.of());
+        boolean vllm = f.has("tokens");
+        String key = vllm ? "tokens" : "ids";
+        JsonNode ids = f.raw(key);
         if (ids == null || !ids.isArray()) {
-            throw ApiException.invalid("ids", "'ids' must be an array of token ids");
+            throw ApiException.invalid(key, "send {\"ids\": [token ids]} or {\"tokens\": [token ids]} (vLLM)");
         }
         long[] arr = new long[ids.size()];
         for (int i = 0; i < arr.length; i++) {
-            if (!ids.get(i).isIntegralNumber()) {
-                throw ApiException.invalid("ids", "'ids' must hold integers");
+            if (!JsonFields.isInteger(ids.get(i))) {
+                throw ApiException.invalid(key, "'" + key + "' must hold integers");
             }
             arr[i] = ids.get(i).asLong();
         }
-        RequestParser.checkIds(arr, service, "ids");
+        RequestParser.checkIds(arr, service, key);
         ObjectNode o = Json.object();
-        o.put("text", service.model().tokenizer().decode(arr));
+        o.put(vllm ? "prompt" : "text", service.model().tokenizer().decode(arr));
         return o;
-    }
-
-    @ServerExceptionMapper
-    public Response apiError(ApiException e) {
-        return Response.status(e.status()).type(MediaType.APPLICATION_JSON).entity(Json.write(Json.error(e))).build();
-    }
-
-    /** Malformed JSON, wrong media type, unknown route under this resource: same error shape. */
-    @ServerExceptionMapper
-    public Response webError(WebApplicationException e) {
-        int status = e.getResponse().getStatus();
-        String message = status == 400 ? "malformed JSON in the request body" : e.getMessage();
-        return Response.status(status).type(MediaType.APPLICATION_JSON)
-                .entity(Json.write(Json.error(message, "invalid_request_error", null, null))).build();
     }
 }

@@ -37,7 +37,6 @@ import java.util.UUID;
 @ApplicationScoped
 public class GenerationRoutes {
     private static final Logger LOG = Logger.getLogger(GenerationRoutes.class);
-    private static final long MAX_BODY = 1 << 20;
 
     @Inject
     ModelService service;
@@ -55,11 +54,16 @@ public class GenerationRoutes {
     private enum Api { COMPLETIONS, CHAT, TGI }
 
     void routes(@Observes Router router) {
-        BodyHandler body = BodyHandler.create().setBodyLimit(MAX_BODY);
-        router.post("/v1/completions").handler(body).handler(rc -> handle(rc, Api.COMPLETIONS, false));
-        router.post("/v1/chat/completions").handler(body).handler(rc -> handle(rc, Api.CHAT, false));
-        router.post("/generate").handler(body).handler(rc -> handle(rc, Api.TGI, false));
-        router.post("/generate_stream").handler(body).handler(rc -> handle(rc, Api.TGI, true));
+        BodyHandler body = BodyHandler.create().setBodyLimit(InteropRoutes.MAX_BODY);
+        route(router, "/v1/completions", body, rc -> handle(rc, Api.COMPLETIONS, false));
+        route(router, "/v1/chat/completions", body, rc -> handle(rc, Api.CHAT, false));
+        route(router, "/generate", body, rc -> handle(rc, Api.TGI, false));
+        route(router, "/generate_stream", body, rc -> handle(rc, Api.TGI, true));
+    }
+
+    /** A POST route whose failures (a chunked body over the limit: 413) still answer error JSON. */
+    private static void route(Router router, String path, BodyHandler body, io.vertx.core.Handler<RoutingContext> handler) {
+        router.post(path).handler(body).handler(handler).failureHandler(InteropRoutes::failure);
     }
 
     private void handle(RoutingContext rc, Api api, boolean tgiStream) {
@@ -212,7 +216,20 @@ public class GenerationRoutes {
                 choice.putNull("logprobs");
                 choice.putNull("finish_reason");
                 sse(first);
+            } else if (api == Api.COMPLETIONS && spec.echo()) {
+                ObjectNode first = chunkEnvelope();
+                ObjectNode choice = first.withArray("choices").addObject();
+                choice.put("index", 0);
+                choice.put("text", spec.promptText());
+                choice.putNull("logprobs");
+                choice.putNull("finish_reason");
+                sse(first);
             }
+        }
+
+        /** The answer's text: the completion, after the prompt when echo / return_full_text asked for it. */
+        private String fullText(String completion) {
+            return spec.echo() ? spec.promptText() + completion : completion;
         }
 
         private void sse(Object json) {
@@ -307,7 +324,7 @@ public class GenerationRoutes {
                 ObjectNode o = Json.object();
                 o.put("index", tokens.size());
                 o.set("token", pendingTgi == null ? Json.object() : tgiToken(pendingTgi));
-                o.put("generated_text", text.toString());
+                o.put("generated_text", fullText(text.toString()));
                 o.set("details", tgiDetails(f, reason, false));
                 sse(o);
                 response.end();
@@ -344,7 +361,7 @@ public class GenerationRoutes {
                 msg.putNull("refusal");
                 choice.set("logprobs", spec.chatLogprobs() ? chatLogprobs(tokens) : null);
             } else {
-                choice.put("text", f.text());
+                choice.put("text", fullText(f.text()));
                 choice.set("logprobs", spec.params().logprobs() > 0 ? completionLogprobs(tokens, 0) : null);
             }
             choice.put("finish_reason", reason);
@@ -420,7 +437,7 @@ public class GenerationRoutes {
 
         private ObjectNode tgiResponse(TokenListener.Finish f, String reason) {
             ObjectNode o = Json.object();
-            o.put("generated_text", f.text());
+            o.put("generated_text", fullText(f.text()));
             o.set("details", tgiDetails(f, reason, true));
             return o;
         }

@@ -48,7 +48,7 @@ public final class BatchSampler {
         int logprobs = 0;
         for (Sampler r : rows) {
             anySampled |= !r.greedy();
-            anyPenalty |= r.penalized();
+            anyPenalty |= r.adjusted();
             logprobs = Math.max(logprobs, Math.min(r.params().logprobs(), v));
             if (!r.greedy()) {
                 if (r.params().topK() > 0) {
@@ -125,23 +125,30 @@ public final class BatchSampler {
         return choices;
     }
 
-    /** Applies each row's penalties to the logits of the tokens it has seen (one upload). */
+    /**
+     * Applies each row's penalties to the logits of the tokens it has seen, and its logit bias
+     * (one upload): at each (row, token) touched, l' = (l > 0 ? l·a : l·b) − c + bias.
+     */
     private static NDArray penalize(NDManager m, NDArray logits, List<Sampler> rows, long[] transfers) {
         int v = (int) logits.getShape().get(1);
         List<long[]> at = new ArrayList<>();
         List<float[]> by = new ArrayList<>();
         for (int i = 0; i < rows.size(); i++) {
             Sampler r = rows.get(i);
-            if (!r.penalized()) {
+            if (!r.adjusted()) {
                 continue;
             }
             SamplingParams q = r.params();
             for (int t = 0; t < v; t++) {
                 int n = r.count(t);
+                float bias = r.bias(t);
                 if (n > 0) {
                     at.add(new long[] {i, t});
                     by.add(new float[] {(float) (1 / q.repetitionPenalty()), (float) q.repetitionPenalty(),
-                            (float) (q.presencePenalty() + q.frequencyPenalty() * n)});
+                            (float) (q.presencePenalty() + q.frequencyPenalty() * n) - bias});
+                } else if (bias != 0f) {
+                    at.add(new long[] {i, t});
+                    by.add(new float[] {1f, 1f, -bias});
                 }
             }
         }

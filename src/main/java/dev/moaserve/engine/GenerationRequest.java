@@ -17,7 +17,7 @@ public final class GenerationRequest {
         this.prompt = prompt;
         this.params = params;
         this.listener = listener;
-        this.seed = params.seed() != null ? params.seed() : new java.security.SecureRandom().nextLong();
+        this.seed = params.seed() != null ? params.seed() : new java.security.SecureRandom().nextLong() >>> 1; // non-negative, as TGI reports seeds
     }
 
     public String id() {

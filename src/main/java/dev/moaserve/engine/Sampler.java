@@ -39,8 +39,16 @@ public final class Sampler {
         return p.temperature() <= 0;
     }
 
-    boolean penalized() {
-        return p.repetitionPenalty() != 1.0 || p.presencePenalty() != 0 || p.frequencyPenalty() != 0;
+    /** Whether any logit is changed before sampling: penalties or a logit bias. */
+    boolean adjusted() {
+        return p.repetitionPenalty() != 1.0 || p.presencePenalty() != 0 || p.frequencyPenalty() != 0
+                || !p.logitBias().isEmpty();
+    }
+
+    /** The logit bias of {@code token} (0 when none). */
+    float bias(int token) {
+        Float b = p.logitBias().get(token);
+        return b == null ? 0f : b;
     }
 
     /** The next uniform of this request's own stream: exactly one per sampled (non-greedy) token. */
@@ -48,17 +56,17 @@ public final class Sampler {
         return random.nextDouble();
     }
 
-    /** The logit after this request's penalties. */
+    /** The logit after this request's penalties and logit bias. */
     double penalize(int token, double logit) {
         int n = counts[token];
-        if (n == 0) {
-            return logit;
-        }
         double l = logit;
-        if (p.repetitionPenalty() != 1.0) {
-            l = l > 0 ? l / p.repetitionPenalty() : l * p.repetitionPenalty();
+        if (n > 0) {
+            if (p.repetitionPenalty() != 1.0) {
+                l = l > 0 ? l / p.repetitionPenalty() : l * p.repetitionPenalty();
+            }
+            l = l - p.presencePenalty() - p.frequencyPenalty() * n;
         }
-        return l - p.presencePenalty() - p.frequencyPenalty() * n;
+        return l + bias(token);
     }
 
     /** Host reference: penalties, then greedy or temperature → top-k → top-p → min-p → one draw. */

@@ -1,6 +1,7 @@
 package dev.moaserve.engine;
 
 import java.util.List;
+import java.util.Map;
 
 /**
  * How one request picks its tokens. Validated at the API edge; the engine trusts it.
@@ -14,6 +15,7 @@ import java.util.List;
  * @param frequencyPenalty  0 = off (OpenAI: subtracted per occurrence)
  * @param seed              null = random
  * @param logprobs          number of top alternatives to report per token (0 = only the chosen one)
+ * @param logitBias         token id → value added to its logit before sampling (OpenAI's logit_bias)
  */
 public record SamplingParams(
         double temperature,
@@ -26,9 +28,27 @@ public record SamplingParams(
         Long seed,
         int maxTokens,
         List<String> stop,
-        int logprobs) {
+        int logprobs,
+        Map<Integer, Float> logitBias) {
+
+    public SamplingParams(double temperature, int topK, double topP, double minP, double repetitionPenalty,
+                          double presencePenalty, double frequencyPenalty, Long seed, int maxTokens, List<String> stop,
+                          int logprobs) {
+        this(temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty, seed, maxTokens, stop,
+                logprobs, Map.of());
+    }
 
     public static SamplingParams greedy(int maxTokens) {
         return new SamplingParams(0, 0, 1, 0, 1, 0, 0, null, maxTokens, List.of(), 0);
+    }
+
+    public SamplingParams withLogprobs(int n) {
+        return new SamplingParams(temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty,
+                seed, maxTokens, stop, n, logitBias);
+    }
+
+    public SamplingParams withLogitBias(Map<Integer, Float> bias) {
+        return new SamplingParams(temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty,
+                seed, maxTokens, stop, logprobs, Map.copyOf(bias));
     }
 }

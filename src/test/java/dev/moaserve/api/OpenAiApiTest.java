@@ -153,7 +153,8 @@ class OpenAiApiTest {
         post("/v1/completions", "{\"prompt\":\"x\",\"max_tokens\":-1}").then().statusCode(400).body("error.param", equalTo("max_tokens"));
         post("/v1/completions", "{\"prompt\":\"x\",\"max_tokens\":100000}").then().statusCode(400).body("error.param", equalTo("max_tokens"));
         post("/v1/completions", "{\"prompt\":\"x\",\"max_tokens\":256}").then().statusCode(400)
-                .body("error.message", containsString("exceeds the model's context"));
+                .body("error.code", equalTo("context_length_exceeded"))
+                .body("error.message", containsString("maximum context length is 256 tokens"));
         post("/v1/completions", "{\"prompt\":\"x\",\"temperature\":-0.5}").then().statusCode(400).body("error.param", equalTo("temperature"));
         post("/v1/completions", "{\"prompt\":\"x\",\"top_p\":0}").then().statusCode(400).body("error.param", equalTo("top_p"));
         post("/v1/completions", "{\"prompt\":\"x\",\"top_p\":1.5}").then().statusCode(400).body("error.param", equalTo("top_p"));
@@ -192,7 +193,8 @@ class OpenAiApiTest {
         List<Integer> ids = t.path("id");
         post("/detokenize", "{\"ids\":" + ids + "}").then().statusCode(200).body("text", equalTo("To be"));
         post("/detokenize", "{\"ids\":[999]}").then().statusCode(400).body("error.param", equalTo("ids"));
-        post("/generate", "{\"parameters\":{}}").then().statusCode(400).body("error.param", equalTo("inputs"));
+        post("/generate", "{\"parameters\":{}}").then().statusCode(422).body("error_type", equalTo("validation"))
+                .body("error", containsString("inputs"));
     }
 
     /** 32 concurrent streams; greedy and seeded requests give the same text as when run alone. */

@@ -26,6 +26,10 @@ class BatchSamplerTest {
         p.add(new SamplingParams(0.9, 0, 1.0, 0.2, 1, 0, 0, 4L, 10, List.of(), 5));   // min-p
         p.add(new SamplingParams(0.8, 20, 0.9, 0.05, 1.3, 0.5, 0.25, 5L, 10, List.of(), 2)); // all of them + penalties
         p.add(new SamplingParams(0, 0, 1.0, 0, 1.5, 1.0, 0.5, null, 10, List.of(), 1)); // greedy with penalties
+        p.add(new SamplingParams(1.0, 0, 0.95, 0, 1, 0, 0, 6L, 10, List.of(), 2)
+                .withLogitBias(java.util.Map.of(3, 4.5f, 10, -100f, 50, -2f)));               // logit bias, sampled
+        p.add(new SamplingParams(0, 0, 1.0, 0, 1.2, 0, 0.3, null, 10, List.of(), 0)
+                .withLogitBias(java.util.Map.of(7, 3f, 8, -3f)));                              // bias + penalties, greedy
         return p;
     }
 

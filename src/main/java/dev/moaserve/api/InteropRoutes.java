@@ -1,0 +1,69 @@
+package dev.moaserve.api;
+
+import io.quarkus.vertx.web.RouteFilter;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Inject;
+
+/**
+ * What operators and clients expect around the API: {@code /health} and {@code /v1/health} as
+ * vLLM/TGI answer them (200 serving, 503 loading or draining), {@code /metrics} beside
+ * {@code /q/metrics}, and JSON errors for what the handlers never see: bodies over the limit
+ * (413) and failed routes (no stack trace). TGI routes get TGI's error shape, the rest OpenAI's.
+ * (Unknown routes and methods are answered by {@link ErrorMappers}.)
+ */
+@ApplicationScoped
+public class InteropRoutes {
+    /** Request bodies above this are refused with 413 (Quarkus' own hard limit is set above it). */
+    static final long MAX_BODY = 1 << 20;
+
+    @Inject
+    ModelService service;
+
+    void routes(@Observes Router router) {
+        router.get("/health").handler(this::health);
+        router.get("/v1/health").handler(this::health);
+        router.get("/metrics").handler(rc -> rc.reroute("/q/metrics"));
+    }
+
+    private void health(RoutingContext rc) {
+        boolean up = service.ready();
+        rc.response().setStatusCode(up ? 200 : 503).putHeader("Content-Type", "application/json")
+                .end(up ? "{\"status\":\"ok\"}" : "{\"status\":\"unavailable\"}");
+    }
+
+    /** A declared Content-Length over the limit is refused before the body is read. */
+    @RouteFilter(200)
+    void limitBody(RoutingContext rc) {
+        String length = rc.request().getHeader("Content-Length");
+        if (length != null) {
+            try {
+                if (Long.parseLong(length.trim()) > MAX_BODY) {
+                    error(rc, 413, "the request body is larger than " + MAX_BODY + " bytes");
+                    return;
+                }
+            } catch (NumberFormatException e) {
+                error(rc, 400, "malformed Content-Length");
+                return;
+            }
+        }
+        rc.next();
+    }
+
+    /** A failed route (its status, or 500) as error JSON; never a stack trace. */
+    static void failure(RoutingContext rc) {
+        int status = rc.statusCode() > 0 ? rc.statusCode() : 500;
+        error(rc, status, status == 413 ? "the request body is larger than " + MAX_BODY + " bytes"
+                : status >= 500 ? "internal error" : "the request failed (" + status + ")");
+    }
+
+    private static void error(RoutingContext rc, int status, String message) {
+        String type = status == 500 ? "server_error" : "invalid_request_error";
+        String code = status == 413 ? "request_too_large" : null;
+        rc.response().putHeader("Connection", status == 413 ? "close" : "keep-alive");
+        GenerationRoutes.sendError(rc.response(), new ApiException(status, type, message, null, code),
+                GenerationRoutes.isTgiRoute(rc.normalizedPath()));
+    }
+}
