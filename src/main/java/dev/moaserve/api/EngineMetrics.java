@@ -3,6 +3,7 @@ package dev.moaserve.api;
 import dev.moaserve.engine.EngineStats;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -34,6 +35,14 @@ public class EngineMetrics implements EngineStats {
                 .description("sequences in the running batch").register(registry);
         Gauge.builder("moa.state.bytes", service, s -> s.scheduler().stateBytes())
                 .description("decode-state bytes held by running sequences").baseUnit("bytes").register(registry);
+        FunctionCounter.builder("moa.prefix.cache.queries", service, s -> s.scheduler().prefixCache().queries())
+                .description("prompts looked up in the prefix-state cache").register(registry);
+        FunctionCounter.builder("moa.prefix.cache.hits", service, s -> s.scheduler().prefixCache().hits())
+                .description("prompts that started from a cached prefix state").register(registry);
+        FunctionCounter.builder("moa.prefix.cache.hit.tokens", service, s -> s.scheduler().prefixCache().hitTokens())
+                .description("prompt tokens not computed thanks to the prefix-state cache").register(registry);
+        Gauge.builder("moa.prefix.cache.bytes", service, s -> s.scheduler().prefixCache().bytes())
+                .description("decode-state bytes held by prefix-cache snapshots").baseUnit("bytes").register(registry);
         batchSize = DistributionSummary.builder("moa.batch.size").description("sequences per decode step")
                 .serviceLevelObjectives(1, 2, 4, 8, 16, 32, 64, 128).register(registry);
         ttft = timer("moa.time.to.first.token", "time from request arrival to its first token");

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moaserve.engine.GenerationRequest;
 import dev.moaserve.engine.Sampler;
+import dev.moaserve.engine.SamplingParams;
 import dev.moaserve.engine.Scheduler;
 import dev.moaserve.engine.TokenListener;
 import dev.moaserve.model.Tokenizer;
@@ -24,6 +25,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.UUID;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The generation endpoints: OpenAI {@code /v1/completions}, {@code /v1/chat/completions} and TGI
@@ -47,9 +49,9 @@ public class GenerationRoutes {
     /** What the scheduler reports for one request, as stream items. */
     sealed interface Event permits TokenEvent, DoneEvent {}
 
-    record TokenEvent(int token, String text, Sampler.Choice choice) implements Event {}
+    record TokenEvent(int index, int token, String text, Sampler.Choice choice) implements Event {}
 
-    record DoneEvent(TokenListener.Finish finish) implements Event {}
+    record DoneEvent(int index, TokenListener.Finish finish) implements Event {}
 
     private enum Api { COMPLETIONS, CHAT, TGI }
 
@@ -109,21 +111,32 @@ public class GenerationRoutes {
         String id = (api == Api.CHAT ? "chatcmpl-" : api == Api.COMPLETIONS ? "cmpl-" : "gen-")
                 + UUID.randomUUID().toString().replace("-", "").substring(0, 24);
         UnicastProcessor<Event> events = UnicastProcessor.create();
-        TokenListener listener = new TokenListener() {
-            @Override
-            public void onToken(int token, String text, Sampler.Choice choice) {
-                events.onNext(new TokenEvent(token, text, choice));
-            }
+        int n = spec.n();
+        AtomicInteger open = new AtomicInteger(n);
+        List<GenerationRequest> requests = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            int index = i;
+            TokenListener listener = new TokenListener() {
+                @Override
+                public void onToken(int token, String text, Sampler.Choice choice) {
+                    events.onNext(new TokenEvent(index, token, text, choice));
+                }
 
-            @Override
-            public void onFinish(Finish finish) {
-                events.onNext(new DoneEvent(finish));
-                events.onComplete();
-            }
-        };
-        GenerationRequest request = new GenerationRequest(id, spec.prompt(), spec.params(), listener);
+                @Override
+                public void onFinish(Finish finish) {
+                    events.onNext(new DoneEvent(index, finish));
+                    if (open.decrementAndGet() == 0) {
+                        events.onComplete();
+                    }
+                }
+            };
+            // choice i samples with seed + i (a random seed each when none is given)
+            SamplingParams params = spec.params().seed() == null || i == 0 ? spec.params() : spec.params().withSeed(spec.params().seed() + i);
+            requests.add(new GenerationRequest(n == 1 ? id : id + "-" + i, spec.prompt(), params, listener));
+        }
+        GenerationRequest lead = requests.get(0).withForks(requests.subList(1, n));
         try {
-            service.scheduler().submit(request);
+            service.scheduler().submit(lead);
         } catch (Scheduler.QueueFullException e) {
             throw new ApiException(429, "rate_limit_exceeded", e.getMessage(), null, "rate_limit_exceeded");
         } catch (Scheduler.ShuttingDownException e) {
@@ -131,74 +144,100 @@ public class GenerationRoutes {
         }
         Context ctx = rc.vertx().getOrCreateContext();
         Multi<Event> stream = events.emitOn(task -> ctx.runOnContext(v -> task.run()));
-        Writer writer = new Writer(rc.response(), api, spec, id, request);
+        Writer writer = new Writer(rc.response(), api, spec, id, requests);
         if (spec.stream()) {
             writer.startStream(); // accepted: the client sees 200 and the stream at once, even while queued
         }
         var subscription = stream
-                .onCancellation().invoke(request::cancel)
+                .onCancellation().invoke(writer::cancelAll)
                 .subscribe().with(writer::onEvent, failure -> LOG.warn("stream of " + id + " failed", failure));
         rc.response().closeHandler(v -> {
             if (!writer.finished) {
                 subscription.cancel();
-                request.cancel();
+                writer.cancelAll();
             }
         });
     }
 
-    /** Turns events into one API's response format, streaming or not. */
+    /** Turns the events of a request's n choices into one API's response format, streaming or not. */
     private final class Writer {
         final HttpServerResponse response;
         final Api api;
         final RequestParser.Spec spec;
         final String id;
-        final GenerationRequest request;
+        final Out[] outs;
         final long created = System.currentTimeMillis() / 1000;
         final long startNanos = System.nanoTime();
-        final StringBuilder text = new StringBuilder();
-        final List<TokenEvent> tokens = new ArrayList<>();
-        long firstTokenNanos;
-        TokenEvent pendingTgi;
+        int open;
         boolean headersSent;
         boolean finished;
 
-        Writer(HttpServerResponse response, Api api, RequestParser.Spec spec, String id, GenerationRequest request) {
+        /** One choice's output so far. */
+        final class Out {
+            final int index;
+            final GenerationRequest request;
+            final StringBuilder text = new StringBuilder();
+            final List<TokenEvent> tokens = new ArrayList<>();
+            long firstTokenNanos;
+            TokenEvent pendingTgi;
+            TokenListener.Finish finish;
+
+            Out(int index, GenerationRequest request) {
+                this.index = index;
+                this.request = request;
+            }
+        }
+
+        Writer(HttpServerResponse response, Api api, RequestParser.Spec spec, String id, List<GenerationRequest> requests) {
             this.response = response;
             this.api = api;
             this.spec = spec;
             this.id = id;
-            this.request = request;
+            this.outs = new Out[requests.size()];
+            for (int i = 0; i < outs.length; i++) {
+                outs[i] = new Out(i, requests.get(i));
+            }
+            this.open = outs.length;
+        }
+
+        void cancelAll() {
+            for (Out o : outs) {
+                o.request.cancel();
+            }
         }
 
         void onEvent(Event e) {
-            if (response.closed()) {
+            if (response.closed() || finished) {
                 return;
             }
             if (e instanceof TokenEvent t) {
-                if (firstTokenNanos == 0) {
-                    firstTokenNanos = System.nanoTime();
+                Out o = outs[t.index()];
+                if (o.firstTokenNanos == 0) {
+                    o.firstTokenNanos = System.nanoTime();
                 }
                 if (t.token() >= 0) {
-                    tokens.add(t);
+                    o.tokens.add(t);
                 }
-                text.append(t.text());
+                o.text.append(t.text());
                 if (spec.stream()) {
                     if (!headersSent) {
                         startStream();
                     }
                     if (api == Api.TGI) {
                         // TGI's last token event carries generated_text: hold one event back
-                        if (pendingTgi != null) {
-                            sse(tokenChunk(pendingTgi));
+                        if (o.pendingTgi != null) {
+                            sse(tokenChunk(o, o.pendingTgi));
                         }
-                        pendingTgi = t.token() >= 0 ? t : pendingTgi;
+                        o.pendingTgi = t.token() >= 0 ? t : o.pendingTgi;
                     } else if (!t.text().isEmpty()) {
-                        sse(tokenChunk(t));
+                        sse(tokenChunk(o, t));
                     }
                 }
             } else if (e instanceof DoneEvent d) {
-                finished = true;
-                finish(d.finish());
+                Out o = outs[d.index()];
+                o.finish = d.finish();
+                open--;
+                finish(o, d.finish());
             }
         }
 
@@ -208,22 +247,24 @@ public class GenerationRoutes {
                     .putHeader("Content-Type", "text/event-stream; charset=utf-8")
                     .putHeader("Cache-Control", "no-cache").putHeader("X-Accel-Buffering", "no");
             response.writeHead();
-            if (api == Api.CHAT) {
-                ObjectNode first = chunkEnvelope();
-                ObjectNode choice = first.withArray("choices").addObject();
-                choice.put("index", 0);
-                choice.putObject("delta").put("role", "assistant").put("content", "");
-                choice.putNull("logprobs");
-                choice.putNull("finish_reason");
-                sse(first);
-            } else if (api == Api.COMPLETIONS && spec.echo()) {
-                ObjectNode first = chunkEnvelope();
-                ObjectNode choice = first.withArray("choices").addObject();
-                choice.put("index", 0);
-                choice.put("text", spec.promptText());
-                choice.putNull("logprobs");
-                choice.putNull("finish_reason");
-                sse(first);
+            for (Out o : outs) {
+                if (api == Api.CHAT) {
+                    ObjectNode first = chunkEnvelope();
+                    ObjectNode choice = first.withArray("choices").addObject();
+                    choice.put("index", o.index);
+                    choice.putObject("delta").put("role", "assistant").put("content", "");
+                    choice.putNull("logprobs");
+                    choice.putNull("finish_reason");
+                    sse(first);
+                } else if (api == Api.COMPLETIONS && spec.echo()) {
+                    ObjectNode first = chunkEnvelope();
+                    ObjectNode choice = first.withArray("choices").addObject();
+                    choice.put("index", o.index);
+                    choice.put("text", spec.promptText());
+                    choice.putNull("logprobs");
+                    choice.putNull("finish_reason");
+                    sse(first);
+                }
             }
         }
 
@@ -256,10 +297,10 @@ public class GenerationRoutes {
             return o;
         }
 
-        private ObjectNode tokenChunk(TokenEvent t) {
+        private ObjectNode tokenChunk(Out out, TokenEvent t) {
             if (api == Api.TGI) {
                 ObjectNode o = Json.object();
-                o.put("index", tokens.indexOf(t) + 1);
+                o.put("index", out.tokens.indexOf(t) + 1);
                 o.set("token", tgiToken(t));
                 o.putNull("generated_text");
                 o.putNull("details");
@@ -267,31 +308,34 @@ public class GenerationRoutes {
             }
             ObjectNode o = chunkEnvelope();
             ObjectNode choice = ((ArrayNode) o.get("choices")).addObject();
-            choice.put("index", 0);
+            choice.put("index", out.index);
             if (api == Api.CHAT) {
                 choice.putObject("delta").put("content", t.text());
                 choice.set("logprobs", spec.chatLogprobs() && t.choice() != null ? chatLogprobs(List.of(t)) : null);
             } else {
                 choice.put("text", t.text());
-                choice.set("logprobs", spec.params().logprobs() > 0 && t.choice() != null ? completionLogprobs(List.of(t), 0) : null);
+                choice.set("logprobs", spec.params().logprobs() > 0 && t.choice() != null
+                        ? completionLogprobs(out, List.of(t)) : null);
             }
             choice.putNull("finish_reason");
             return o;
         }
 
-        private void finish(TokenListener.Finish f) {
-            long now = System.nanoTime();
-            LOG.infof("request %s %s prompt_tokens=%d generated_tokens=%d ttft_ms=%.1f total_ms=%.1f outcome=%s%s",
-                    id, api.name().toLowerCase(Locale.ROOT), f.promptTokens(), f.completionTokens(),
-                    firstTokenNanos == 0 ? -1.0 : (firstTokenNanos - startNanos) / 1e6, (now - startNanos) / 1e6,
-                    f.reason(), f.error() == null ? "" : " error=\"" + f.error() + "\"");
+        /** One choice ended: an error or a cancellation ends the whole response; the last choice completes it. */
+        private void finish(Out o, TokenListener.Finish f) {
             if (TokenListener.Finish.CANCELLED.equals(f.reason())) {
+                finished = true;
+                log(f);
+                cancelAll();
                 if (!response.ended() && !response.closed()) {
                     response.close();
                 }
                 return;
             }
             if (TokenListener.Finish.ERROR.equals(f.reason())) {
+                finished = true;
+                log(f);
+                cancelAll();
                 ApiException err = f.error() != null && f.error().contains("timed out")
                         ? new ApiException(504, "server_error", f.error(), null, "timeout")
                         : new ApiException(503, "server_error", f.error(), null, "unavailable");
@@ -307,84 +351,120 @@ public class GenerationRoutes {
                 }
                 return;
             }
-            String reason = f.reason();
             if (spec.stream()) {
                 if (!headersSent) {
                     startStream();
                 }
-                finishStream(f, reason);
+                finishChoiceStream(o, f);
+            }
+            if (open > 0) {
+                return;
+            }
+            finished = true;
+            log(null);
+            if (spec.stream()) {
+                if (api != Api.TGI) {
+                    if (spec.includeUsage()) {
+                        ObjectNode u = chunkEnvelope();
+                        u.set("usage", usage());
+                        sse(u);
+                    }
+                    sse("[DONE]");
+                }
+                response.end();
             } else {
                 response.setStatusCode(200).putHeader("Content-Type", "application/json")
-                        .end(Json.write(api == Api.TGI ? tgiResponse(f, reason) : openAiResponse(f, reason)));
+                        .end(Json.write(api == Api.TGI ? tgiResponse(o, f) : openAiResponse()));
             }
         }
 
-        private void finishStream(TokenListener.Finish f, String reason) {
+        /** The request's log line: its choices together (token counts summed), or the outcome that ended it. */
+        private void log(TokenListener.Finish ended) {
+            long now = System.nanoTime();
+            long first = 0;
+            int generated = 0;
+            for (Out o : outs) {
+                if (o.firstTokenNanos != 0 && (first == 0 || o.firstTokenNanos < first)) {
+                    first = o.firstTokenNanos;
+                }
+                generated += o.finish != null ? o.finish.completionTokens() : o.tokens.size();
+            }
+            TokenListener.Finish f = ended != null ? ended : outs[0].finish;
+            String outcome = ended != null ? ended.reason() : outs.length == 1 ? f.reason() : "n=" + outs.length;
+            LOG.infof("request %s %s prompt_tokens=%d cached_tokens=%d generated_tokens=%d ttft_ms=%.1f total_ms=%.1f outcome=%s%s",
+                    id, api.name().toLowerCase(Locale.ROOT), f.promptTokens(), outs[0].finish == null ? 0 : outs[0].finish.cachedTokens(),
+                    generated, first == 0 ? -1.0 : (first - startNanos) / 1e6, (now - startNanos) / 1e6,
+                    outcome, f.error() == null ? "" : " error=\"" + f.error() + "\"");
+        }
+
+        private void finishChoiceStream(Out o, TokenListener.Finish f) {
             if (api == Api.TGI) {
-                ObjectNode o = Json.object();
-                o.put("index", tokens.size());
-                o.set("token", pendingTgi == null ? Json.object() : tgiToken(pendingTgi));
-                o.put("generated_text", fullText(text.toString()));
-                o.set("details", tgiDetails(f, reason, false));
-                sse(o);
-                response.end();
+                ObjectNode t = Json.object();
+                t.put("index", o.tokens.size());
+                t.set("token", o.pendingTgi == null ? Json.object() : tgiToken(o.pendingTgi));
+                t.put("generated_text", fullText(o.text.toString()));
+                t.set("details", tgiDetails(o, f, false));
+                sse(t);
                 return;
             }
             ObjectNode last = chunkEnvelope();
             ObjectNode choice = ((ArrayNode) last.get("choices")).addObject();
-            choice.put("index", 0);
+            choice.put("index", o.index);
             if (api == Api.CHAT) {
                 choice.putObject("delta");
             } else {
                 choice.put("text", "");
             }
             choice.putNull("logprobs");
-            choice.put("finish_reason", reason);
+            choice.put("finish_reason", f.reason());
             sse(last);
-            if (spec.includeUsage()) {
-                ObjectNode u = chunkEnvelope();
-                u.set("usage", usage(f));
-                sse(u);
-            }
-            sse("[DONE]");
-            response.end();
         }
 
-        private ObjectNode openAiResponse(TokenListener.Finish f, String reason) {
+        private ObjectNode openAiResponse() {
             ObjectNode o = envelope(api == Api.CHAT ? "chat.completion" : "text_completion");
-            ObjectNode choice = ((ArrayNode) o.get("choices")).addObject();
-            choice.put("index", 0);
-            if (api == Api.CHAT) {
-                ObjectNode msg = choice.putObject("message");
-                msg.put("role", "assistant");
-                msg.put("content", f.text());
-                msg.putNull("refusal");
-                choice.set("logprobs", spec.chatLogprobs() ? chatLogprobs(tokens) : null);
-            } else {
-                choice.put("text", fullText(f.text()));
-                choice.set("logprobs", spec.params().logprobs() > 0 ? completionLogprobs(tokens, 0) : null);
+            ArrayNode choices = (ArrayNode) o.get("choices");
+            for (Out out : outs) {
+                ObjectNode choice = choices.addObject();
+                choice.put("index", out.index);
+                if (api == Api.CHAT) {
+                    ObjectNode msg = choice.putObject("message");
+                    msg.put("role", "assistant");
+                    msg.put("content", out.finish.text());
+                    msg.putNull("refusal");
+                    choice.set("logprobs", spec.chatLogprobs() ? chatLogprobs(out.tokens) : null);
+                } else {
+                    choice.put("text", fullText(out.finish.text()));
+                    choice.set("logprobs", spec.params().logprobs() > 0 ? completionLogprobs(out, out.tokens) : null);
+                }
+                choice.put("finish_reason", out.finish.reason());
             }
-            choice.put("finish_reason", reason);
-            o.set("usage", usage(f));
+            o.set("usage", usage());
             return o;
         }
 
-        private ObjectNode usage(TokenListener.Finish f) {
+        /** Prompt tokens once, completion tokens of every choice; cached prompt tokens as OpenAI reports them. */
+        private ObjectNode usage() {
+            TokenListener.Finish f = outs[0].finish;
+            int completion = 0;
+            for (Out o : outs) {
+                completion += o.finish.completionTokens();
+            }
             ObjectNode u = Json.object();
             u.put("prompt_tokens", f.promptTokens());
-            u.put("completion_tokens", f.completionTokens());
-            u.put("total_tokens", f.promptTokens() + f.completionTokens());
+            u.put("completion_tokens", completion);
+            u.put("total_tokens", f.promptTokens() + completion);
+            u.putObject("prompt_tokens_details").put("cached_tokens", f.cachedTokens());
             return u;
         }
 
-        private ObjectNode completionLogprobs(List<TokenEvent> ts, int offset) {
+        private ObjectNode completionLogprobs(Out out, List<TokenEvent> ts) {
             Tokenizer tk = service.model().tokenizer();
             ObjectNode lp = Json.object();
             ArrayNode toks = lp.putArray("tokens");
             ArrayNode values = lp.putArray("token_logprobs");
             ArrayNode tops = lp.putArray("top_logprobs");
             ArrayNode offsets = lp.putArray("text_offset");
-            int at = offset + text.length() - ts.stream().mapToInt(t -> tk.tokenText(t.token()).length()).sum();
+            int at = out.text.length() - ts.stream().mapToInt(t -> tk.tokenText(t.token()).length()).sum();
             for (TokenEvent t : ts) {
                 String s = tk.tokenText(t.token());
                 toks.add(s);
@@ -435,23 +515,23 @@ public class GenerationRoutes {
             return tok;
         }
 
-        private ObjectNode tgiResponse(TokenListener.Finish f, String reason) {
+        private ObjectNode tgiResponse(Out out, TokenListener.Finish f) {
             ObjectNode o = Json.object();
             o.put("generated_text", fullText(f.text()));
-            o.set("details", tgiDetails(f, reason, true));
+            o.set("details", tgiDetails(out, f, true));
             return o;
         }
 
-        private ObjectNode tgiDetails(TokenListener.Finish f, String reason, boolean withTokens) {
+        private ObjectNode tgiDetails(Out out, TokenListener.Finish f, boolean withTokens) {
             ObjectNode d = Json.object();
-            d.put("finish_reason", TokenListener.Finish.STOP.equals(reason) ? "stop_sequence" : "length");
+            d.put("finish_reason", TokenListener.Finish.STOP.equals(f.reason()) ? "stop_sequence" : "length");
             d.put("generated_tokens", f.completionTokens());
-            d.put("seed", request.seed());
+            d.put("seed", out.request.seed());
             if (withTokens) {
                 d.putArray("prefill");
                 ArrayNode arr = d.putArray("tokens");
                 Tokenizer tk = service.model().tokenizer();
-                for (TokenEvent t : tokens) {
+                for (TokenEvent t : out.tokens) {
                     ObjectNode tok = arr.addObject();
                     tok.put("id", t.token());
                     tok.put("text", tk.tokenText(t.token()));

@@ -59,7 +59,7 @@ public class ModelService {
         warmUp(decoder);
         scheduler = new Scheduler(decoder, model.tokenizer(),
                 new Scheduler.Limits(config.maxBatchSize(), config.maxBatchedTokens(), config.maxQueue(),
-                        config.requestTimeout().toNanos()), metrics);
+                        config.requestTimeout().toNanos(), config.prefixCacheBytes().asLongValue()), metrics);
         metrics.bind(this);
         ready = true;
         LOG.infof("model %s ready on %s, %s: engine %.0f ms, load %.0f ms, warm-up %.0f ms; %d parameters, state %d bytes "

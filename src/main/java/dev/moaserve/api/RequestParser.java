@@ -20,7 +20,10 @@ import java.util.Set;
 final class RequestParser {
     /** A validated generation request; {@code echo}: the prompt text is returned before the completion. */
     record Spec(String promptText, long[] prompt, SamplingParams params, boolean stream, boolean includeUsage,
-                boolean chatLogprobs, boolean echo) {}
+                boolean chatLogprobs, boolean echo, int n) {}
+
+    /** Most choices one request may ask for (n). */
+    static final int MAX_N = 16;
 
     /** Sampling fields both OpenAI routes take. */
     private static final Set<String> SAMPLING = Set.of("model", "max_tokens", "temperature", "top_p", "top_k", "min_p",
@@ -51,9 +54,8 @@ final class RequestParser {
     static Spec completion(JsonNode body, ModelService service) {
         JsonFields f = new JsonFields(body, "", COMPLETION, Map.of());
         checkModel(f, service);
-        checkN(f);
-        if (f.integer("best_of", 1, 1, 128) != 1) {
-            throw ApiException.invalid("best_of", "only best_of = 1 is supported");
+        if (f.has("best_of") && f.integer("best_of", 1, 1, MAX_N) != n(f)) {
+            throw ApiException.invalid("best_of", "best_of must equal n: choosing the best of several is not implemented");
         }
         if (!f.string("suffix", "").isEmpty()) {
             throw ApiException.invalid("suffix", "'suffix' is not supported by this server: insertion is not implemented");
@@ -94,7 +96,6 @@ final class RequestParser {
     static Spec chat(JsonNode body, ModelService service) {
         JsonFields f = new JsonFields(body, "", CHAT, CHAT_UNSUPPORTED);
         checkModel(f, service);
-        checkN(f);
         checkResponseFormat(f.raw("response_format"));
         JsonNode tools = f.raw("tools");
         if (tools != null && !(tools.isArray() && tools.isEmpty())) {
@@ -211,7 +212,7 @@ final class RequestParser {
         SamplingParams sp = new SamplingParams(sampled ? temperature : 0, topK, topP, 0,
                 p.number("repetition_penalty", 1.0, 1e-6, 100), 0, p.number("frequency_penalty", 0, -2, 2),
                 seed(p, 0), max, stops(p.raw("stop"), "parameters.stop"), 1);
-        return new Spec(text, ids, sp, stream, false, false, p.bool("return_full_text", false));
+        return new Spec(text, ids, sp, stream, false, false, p.bool("return_full_text", false), 1);
     }
 
     private static void requireValue(JsonFields f, String key, boolean allowed, String why) {
@@ -260,7 +261,7 @@ final class RequestParser {
                 f.number("presence_penalty", 0, -2, 2), f.number("frequency_penalty", 0, -2, 2),
                 seed(f, Long.MIN_VALUE), max, List.copyOf(stops), Math.max(logprobs, 0))
                 .withLogitBias(logitBias(f.raw("logit_bias"), service));
-        return new Spec(text, ids, sp, stream, includeUsage, chat && logprobs >= 0, echo);
+        return new Spec(text, ids, sp, stream, includeUsage, chat && logprobs >= 0, echo, n(f));
     }
 
     /** OpenAI's wording and code, which clients (litellm, langchain) match to detect overflow. */
@@ -310,10 +311,8 @@ final class RequestParser {
         }
     }
 
-    private static void checkN(JsonFields f) {
-        if (f.integer("n", 1, 1, 128) != 1) {
-            throw ApiException.invalid("n", "only n = 1 is supported");
-        }
+    private static int n(JsonFields f) {
+        return (int) f.integer("n", 1, 1, MAX_N);
     }
 
     static long[] encode(String text, ModelService service, String param) {

@@ -40,6 +40,13 @@ public interface ServingConfig {
     @WithDefault("lazy")
     String recompute();
 
+    /**
+     * Budget of the prefix-state cache: snapshots of decode states at routed-window boundaries,
+     * reused by requests whose prompt starts with the same tokens (0 disables it).
+     */
+    @WithDefault("256M")
+    io.quarkus.runtime.configuration.MemorySize prefixCacheBytes();
+
     /** Most requests waiting for a slot; beyond it requests get 429. */
     @WithDefault("256")
     int maxQueue();

@@ -21,6 +21,7 @@ import java.util.Random;
 
 /**
  * {@code bench [--quick]}: decode benchmarks printed as tables, every ratio measured in the same run.
+ * ({@code bench --prefix-cache [--quick]}: the prefix-state cache and n &gt; 1, see {@link PrefixBench}.)
  * <ul>
  *   <li>per-token decode time of one sequence at context 128 / 1,024 / 4,096 (MoA should stay
  *       flat), and the same for a model of equal size whose local attention spans the whole
@@ -41,9 +42,16 @@ public final class BenchCommand {
     private BenchCommand() {}
 
     public static int run(String[] argv, PrintStream out) {
-        Args a = new Args(argv, "quick");
+        Args a = new Args(argv, "quick", "prefix-cache");
         boolean quick = a.flag("quick");
         Djl.inferenceThread();
+        if (a.flag("prefix-cache")) {
+            try {
+                return PrefixBench.run(out, quick);
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        }
         out.printf(Locale.ROOT, "moa-serve decode benchmark (%s, %d cores, %s)%n", System.getProperty("os.arch"),
                 Runtime.getRuntime().availableProcessors(), quick ? "quick" : "full");
         double peak = matmulPeak(out);

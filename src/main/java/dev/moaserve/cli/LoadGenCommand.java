@@ -44,7 +44,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * [--max-tokens 64] [--seed 1] [--json out.json]}: N concurrent streaming clients send a fixed,
  * seeded mix of {@code /v1/completions} requests (prompts cut from a built-in public-domain text)
  * and report, like vLLM's serving benchmark, request throughput, output tokens/s, TTFT,
- * inter-token latency and end-to-end latency (mean, p50, p99), and errors.
+ * inter-token latency and end-to-end latency (mean, p50, p99), and errors. With
+ * {@code --soak SECONDS}: a bounded soak instead ({@link Soak}).
  */
 public final class LoadGenCommand {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -71,6 +72,18 @@ public final class LoadGenCommand {
             String model = a.string("model", null);
             if (!url.startsWith("http://localhost") && !url.startsWith("http://127.0.0.1")) {
                 throw new IllegalArgumentException("loadgen targets loopback only (http://localhost or 127.0.0.1)");
+            }
+            if (a.flag("soak")) {
+                Soak soak = new Soak(url, a.integer("clients", 64), a.integer("disconnect-every", 7), a.integer("pid", 0));
+                ObjectNode r = soak.run(a.number("soak", 300), seed, out);
+                String json = JSON.writerWithDefaultPrettyPrinter().writeValueAsString(r);
+                String file = a.string("json", null);
+                if (file != null) {
+                    Files.writeString(Path.of(file), json + "\n");
+                } else {
+                    out.println(json);
+                }
+                return r.get("errors").asLong() == 0 && r.get("running_after_end").asDouble() == 0 ? 0 : 1;
             }
             if (clients < 1 || requests < 1 || requests > 100_000 || promptLen < 1 || maxTokens < 1) {
                 throw new IllegalArgumentException("clients, requests, prompt-len and max-tokens must be positive");
@@ -104,7 +117,7 @@ public final class LoadGenCommand {
 
     public static ObjectNode run(String url, int clients, int requests, int promptLen, int maxTokens, long seed,
                                  String model) throws Exception {
-        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
         Random rnd = new Random(seed);
         List<String> bodies = new ArrayList<>();
         for (int i = 0; i < requests; i++) {

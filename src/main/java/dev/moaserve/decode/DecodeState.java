@@ -10,6 +10,7 @@ import dev.moaserve.model.ModelConfig;
  */
 public final class DecodeState implements AutoCloseable {
     private final IncrementalDecoder owner;
+    StatePool pool;
     int slot;
     int length;
     int fill;
@@ -42,6 +43,11 @@ public final class DecodeState implements AutoCloseable {
     /** Bytes of one sequence's float32 state for a config, without allocating it. */
     public static long bytesFor(ModelConfig c) {
         return StatePool.bytesPerSlot(c);
+    }
+
+    /** Whether this is a parked snapshot (see {@link IncrementalDecoder#snapshot}), which steps never take. */
+    public boolean isSnapshot() {
+        return owner.isParked(this);
     }
 
     IncrementalDecoder owner() {

@@ -61,6 +61,7 @@ public final class IncrementalDecoder implements AutoCloseable {
     private final ModelConfig c;
     private final DecodeWeights w;
     private final StatePool pool;
+    private StatePool parked;          // snapshots (prefix cache), created on first use
     private final Recompute mode;
     private final boolean half;        // matmuls in float16
     private final NDManager manager;
@@ -169,9 +170,47 @@ public final class IncrementalDecoder implements AutoCloseable {
     }
 
     void release(DecodeState s) {
-        if (!closed) {
-            pool.release(s);
+        if (!closed && s.pool != null) {
+            s.pool.release(s);
         }
+    }
+
+    /**
+     * A parked copy of {@code s}'s state (length, window fill and every pool tensor), in a
+     * separate pool of the same layout on the same device: a snapshot that steps never touch,
+     * to be {@link #fork forked} later. Close it to free its slot.
+     */
+    public DecodeState snapshot(DecodeState s) {
+        if (parked == null) {
+            parked = new StatePool(w, manager, 1);
+        }
+        DecodeState copy = new DecodeState(this);
+        parked.acquire(copy);
+        StatePool.copy(s.pool, s.slot, parked, copy.slot);
+        copy.length = s.length;
+        copy.fill = s.fill;
+        return copy;
+    }
+
+    /**
+     * A new running state that continues exactly where {@code src} (a snapshot or a running
+     * state) stands: the same tokens consumed, the same tensors; they then evolve independently.
+     */
+    public DecodeState fork(DecodeState src) {
+        DecodeState s = newState();
+        StatePool.copy(src.pool, src.slot, pool, s.slot);
+        s.length = src.length;
+        s.fill = src.fill;
+        return s;
+    }
+
+    boolean isParked(DecodeState s) {
+        return s.pool != null && s.pool == parked;
+    }
+
+    /** Snapshot slots allocated now. */
+    public int snapshotCapacity() {
+        return parked == null ? 0 : parked.capacity();
     }
 
     /** Slots the pool holds now (its capacity). */
@@ -264,6 +303,9 @@ public final class IncrementalDecoder implements AutoCloseable {
             }
             if (st.isClosed() || st.owner() != this) {
                 throw new IllegalStateException("decode state is closed or belongs to another decoder");
+            }
+            if (st.pool != pool) {
+                throw new IllegalArgumentException("a snapshot cannot be stepped: fork it first");
             }
             if (!seen.add(st)) {
                 throw new IllegalArgumentException("a state appears twice in one step");

@@ -153,6 +153,7 @@ final class StatePool implements AutoCloseable {
         int slot = active++;
         holders[slot] = s;
         s.slot = slot;
+        s.pool = this;
         try (NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
             ringPos.set(new NDIndex(slot), EMPTY);
@@ -179,10 +180,20 @@ final class StatePool implements AutoCloseable {
     }
 
     private void copySlot(int from, int to) {
+        copy(this, from, this, to);
+    }
+
+    /**
+     * Copies one slot's whole state into another slot, of this pool or another one with the same
+     * layout (snapshots, forks): one device copy per tensor, nothing through the host.
+     */
+    static void copy(StatePool src, int from, StatePool dst, int to) {
+        List<NDArray> a = src.tensors();
+        List<NDArray> b = dst.tensors();
         try (NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
-            for (NDArray t : tensors()) {
-                t.set(new NDIndex(to), t.get(new NDIndex(from)));
+            for (int i = 0; i < a.size(); i++) {
+                b.get(i).set(new NDIndex(to), a.get(i).get(new NDIndex(from)));
             }
         }
     }

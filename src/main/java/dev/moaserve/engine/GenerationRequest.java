@@ -1,5 +1,6 @@
 package dev.moaserve.engine;
 
+import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /** A validated request as the engine sees it: prompt ids, sampling, and where the output goes. */
@@ -11,6 +12,7 @@ public final class GenerationRequest {
     private final long seed;
     private final long createdNanos = System.nanoTime();
     private final AtomicBoolean cancelled = new AtomicBoolean();
+    private List<GenerationRequest> forks = List.of();
 
     public GenerationRequest(String id, long[] prompt, SamplingParams params, TokenListener listener) {
         this.id = id;
@@ -39,6 +41,19 @@ public final class GenerationRequest {
     /** The seed actually used (the request's, or a random one). */
     public long seed() {
         return seed;
+    }
+
+    /**
+     * n &gt; 1: the other choices of this request (same prompt, their own sampling). The scheduler
+     * prefills the prompt once, for this request, and copies the state to each fork.
+     */
+    public GenerationRequest withForks(List<GenerationRequest> others) {
+        this.forks = List.copyOf(others);
+        return this;
+    }
+
+    public List<GenerationRequest> forks() {
+        return forks;
     }
 
     public long createdNanos() {

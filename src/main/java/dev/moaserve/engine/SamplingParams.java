@@ -47,6 +47,11 @@ public record SamplingParams(
                 seed, maxTokens, stop, n, logitBias);
     }
 
+    public SamplingParams withSeed(long newSeed) {
+        return new SamplingParams(temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty,
+                newSeed, maxTokens, stop, logprobs, logitBias);
+    }
+
     public SamplingParams withLogitBias(Map<Integer, Float> bias) {
         return new SamplingParams(temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty,
                 seed, maxTokens, stop, logprobs, Map.copyOf(bias));

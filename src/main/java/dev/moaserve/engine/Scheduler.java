@@ -27,8 +27,12 @@ import java.util.concurrent.TimeUnit;
 public final class Scheduler implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(Scheduler.class);
 
-    /** Engine limits. */
-    public record Limits(int maxBatch, int maxBatchedTokens, int maxQueue, long timeoutNanos) {}
+    /** Engine limits; {@code prefixCacheBytes}: budget of the prefix-state cache (0 = off). */
+    public record Limits(int maxBatch, int maxBatchedTokens, int maxQueue, long timeoutNanos, long prefixCacheBytes) {
+        public Limits(int maxBatch, int maxBatchedTokens, int maxQueue, long timeoutNanos) {
+            this(maxBatch, maxBatchedTokens, maxQueue, timeoutNanos, 0);
+        }
+    }
 
     /** Raised by {@link #submit} when the waiting queue is full. */
     public static final class QueueFullException extends RuntimeException {
@@ -48,6 +52,7 @@ public final class Scheduler implements AutoCloseable {
     private final Tokenizer tokenizer;
     private final Limits limits;
     private final EngineStats stats;
+    private final PrefixCache cache;
     private final LinkedBlockingDeque<GenerationRequest> waiting = new LinkedBlockingDeque<>();
     private final List<Sequence> running = new ArrayList<>();
     private final Thread thread;
@@ -61,6 +66,7 @@ public final class Scheduler implements AutoCloseable {
         this.tokenizer = tokenizer;
         this.limits = limits;
         this.stats = stats;
+        this.cache = new PrefixCache(decoder, limits.prefixCacheBytes());
         this.thread = new Thread(this::loop, "moa-scheduler");
         this.thread.setDaemon(true);
         this.thread.start();
@@ -93,6 +99,11 @@ public final class Scheduler implements AutoCloseable {
         return (long) runningCount * decoder.bytesPerSequence();
     }
 
+    /** The prefix-state cache (read its counters from any thread; only the scheduler changes it). */
+    public PrefixCache prefixCache() {
+        return cache;
+    }
+
     public boolean accepting() {
         return accepting;
     }
@@ -119,18 +130,23 @@ public final class Scheduler implements AutoCloseable {
     /** One running sequence. */
     private final class Sequence {
         final GenerationRequest request;
-        final DecodeState state;
+        final Sequence leader;  // n > 1: the sequence whose prefill this one forks from
+        DecodeState state;      // null: a fork waiting for its leader to reach forkAt
+        final int forkAt;       // the boundary at which forks copy this (leader's) state
         final Sampler sampler;
         final StopMatcher stop;
         final List<Integer> generated = new ArrayList<>();
         int fed;          // prompt tokens fed so far (chunked prefill)
+        int cached;       // prompt tokens taken from the prefix cache or the leader
         long lastToken;
         long lastTokenNanos;
         boolean done;
 
-        Sequence(GenerationRequest r) {
+        Sequence(GenerationRequest r, Sequence leader) {
             this.request = r;
-            this.state = decoder.newState();
+            this.leader = leader;
+            int w = decoder.config().routedWindowSize();
+            this.forkAt = (r.prompt().length - 1) / w * w; // forks still feed ≥ 1 token: they need its logits
             this.sampler = new Sampler(r.params(), decoder.config().numTokens(), r.seed());
             for (long t : r.prompt()) {
                 sampler.observe(t);
@@ -172,9 +188,12 @@ public final class Scheduler implements AutoCloseable {
         retire();
         GenerationRequest r;
         while ((r = waiting.poll()) != null) {
-            r.listener().onFinish(new TokenListener.Finish(TokenListener.Finish.ERROR, r.prompt().length, 0, "",
-                    "the server shut down before this request started"));
+            for (GenerationRequest q : group(r)) {
+                q.listener().onFinish(new TokenListener.Finish(TokenListener.Finish.ERROR, q.prompt().length, 0, "",
+                        "the server shut down before this request started"));
+            }
         }
+        cache.close();
         stopped = true;
     }
 
@@ -201,7 +220,7 @@ public final class Scheduler implements AutoCloseable {
         int budget = limits.maxBatchedTokens();
         int decoding = 0;
         for (Sequence s : running) {
-            if (s.fed == s.request.prompt().length) {
+            if (s.state != null && s.fed == s.request.prompt().length) {
                 states.add(s.state);
                 chunks.add(new long[] {s.lastToken});
                 stepped.add(s);
@@ -211,7 +230,7 @@ public final class Scheduler implements AutoCloseable {
         }
         for (Sequence s : running) {
             long[] prompt = s.request.prompt();
-            if (s.fed < prompt.length && (budget > 0 || stepped.isEmpty())) {
+            if (s.state != null && s.fed < prompt.length && (budget > 0 || stepped.isEmpty())) {
                 int n = Math.min(Math.min(decoder.roomInWindow(s.state), prompt.length - s.fed), Math.max(1, budget));
                 states.add(s.state);
                 chunks.add(Arrays.copyOfRange(prompt, s.fed, s.fed + n));
@@ -240,25 +259,89 @@ public final class Scheduler implements AutoCloseable {
                 : BatchSampler.sample(rows.size() == stepped.size() ? logits : logits.get(new NDIndex("{}",
                         logits.getManager().create(rows.stream().mapToLong(Integer::longValue).toArray()))),
                         samplers, transfers));
+        for (int i = decoding; i < stepped.size(); i++) {
+            Sequence s = stepped.get(i); // fed a prompt chunk: a window boundary is a snapshot point
+            if (s.state.windowFill() == 0) {
+                cache.offer(s.request.prompt(), s.fed, s.state);
+            }
+        }
+        forkWaiting();
         for (int j = 0; j < rows.size(); j++) {
             emit(stepped.get(rows.get(j)), choices[j]);
         }
         retire();
     }
 
-    /** Moves waiting requests into free slots (their prompts are fed in chunks by the following steps). */
-    private void admit() {
-        while (running.size() < limits.maxBatch()) {
-            GenerationRequest r = waiting.poll();
-            if (r == null) {
-                break;
-            }
-            if (r.isCancelled()) {
-                r.listener().onFinish(new TokenListener.Finish(TokenListener.Finish.CANCELLED, r.prompt().length, 0, "", null));
+    /** A request and its n > 1 forks. */
+    private static List<GenerationRequest> group(GenerationRequest r) {
+        List<GenerationRequest> all = new ArrayList<>();
+        all.add(r);
+        all.addAll(r.forks());
+        return all;
+    }
+
+    /** A new sequence's state: the longest cached prefix of its prompt, forked, or a fresh one. */
+    private void start(Sequence s) {
+        PrefixCache.Hit hit = cache.lookup(s.request.prompt());
+        if (hit != null) {
+            s.state = decoder.fork(hit.state());
+            s.fed = hit.length();
+            s.cached = hit.length();
+        } else {
+            s.state = decoder.newState();
+        }
+    }
+
+    /** Forks that wait for their leader copy its state once it stands at the fork point (or start alone if it ended). */
+    private void forkWaiting() {
+        for (Sequence s : running) {
+            if (s.state != null || s.done) {
                 continue;
             }
-            running.add(new Sequence(r));
+            Sequence l = s.leader;
+            if (!l.done && l.state != null && l.fed == l.forkAt && l.state.length() == l.forkAt) {
+                s.state = decoder.fork(l.state);
+                s.fed = l.forkAt;
+                s.cached = l.forkAt;
+            } else if (l.done || l.state == null || l.fed > l.forkAt) {
+                start(s);
+            }
         }
+    }
+
+    /**
+     * Moves waiting requests into free slots (their prompts are fed in chunks by the following
+     * steps), an n &gt; 1 request only when all its choices fit.
+     */
+    private void admit() {
+        while (true) {
+            GenerationRequest r = waiting.peek();
+            if (r == null || running.size() + 1 + r.forks().size() > limits.maxBatch()) {
+                if (r != null && running.isEmpty()) { // can never fit (the API bounds n; this is a guard)
+                    waiting.poll();
+                    for (GenerationRequest q : group(r)) {
+                        q.listener().onFinish(new TokenListener.Finish(TokenListener.Finish.ERROR, q.prompt().length, 0, "",
+                                "n = " + (1 + r.forks().size()) + " exceeds the batch size " + limits.maxBatch()));
+                    }
+                    continue;
+                }
+                break;
+            }
+            waiting.poll();
+            if (r.isCancelled()) {
+                for (GenerationRequest q : group(r)) {
+                    q.listener().onFinish(new TokenListener.Finish(TokenListener.Finish.CANCELLED, q.prompt().length, 0, "", null));
+                }
+                continue;
+            }
+            Sequence lead = new Sequence(r, null);
+            start(lead);
+            running.add(lead);
+            for (GenerationRequest f : r.forks()) {
+                running.add(new Sequence(f, lead));
+            }
+        }
+        forkWaiting();
         runningCount = running.size();
     }
 
@@ -294,7 +377,7 @@ public final class Scheduler implements AutoCloseable {
         stats.finished(reason, s.request.prompt().length, s.generated.size(), secs);
         try {
             s.request.listener().onFinish(new TokenListener.Finish(reason, s.request.prompt().length,
-                    s.generated.size(), s.stop.text(), error));
+                    s.generated.size(), s.stop.text(), error, s.cached));
         } catch (RuntimeException e) {
             LOG.warn("listener of " + s.request.id() + " failed", e);
         }
@@ -304,7 +387,9 @@ public final class Scheduler implements AutoCloseable {
         for (Iterator<Sequence> it = running.iterator(); it.hasNext(); ) {
             Sequence s = it.next();
             if (s.done) {
-                s.state.close();
+                if (s.state != null) {
+                    s.state.close();
+                }
                 it.remove();
             }
         }

@@ -13,8 +13,15 @@ public interface TokenListener {
     /** Generation ended; no further calls. */
     void onFinish(Finish finish);
 
-    /** Why and how a request ended. */
-    record Finish(String reason, int promptTokens, int completionTokens, String text, String error) {
+    /**
+     * Why and how a request ended; {@code cachedTokens}: prompt tokens not computed for this
+     * request (taken from the prefix cache or forked from an n > 1 sibling).
+     */
+    record Finish(String reason, int promptTokens, int completionTokens, String text, String error, int cachedTokens) {
+        public Finish(String reason, int promptTokens, int completionTokens, String text, String error) {
+            this(reason, promptTokens, completionTokens, text, error, 0);
+        }
+
         public static final String STOP = "stop";
         public static final String LENGTH = "length";
         public static final String CANCELLED = "cancelled";

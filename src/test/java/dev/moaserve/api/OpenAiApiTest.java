@@ -158,7 +158,7 @@ class OpenAiApiTest {
         post("/v1/completions", "{\"prompt\":\"x\",\"temperature\":-0.5}").then().statusCode(400).body("error.param", equalTo("temperature"));
         post("/v1/completions", "{\"prompt\":\"x\",\"top_p\":0}").then().statusCode(400).body("error.param", equalTo("top_p"));
         post("/v1/completions", "{\"prompt\":\"x\",\"top_p\":1.5}").then().statusCode(400).body("error.param", equalTo("top_p"));
-        post("/v1/completions", "{\"prompt\":\"x\",\"n\":3}").then().statusCode(400).body("error.param", equalTo("n"));
+        post("/v1/completions", "{\"prompt\":\"x\",\"n\":17}").then().statusCode(400).body("error.param", equalTo("n"));
         post("/v1/completions", "{\"prompt\":\"x\",\"stop\":[1]}").then().statusCode(400).body("error.param", equalTo("stop"));
         post("/v1/completions", "{\"prompt\":\"caf\u00e9 \u2603\"}").then().statusCode(400)
                 .body("error.param", equalTo("prompt")).body("error.message", containsString("not in the model's vocabulary"));

@@ -66,6 +66,7 @@ class PackagedDrainIT {
             app.terminate();
             HttpResponse<String> ready = app.get("/q/health/ready");
             HttpResponse<String> live = app.get("/q/health/live");
+            HttpResponse<String> health = app.get("/health");
             HttpResponse<String> fresh = app.post("/v1/completions", "{\"prompt\":\"A\",\"max_tokens\":2}");
             HttpResponse<String> freshTgi = app.post("/generate", "{\"inputs\":\"A\"}");
             boolean streamsStillOpen = streams.stream().anyMatch(f -> !f.isDone());
@@ -78,6 +79,7 @@ class PackagedDrainIT {
             assertTrue(streamsStillOpen, "every stream ended before the probes: they prove nothing");
             assertEquals(503, ready.statusCode(), "readiness during the drain: " + ready.body());
             assertEquals(200, live.statusCode(), "liveness stays UP while draining: " + live.body());
+            assertEquals(503, health.statusCode(), "/health during the drain: " + health.body());
             assertEquals(503, fresh.statusCode(), fresh.body());
             assertEquals("unavailable", Json.MAPPER.readTree(fresh.body()).path("error").path("code").asText(), fresh.body());
             assertEquals(503, freshTgi.statusCode(), freshTgi.body());

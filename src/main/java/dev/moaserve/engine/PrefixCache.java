@@ -1,0 +1,132 @@
+package dev.moaserve.engine;
+
+import dev.moaserve.decode.DecodeState;
+import dev.moaserve.decode.IncrementalDecoder;
+
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * A bounded LRU of decode-state snapshots at routed-window boundaries, keyed by the token prefix
+ * before the boundary. MoA's per-sequence state has a constant size, so a snapshot (one slot copy
+ * on the device) replaces re-running its whole prefix. Boundaries are where a window has just been
+ * committed; a request takes the longest cached boundary prefix of its prompt and feeds the rest
+ * (at least its last token, whose logits it needs). Hits are verified token by token, never
+ * trusted to the hash. Used by the scheduler thread only.
+ */
+public final class PrefixCache implements AutoCloseable {
+    /** A cached prefix a prompt starts with: fork {@code state}, then feed the prompt from {@code length}. */
+    public record Hit(DecodeState state, int length) {}
+
+    private record Key(long hash, int length) {}
+
+    private record Entry(long[] tokens, DecodeState state) {}
+
+    private final IncrementalDecoder decoder;
+    private final int window;
+    private final int maxEntries;
+    private final LinkedHashMap<Key, Entry> entries = new LinkedHashMap<>(16, 0.75f, true); // access order = LRU
+    private volatile long queries;   // written by the scheduler thread only, read by metrics
+    private volatile long hits;
+    private volatile long hitTokens;
+    private volatile int size;
+
+    /** @param bytes budget for snapshots (each holds one sequence's state); 0 disables the cache */
+    public PrefixCache(IncrementalDecoder decoder, long bytes) {
+        this.decoder = decoder;
+        this.window = decoder.config().routedWindowSize();
+        this.maxEntries = (int) Math.min(Integer.MAX_VALUE, bytes / decoder.bytesPerSequence());
+    }
+
+    public boolean enabled() {
+        return maxEntries > 0;
+    }
+
+    /** The longest cached boundary prefix of {@code prompt} shorter than the prompt, or null. */
+    public Hit lookup(long[] prompt) {
+        if (!enabled()) {
+            return null;
+        }
+        queries = queries + 1;
+        long[] hashes = boundaryHashes(prompt, prompt.length - 1);
+        for (int i = hashes.length - 1; i >= 0; i--) {
+            int b = (i + 1) * window;
+            Entry e = entries.get(new Key(hashes[i], b));
+            if (e != null && Arrays.equals(e.tokens, 0, b, prompt, 0, b)) {
+                hits = hits + 1;
+                hitTokens = hitTokens + b;
+                return new Hit(e.state, b);
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Offers the state of a sequence that has just consumed exactly {@code prompt[0, b)}, b a
+     * boundary: snapshots it unless that prefix is cached already, evicting the least recently
+     * used snapshot when full.
+     */
+    public void offer(long[] prompt, int b, DecodeState running) {
+        if (!enabled() || b <= 0 || b % window != 0 || running.length() != b || running.windowFill() != 0) {
+            return;
+        }
+        long[] hashes = boundaryHashes(prompt, b);
+        Key key = new Key(hashes[hashes.length - 1], b);
+        Entry e = entries.get(key);
+        if (e != null && Arrays.equals(e.tokens, 0, b, prompt, 0, b)) {
+            return; // cached (and now most recently used)
+        }
+        if (e != null) {
+            entries.remove(key).state.close(); // a hash collision: the newer prefix wins
+        }
+        while (entries.size() >= maxEntries) {
+            Iterator<Map.Entry<Key, Entry>> it = entries.entrySet().iterator();
+            it.next().getValue().state.close();
+            it.remove();
+        }
+        entries.put(key, new Entry(Arrays.copyOf(prompt, b), decoder.snapshot(running)));
+        size = entries.size();
+    }
+
+    /** 64-bit FNV-style hashes of prompt[0, b) for every boundary b = window, 2·window, … ≤ {@code upTo}. */
+    private long[] boundaryHashes(long[] prompt, int upTo) {
+        long[] out = new long[Math.max(0, upTo / window)];
+        long h = 0xcbf29ce484222325L;
+        for (int i = 0; i < out.length * window; i++) {
+            h = (h ^ prompt[i]) * 0x100000001b3L;
+            if ((i + 1) % window == 0) {
+                out[(i + 1) / window - 1] = h;
+            }
+        }
+        return out;
+    }
+
+    public long queries() {
+        return queries;
+    }
+
+    public long hits() {
+        return hits;
+    }
+
+    public long hitTokens() {
+        return hitTokens;
+    }
+
+    public int size() {
+        return size;
+    }
+
+    public long bytes() {
+        return (long) size * decoder.bytesPerSequence();
+    }
+
+    @Override
+    public void close() {
+        entries.values().forEach(e -> e.state.close());
+        entries.clear();
+        size = 0;
+    }
+}
