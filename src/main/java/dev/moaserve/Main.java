@@ -38,6 +38,16 @@ public final class Main {
             }
             System.exit(code);
         }
+        // serving: initialise libtorch while Quarkus boots (ModelService's loader waits for it)
+        Thread engine = new Thread(() -> {
+            try {
+                dev.moaserve.model.Djl.engine();
+            } catch (RuntimeException | Error e) {
+                // reported by the model loader, which tries again and fails with a clear line
+            }
+        }, "moa-engine-init");
+        engine.setDaemon(true);
+        engine.start();
         Quarkus.run(args);
     }
 

@@ -71,8 +71,7 @@ public class GenerationRoutes {
     private void handle(RoutingContext rc, Api api, boolean tgiStream) {
         try {
             if (!service.ready()) {
-                throw new ApiException(503, "server_error", service.scheduler() != null && !service.scheduler().accepting()
-                        ? "the server is shutting down" : "the model is not loaded yet", null, "unavailable");
+                throw new ApiException(503, "server_error", service.notReadyReason(), null, "unavailable");
             }
             JsonNode body = parse(rc);
             RequestParser.Spec spec = switch (api) {
@@ -82,7 +81,7 @@ public class GenerationRoutes {
             };
             start(rc, api, spec);
         } catch (ApiException e) {
-            if (e.status() == 429) {
+            if (e.status() == 429 || (e.status() == 503 && service.scheduler() == null)) {
                 rc.response().putHeader("Retry-After", "1");
             }
             metrics.outcome(e.status() == 429 ? "rejected" : "invalid");

@@ -38,9 +38,36 @@ public class ModelService {
     private volatile String name;
     private volatile ai.djl.Device device;
     private volatile boolean ready;
+    private volatile String failure;
     private final long created = System.currentTimeMillis() / 1000;
 
+    /**
+     * Loads in the background by default ({@code moa.load-in-background}): Quarkus binds the port
+     * and answers liveness while libtorch (already initialising since {@code main}, see
+     * {@link dev.moaserve.Main}) and the model load; readiness turns UP when the warm-up step is
+     * done, generation requests get 503 until then. A model that cannot load stops the process
+     * (exit 1) with one clear line, so a pod never stays live but never ready.
+     */
     void start(@Observes StartupEvent event) {
+        if (!config.loadInBackground()) {
+            load();
+            return;
+        }
+        Thread loader = new Thread(() -> {
+            try {
+                load();
+            } catch (RuntimeException | Error e) {
+                failure = e.getMessage() == null ? e.toString() : e.getMessage();
+                LOG.errorf("cannot serve: %s", failure);
+                LOG.debug("model load failure", e);
+                io.quarkus.runtime.Quarkus.asyncExit(1);
+            }
+        }, "moa-model-load");
+        loader.setDaemon(true);
+        loader.start();
+    }
+
+    private void load() {
         long t0 = System.nanoTime();
         dev.moaserve.model.Djl.engine(); // libtorch init (and first-start extraction) is not model loading
         long t1 = System.nanoTime();
@@ -62,11 +89,13 @@ public class ModelService {
                         config.requestTimeout().toNanos(), config.prefixCacheBytes().asLongValue()), metrics);
         metrics.bind(this);
         ready = true;
-        LOG.infof("model %s ready on %s, %s: engine %.0f ms, load %.0f ms, warm-up %.0f ms; %d parameters, state %d bytes "
-                        + "per sequence, pool %d bytes (%d slots)",
-                name, DeviceChoice.describe(device), dtype.name().toLowerCase(java.util.Locale.ROOT), (t1 - t0) / 1e6,
+        LOG.infof("model %s ready on %s, %s, %d ms after JVM start: engine %.0f ms, load %.0f ms, warm-up %.0f ms; "
+                        + "%d parameters, state %d bytes per sequence, pool %d bytes (%d slots), prefix cache up to %d bytes",
+                name, DeviceChoice.describe(device), dtype.name().toLowerCase(java.util.Locale.ROOT),
+                java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime(), (t1 - t0) / 1e6,
                 (t2 - t1) / 1e6, (System.nanoTime() - t2) / 1e6, model.weights().parameterCount(),
-                decoder.bytesPerSequence(), decoder.bytesPerSequence() * config.maxBatchSize(), config.maxBatchSize());
+                decoder.bytesPerSequence(), decoder.bytesPerSequence() * config.maxBatchSize(), config.maxBatchSize(),
+                config.prefixCacheBytes().asLongValue());
     }
 
     /** One prefill and one decode step, so the first request does not pay for lazy initialisation. */
@@ -105,6 +134,15 @@ public class ModelService {
             s.drain(grace.toNanos());
             LOG.info("drained");
         }
+    }
+
+    /** Why generation is not available yet: loading, or draining. */
+    public String notReadyReason() {
+        if (scheduler != null && !scheduler.accepting()) {
+            return "the server is shutting down";
+        }
+        return failure != null ? "the model failed to load: " + failure
+                : "the model is still loading; retry when /q/health/ready is UP";
     }
 
     public boolean ready() {

@@ -5,11 +5,12 @@ import jakarta.inject.Inject;
 import org.eclipse.microprofile.health.HealthCheck;
 import org.eclipse.microprofile.health.HealthCheckResponse;
 import org.eclipse.microprofile.health.Readiness;
-import org.eclipse.microprofile.health.Startup;
 
-/** Ready once the model is loaded and a warm-up step ran; DOWN again as soon as draining starts. */
+/**
+ * Ready once the model is loaded and a warm-up step ran; DOWN again as soon as draining starts.
+ * (Started and liveness are UP as soon as Quarkus runs: a model that cannot load ends the process.)
+ */
 @Readiness
-@Startup
 @ApplicationScoped
 public class ReadinessCheck implements HealthCheck {
     @Inject

@@ -24,6 +24,13 @@ public interface ServingConfig {
     /** Name the API reports and accepts; empty = the model's own name. */
     Optional<String> servedModelName();
 
+    /**
+     * Load libtorch and the model in the background while Quarkus starts (readiness turns UP
+     * when done; a failed load exits the process); false: before the HTTP port opens.
+     */
+    @WithDefault("true")
+    boolean loadInBackground();
+
     /** Most sequences decoded together in one step. */
     @WithDefault("64")
     int maxBatchSize();

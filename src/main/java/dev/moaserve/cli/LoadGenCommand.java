@@ -76,13 +76,7 @@ public final class LoadGenCommand {
             if (a.flag("soak")) {
                 Soak soak = new Soak(url, a.integer("clients", 64), a.integer("disconnect-every", 7), a.integer("pid", 0));
                 ObjectNode r = soak.run(a.number("soak", 300), seed, out);
-                String json = JSON.writerWithDefaultPrettyPrinter().writeValueAsString(r);
-                String file = a.string("json", null);
-                if (file != null) {
-                    Files.writeString(Path.of(file), json + "\n");
-                } else {
-                    out.println(json);
-                }
+                write(r, a.string("json", null), out);
                 return r.get("errors").asLong() == 0 && r.get("running_after_end").asDouble() == 0 ? 0 : 1;
             }
             if (clients < 1 || requests < 1 || requests > 100_000 || promptLen < 1 || maxTokens < 1) {
@@ -98,13 +92,7 @@ public final class LoadGenCommand {
                 out.printf(Locale.ROOT, "engine alone (same mix, in-process, no HTTP): %.1f tok/s; HTTP/SSE server / engine = %.2f%n",
                         engine, report.get("http_over_engine").asDouble());
             }
-            String json = JSON.writerWithDefaultPrettyPrinter().writeValueAsString(report);
-            String file = a.string("json", null);
-            if (file != null) {
-                Files.writeString(Path.of(file), json + "\n");
-            } else {
-                out.println(json);
-            }
+            write(report, a.string("json", null), out);
             return report.get("errors").asInt() == 0 ? 0 : 1;
         } catch (IllegalArgumentException e) {
             err.println("loadgen: " + e.getMessage());
@@ -112,6 +100,16 @@ public final class LoadGenCommand {
         } catch (Exception e) {
             err.println("loadgen: " + e);
             return 1;
+        }
+    }
+
+    /** The report as pretty JSON, to {@code file} (--json) or stdout. */
+    private static void write(ObjectNode report, String file, PrintStream out) throws java.io.IOException {
+        String json = JSON.writerWithDefaultPrettyPrinter().writeValueAsString(report);
+        if (file != null) {
+            Files.writeString(Path.of(file), json + "\n");
+        } else {
+            out.println(json);
         }
     }
 

@@ -30,6 +30,27 @@ final class PackagedApp implements AutoCloseable {
 
     /** Starts the jar on a free port with {@code -Dkey=value} settings and waits until it is ready. */
     static PackagedApp start(Map<String, String> settings, Duration readyWithin) throws Exception {
+        PackagedApp app = launch(settings);
+        long deadline = System.nanoTime() + readyWithin.toNanos();
+        while (System.nanoTime() < deadline) {
+            if (!app.process.isAlive()) {
+                throw new IllegalStateException("the app exited with " + app.process.exitValue() + " during startup:\n" + app.output());
+            }
+            try {
+                if (app.get("/q/health/ready").statusCode() == 200) {
+                    return app;
+                }
+            } catch (IOException notListeningYet) {
+                // retry
+            }
+            Thread.sleep(100);
+        }
+        app.close();
+        throw new IllegalStateException("not ready within " + readyWithin + ":\n" + app.output());
+    }
+
+    /** Starts the jar on a free port and returns at once. */
+    static PackagedApp launch(Map<String, String> settings) throws IOException {
         Path jar = Path.of("target", "quarkus-app", "quarkus-run.jar");
         if (!Files.exists(jar)) {
             throw new IllegalStateException(jar + " is missing: run after the package phase (failsafe)");
@@ -45,23 +66,11 @@ final class PackagedApp implements AutoCloseable {
         cmd.add(jar.toString());
         Path log = Files.createTempFile("moa-serve-it", ".log");
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        PackagedApp app = new PackagedApp(p, log, port);
-        long deadline = System.nanoTime() + readyWithin.toNanos();
-        while (System.nanoTime() < deadline) {
-            if (!p.isAlive()) {
-                throw new IllegalStateException("the app exited with " + p.exitValue() + " during startup:\n" + app.output());
-            }
-            try {
-                if (app.get("/q/health/ready").statusCode() == 200) {
-                    return app;
-                }
-            } catch (IOException notListeningYet) {
-                // retry
-            }
-            Thread.sleep(100);
-        }
-        app.close();
-        throw new IllegalStateException("not ready within " + readyWithin + ":\n" + app.output());
+        return new PackagedApp(p, log, port);
+    }
+
+    boolean isAlive() {
+        return process.isAlive();
     }
 
     HttpResponse<String> get(String path) throws IOException, InterruptedException {

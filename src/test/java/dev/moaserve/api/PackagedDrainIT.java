@@ -64,7 +64,12 @@ class PackagedDrainIT {
 
             sigtermAt[0] = System.nanoTime();
             app.terminate();
+            // the signal is handled asynchronously: readiness must turn DOWN right after, while streams run
             HttpResponse<String> ready = app.get("/q/health/ready");
+            for (long until = System.nanoTime() + 5_000_000_000L; ready.statusCode() == 200 && System.nanoTime() < until; ) {
+                Thread.sleep(10);
+                ready = app.get("/q/health/ready");
+            }
             HttpResponse<String> live = app.get("/q/health/live");
             HttpResponse<String> health = app.get("/health");
             HttpResponse<String> fresh = app.post("/v1/completions", "{\"prompt\":\"A\",\"max_tokens\":2}");

@@ -145,62 +145,39 @@ class PrefixCacheTest {
             SamplingParams p = new SamplingParams(0.9, 0, 0.95, 0, 1, 0, 0, 5L, 40, List.of(), 0);
             List<Integer> off;
             try (Scheduler s = new Scheduler(decoder, model.tokenizer(), new Scheduler.Limits(8, 512, 16, 0, 0), EngineStats.NONE)) {
-                off = run(s, prompt, p).get(120, TimeUnit.SECONDS).tokens;
+                off = run(s, prompt, p).get(120, TimeUnit.SECONDS).tokens();
             }
             try (Scheduler s = new Scheduler(decoder, model.tokenizer(),
                     new Scheduler.Limits(8, 512, 16, 0, 32 * decoder.bytesPerSequence()), EngineStats.NONE)) {
-                Result first = run(s, prompt, p).get(120, TimeUnit.SECONDS);
-                Result second = run(s, prompt, p).get(120, TimeUnit.SECONDS);
-                assertEquals(0, first.cached);
-                assertEquals((prompt.length - 1) / 32 * 32, second.cached, "the second request should start from the cache");
-                assertEquals(off, first.tokens);
-                assertEquals(off, second.tokens);
+                Collect.Result first = run(s, prompt, p).get(120, TimeUnit.SECONDS);
+                Collect.Result second = run(s, prompt, p).get(120, TimeUnit.SECONDS);
+                assertEquals(0, first.cached());
+                assertEquals((prompt.length - 1) / 32 * 32, second.cached(), "the second request should start from the cache");
+                assertEquals(off, first.tokens());
+                assertEquals(off, second.tokens());
                 // n = 3: choice 0 is the request itself, the forks sample with their own seeds
-                List<CompletableFuture<Result>> group = group(s, prompt, p, 3);
-                assertEquals(off, group.get(0).get(120, TimeUnit.SECONDS).tokens);
+                List<CompletableFuture<Collect.Result>> group = group(s, prompt, p, 3);
+                assertEquals(off, group.get(0).get(120, TimeUnit.SECONDS).tokens());
                 for (int i = 1; i < 3; i++) {
-                    Result fork = group.get(i).get(120, TimeUnit.SECONDS);
-                    Result alone = run(s, prompt, p.withSeed(5L + i)).get(120, TimeUnit.SECONDS);
-                    assertEquals(alone.tokens, fork.tokens, "fork " + i);
-                    assertTrue(fork.cached > 0, "fork " + i + " should start from its leader's state");
+                    Collect.Result fork = group.get(i).get(120, TimeUnit.SECONDS);
+                    Collect.Result alone = run(s, prompt, p.withSeed(5L + i)).get(120, TimeUnit.SECONDS);
+                    assertEquals(alone.tokens(), fork.tokens(), "fork " + i);
+                    assertTrue(fork.cached() > 0, "fork " + i + " should start from its leader's state");
                 }
             }
         }
     }
 
-    private record Result(List<Integer> tokens, int cached) {}
-
-    private static CompletableFuture<Result> run(Scheduler s, long[] prompt, SamplingParams p) {
-        return group(s, prompt, p, 1).get(0);
+    private static CompletableFuture<Collect.Result> run(Scheduler s, long[] prompt, SamplingParams p) {
+        return Collect.one(s, prompt, p);
     }
 
-    private static List<CompletableFuture<Result>> group(Scheduler s, long[] prompt, SamplingParams p, int n) {
-        List<CompletableFuture<Result>> out = new ArrayList<>();
-        List<GenerationRequest> requests = new ArrayList<>();
+    private static List<CompletableFuture<Collect.Result>> group(Scheduler s, long[] prompt, SamplingParams p, int n) {
+        List<SamplingParams> params = new ArrayList<>();
         for (int i = 0; i < n; i++) {
-            CompletableFuture<Result> done = new CompletableFuture<>();
-            List<Integer> tokens = new ArrayList<>();
-            requests.add(new GenerationRequest("t" + i, prompt, i == 0 ? p : p.withSeed(p.seed() + i), new TokenListener() {
-                @Override
-                public void onToken(int token, String text, Sampler.Choice choice) {
-                    if (token >= 0) {
-                        tokens.add(token);
-                    }
-                }
-
-                @Override
-                public void onFinish(Finish finish) {
-                    if (finish.error() != null) {
-                        done.completeExceptionally(new AssertionError(finish.error()));
-                    } else {
-                        done.complete(new Result(tokens, finish.cachedTokens()));
-                    }
-                }
-            }));
-            out.add(done);
+            params.add(i == 0 ? p : p.withSeed(p.seed() + i));
         }
-        s.submit(requests.get(0).withForks(requests.subList(1, n)));
-        return out;
+        return Collect.choices(s, prompt, params);
     }
 
     private static long[] random(Random rnd, ModelConfig c, int n) {

@@ -43,25 +43,6 @@ class SeededBatchTest {
     }
 
     private static CompletableFuture<List<Integer>> run(Scheduler s, long[] prompt, SamplingParams p) {
-        CompletableFuture<List<Integer>> done = new CompletableFuture<>();
-        List<Integer> tokens = new ArrayList<>();
-        s.submit(new GenerationRequest("t", prompt, p, new TokenListener() {
-            @Override
-            public void onToken(int token, String text, Sampler.Choice choice) {
-                if (token >= 0) {
-                    tokens.add(token);
-                }
-            }
-
-            @Override
-            public void onFinish(Finish finish) {
-                if (finish.error() != null) {
-                    done.completeExceptionally(new AssertionError(finish.error()));
-                } else {
-                    done.complete(tokens);
-                }
-            }
-        }));
-        return done;
+        return Collect.one(s, prompt, p).thenApply(Collect.Result::tokens);
     }
 }

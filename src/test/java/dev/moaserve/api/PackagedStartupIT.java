@@ -1,0 +1,72 @@
+package dev.moaserve.api;
+
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Startup of the packaged server as a process: liveness and started answer as soon as the port is
+ * open, generation is a clear 503 (never a hang) until readiness is UP, then it serves; a model
+ * that cannot load ends the process with exit 1 and one clear line, never a live-but-never-ready
+ * server. Asserts no timing: whether the loading window is caught depends on the machine, and both
+ * outcomes are checked for what they must be.
+ */
+class PackagedStartupIT {
+    @Test
+    void answersAtOnceAndServesWhenReady() throws Exception {
+        try (PackagedApp app = PackagedApp.launch(Map.of())) {
+            long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+            boolean sawLoading = false;
+            boolean ready = false;
+            while (!ready && System.nanoTime() < deadline) {
+                assertTrue(app.isAlive(), app.output());
+                HttpResponse<String> live;
+                try {
+                    live = app.get("/q/health/live");
+                } catch (IOException notListeningYet) {
+                    Thread.sleep(5);
+                    continue;
+                }
+                assertEquals(200, live.statusCode(), "liveness answers as soon as the port is open: " + live.body());
+                assertEquals(200, app.get("/q/health/started").statusCode());
+                ready = app.get("/q/health/ready").statusCode() == 200;
+                if (!ready) {
+                    HttpResponse<String> early = app.post("/v1/completions", "{\"prompt\":\"A\",\"max_tokens\":2}");
+                    if (early.statusCode() == 503) {
+                        sawLoading = true;
+                        assertTrue(early.body().contains("still loading"), early.body());
+                        assertEquals("1", early.headers().firstValue("Retry-After").orElse(""), "Retry-After while loading");
+                        assertEquals(503, app.get("/health").statusCode());
+                    } else {
+                        assertEquals(200, early.statusCode(), early.body()); // became ready in between
+                    }
+                }
+            }
+            assertTrue(ready, "never ready:\n" + app.output());
+            HttpResponse<String> r = app.post("/v1/completions", "{\"prompt\":\"ROMEO:\",\"max_tokens\":4}");
+            assertEquals(200, r.statusCode(), r.body());
+            String log = app.output();
+            assertTrue(log.contains("after JVM start"), log);
+            System.out.println("startup: loading window " + (sawLoading ? "observed (503 while loading)" : "not observed")
+                    + "; " + log.lines().filter(l -> l.contains("ready on")).findFirst().orElse(""));
+        }
+    }
+
+    @Test
+    void aModelThatCannotLoadEndsTheProcess() throws Exception {
+        try (PackagedApp app = PackagedApp.launch(Map.of("moa.model-path", "/nonexistent/model"))) {
+            int exit = app.awaitExit(Duration.ofMinutes(2));
+            String log = app.output();
+            assertEquals(1, exit, "exit code; log:\n" + log);
+            assertTrue(log.contains("cannot serve: ") && log.contains("/nonexistent/model"), log);
+            assertFalse(log.contains("\tat dev.moaserve"), "a stack trace instead of one line:\n" + log);
+        }
+    }
+}
