@@ -38,7 +38,9 @@ public final class Main {
             }
             System.exit(code);
         }
-        // serving: initialise libtorch while Quarkus boots (ModelService's loader waits for it)
+        // serving: initialise libtorch while Quarkus boots (ModelService's loader waits for it). Logging
+        // is initialised here first: both threads initialising java.util.logging at once deadlock.
+        org.jboss.logging.Logger.getLogger(Main.class).debug("starting libtorch in the background");
         Thread engine = new Thread(() -> {
             try {
                 dev.moaserve.model.Djl.engine();

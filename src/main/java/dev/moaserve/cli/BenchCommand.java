@@ -21,7 +21,8 @@ import java.util.Random;
 
 /**
  * {@code bench [--quick]}: decode benchmarks printed as tables, every ratio measured in the same run.
- * ({@code bench --prefix-cache [--quick]}: the prefix-state cache and n &gt; 1, see {@link PrefixBench}.)
+ * ({@code bench --prefix-cache [--quick]}: the prefix-state cache and n &gt; 1, see {@link PrefixBench};
+ * {@code bench --startup …}: start → ready of the packaged app by JDK and AOT cache, see {@link StartupBench}.)
  * <ul>
  *   <li>per-token decode time of one sequence at context 128 / 1,024 / 4,096 (MoA should stay
  *       flat), and the same for a model of equal size whose local attention spans the whole
@@ -42,16 +43,20 @@ public final class BenchCommand {
     private BenchCommand() {}
 
     public static int run(String[] argv, PrintStream out) {
-        Args a = new Args(argv, "quick", "prefix-cache");
+        Args a = new Args(argv, "quick", "prefix-cache", "startup");
         boolean quick = a.flag("quick");
-        Djl.inferenceThread();
-        if (a.flag("prefix-cache")) {
-            try {
+        try {
+            if (a.flag("prefix-cache")) {
+                Djl.inferenceThread();
                 return PrefixBench.run(out, quick);
-            } catch (Exception e) {
-                throw new IllegalStateException(e);
             }
+            if (a.flag("startup")) {
+                return StartupBench.run(a, out);
+            }
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
         }
+        Djl.inferenceThread();
         out.printf(Locale.ROOT, "moa-serve decode benchmark (%s, %d cores, %s)%n", System.getProperty("os.arch"),
                 Runtime.getRuntime().availableProcessors(), quick ? "quick" : "full");
         double peak = matmulPeak(out);
