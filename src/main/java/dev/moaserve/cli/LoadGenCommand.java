@@ -45,7 +45,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * seeded mix of {@code /v1/completions} requests (prompts cut from a built-in public-domain text)
  * and report, like vLLM's serving benchmark, request throughput, output tokens/s, TTFT,
  * inter-token latency and end-to-end latency (mean, p50, p99), and errors. With
- * {@code --soak SECONDS}: a bounded soak instead ({@link Soak}).
+ * {@code --soak SECONDS}: a bounded soak instead ({@link Soak}); with {@code --shared-prefix N}:
+ * the prefix-cache load ({@link SharedPrefixLoad}).
  */
 public final class LoadGenCommand {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -72,6 +73,10 @@ public final class LoadGenCommand {
             String model = a.string("model", null);
             if (!url.startsWith("http://localhost") && !url.startsWith("http://127.0.0.1")) {
                 throw new IllegalArgumentException("loadgen targets loopback only (http://localhost or 127.0.0.1)");
+            }
+            if (a.flag("shared-prefix")) {
+                write(SharedPrefixLoad.run(a, out), a.string("json", null), out);
+                return 0;
             }
             if (a.flag("soak")) {
                 Soak soak = new Soak(url, a.integer("clients", 64), a.integer("disconnect-every", 7), a.integer("pid", 0));
