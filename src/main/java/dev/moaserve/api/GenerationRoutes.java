@@ -71,6 +71,7 @@ public class GenerationRoutes {
     private void handle(RoutingContext rc, Api api, boolean tgiStream) {
         try {
             if (!service.ready()) {
+                rc.response().putHeader("Retry-After", "1"); // loading, or draining: try again (elsewhere)
                 throw new ApiException(503, "server_error", service.notReadyReason(), null, "unavailable");
             }
             JsonNode body = parse(rc);
@@ -81,7 +82,7 @@ public class GenerationRoutes {
             };
             start(rc, api, spec);
         } catch (ApiException e) {
-            if (e.status() == 429 || (e.status() == 503 && service.scheduler() == null)) {
+            if (e.status() == 429) {
                 rc.response().putHeader("Retry-After", "1");
             }
             metrics.outcome(e.status() == 429 ? "rejected" : "invalid");

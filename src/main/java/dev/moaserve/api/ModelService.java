@@ -77,7 +77,8 @@ public class ModelService {
         this.device = device;
         long t2 = System.nanoTime();
         if (model.tokenizer() == null) {
-            throw new IllegalStateException("model " + model.name() + " has no tokenizer (vocab.json or tokenizer.json)");
+            throw new IllegalStateException("model directory " + config.modelPath().orElse(model.name())
+                    + " has no tokenizer: serving needs vocab.json (character vocabulary) or tokenizer.json (Hugging Face)");
         }
         name = config.servedModelName().orElse(model.name());
         chatTemplate = ChatTemplate.parse(model.chatTemplate(), model.name() + "/chat_template.json");
