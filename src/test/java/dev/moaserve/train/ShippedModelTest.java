@@ -28,7 +28,9 @@ class ShippedModelTest {
         }
     }
 
+    /** The whole validation split (~2 min): only in the full run, {@code ./mvnw verify -Pfull}. */
     @Test
+    @org.junit.jupiter.api.Tag("full")
     void validationLossReproducesTheReportedOne() throws Exception {
         Path text = SharedData.require("data/tinyshakespeare.txt");
         JsonNode r = reported();
