@@ -30,7 +30,8 @@
 
   function params() {
     const p = { model: $("model").value || undefined, max_tokens: Number($("max_tokens").value),
-                temperature: Number($("temperature").value), top_p: Number($("top_p").value), stream: true };
+                temperature: Number($("temperature").value), top_p: Number($("top_p").value), stream: true,
+                stream_options: { include_usage: true } };
     if ($("seed").value !== "") p.seed = Number($("seed").value);
     if ($("stop").value !== "") p.stop = [$("stop").value.replace(/\\n/g, "\n")];
     return p;
@@ -88,6 +89,13 @@
             if (data === "[DONE]") continue;
             const chunk = JSON.parse(data);
             if (chunk.error) throw new Error(chunk.error.message);
+            if (chunk.usage) {
+              // the exact count: stream chunks are not tokens (a stop string's look-ahead can merge some)
+              tokens = chunk.usage.completion_tokens;
+              $("ntok").textContent = `${tokens} tokens`;
+              const secs = first ? (performance.now() - first) / 1000 : 0;
+              if (secs > 0) $("tps").textContent = `${(tokens / secs).toFixed(1)} tokens/s`;
+            }
             const c = chunk.choices && chunk.choices[0];
             const piece = c ? (chat ? (c.delta && c.delta.content) || "" : c.text || "") : "";
             if (piece) {

@@ -90,6 +90,13 @@ class PlaygroundBrowserTest {
         File shot = ((TakesScreenshot) browser).getScreenshotAs(OutputType.FILE);
         Files.copy(shot.toPath(), Path.of("target/playground.png"), StandardCopyOption.REPLACE_EXISTING);
 
+        // a completion run to its end: the count shown is the server's usage, not the stream's chunks
+        new Select(browser.findElement(By.id("mode"))).selectByValue("completion");
+        setValue("max_tokens", "30");
+        browser.findElement(By.id("generate")).click();
+        wait.until(ExpectedConditions.textToBe(By.id("status"), "done"));
+        assertEquals("30 tokens", browser.findElement(By.id("ntok")).getText());
+
         // an API error is shown as a readable message naming the field
         setValue("max_tokens", "100000");
         browser.findElement(By.id("generate")).click();
