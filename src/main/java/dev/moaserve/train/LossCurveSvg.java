@@ -33,6 +33,9 @@ public final class LossCurveSvg {
         return new Series(label, pts.stream().mapToDouble(p -> p[0]).toArray(), pts.stream().mapToDouble(p -> p[1]).toArray());
     }
 
+    /** Series with at most this many points get a marker on each point. */
+    static final int MARKED_POINTS = 30;
+
     public static String render(String title, String xLabel, String yLabel, List<Series> series) {
         int w = 640;
         int h = 400;
@@ -72,14 +75,22 @@ public final class LossCurveSvg {
                 (top + h - bottom) / 2, esc(yLabel)));
         for (int k = 0; k < series.size(); k++) {
             Series s = series.get(k);
+            int n = s.x().length;
+            double[] px = new double[n];
+            double[] py = new double[n];
             StringBuilder path = new StringBuilder();
-            for (int i = 0; i < s.x().length; i++) {
-                double x = left + (w - left - right) * (s.x()[i] - xMin) / (xMax - xMin + 1e-12);
-                double y = top + (h - top - bottom) * (1 - (s.y()[i] - yMin) / (yMax - yMin));
-                path.append(i == 0 ? "M" : " L").append(String.format(Locale.ROOT, "%.1f %.1f", x, y));
+            for (int i = 0; i < n; i++) {
+                px[i] = left + (w - left - right) * (s.x()[i] - xMin) / (xMax - xMin + 1e-12);
+                py[i] = top + (h - top - bottom) * (1 - (s.y()[i] - yMin) / (yMax - yMin));
+                path.append(i == 0 ? "M" : " L").append(String.format(Locale.ROOT, "%.1f %.1f", px[i], py[i]));
             }
             String color = COLORS[k % COLORS.length];
             sb.append(String.format(Locale.ROOT, "<path d=\"%s\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\"/>%n", path, color));
+            if (n <= MARKED_POINTS) { // a line of one point draws nothing: mark the points of short series
+                for (int i = 0; i < n; i++) {
+                    sb.append(String.format(Locale.ROOT, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>%n", px[i], py[i], color));
+                }
+            }
             sb.append(String.format(Locale.ROOT, "<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"3\" fill=\"%s\"/>%n",
                     w - right - 200, top + 8 + 16 * k, color));
             sb.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%d\">%s</text>%n", w - right - 182, top + 13 + 16 * k, esc(s.label())));
