@@ -29,10 +29,11 @@ import java.util.concurrent.TimeUnit;
  * Not a test: nothing asserts timings.
  */
 final class PrefixBench {
-    private static final String SYSTEM = "You are a player in a company of actors. Answer in the manner of the old plays, "
+    /** The shared system prompt of the prefix-cache workloads (also {@link SharedPrefixLoad}'s). */
+    static final String SYSTEM = "You are a player in a company of actors. Answer in the manner of the old plays, "
             + "in verse when you can, and keep to the matter of the question. Speak as the citizens of Rome speak, plainly, "
             + "and do not";
-    private static final String[] QUESTIONS = {"What news?", "Who comes here?", "Where is the king?", "Shall we fight?",
+    static final String[] QUESTIONS = {"What news?", "Who comes here?", "Where is the king?", "Shall we fight?",
             "What of the corn?", "Is it night yet?", "Who calls me?", "Why do you weep?"};
 
     private PrefixBench() {}

@@ -33,12 +33,6 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 final class SharedPrefixLoad {
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final String TEXT = "You are a player in a company of actors. Answer in the manner of the old plays, in verse "
-            + "when you can, and keep to the matter of the question. Speak as the citizens of Rome speak, plainly, and do not "
-            + "stray from it; the audience is patient but the night is short. ";
-    private static final String[] QUESTIONS = {"What news?", "Who comes here?", "Where is the king?", "Shall we fight?",
-            "What of the corn?", "Is it night yet?", "Who calls me?", "Why do you weep?"};
-
     private SharedPrefixLoad() {}
 
     static ObjectNode run(Args a, PrintStream out) throws Exception {
@@ -48,7 +42,7 @@ final class SharedPrefixLoad {
         int clients = a.integer("clients", 8);
         int requests = a.integer("requests", 64);
         int rounds = a.integer("rounds", 3);
-        String system = TEXT.repeat(prefix / TEXT.length() + 1).substring(0, prefix);
+        String system = (PrefixBench.SYSTEM + " ").repeat(prefix / PrefixBench.SYSTEM.length() + 1).substring(0, prefix);
         out.printf(Locale.ROOT, "shared prefix %d chars + a question, %d clients, %d requests per round, max_tokens 8%n",
                 prefix, clients, requests);
         out.println("| server | round | TTFT p50 ms | TTFT p99 ms | prompt tok/s | reused prompt tokens |");
@@ -94,7 +88,7 @@ final class SharedPrefixLoad {
                 for (int i; (i = next.getAndIncrement()) < requests; ) {
                     ObjectNode b = JSON.createObjectNode();
                     b.putArray("messages").add(JSON.createObjectNode().put("role", "system").put("content", system))
-                            .add(JSON.createObjectNode().put("role", "user").put("content", QUESTIONS[i % QUESTIONS.length]));
+                            .add(JSON.createObjectNode().put("role", "user").put("content", PrefixBench.QUESTIONS[i % PrefixBench.QUESTIONS.length]));
                     b.put("max_tokens", 8).put("temperature", 0).put("stream", true).putObject("stream_options")
                             .put("include_usage", true);
                     long start = System.nanoTime();

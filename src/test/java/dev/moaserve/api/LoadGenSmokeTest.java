@@ -16,6 +16,20 @@ class LoadGenSmokeTest {
     int port;
 
     @Test
+    void sharedPrefixModeReportsReuse() throws Exception {
+        java.nio.file.Path json = java.nio.file.Files.createTempFile("shared-prefix", ".json");
+        var out = new java.io.ByteArrayOutputStream();
+        int code = LoadGenCommand.run(new String[] {"--url", "http://localhost:" + port, "--shared-prefix", "96",
+                "--clients", "2", "--requests", "6", "--rounds", "1", "--json", json.toString()},
+                new java.io.PrintStream(out), System.err);
+        assertEquals(0, code, out.toString());
+        var r = Json.MAPPER.readTree(json.toFile());
+        assertTrue(r.get("prompt_tokens_per_s").asDouble() > 0, r.toString());
+        assertTrue(out.toString().matches("(?s).*\\| url \\| 0 \\|.*\\| [1-9]\\d* % \\|.*"), "no reuse reported:\n" + out);
+        java.nio.file.Files.delete(json);
+    }
+
+    @Test
     void reportsThroughputAndLatencies() throws Exception {
         ObjectNode r = LoadGenCommand.run("http://localhost:" + port, 2, 5, 16, 8, 1, null);
         assertEquals(5, r.get("completed").asInt(), r.toString());
