@@ -82,8 +82,13 @@ public class ModelService {
         }
         name = config.servedModelName().orElse(model.name());
         chatTemplate = ChatTemplate.parse(model.chatTemplate(), model.name() + "/chat_template.json");
-        IncrementalDecoder decoder = new IncrementalDecoder(model.weights(), config.maxBatchSize(),
-                IncrementalDecoder.Recompute.parse(config.recompute()), dtype);
+        IncrementalDecoder decoder;
+        try {
+            decoder = new IncrementalDecoder(model.weights(), config.maxBatchSize(),
+                    IncrementalDecoder.Recompute.parse(config.recompute()), dtype);
+        } catch (IncrementalDecoder.PoolAllocationException e) {
+            throw new IllegalStateException(e.getMessage() + "; lower moa.max-batch-size (now " + config.maxBatchSize() + ")", e);
+        }
         warmUp(decoder);
         scheduler = new Scheduler(decoder, model.tokenizer(),
                 new Scheduler.Limits(config.maxBatchSize(), config.maxBatchedTokens(), config.maxQueue(),

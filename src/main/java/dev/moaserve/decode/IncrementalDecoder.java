@@ -98,13 +98,36 @@ public final class IncrementalDecoder implements AutoCloseable {
         this.half = dtype != DataType.FLOAT32;
         this.manager = weights.manager().newSubManager();
         this.w = new DecodeWeights(weights, manager, dtype);
-        this.pool = new StatePool(w, manager, slots);
+        this.pool = allocatePool(slots);
         this.localWindow = manager.create((float) c.localAttnWindowSize());
         this.kqLimit = manager.create((long) Math.min(c.numRoutedQueries(), c.routedWindowSize()));
         this.neg = manager.create(Ops.NEG);
         this.routingScale = manager.create((float) c.cosineSimScale());
         this.maxThreads = Math.max(1, JniUtils.getNumThreads());
         this.threads = maxThreads;
+    }
+
+    /** The running-state pool; an allocation failure (device out of memory) says what was asked for. */
+    private StatePool allocatePool(int slots) {
+        try {
+            return new StatePool(w, manager, slots);
+        } catch (ai.djl.engine.EngineException e) {
+            ai.djl.Device device = manager.getDevice();
+            manager.close();
+            throw new PoolAllocationException(slots, bytesPerSequence(), device, e);
+        }
+    }
+
+    /** The decode-state pool did not fit in the device's memory. */
+    public static final class PoolAllocationException extends IllegalStateException {
+        PoolAllocationException(int slots, long bytesPerSlot, ai.djl.Device device, Throwable cause) {
+            super(String.format(java.util.Locale.ROOT, "cannot allocate the decode-state pool on %s: %d slots × %d bytes = %.1f MB (%s)",
+                    device, slots, bytesPerSlot, slots * (double) bytesPerSlot / 1e6, firstLine(cause.getMessage())), cause);
+        }
+
+        private static String firstLine(String s) {
+            return s == null ? "" : s.lines().findFirst().orElse("");
+        }
     }
 
     /** Steps with fewer new tokens than this run on one intra-op thread (see {@link #useThreads}). */

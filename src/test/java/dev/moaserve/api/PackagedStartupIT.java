@@ -69,6 +69,13 @@ class PackagedStartupIT {
             assertTrue(log.contains("cannot serve: ") && log.contains("/nonexistent/model"), log);
             assertFalse(log.contains("\tat dev.moaserve"), "a stack trace instead of one line:\n" + log);
         }
+        // a decode-state pool the device cannot hold: the error names the setting to lower
+        try (PackagedApp app = PackagedApp.launch(Map.of("moa.max-batch-size", "1000000000"))) {
+            int exit = app.awaitExit(Duration.ofMinutes(2));
+            String log = app.output();
+            assertEquals(1, exit, "exit code; log:\n" + log);
+            assertTrue(log.contains("cannot allocate the decode-state pool") && log.contains("lower moa.max-batch-size"), log);
+        }
         // a reference case (config + safetensors, no tokenizer): loadable for verify, not servable
         String tiny = java.nio.file.Path.of("src/test/resources/reference/tiny").toAbsolutePath().toString();
         try (PackagedApp app = PackagedApp.launch(Map.of("moa.model-path", tiny))) {

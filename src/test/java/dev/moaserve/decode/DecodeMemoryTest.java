@@ -24,6 +24,23 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 /** 10,000 batched decode steps, with sequences joining and leaving, leave no native arrays behind. */
 class DecodeMemoryTest {
 
+    /** A pool the device cannot hold fails with what was asked for, and frees what it had (no native leak). */
+    @Test
+    void aPoolTooLargeForTheDeviceFailsClearly() throws Exception {
+        ModelConfig c = new ModelConfig(13, 16, 2, 64, 4, 4, 2, 3, 2, 4, 2, 2, true, 1.0, 20, 0.03, 4, 0.7, 8);
+        try (NDManager m = Djl.newManager()) {
+            var weights = Init.random(c, m, 5);
+            long baseline = liveArrays(m);
+            int slots = Integer.MAX_VALUE / 2; // the very first pool tensor exceeds any machine's memory
+            IncrementalDecoder.PoolAllocationException e = org.junit.jupiter.api.Assertions.assertThrows(
+                    IncrementalDecoder.PoolAllocationException.class,
+                    () -> new IncrementalDecoder(weights, slots, IncrementalDecoder.Recompute.LAZY));
+            org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().startsWith("cannot allocate the decode-state pool on cpu()")
+                    && e.getMessage().contains(slots + " slots"), e.getMessage());
+            assertEquals(baseline, liveArrays(m), "the failed decoder's arrays were freed");
+        }
+    }
+
     @Test
     void noNativeArraysAccumulateOverTenThousandSteps() throws Exception {
         ModelConfig c = new ModelConfig(13, 16, 2, 64, 4, 4, 2, 3, 2, 4, 2, 2, true, 1.0, 20, 0.03, 4, 0.7, 8);
