@@ -168,7 +168,6 @@ public class GenerationRoutes {
         final Out[] outs;
         final long created = System.currentTimeMillis() / 1000;
         final long startNanos = System.nanoTime();
-        int open;
         boolean headersSent;
         boolean finished;
 
@@ -197,7 +196,6 @@ public class GenerationRoutes {
             for (int i = 0; i < outs.length; i++) {
                 outs[i] = new Out(i, requests.get(i));
             }
-            this.open = outs.length;
         }
 
         void cancelAll() {
@@ -236,7 +234,6 @@ public class GenerationRoutes {
             } else if (e instanceof DoneEvent d) {
                 Out o = outs[d.index()];
                 o.finish = d.finish();
-                open--;
                 finish(o, d.finish());
             }
         }
@@ -357,8 +354,10 @@ public class GenerationRoutes {
                 }
                 finishChoiceStream(o, f);
             }
-            if (open > 0) {
-                return;
+            for (Out other : outs) {
+                if (other.finish == null) {
+                    return; // other choices still running
+                }
             }
             finished = true;
             log(null);

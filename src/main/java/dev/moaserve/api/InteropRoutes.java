@@ -62,7 +62,9 @@ public class InteropRoutes {
     private static void error(RoutingContext rc, int status, String message) {
         String type = status == 500 ? "server_error" : "invalid_request_error";
         String code = status == 413 ? "request_too_large" : null;
-        rc.response().putHeader("Connection", status == 413 ? "close" : "keep-alive");
+        if (status == 413) {
+            rc.response().putHeader("Connection", "close"); // the unread rest of the body is not worth reading
+        }
         GenerationRoutes.sendError(rc.response(), new ApiException(status, type, message, null, code),
                 GenerationRoutes.isTgiRoute(rc.normalizedPath()));
     }

@@ -45,11 +45,6 @@ public final class DecodeState implements AutoCloseable {
         return StatePool.bytesPerSlot(c);
     }
 
-    /** Whether this is a parked snapshot (see {@link IncrementalDecoder#snapshot}), which steps never take. */
-    public boolean isSnapshot() {
-        return owner.isParked(this);
-    }
-
     IncrementalDecoder owner() {
         return owner;
     }

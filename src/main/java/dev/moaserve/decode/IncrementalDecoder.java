@@ -227,14 +227,6 @@ public final class IncrementalDecoder implements AutoCloseable {
         return s;
     }
 
-    boolean isParked(DecodeState s) {
-        return s.pool != null && s.pool == parked;
-    }
-
-    /** Snapshot slots allocated now. */
-    public int snapshotCapacity() {
-        return parked == null ? 0 : parked.capacity();
-    }
 
     /** Slots the pool holds now (its capacity). */
     public int poolCapacity() {

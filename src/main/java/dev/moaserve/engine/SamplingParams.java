@@ -42,11 +42,6 @@ public record SamplingParams(
         return new SamplingParams(0, 0, 1, 0, 1, 0, 0, null, maxTokens, List.of(), 0);
     }
 
-    public SamplingParams withLogprobs(int n) {
-        return new SamplingParams(temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty,
-                seed, maxTokens, stop, n, logitBias);
-    }
-
     public SamplingParams withSeed(long newSeed) {
         return new SamplingParams(temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty,
                 newSeed, maxTokens, stop, logprobs, logitBias);
