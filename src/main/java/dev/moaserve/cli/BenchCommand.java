@@ -12,12 +12,16 @@ import dev.moaserve.model.Init;
 import dev.moaserve.model.ModelConfig;
 import dev.moaserve.model.MoaModel;
 import dev.moaserve.model.MoaWeights;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 import java.io.PrintStream;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
+import java.util.concurrent.Callable;
 
 /**
  * {@code bench [--quick]}: decode benchmarks printed as tables, every ratio measured in the same run.
@@ -36,26 +40,52 @@ import java.util.Random;
  * Shapes: the reference {@code tiny} case and a synthetic dim 512, 8 layers, w = 64 config.
  * Weights are random (speed does not depend on them). Not a test: nothing asserts timings.
  */
-public final class BenchCommand {
+@Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Decode benchmarks printed as tables; every ratio is measured in the same run.",
+                "Not a test: nothing asserts timings."})
+final class BenchCommand implements Callable<Integer> {
     /** Context capacity: 4,096 plus room for the measured steps after a 4,096-token prefix. */
     private static final int SEQ = 4096 + 512;
 
-    private BenchCommand() {}
+    @Option(names = "--quick", description = "the short variant (about 2 minutes here): fewer shapes and steps")
+    boolean quick;
+    @Option(names = "--prefix-cache", description = "instead: the prefix-state cache and n > 1")
+    boolean prefixCache;
+    @Option(names = "--startup", description = "instead: start -> ready of the packaged app by JDK and AOT cache (needs --app)")
+    boolean startup;
+    @Option(names = "--app", paramLabel = "DIR", description = "startup: target/quarkus-app of a fast-jar build")
+    Path app;
+    @Option(names = "--aot-app", paramLabel = "DIR", description = "startup: an aot-jar build with its app.aot (JDK 25)")
+    Path aotApp;
+    @Option(names = "--jdk17", paramLabel = "JAVA_HOME", description = "startup: the JDK 17 to run (default: this one)")
+    Path jdk17;
+    @Option(names = "--jdk25", paramLabel = "JAVA_HOME", description = "startup: a JDK 25, for the fast-jar and AOT modes")
+    Path jdk25;
+    @Option(names = "--runs", defaultValue = "5", description = "startup: starts per mode (default: ${DEFAULT-VALUE})")
+    int runs;
 
-    public static int run(String[] argv, PrintStream out) {
-        Args a = new Args(argv, "quick", "prefix-cache", "startup");
-        boolean quick = a.flag("quick");
-        try {
-            if (a.flag("prefix-cache")) {
-                Djl.inferenceThread();
-                return PrefixBench.run(out, quick);
-            }
-            if (a.flag("startup")) {
-                return StartupBench.run(a, out);
-            }
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
+    private final PrintStream out;
+
+    BenchCommand(PrintStream out) {
+        this.out = out;
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        if (prefixCache) {
+            Djl.inferenceThread();
+            return PrefixBench.run(out, quick);
         }
+        if (startup) {
+            if (app == null) {
+                throw new IllegalArgumentException("--startup needs --app <target/quarkus-app>");
+            }
+            return StartupBench.run(app, aotApp, jdk17 == null ? Path.of(System.getProperty("java.home")) : jdk17, jdk25, runs, out);
+        }
+        return decode(out, quick);
+    }
+
+    private static int decode(PrintStream out, boolean quick) {
         Djl.inferenceThread();
         out.printf(Locale.ROOT, "moa-serve decode benchmark (%s, %d cores, %s)%n", System.getProperty("os.arch"),
                 Runtime.getRuntime().availableProcessors(), quick ? "quick" : "full");

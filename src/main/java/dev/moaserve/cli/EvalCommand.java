@@ -1,9 +1,10 @@
 package dev.moaserve.cli;
 
 import dev.moaserve.model.MoaModel;
-import dev.moaserve.model.ModelException;
 import dev.moaserve.model.Tokenizer;
 import dev.moaserve.train.Evaluation;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -11,43 +12,88 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
+import java.util.concurrent.Callable;
 
 /**
  * {@code eval --text <file> [--model <dir>] [--from 0.9]}: prints
  * {@code loss=<nats/token> tokens=<n> full_forward_loss=<nats/token>} over the text from that
  * fraction on, in non-overlapping context-sized blocks; {@code loss} under the generation
  * semantics (incremental decoding), {@code full_forward_loss} from one (leaky) full forward.
+ * Progress goes to stderr.
  */
-public final class EvalCommand {
-    private EvalCommand() {}
+@Command(name = "eval", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Language-model loss of a model on the tail of a text, in context-sized blocks.",
+                "Prints: loss=<nats/token> tokens=<n> full_forward_loss=<nats/token> (progress on stderr)."})
+final class EvalCommand implements Callable<Integer> {
+    @Option(names = "--text", required = true, paramLabel = "FILE", description = "UTF-8 text to evaluate on")
+    Path text;
 
-    public static int run(String[] argv, PrintStream out, PrintStream err) {
-        try {
-            Args a = new Args(argv);
-            Path text = Path.of(a.required("text"));
-            double from = a.number("from", 0.9);
-            if (!(from >= 0 && from < 1)) {
-                throw new IllegalArgumentException("--from must be in [0, 1), got " + from);
-            }
-            String dir = a.string("model", null);
-            try (MoaModel model = dir == null ? MoaModel.loadEmbedded() : MoaModel.load(Path.of(dir))) {
-                int[] data = slice(Files.readString(text, StandardCharsets.UTF_8), from, model.tokenizer());
-                if (data.length <= model.config().seqLen()) {
-                    throw new IllegalArgumentException("text after --from is shorter than one context block ("
-                            + (model.config().seqLen() + 1) + " tokens)");
-                }
-                Evaluation.Loss gen = Evaluation.generationLoss(model.weights(), data, a.integer("batch", 64));
-                Evaluation.Loss full = Evaluation.fullForwardLoss(model.weights(), data, 16);
-                out.printf(Locale.ROOT, "loss=%.4f tokens=%d full_forward_loss=%.4f%n", gen.loss(), gen.tokens(), full.loss());
-            }
-            return 0;
-        } catch (IllegalArgumentException | ModelException e) {
-            err.println("eval: " + e.getMessage());
-            return 2;
-        } catch (IOException e) {
-            err.println("eval: " + e.getMessage());
-            return 1;
+    @Option(names = "--model", paramLabel = "DIR", description = "model directory (default: the embedded model)")
+    Path model;
+
+    @Option(names = "--from", defaultValue = "0.9", paramLabel = "FRACTION",
+            description = "evaluate the text from this fraction of its characters on (default: ${DEFAULT-VALUE}, nanoGPT's validation split)")
+    double from;
+
+    @Option(names = "--eval-tokens", paramLabel = "N|all", defaultValue = "all",
+            description = "predict at most N tokens (whole blocks from the start of the split; default: ${DEFAULT-VALUE})")
+    String evalTokens;
+
+    @Option(names = "--batch", defaultValue = "64", description = "blocks decoded together (default: ${DEFAULT-VALUE})")
+    int batch;
+
+    private final PrintStream out;
+    private final PrintStream err;
+
+    EvalCommand(PrintStream out, PrintStream err) {
+        this.out = out;
+        this.err = err;
+    }
+
+    @Override
+    public Integer call() throws IOException {
+        if (!(from >= 0 && from < 1)) {
+            throw new IllegalArgumentException("--from must be in [0, 1), got " + from);
         }
+        long limit = tokenLimit("--eval-tokens", evalTokens);
+        if (limit == 0) {
+            throw new IllegalArgumentException("--eval-tokens must be positive or 'all'");
+        }
+        if (batch < 1) {
+            throw new IllegalArgumentException("--batch must be positive");
+        }
+        if (!Files.isRegularFile(text)) {
+            throw new IllegalArgumentException("text file not found: " + text);
+        }
+        try (MoaModel m = model == null ? MoaModel.loadEmbedded() : MoaModel.load(model)) {
+            int seq = m.config().seqLen();
+            int[] data = slice(Files.readString(text, StandardCharsets.UTF_8), from, m.tokenizer());
+            if (data.length <= seq) {
+                throw new IllegalArgumentException("text after --from is shorter than one context block (" + (seq + 1) + " tokens)");
+            }
+            data = Evaluation.firstTokens(data, limit, seq);
+            err.printf(Locale.ROOT, "eval: %s on %d tokens of %s%n", m.name(), Evaluation.tokens(data, seq), text);
+            Evaluation.Loss gen = Evaluation.generationLoss(m.weights(), data, batch, new ProgressLine(err, "generation loss"));
+            Evaluation.Loss full = Evaluation.fullForwardLoss(m.weights(), data, 16, new ProgressLine(err, "full-forward loss"));
+            out.printf(Locale.ROOT, "loss=%.4f tokens=%d full_forward_loss=%.4f%n", gen.loss(), gen.tokens(), full.loss());
+        }
+        return 0;
+    }
+
+    /** {@code N} or {@code all} (= no bound) as a token count; 0 stays 0. */
+    static long tokenLimit(String option, String value) {
+        if (value.equalsIgnoreCase("all")) {
+            return Long.MAX_VALUE;
+        }
+        try {
+            long n = Long.parseLong(value);
+            if (n >= 0) {
+                return n;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new IllegalArgumentException(option + " must be a token count or 'all', got '" + value + "'");
     }
 
     /** Token ids of the text from a fraction of its characters on (nanoGPT's split point). */

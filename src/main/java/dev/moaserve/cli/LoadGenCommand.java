@@ -12,6 +12,8 @@ import dev.moaserve.engine.Scheduler;
 import dev.moaserve.engine.TokenListener;
 import dev.moaserve.decode.IncrementalDecoder;
 import dev.moaserve.model.MoaModel;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 import java.io.BufferedReader;
 import java.io.InputStream;
@@ -31,6 +33,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -48,7 +51,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@code --soak SECONDS}: a bounded soak instead ({@link Soak}); with {@code --shared-prefix N}:
  * the prefix-cache load ({@link SharedPrefixLoad}).
  */
-public final class LoadGenCommand {
+@Command(name = "loadgen", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Load a running server like vLLM's serving benchmark: concurrent streaming clients, then",
+                "throughput, TTFT, inter-token and end-to-end latency (mean, p50, p99) and errors.",
+                "--soak and --shared-prefix select the soak and the prefix-cache load instead."})
+public final class LoadGenCommand implements Callable<Integer> {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final String TEXT = "First Citizen: Before we proceed any further, hear me speak. All: Speak, speak. "
             + "First Citizen: You are all resolved rather to die than to famish? All: Resolved. resolved. First Citizen: "
@@ -56,56 +63,80 @@ public final class LoadGenCommand {
             + "kill him, and we'll have corn at our own price. Is't a verdict? All: No more talking on't; let it be done: "
             + "away, away! Second Citizen: One word, good citizens. ";
 
-    private LoadGenCommand() {}
-
     /** Outcome of one request. */
     record Sample(boolean ok, String error, int tokens, double ttft, double e2e, List<Double> itl) {}
 
-    public static int run(String[] argv, PrintStream out, PrintStream err) {
-        try {
-            Args a = new Args(argv, "compare-engine");
-            String url = a.string("url", "http://localhost:8080");
-            int clients = a.integer("clients", 8);
-            int requests = a.integer("requests", 64);
-            int promptLen = a.integer("prompt-len", 32);
-            int maxTokens = a.integer("max-tokens", 64);
-            long seed = a.integer("seed", 1);
-            String model = a.string("model", null);
-            if (!url.startsWith("http://localhost") && !url.startsWith("http://127.0.0.1")) {
+    @Option(names = "--url", defaultValue = "http://localhost:8080", description = "server (loopback only; default: ${DEFAULT-VALUE})")
+    String url;
+    @Option(names = "--clients", description = "concurrent clients (default: 8; 64 with --soak)")
+    Integer clients;
+    @Option(names = "--requests", defaultValue = "64", description = "requests in all (per round with --shared-prefix; default: ${DEFAULT-VALUE})")
+    int requests;
+    @Option(names = "--prompt-len", defaultValue = "32", description = "prompt characters (default: ${DEFAULT-VALUE})")
+    int promptLen;
+    @Option(names = "--max-tokens", defaultValue = "64", description = "tokens generated per request (default: ${DEFAULT-VALUE})")
+    int maxTokens;
+    @Option(names = "--seed", defaultValue = "1", description = "seed of the request mix (default: ${DEFAULT-VALUE})")
+    long seed;
+    @Option(names = "--model", description = "the request's model field (default: the server's)")
+    String model;
+    @Option(names = "--json", paramLabel = "FILE", description = "also write the report as JSON")
+    Path json;
+    @Option(names = "--compare-engine", description = "also run the same mix through the engine in this process, without HTTP")
+    boolean compareEngine;
+    @Option(names = "--soak", paramLabel = "SECONDS", description = "a bounded soak instead: mixed routes, clients that vanish, memory sampled")
+    Double soak;
+    @Option(names = "--disconnect-every", defaultValue = "7", description = "soak: one client in N disconnects mid-stream (default: ${DEFAULT-VALUE})")
+    int disconnectEvery;
+    @Option(names = "--pid", defaultValue = "0", description = "soak: the server's process id, to sample its RSS")
+    long pid;
+    @Option(names = "--shared-prefix", paramLabel = "CHARS", description = "the prefix-cache load instead: chat requests sharing a system prompt of CHARS characters")
+    Integer sharedPrefix;
+    @Option(names = "--baseline-url", description = "shared prefix: a second server measured in alternating rounds (e.g. with moa.prefix-cache-bytes=0)")
+    String baselineUrl;
+    @Option(names = "--rounds", defaultValue = "3", description = "shared prefix: rounds per server (default: ${DEFAULT-VALUE})")
+    int rounds;
+
+    private final PrintStream out;
+
+    LoadGenCommand(PrintStream out) {
+        this.out = out;
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        for (String u : baselineUrl == null ? List.of(url) : List.of(url, baselineUrl)) {
+            if (!u.startsWith("http://localhost") && !u.startsWith("http://127.0.0.1")) {
                 throw new IllegalArgumentException("loadgen targets loopback only (http://localhost or 127.0.0.1)");
             }
-            if (a.flag("shared-prefix")) {
-                write(SharedPrefixLoad.run(a, out), a.string("json", null), out);
-                return 0;
-            }
-            if (a.flag("soak")) {
-                Soak soak = new Soak(url, a.integer("clients", 64), a.integer("disconnect-every", 7), a.integer("pid", 0));
-                ObjectNode r = soak.run(a.number("soak", 300), seed, out);
-                write(r, a.string("json", null), out);
-                return r.get("errors").asLong() == 0 && r.get("running_after_end").asDouble() == 0 ? 0 : 1;
-            }
-            if (clients < 1 || requests < 1 || requests > 100_000 || promptLen < 1 || maxTokens < 1) {
-                throw new IllegalArgumentException("clients, requests, prompt-len and max-tokens must be positive");
-            }
-            ObjectNode report = run(url, clients, requests, promptLen, maxTokens, seed, model);
-            printTable(out, report);
-            if (a.flag("compare-engine")) {
-                // the same request mix through the engine in this process, no HTTP (the server idles meanwhile)
-                double engine = engineThroughput(clients, requests, promptLen, maxTokens, seed);
-                report.put("engine_output_tokens_per_s", engine);
-                report.put("http_over_engine", report.get("output_tokens_per_s").asDouble() / engine);
-                out.printf(Locale.ROOT, "engine alone (same mix, in-process, no HTTP): %.1f tok/s; HTTP/SSE server / engine = %.2f%n",
-                        engine, report.get("http_over_engine").asDouble());
-            }
-            write(report, a.string("json", null), out);
-            return report.get("errors").asInt() == 0 ? 0 : 1;
-        } catch (IllegalArgumentException e) {
-            err.println("loadgen: " + e.getMessage());
-            return 2;
-        } catch (Exception e) {
-            err.println("loadgen: " + e);
-            return 1;
         }
+        if (requests < 1 || requests > 100_000 || promptLen < 1 || maxTokens < 1 || (clients != null && clients < 1)) {
+            throw new IllegalArgumentException("clients, requests, prompt-len and max-tokens must be positive");
+        }
+        String jsonOut = json == null ? null : json.toString();
+        if (sharedPrefix != null) {
+            write(SharedPrefixLoad.run(sharedPrefix, url, baselineUrl, clients == null ? 8 : clients, requests, rounds, out),
+                    jsonOut, out);
+            return 0;
+        }
+        if (soak != null) {
+            ObjectNode r = new Soak(url, clients == null ? 64 : clients, disconnectEvery, pid).run(soak, seed, out);
+            write(r, jsonOut, out);
+            return r.get("errors").asLong() == 0 && r.get("running_after_end").asDouble() == 0 ? 0 : 1;
+        }
+        int c = clients == null ? 8 : clients;
+        ObjectNode report = run(url, c, requests, promptLen, maxTokens, seed, model);
+        printTable(out, report);
+        if (compareEngine) {
+            // the same request mix through the engine in this process, no HTTP (the server idles meanwhile)
+            double engine = engineThroughput(c, requests, promptLen, maxTokens, seed);
+            report.put("engine_output_tokens_per_s", engine);
+            report.put("http_over_engine", report.get("output_tokens_per_s").asDouble() / engine);
+            out.printf(Locale.ROOT, "engine alone (same mix, in-process, no HTTP): %.1f tok/s; HTTP/SSE server / engine = %.2f%n",
+                    engine, report.get("http_over_engine").asDouble());
+        }
+        write(report, jsonOut, out);
+        return report.get("errors").asInt() == 0 ? 0 : 1;
     }
 
     /** The report as pretty JSON, to {@code file} (--json) or stdout. */

@@ -1,21 +1,23 @@
 package dev.moaserve.cli;
 
 import dev.moaserve.train.LossCurveSvg;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Callable;
 
 /**
  * {@code plot --out curve.svg --csv a.csv --label MoA [--csv2 b.csv --label2 dense] [--x seconds|step]}:
  * draws the validation loss of one or two training runs as an SVG.
  */
-public final class PlotCommand {
-    private PlotCommand() {}
-
+@Command(name = "plot", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Draw the validation loss of one or two training runs (or a loadgen sweep) as an SVG.")
+final class PlotCommand implements Callable<Integer> {
     /** Output tokens/s against concurrent clients, from the load-&lt;clients&gt;.json reports of loadgen. */
     private static int loadSweep(Path dir, Path out) throws IOException {
         com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
@@ -37,25 +39,41 @@ public final class PlotCommand {
         return 0;
     }
 
-    public static int run(String[] argv, PrintStream err) {
-        try {
-            Args a = new Args(argv);
-            if (a.string("load-dir", null) != null) {
-                return loadSweep(Path.of(a.string("load-dir", null)), Path.of(a.required("out")));
-            }
-            String x = a.string("x", "seconds");
-            List<LossCurveSvg.Series> series = new ArrayList<>();
-            series.add(LossCurveSvg.fromCsv(Path.of(a.required("csv")), a.string("label", "run 1"), "val_loss_full_forward", x));
-            if (a.string("csv2", null) != null) {
-                series.add(LossCurveSvg.fromCsv(Path.of(a.string("csv2", null)), a.string("label2", "run 2"),
-                        "val_loss_full_forward", x));
-            }
-            Files.writeString(Path.of(a.required("out")), LossCurveSvg.render(a.string("title", "validation loss"),
-                    x.equals("seconds") ? "training time (s)" : "step", "loss (nats/char)", series));
-            return 0;
-        } catch (IllegalArgumentException | IOException e) {
-            err.println("plot: " + e.getMessage());
-            return 2;
+    @Option(names = "--out", required = true, paramLabel = "SVG", description = "the SVG file to write")
+    Path out;
+    @Option(names = "--csv", paramLabel = "FILE", description = "training-curve.csv of a run (train writes it)")
+    Path csv;
+    @Option(names = "--label", defaultValue = "run 1", description = "legend of --csv (default: ${DEFAULT-VALUE})")
+    String label;
+    @Option(names = "--csv2", paramLabel = "FILE", description = "a second run to compare")
+    Path csv2;
+    @Option(names = "--label2", defaultValue = "run 2", description = "legend of --csv2 (default: ${DEFAULT-VALUE})")
+    String label2;
+    @Option(names = "--x", defaultValue = "seconds", description = "x axis: seconds or step (default: ${DEFAULT-VALUE})")
+    String x;
+    @Option(names = "--title", defaultValue = "validation loss", description = "chart title (default: ${DEFAULT-VALUE})")
+    String title;
+    @Option(names = "--load-dir", paramLabel = "DIR", description = "instead: output tokens/s vs clients from loadgen's load-<clients>.json reports")
+    Path loadDir;
+
+    @Override
+    public Integer call() throws IOException {
+        if (loadDir != null) {
+            return loadSweep(loadDir, out);
         }
+        if (csv == null) {
+            throw new IllegalArgumentException("--csv (or --load-dir) is required");
+        }
+        if (!x.equals("seconds") && !x.equals("step")) {
+            throw new IllegalArgumentException("--x must be seconds or step, got '" + x + "'");
+        }
+        List<LossCurveSvg.Series> series = new ArrayList<>();
+        series.add(LossCurveSvg.fromCsv(csv, label, "val_loss_full_forward", x));
+        if (csv2 != null) {
+            series.add(LossCurveSvg.fromCsv(csv2, label2, "val_loss_full_forward", x));
+        }
+        Files.writeString(out, LossCurveSvg.render(title, x.equals("seconds") ? "training time (s)" : "step",
+                "loss (nats/char)", series));
+        return 0;
     }
 }

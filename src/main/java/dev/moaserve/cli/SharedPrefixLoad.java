@@ -35,13 +35,8 @@ final class SharedPrefixLoad {
     private static final ObjectMapper JSON = new ObjectMapper();
     private SharedPrefixLoad() {}
 
-    static ObjectNode run(Args a, PrintStream out) throws Exception {
-        int prefix = a.integer("shared-prefix", 192);
-        String url = a.string("url", "http://localhost:8080");
-        String baseline = a.string("baseline-url", null);
-        int clients = a.integer("clients", 8);
-        int requests = a.integer("requests", 64);
-        int rounds = a.integer("rounds", 3);
+    static ObjectNode run(int prefix, String url, String baseline, int clients, int requests, int rounds, PrintStream out)
+            throws Exception {
         String system = (PrefixBench.SYSTEM + " ").repeat(prefix / PrefixBench.SYSTEM.length() + 1).substring(0, prefix);
         out.printf(Locale.ROOT, "shared prefix %d chars + a question, %d clients, %d requests per round, max_tokens 8%n",
                 prefix, clients, requests);

@@ -36,18 +36,13 @@ final class StartupBench {
 
     private StartupBench() {}
 
-    static int run(Args a, PrintStream out) throws Exception {
-        Path app = Path.of(a.required("app"));
-        String aot = a.string("aot-app", null);
-        String jdk17 = a.string("jdk17", System.getProperty("java.home"));
-        String jdk25 = a.string("jdk25", null);
-        int runs = a.integer("runs", 5);
+    static int run(Path app, Path aot, Path jdk17, Path jdk25, int runs, PrintStream out) throws Exception {
         List<Mode> modes = new ArrayList<>();
-        modes.add(new Mode("fast-jar, JDK 17", Path.of(jdk17, "bin", "java"), app, List.of()));
+        modes.add(new Mode("fast-jar, JDK 17", jdk17.resolve("bin/java"), app, List.of()));
         if (jdk25 != null) {
-            modes.add(new Mode("fast-jar, JDK 25", Path.of(jdk25, "bin", "java"), app, List.of()));
+            modes.add(new Mode("fast-jar, JDK 25", jdk25.resolve("bin/java"), app, List.of()));
             if (aot != null) {
-                modes.add(new Mode("aot-jar + AOT cache, JDK 25", Path.of(jdk25, "bin", "java"), Path.of(aot),
+                modes.add(new Mode("aot-jar + AOT cache, JDK 25", jdk25.resolve("bin/java"), aot,
                         List.of("-XX:AOTCache=app.aot")));
             }
         }

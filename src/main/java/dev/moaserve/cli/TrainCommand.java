@@ -6,6 +6,8 @@ import dev.moaserve.train.ModelWriter;
 import dev.moaserve.train.TextData;
 import dev.moaserve.train.TrainConfig;
 import dev.moaserve.train.Trainer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -15,77 +17,145 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.Callable;
 
 /**
  * {@code train --text <file> --out <dir> [options]}: trains a character-level MoA model on a text
  * (nanoGPT split: first 90% train, last 10% validation), checkpoints the best model (by
  * full-forward validation loss) to {@code --out}, then reports the generation-semantics loss.
  * {@code --dense} trains the dense-attention baseline of the same size (local window = routed
- * window = context, so no routing). {@code --minutes M} replaces {@code --steps} by a time budget.
+ * window = context, so no routing). {@code --minutes M} replaces {@code --steps} by a time budget;
+ * {@code --eval-tokens N} bounds the final evaluation (0 skips it).
  */
-public final class TrainCommand {
-    private TrainCommand() {}
+@Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Train a character-level MoA model on a text (first 90 %% train, last 10 %% validation),",
+                "checkpointing the best model (by full-forward validation loss) to --out."})
+final class TrainCommand implements Callable<Integer> {
+    @Option(names = "--text", required = true, paramLabel = "FILE", description = "UTF-8 training text")
+    Path text;
+    @Option(names = "--out", required = true, paramLabel = "DIR", description = "where the model directory is written")
+    Path out;
 
-    public static int run(String[] argv, PrintStream out, PrintStream err) {
-        Args a;
-        try {
-            a = new Args(argv, "dense", "f32", "compare-f16");
-            Path text = Path.of(a.required("text"));
-            Path dir = Path.of(a.required("out"));
-            int seq = a.integer("seq-len", 256);
-            boolean dense = a.flag("dense");
-            int window = dense ? seq : a.integer("window", 32);
-            ModelConfig model = new ModelConfig(1, a.integer("dim", 128), a.integer("depth", 4), seq,
-                    dense ? seq : a.integer("local-window", window), window,
-                    a.integer("routed-queries", 16), a.integer("routed-kv", 32), a.integer("experts", 2),
-                    a.integer("dim-head", 32), a.integer("heads", 4), a.integer("ff-mult", 4), true,
-                    a.number("fetch-k-ratio", 1.0), 20, 0.03, 4.0, 0.7, 8);
-            TextData data = TextData.load(text, 0.9);
-            model = withVocab(model, data.tokenizer().vocabSize());
-            TrainConfig cfg = new TrainConfig(model, a.integer("steps", 3000), a.integer("batch", 16),
-                    (float) a.number("lr", 2e-3), (float) a.number("min-lr", 1e-4), a.integer("warmup", 100),
-                    (float) a.number("weight-decay", 0.1), (float) a.number("clip", 1.0),
-                    a.integer("eval-every", 250), a.integer("eval-batches", 8), a.integer("seed", 1337));
-            boolean half = !a.flag("f32");
-            out.printf(Locale.ROOT, "train: %s, vocab %d, %d train / %d val tokens%n", text, model.numTokens(),
-                    data.train().length, data.val().length);
-            out.println("config: " + model.toJson());
-            Trainer.Result r = new Trainer(cfg, out, a.number("minutes", 0)).train(data.train(), data.val(), w -> {
-                try {
-                    ModelWriter.write(dir, w, data.tokenizer(), half, Map.of("format", "pt"));
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            });
-            Files.writeString(dir.resolve("training-curve.csv"), curveCsv(r), StandardCharsets.UTF_8);
-            out.printf(Locale.ROOT, "done: %.0f s, best full-forward val %.4f at step %d, params %d%n",
-                    r.seconds(), r.bestVal(), r.bestStep(), r.weights().parameterCount());
+    @Option(names = "--steps", defaultValue = "3000", description = "optimiser steps (default: ${DEFAULT-VALUE})")
+    int steps;
+    @Option(names = "--minutes", defaultValue = "0", description = "train for this long instead of --steps (0: use --steps)")
+    double minutes;
+    @Option(names = "--eval-tokens", paramLabel = "N|all", defaultValue = "32768",
+            description = "final evaluation of the best checkpoint on at most N validation tokens; 0 skips it, 'all' takes the whole split (default: ${DEFAULT-VALUE})")
+    String evalTokens;
+
+    @Option(names = "--seq-len", defaultValue = "256", description = "context length (default: ${DEFAULT-VALUE})")
+    int seqLen;
+    @Option(names = "--dim", defaultValue = "128", description = "model width (default: ${DEFAULT-VALUE})")
+    int dim;
+    @Option(names = "--depth", defaultValue = "4", description = "layers (default: ${DEFAULT-VALUE})")
+    int depth;
+    @Option(names = "--heads", defaultValue = "4", description = "attention heads (default: ${DEFAULT-VALUE})")
+    int heads;
+    @Option(names = "--dim-head", defaultValue = "32", description = "width of a head (default: ${DEFAULT-VALUE})")
+    int dimHead;
+    @Option(names = "--ff-mult", defaultValue = "4", description = "feed-forward width multiple (default: ${DEFAULT-VALUE})")
+    int ffMult;
+    @Option(names = "--window", defaultValue = "32", description = "routed window w (default: ${DEFAULT-VALUE})")
+    int window;
+    @Option(names = "--local-window", description = "local attention window W (default: --window)")
+    Integer localWindow;
+    @Option(names = "--routed-queries", defaultValue = "16", description = "routed queries k_q per window (default: ${DEFAULT-VALUE})")
+    int routedQueries;
+    @Option(names = "--routed-kv", defaultValue = "32", description = "routed keys/values k_kv (default: ${DEFAULT-VALUE})")
+    int routedKv;
+    @Option(names = "--experts", defaultValue = "2", description = "routed attention experts (default: ${DEFAULT-VALUE})")
+    int experts;
+    @Option(names = "--fetch-k-ratio", defaultValue = "1.0", description = "router fetch ratio (default: ${DEFAULT-VALUE})")
+    double fetchKRatio;
+    @Option(names = "--dense", description = "the dense-attention baseline of the same size (windows = context: no routing)")
+    boolean dense;
+
+    @Option(names = "--batch", defaultValue = "16", description = "sequences per step (default: ${DEFAULT-VALUE})")
+    int batch;
+    @Option(names = "--lr", defaultValue = "2e-3", description = "peak learning rate (default: ${DEFAULT-VALUE})")
+    float lr;
+    @Option(names = "--min-lr", defaultValue = "1e-4", description = "final learning rate (default: ${DEFAULT-VALUE})")
+    float minLr;
+    @Option(names = "--warmup", defaultValue = "100", description = "warm-up steps (default: ${DEFAULT-VALUE})")
+    int warmup;
+    @Option(names = "--weight-decay", defaultValue = "0.1", description = "AdamW weight decay (default: ${DEFAULT-VALUE})")
+    float weightDecay;
+    @Option(names = "--clip", defaultValue = "1.0", description = "gradient norm clip (default: ${DEFAULT-VALUE})")
+    float clip;
+    @Option(names = "--eval-every", defaultValue = "250", description = "steps between validation estimates (default: ${DEFAULT-VALUE})")
+    int evalEvery;
+    @Option(names = "--eval-batches", defaultValue = "8", description = "batches per validation estimate (default: ${DEFAULT-VALUE})")
+    int evalBatches;
+    @Option(names = "--seed", defaultValue = "1337", description = "initialisation and batching seed (default: ${DEFAULT-VALUE})")
+    int seed;
+    @Option(names = "--f32", description = "write float32 weights (default: float16, as shipped)")
+    boolean f32;
+    @Option(names = "--compare-f16", description = "also report the final weights' loss in float32 vs rounded to float16")
+    boolean compareF16;
+
+    private final PrintStream log;
+    private final PrintStream err;
+
+    TrainCommand(PrintStream log, PrintStream err) {
+        this.log = log;
+        this.err = err;
+    }
+
+    @Override
+    public Integer call() throws IOException {
+        long evalLimit = EvalCommand.tokenLimit("--eval-tokens", evalTokens);
+        if (!Files.isRegularFile(text)) {
+            throw new IllegalArgumentException("text file not found: " + text);
+        }
+        int w = dense ? seqLen : window;
+        ModelConfig model = new ModelConfig(1, dim, depth, seqLen, dense ? seqLen : localWindow == null ? w : localWindow, w,
+                routedQueries, routedKv, experts, dimHead, heads, ffMult, true, fetchKRatio, 20, 0.03, 4.0, 0.7, 8);
+        TextData data = TextData.load(text, 0.9);
+        model = withVocab(model, data.tokenizer().vocabSize());
+        TrainConfig cfg = new TrainConfig(model, steps, batch, lr, minLr, warmup, weightDecay, clip, evalEvery, evalBatches, seed);
+        boolean half = !f32;
+        log.printf(Locale.ROOT, "train: %s, vocab %d, %d train / %d val tokens%n", text, model.numTokens(),
+                data.train().length, data.val().length);
+        log.println("config: " + model.toJson());
+        Path dir = out;
+        Trainer.Result r = new Trainer(cfg, log, minutes).train(data.train(), data.val(), best -> {
+            try {
+                ModelWriter.write(dir, best, data.tokenizer(), half, Map.of("format", "pt"));
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
+        Files.writeString(dir.resolve("training-curve.csv"), curveCsv(r), StandardCharsets.UTF_8);
+        log.printf(Locale.ROOT, "done: %.0f s, best full-forward val %.4f at step %d, params %d%n",
+                r.seconds(), r.bestVal(), r.bestStep(), r.weights().parameterCount());
+        if (evalLimit == 0) {
+            log.println("final evaluation skipped (--eval-tokens 0)");
+        } else {
             try (var best = dev.moaserve.model.MoaModel.load(dir)) {
-                Evaluation.Loss gen = Evaluation.generationLoss(best.weights(), data.val(), 64);
-                Evaluation.Loss full = Evaluation.fullForwardLoss(best.weights(), data.val(), 16);
-                out.printf(Locale.ROOT, "best checkpoint: val loss=%.4f tokens=%d (generation semantics) "
+                int[] val = Evaluation.firstTokens(data.val(), evalLimit, seqLen);
+                log.printf(Locale.ROOT, "final evaluation of the best checkpoint on %d of %d validation tokens (--eval-tokens bounds it)%n",
+                        Evaluation.tokens(val, seqLen), Evaluation.tokens(data.val(), seqLen));
+                Evaluation.Loss gen = Evaluation.generationLoss(best.weights(), val, 64, new ProgressLine(err, "generation loss"));
+                Evaluation.Loss full = Evaluation.fullForwardLoss(best.weights(), val, 16, new ProgressLine(err, "full-forward loss"));
+                log.printf(Locale.ROOT, "best checkpoint: val loss=%.4f tokens=%d (generation semantics) "
                         + "full_forward_loss=%.4f%n", gen.loss(), gen.tokens(), full.loss());
             }
-            if (a.flag("compare-f16")) {
-                // the final weights in F32 against the same weights rounded to F16 (what is shipped)
-                Path f16 = dir.resolve("final-f16");
-                ModelWriter.write(f16, r.weights(), data.tokenizer(), true, Map.of("format", "pt"));
-                double f32Loss = Evaluation.generationLoss(r.weights(), data.val(), 64).loss();
-                try (var half16 = dev.moaserve.model.MoaModel.load(f16)) {
-                    double f16Loss = Evaluation.generationLoss(half16.weights(), data.val(), 64).loss();
-                    out.printf(Locale.ROOT, "final weights: val loss F32=%.4f F16=%.4f (difference %.4f)%n",
-                            f32Loss, f16Loss, f16Loss - f32Loss);
-                }
-            }
-            r.weights().close();
-            return 0;
-        } catch (IllegalArgumentException e) {
-            err.println("train: " + e.getMessage());
-            return 2;
-        } catch (IOException e) {
-            err.println("train: " + e.getMessage());
-            return 1;
         }
+        if (compareF16) {
+            // the final weights in F32 against the same weights rounded to F16 (what is shipped)
+            Path f16 = dir.resolve("final-f16");
+            ModelWriter.write(f16, r.weights(), data.tokenizer(), true, Map.of("format", "pt"));
+            int[] val = Evaluation.firstTokens(data.val(), evalLimit == 0 ? Long.MAX_VALUE : evalLimit, seqLen);
+            double f32Loss = Evaluation.generationLoss(r.weights(), val, 64).loss();
+            try (var half16 = dev.moaserve.model.MoaModel.load(f16)) {
+                double f16Loss = Evaluation.generationLoss(half16.weights(), val, 64).loss();
+                log.printf(Locale.ROOT, "final weights: val loss F32=%.4f F16=%.4f (difference %.4f)%n",
+                        f32Loss, f16Loss, f16Loss - f32Loss);
+            }
+        }
+        r.weights().close();
+        return 0;
     }
 
     private static ModelConfig withVocab(ModelConfig c, int vocab) {

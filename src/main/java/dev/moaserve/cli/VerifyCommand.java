@@ -3,9 +3,10 @@ package dev.moaserve.cli;
 import dev.moaserve.decode.DecodeState;
 import dev.moaserve.decode.IncrementalDecoder;
 import dev.moaserve.model.MoaModel;
-import dev.moaserve.model.ModelException;
 import dev.moaserve.model.Numerics;
 import dev.moaserve.model.ReferenceVectors;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
 
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -13,6 +14,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.Callable;
 
 /**
  * {@code verify <model-dir> <vectors.safetensors>}: proves a converted checkpoint against outputs of
@@ -21,33 +23,37 @@ import java.util.Locale;
  * max_abs_greedy_logits=<x>} and exits non-zero if a difference exceeds the tolerance or a greedy
  * token differs (by full forward on each prefix, or by incremental decoding).
  */
-public final class VerifyCommand {
+@Command(name = "verify", mixinStandardHelpOptions = true,
+        description = {"Prove a converted checkpoint against outputs of the PyTorch reference. Prints one line",
+                "max_abs_logits=<x> max_abs_hidden=<y> greedy_match=<g>/<G> incremental_greedy_match=<g>/<G> max_abs_greedy_logits=<x>",
+                "and exits 1 if a difference exceeds 1e-4 or a greedy token differs."})
+public final class VerifyCommand implements Callable<Integer> {
     public static final double TOLERANCE = 1e-4;
 
-    private VerifyCommand() {}
+    @Parameters(index = "0", paramLabel = "MODEL_DIR", description = "config.json + *.safetensors (+ tokenizer)")
+    Path dir;
 
-    public static int run(String[] args, PrintStream out, PrintStream err) {
-        if (args.length != 2) {
-            err.println("usage: verify <model-dir> <vectors.safetensors>");
-            return 2;
-        }
-        Path dir = Path.of(args[0]);
-        Path vectors = Path.of(args[1]);
+    @Parameters(index = "1", paramLabel = "VECTORS", description = "vectors.safetensors written by the reference")
+    Path vectors;
+
+    private final PrintStream out;
+
+    VerifyCommand(PrintStream out) {
+        this.out = out;
+    }
+
+    @Override
+    public Integer call() {
         if (!Files.isDirectory(dir)) {
-            err.println("verify: model directory not found: " + dir);
-            return 2;
+            throw new IllegalArgumentException("model directory not found: " + dir);
         }
         if (!Files.isRegularFile(vectors)) {
-            err.println("verify: vectors file not found: " + vectors);
-            return 2;
+            throw new IllegalArgumentException("vectors file not found: " + vectors);
         }
         try (MoaModel model = MoaModel.load(dir)) {
             Result r = verify(model, ReferenceVectors.load(vectors));
             out.println(r.line());
             return r.passed() ? 0 : 1;
-        } catch (ModelException | IllegalArgumentException e) {
-            err.println("verify: " + e.getMessage());
-            return 2;
         }
     }
 

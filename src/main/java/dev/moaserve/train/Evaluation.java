@@ -27,13 +27,39 @@ public final class Evaluation {
     /** Mean loss in nats per token and the number of tokens predicted. */
     public record Loss(double loss, long tokens) {}
 
+    /** Told how many of the tokens to predict are done, as the work goes on. */
+    @FunctionalInterface
+    public interface Progress {
+        Progress NONE = (done, total) -> { };
+
+        void tokensDone(long done, long total);
+    }
+
     private Evaluation() {}
 
+    /** Tokens an evaluation of {@code data} predicts: whole context blocks only. */
+    public static long tokens(int[] data, int seqLen) {
+        return (long) ((data.length - 1) / seqLen) * seqLen;
+    }
+
+    /**
+     * The first whole blocks of {@code data} that predict at most {@code tokens} tokens (at least
+     * one block): a bounded evaluation of a long split.
+     */
+    public static int[] firstTokens(int[] data, long tokens, int seqLen) {
+        long blocks = Math.max(1, Math.min(tokens / seqLen, (data.length - 1) / seqLen));
+        return java.util.Arrays.copyOf(data, (int) (blocks * seqLen + 1));
+    }
+
     public static Loss generationLoss(MoaWeights w, int[] data, int batch) {
+        return generationLoss(w, data, batch, Progress.NONE);
+    }
+
+    public static Loss generationLoss(MoaWeights w, int[] data, int batch, Progress progress) {
         if (w.config().routedWindowSize() >= w.config().seqLen()) {
             // one routing window spans the whole context: nothing is routed, the forward is
             // causal, and the full forward's loss is exactly the generation-semantics loss
-            return fullForwardLoss(w, data, Math.min(batch, 16));
+            return fullForwardLoss(w, data, Math.min(batch, 16), progress);
         }
         Djl.inferenceThread();
         int seq = w.config().seqLen();
@@ -58,6 +84,7 @@ public final class Evaluation {
                         for (int i = 0; i < n; i++) {
                             total -= logProb(logits[i], data[(first + i) * seq + t + 1], v);
                         }
+                        progress.tokensDone((long) first * seq + (long) n * (t + 1), (long) blocks * seq);
                     }
                 } finally {
                     states.forEach(DecodeState::close);
@@ -69,6 +96,10 @@ public final class Evaluation {
     }
 
     public static Loss fullForwardLoss(MoaWeights w, int[] data, int batch) {
+        return fullForwardLoss(w, data, batch, Progress.NONE);
+    }
+
+    public static Loss fullForwardLoss(MoaWeights w, int[] data, int batch, Progress progress) {
         Djl.inferenceThread();
         int seq = w.config().seqLen();
         int blocks = (data.length - 1) / seq;
@@ -89,6 +120,7 @@ public final class Evaluation {
                 NDArray ce = Trainer.crossEntropy(logits, m.create(y, new Shape(n, seq)), w.config().numTokens());
                 total += ce.getFloat() * (double) (n * seq);
             }
+            progress.tokensDone((long) (first + n) * seq, (long) blocks * seq);
         }
         long tokens = (long) blocks * seq;
         return new Loss(total / tokens, tokens);

@@ -19,9 +19,9 @@ class LoadGenSmokeTest {
     void sharedPrefixModeReportsReuse() throws Exception {
         java.nio.file.Path json = java.nio.file.Files.createTempFile("shared-prefix", ".json");
         var out = new java.io.ByteArrayOutputStream();
-        int code = LoadGenCommand.run(new String[] {"--url", "http://localhost:" + port, "--shared-prefix", "96",
-                "--clients", "2", "--requests", "6", "--rounds", "1", "--json", json.toString()},
-                new java.io.PrintStream(out), System.err);
+        int code = dev.moaserve.cli.Cli.execute(() -> { throw new AssertionError("loadgen must not serve"); },
+                new java.io.PrintStream(out), System.err, "loadgen", "--url", "http://localhost:" + port, "--shared-prefix", "96",
+                "--clients", "2", "--requests", "6", "--rounds", "1", "--json", json.toString());
         assertEquals(0, code, out.toString());
         var r = Json.MAPPER.readTree(json.toFile());
         assertTrue(r.get("prompt_tokens_per_s").asDouble() > 0, r.toString());

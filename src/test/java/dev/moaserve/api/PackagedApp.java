@@ -49,8 +49,8 @@ final class PackagedApp implements AutoCloseable {
         throw new IllegalStateException("not ready within " + readyWithin + ":\n" + app.output());
     }
 
-    /** Starts the jar on a free port and returns at once. */
-    static PackagedApp launch(Map<String, String> settings) throws IOException {
+    /** Starts the jar on a free port and returns at once; {@code args} follow the jar (a command). */
+    static PackagedApp launch(Map<String, String> settings, String... args) throws IOException {
         Path jar = Path.of("target", "quarkus-app", "quarkus-run.jar");
         if (!Files.exists(jar)) {
             throw new IllegalStateException(jar + " is missing: run after the package phase (failsafe)");
@@ -64,6 +64,7 @@ final class PackagedApp implements AutoCloseable {
         settings.forEach((k, v) -> cmd.add("-D" + k + "=" + v));
         cmd.add("-jar");
         cmd.add(jar.toString());
+        cmd.addAll(List.of(args));
         Path log = Files.createTempFile("moa-serve-it", ".log");
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         return new PackagedApp(p, log, port);

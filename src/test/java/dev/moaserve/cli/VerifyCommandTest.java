@@ -22,8 +22,11 @@ class VerifyCommandTest {
     private final ByteArrayOutputStream err = new ByteArrayOutputStream();
 
     private int run(String... args) {
-        return VerifyCommand.run(args, new PrintStream(out, true, StandardCharsets.UTF_8),
-                new PrintStream(err, true, StandardCharsets.UTF_8));
+        String[] line = new String[args.length + 1];
+        line[0] = "verify";
+        System.arraycopy(args, 0, line, 1, args.length);
+        return Cli.execute(() -> { throw new AssertionError("verify must not serve"); },
+                new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8), line);
     }
 
     @Test
