@@ -19,6 +19,7 @@ public final class Djl {
         if (!started) {
             setIfAbsent("ai.djl.offline", "DJL_OFFLINE", "true");
             setIfAbsent("ai.djl.default_engine", "DJL_DEFAULT_ENGINE", "PyTorch");
+            NativePlatform.check();
             Engine.getEngine("PyTorch");
             started = true;
         }
