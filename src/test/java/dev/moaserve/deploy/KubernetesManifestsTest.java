@@ -11,6 +11,7 @@ import io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscaler;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.quarkus.test.junit.QuarkusTest;
 import org.eclipse.microprofile.config.ConfigProvider;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -34,17 +35,100 @@ class KubernetesManifestsTest {
     private static final Path K8S = Path.of("k8s");
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
 
+    /** Every kustomization (base, components, overlays) names files that exist; components are Components. */
     @Test
     void kustomizationsListExistingFiles() throws IOException {
-        for (Path k : List.of(K8S.resolve("base"), K8S.resolve("overlays/cpu"), K8S.resolve("overlays/gpu"))) {
-            JsonNode kust = YAML.readTree(k.resolve("kustomization.yaml").toFile());
-            for (JsonNode r : kust.path("resources")) {
-                assertTrue(Files.exists(k.resolve(r.asText())), k + ": " + r.asText());
+        List<Path> kustomizations = kustomizations();
+        assertTrue(kustomizations.size() >= 9, kustomizations.toString());
+        for (Path file : kustomizations) {
+            Path k = file.getParent();
+            JsonNode kust = YAML.readTree(file.toFile());
+            boolean component = k.getParent().getFileName().toString().equals("components");
+            assertEquals(component ? "Component" : "Kustomization", kust.path("kind").asText(), file.toString());
+            for (String field : List.of("resources", "components")) {
+                for (JsonNode r : kust.path(field)) {
+                    assertTrue(Files.exists(k.resolve(r.asText())), k + ": " + r.asText());
+                }
             }
             for (JsonNode p : kust.path("patches")) {
-                assertTrue(Files.exists(k.resolve(p.path("path").asText())), k + ": " + p);
+                assertTrue(p.has("patch") || Files.exists(k.resolve(p.path("path").asText())), k + ": " + p);
             }
         }
+    }
+
+    /** Every manifest and patch parses as the Kubernetes object it declares (fabric8's model). */
+    @Test
+    void everyManifestParses() throws IOException {
+        try (var files = Files.walk(K8S)) {
+            for (Path f : files.filter(p -> p.toString().endsWith(".yaml")).toList()) {
+                String name = f.getFileName().toString();
+                if (name.equals("kustomization.yaml") || f.startsWith(K8S.resolve("prometheus-adapter"))) {
+                    continue;
+                }
+                HasMetadata o = load(f, HasMetadata.class);
+                assertNotNull(o.getKind(), f.toString());
+                assertEquals("moa-serve", o.getMetadata().getName(), f.toString());
+            }
+        }
+    }
+
+    /**
+     * The quickstart needs nothing but a cluster (no CRDs); the own-model example feeds the server
+     * the directory its init container fills. Rendered by {@code kubectl kustomize} where kubectl
+     * is installed; each overlay's own files are checked above either way.
+     */
+    @Test
+    void overlaysRender() throws Exception {
+        Assumptions.assumeTrue(kubectl(), "kubectl not installed: overlays not rendered (each file is still checked)");
+        for (Path overlay : List.of(K8S.resolve("base"), K8S.resolve("overlays/quickstart"), K8S.resolve("overlays/quickstart-autoscaling"),
+                K8S.resolve("overlays/own-model"), K8S.resolve("overlays/cpu"), K8S.resolve("overlays/gpu"))) {
+            List<String> kinds = new ArrayList<>();
+            for (HasMetadata o : render(overlay)) {
+                kinds.add(o.getKind());
+            }
+            assertTrue(kinds.containsAll(List.of("ConfigMap", "Service", "Deployment", "PodDisruptionBudget")), overlay + ": " + kinds);
+            boolean autoscaled = !overlay.endsWith("base") && !overlay.endsWith("quickstart") && !overlay.endsWith("own-model");
+            assertEquals(autoscaled, kinds.contains("HorizontalPodAutoscaler"), overlay + ": " + kinds);
+            assertEquals(autoscaled, kinds.contains("ServiceMonitor"), overlay + ": " + kinds);
+        }
+        Deployment d = render(K8S.resolve("overlays/own-model")).stream().filter(Deployment.class::isInstance)
+                .map(Deployment.class::cast).findFirst().orElseThrow();
+        var pod = d.getSpec().getTemplate().getSpec();
+        Container server = pod.getContainers().get(0);
+        String modelPath = server.getEnv().stream().filter(e -> e.getName().equals("MOA_MODEL_PATH")).findFirst().orElseThrow().getValue();
+        var mount = server.getVolumeMounts().stream().filter(m -> m.getMountPath().equals(modelPath)).findFirst().orElseThrow();
+        assertTrue(mount.getReadOnly());
+        var init = pod.getInitContainers().get(0);
+        assertTrue(init.getVolumeMounts().stream().anyMatch(m -> m.getName().equals(mount.getName())), "the init container fills the server's volume");
+        assertTrue(String.join(" ", init.getCommand()).contains(modelPath), init.getCommand().toString());
+        assertTrue(server.getReadinessProbe() != null && server.getSecurityContext().getReadOnlyRootFilesystem(), "base settings kept");
+    }
+
+    private static List<Path> kustomizations() throws IOException {
+        try (var files = Files.walk(K8S)) {
+            return files.filter(p -> p.getFileName().toString().equals("kustomization.yaml")).sorted().toList();
+        }
+    }
+
+    private static boolean kubectl() {
+        try {
+            return new ProcessBuilder("kubectl", "version", "--client").redirectErrorStream(true).start().waitFor() == 0;
+        } catch (IOException | InterruptedException e) {
+            return false;
+        }
+    }
+
+    private static List<HasMetadata> render(Path kustomization) throws Exception {
+        Process p = new ProcessBuilder("kubectl", "kustomize", kustomization.toString()).redirectErrorStream(true).start();
+        String yaml = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertEquals(0, p.waitFor(), kustomization + ":\n" + yaml);
+        List<HasMetadata> out = new ArrayList<>();
+        for (String doc : yaml.split("(?m)^---$")) {
+            if (!doc.isBlank()) {
+                out.add(Serialization.unmarshal(doc, HasMetadata.class));
+            }
+        }
+        return out;
     }
 
     @Test
@@ -75,7 +159,7 @@ class KubernetesManifestsTest {
     void autoscalersUseMetricsTheServerExports() throws IOException {
         given().contentType("application/json").body("{\"prompt\":\"A\",\"max_tokens\":2}").post("/v1/completions");
         String metrics = given().get("/q/metrics").then().statusCode(200).extract().asString();
-        HorizontalPodAutoscaler hpa = load(K8S.resolve("base/hpa.yaml"), HorizontalPodAutoscaler.class);
+        HorizontalPodAutoscaler hpa = load(K8S.resolve("components/autoscaling/hpa.yaml"), HorizontalPodAutoscaler.class);
         List<String> names = new ArrayList<>();
         hpa.getSpec().getMetrics().forEach(m -> names.add(m.getPods().getMetric().getName()));
         GenericKubernetesResource keda = load(K8S.resolve("keda/scaledobject.yaml"), GenericKubernetesResource.class);
@@ -92,7 +176,17 @@ class KubernetesManifestsTest {
         for (String n : names) {
             assertTrue(Pattern.compile("(?m)^" + n + "[ {]").matcher(metrics).find(), n + " is not in /q/metrics");
         }
-        GenericKubernetesResource sm = load(K8S.resolve("base/servicemonitor.yaml"), GenericKubernetesResource.class);
+        // prometheus-adapter serves every HPA metric, from a series the server exports
+        JsonNode rules = YAML.readTree(K8S.resolve("prometheus-adapter/values.yaml").toFile()).path("rules").path("custom");
+        List<String> served = new ArrayList<>();
+        for (JsonNode r : rules) {
+            served.add(r.path("name").path("as").asText());
+            Matcher series = metric.matcher(r.path("seriesQuery").asText());
+            assertTrue(series.find() && Pattern.compile("(?m)^" + series.group(1) + "[ {]").matcher(metrics).find(), r.toString());
+        }
+        hpa.getSpec().getMetrics().forEach(m -> assertTrue(served.contains(m.getPods().getMetric().getName()),
+                m.getPods().getMetric().getName() + " has no prometheus-adapter rule"));
+        GenericKubernetesResource sm = load(K8S.resolve("components/monitoring/servicemonitor.yaml"), GenericKubernetesResource.class);
         assertEquals("ServiceMonitor", sm.getKind());
     }
 

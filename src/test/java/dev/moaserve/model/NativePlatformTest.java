@@ -21,8 +21,8 @@ class NativePlatformTest {
     /** The platform-* Maven profile that ran for this build chose this machine's jar. */
     @Test
     void theBuildSelectedThisMachinesLibtorch() {
-        String selected = System.getProperty("moa.build.native-classifier");
-        assertNotNull(selected, "surefire passes the selected classifier as moa.build.native-classifier");
+        String selected = System.getProperty("test.native-classifier");
+        assertNotNull(selected, "surefire passes the selected classifier as test.native-classifier");
         assertEquals(NativePlatform.current(), selected);
         assertTrue(NativePlatform.SUPPORTED.contains(selected), selected);
         assertEquals(selected, NativePlatform.carried(), "the pytorch-native-cpu jar on the class path");
