@@ -63,6 +63,12 @@ final class BenchCommand implements Callable<Integer> {
     Path jdk25;
     @Option(names = "--runs", defaultValue = "5", description = "startup: starts per mode (default: ${DEFAULT-VALUE})")
     int runs;
+    @Option(names = "--device", description = "instead: decode tokens/s on this device (cpu, cuda, cuda:N) at --batches, lazy mode")
+    String device;
+    @Option(names = "--dtype", defaultValue = "auto", description = "with --device: float32, float16 or auto (default: ${DEFAULT-VALUE})")
+    String dtype;
+    @Option(names = "--batches", split = ",", defaultValue = "1,8,64", description = "with --device: batch sizes (default: ${DEFAULT-VALUE})")
+    int[] batches;
 
     private final PrintStream out;
 
@@ -81,6 +87,12 @@ final class BenchCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--startup needs --app <target/quarkus-app>");
             }
             return StartupBench.run(app, aotApp, jdk17 == null ? Path.of(System.getProperty("java.home")) : jdk17, jdk25, runs, out);
+        }
+        if (device != null) {
+            Djl.inferenceThread();
+            ai.djl.Device d = dev.moaserve.model.DeviceChoice.resolve(device);
+            DeviceBench.run(out, d, dev.moaserve.model.DeviceChoice.dtype(dtype, d), batches, quick);
+            return 0;
         }
         return decode(out, quick);
     }
@@ -241,6 +253,12 @@ final class BenchCommand implements Callable<Integer> {
      * w + 8, enough for routed windows; MoA's step cost does not depend on the context length).
      */
     static Point decodePoint(MoaWeights w, int batch, int steps, IncrementalDecoder.Recompute mode, boolean quick) {
+        return decodePoint(w, batch, steps, mode, quick, ai.djl.ndarray.types.DataType.FLOAT32);
+    }
+
+    /** {@link #decodePoint} with the decoder's matmuls and state in {@code dtype}, on the weights' device. */
+    static Point decodePoint(MoaWeights w, int batch, int steps, IncrementalDecoder.Recompute mode, boolean quick,
+                             ai.djl.ndarray.types.DataType dtype) {
         ModelConfig c = w.config();
         Random rnd = new Random(3);
         int base = Math.max(1, Math.min(quick ? c.routedWindowSize() + 8 : 150,
@@ -249,7 +267,7 @@ final class BenchCommand implements Callable<Integer> {
         for (int b = 0; b < batch; b++) {
             prompts.add(randomTokens(rnd, base + (b * 7) % c.routedWindowSize(), c.numTokens()));
         }
-        return decodeRun(w, prompts, steps, mode, rnd);
+        return decodeRun(w, prompts, steps, mode, rnd, dtype);
     }
 
     private static int warmSteps(int steps) {
@@ -259,10 +277,15 @@ final class BenchCommand implements Callable<Integer> {
     /** Prefills the prompts, then times {@code steps} batched decode steps of random tokens after a short warm-up. */
     private static Point decodeRun(MoaWeights w, List<long[]> prompts, int steps, IncrementalDecoder.Recompute mode,
                                    Random rnd) {
+        return decodeRun(w, prompts, steps, mode, rnd, ai.djl.ndarray.types.DataType.FLOAT32);
+    }
+
+    private static Point decodeRun(MoaWeights w, List<long[]> prompts, int steps, IncrementalDecoder.Recompute mode,
+                                   Random rnd, ai.djl.ndarray.types.DataType dtype) {
         ModelConfig c = w.config();
         int batch = prompts.size();
         List<DecodeState> states = new ArrayList<>();
-        try (IncrementalDecoder dec = new IncrementalDecoder(w, batch, mode)) {
+        try (IncrementalDecoder dec = new IncrementalDecoder(w, batch, mode, dtype)) {
             for (int b = 0; b < batch; b++) {
                 states.add(dec.newState());
             }

@@ -2,10 +2,13 @@ package dev.moaserve.cli;
 
 import dev.moaserve.decode.DecodeState;
 import dev.moaserve.decode.IncrementalDecoder;
+import ai.djl.ndarray.types.DataType;
+import dev.moaserve.model.DeviceChoice;
 import dev.moaserve.model.MoaModel;
 import dev.moaserve.model.Numerics;
 import dev.moaserve.model.ReferenceVectors;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.io.PrintStream;
@@ -29,12 +32,21 @@ import java.util.concurrent.Callable;
                 "and exits 1 if a difference exceeds 1e-4 or a greedy token differs."})
 public final class VerifyCommand implements Callable<Integer> {
     public static final double TOLERANCE = 1e-4;
+    /** Tolerance of the incremental decoder's logits in float16 (HalfPrecisionTest measures ~1e-3). */
+    public static final double HALF_TOLERANCE = 1e-2;
 
     @Parameters(index = "0", paramLabel = "MODEL_DIR", description = "config.json + *.safetensors (+ tokenizer)")
     Path dir;
 
     @Parameters(index = "1", paramLabel = "VECTORS", description = "vectors.safetensors written by the reference")
     Path vectors;
+
+    @Option(names = "--device", defaultValue = "cpu", description = "where the model runs: cpu, cuda, cuda:N, auto (default: ${DEFAULT-VALUE})")
+    String device;
+
+    @Option(names = "--dtype", defaultValue = "float32",
+            description = "precision of the incremental decoder: float32 or float16 (tolerance 1e-2 on its logits; the full forward stays float32) (default: ${DEFAULT-VALUE})")
+    String dtype;
 
     private final PrintStream out;
 
@@ -50,8 +62,10 @@ public final class VerifyCommand implements Callable<Integer> {
         if (!Files.isRegularFile(vectors)) {
             throw new IllegalArgumentException("vectors file not found: " + vectors);
         }
-        try (MoaModel model = MoaModel.load(dir)) {
-            Result r = verify(model, ReferenceVectors.load(vectors));
+        ai.djl.Device d = DeviceChoice.resolve(device);
+        DataType type = DeviceChoice.dtype(dtype, d);
+        try (MoaModel model = MoaModel.load(dir, d)) {
+            Result r = verify(model, ReferenceVectors.load(vectors), type);
             out.println(r.line());
             return r.passed() ? 0 : 1;
         }
@@ -59,10 +73,10 @@ public final class VerifyCommand implements Callable<Integer> {
 
     /** Outcome of one verification. */
     public record Result(double maxAbsLogits, double maxAbsHidden, int greedyMatch, int greedyTotal,
-                         int incrementalMatch, double maxAbsGreedyLogits) {
+                         int incrementalMatch, double maxAbsGreedyLogits, double decoderTolerance) {
         public boolean passed() {
             return maxAbsLogits <= TOLERANCE && maxAbsHidden <= TOLERANCE && greedyMatch == greedyTotal
-                    && incrementalMatch == greedyTotal && maxAbsGreedyLogits <= TOLERANCE;
+                    && incrementalMatch == greedyTotal && maxAbsGreedyLogits <= decoderTolerance;
         }
 
         public String line() {
@@ -99,6 +113,11 @@ public final class VerifyCommand implements Callable<Integer> {
     }
 
     public static Result verify(MoaModel model, ReferenceVectors ref) {
+        return verify(model, ref, DataType.FLOAT32);
+    }
+
+    /** {@code decoderType}: the incremental decoder's precision (float16 is checked against {@link #HALF_TOLERANCE}). */
+    public static Result verify(MoaModel model, ReferenceVectors ref, DataType decoderType) {
         checkShapes(model, ref);
         MoaModel.Forward f = model.forward(ref.tokens(), true);
         double logits = 0;
@@ -125,7 +144,7 @@ public final class VerifyCommand implements Callable<Integer> {
         // The same continuation by incremental decoding (what serving runs), against greedy_logits.
         int incremental = 0;
         double greedyLogits = 0;
-        try (IncrementalDecoder dec = new IncrementalDecoder(model.weights(), 1, IncrementalDecoder.Recompute.LAZY);
+        try (IncrementalDecoder dec = new IncrementalDecoder(model.weights(), 1, IncrementalDecoder.Recompute.LAZY, decoderType);
              DecodeState state = dec.newState()) {
             float[] next = dec.prefill(state, ref.prompt());
             for (int t = 0; t < ref.greedy().length; t++) {
@@ -138,6 +157,7 @@ public final class VerifyCommand implements Callable<Integer> {
                 }
             }
         }
-        return new Result(logits, hidden, match, ref.greedy().length, incremental, greedyLogits);
+        return new Result(logits, hidden, match, ref.greedy().length, incremental, greedyLogits,
+                decoderType == DataType.FLOAT32 ? TOLERANCE : HALF_TOLERANCE);
     }
 }

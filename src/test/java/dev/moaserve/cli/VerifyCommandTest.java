@@ -77,4 +77,29 @@ class VerifyCommandTest {
         assertEquals(2, run("no/such/dir", "x.safetensors"));
         assertTrue(err.toString(StandardCharsets.UTF_8).contains("not found"));
     }
+
+    /** The incremental decoder in float16: within the half tolerance, every greedy token the same. */
+    @Test
+    void halfPrecisionDecoderPassesWithinItsTolerance() {
+        Path tiny = SharedData.require("reference/tiny");
+        int code = run("--dtype", "float16", tiny.toString(), tiny.resolve("vectors.safetensors").toString());
+        String line = out.toString(StandardCharsets.UTF_8).trim();
+        assertEquals(0, code, line + err);
+        assertTrue(line.contains("incremental_greedy_match=60/60"), line);
+        double greedyLogits = Double.parseDouble(line.replaceAll(".*max_abs_greedy_logits=(\\S+).*", "$1"));
+        assertTrue(greedyLogits > 1e-5 && greedyLogits <= VerifyCommand.HALF_TOLERANCE, "not run in half precision? " + line);
+    }
+
+    @Test
+    void unavailableDeviceAndBfloat16AreOneLineErrors() {
+        Path tiny = SharedData.require("reference/tiny");
+        String vectors = tiny.resolve("vectors.safetensors").toString();
+        org.junit.jupiter.api.Assumptions.assumeTrue(dev.moaserve.model.Djl.engine().getGpuCount() == 0, "a GPU is present");
+        assertEquals(2, run("--device", "cuda", tiny.toString(), vectors));
+        assertTrue(err.toString(StandardCharsets.UTF_8).startsWith("verify: moa.device=cuda asks for CUDA device 0 but DJL found no GPU"),
+                err.toString(StandardCharsets.UTF_8));
+        err.reset();
+        assertEquals(2, run("--dtype", "bfloat16", tiny.toString(), vectors));
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("bfloat16"), err.toString(StandardCharsets.UTF_8));
+    }
 }
