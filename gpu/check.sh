@@ -12,9 +12,14 @@ DEVICE=${1:-cuda}
 KIT=${KIT:-target/gpu-kit}
 WORK=${WORK:-$(mktemp -d)}
 PY=${PYTHON:-python3}
-JAVA="$KIT/jre/bin/java"
 mkdir -p "$WORK"
 log() { echo "gpu/check: $*" >&2; }
+# the kit's Java runtime, unpacked with Python's tarfile (no xz tool needed)
+if [ ! -x "$WORK/jre/bin/java" ]; then
+  "$PY" -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$KIT/jre.tar.xz" "$WORK"
+fi
+JRE="$(cd "$WORK/jre" && pwd)"
+JAVA="$JRE/bin/java"
 
 # the torch this machine has: version, library directory, CMake prefix, CUDA flavour, device name
 eval "$("$PY" - "$DEVICE" <<'PYEOF'
@@ -45,7 +50,7 @@ if [ "$TORCH_VERSION" != "2.7.1" ]; then
   case "$TORCH_VERSION" in 1.13.*|2.0.1|2.1.*) defs+=(-DPT_VERSION=V1_13_X) ;; esac
   [ "$TORCH_FLAVOR" != cpu ] && defs+=(-DUSE_CUDA=1)
   log "building DJL's JNI against torch $TORCH_VERSION (log: $WORK/jni-build.log)"
-  if ! (cd "$build" && JAVA_HOME="$(cd "$KIT/jre" && pwd)" cmake -DCMAKE_BUILD_TYPE=Release \
+  if ! (cd "$build" && JAVA_HOME="$JRE" cmake -DCMAKE_BUILD_TYPE=Release \
           -DCMAKE_PREFIX_PATH="$TORCH_CMAKE" "${defs[@]}" .. \
         && cmake --build . -- -j "$(nproc)") > "$WORK/jni-build.log" 2>&1; then
     grep -m 20 -E "error|Error" "$WORK/jni-build.log" >&2 || tail -20 "$WORK/jni-build.log" >&2
@@ -65,8 +70,12 @@ for dtype in float32 float16; do
   worst=0; greedy=""; incremental=""
   for case in tiny wide; do
     ref=src/test/resources/reference/$case
-    line=$(app verify --device "$DEVICE" --dtype "$dtype" "$ref" "$ref/vectors.safetensors") || status=1
-    log "verify $case $dtype: $line"
+    line=$(app verify --device "$DEVICE" --dtype "$dtype" "$ref" "$ref/vectors.safetensors") || rc=$?
+    log "verify $case $dtype: ${line:-$(tail -1 "$WORK/app.log")}"
+    if [ -z "$line" ] && [ "$DEVICE" = cpu ] && [ "$dtype" = float16 ] && grep -q "not implemented for 'Half'" "$WORK/app.log"; then
+      worst=unsupported-by-this-torch-on-cpu; break   # old CPU builds of torch have no half matmul; CUDA does
+    fi
+    [ "${rc:-0}" = 0 ] || status=1; unset rc
     [ -n "$line" ] || { tail -20 "$WORK/app.log" >&2; status=1; continue; }
     worst=$(printf '%s\n%s\n' "$worst" "$(echo "$line" | field max_abs_logits)" | sort -g | tail -1)
     greedy="$greedy${greedy:+,}$(echo "$line" | field greedy_match)"
