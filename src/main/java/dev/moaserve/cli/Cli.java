@@ -17,7 +17,7 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "moa-serve", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class,
         description = "Inference server for mixture-of-autoregressive-attention language models.%n"
-                + "With no command it serves the model named by moa.model-dir (default: the embedded one).",
+                + "With no command it serves the model of moa.model-path (default: the embedded one).",
         footer = "%nRun 'moa-serve COMMAND --help' for a command's options.")
 public final class Cli implements Callable<Integer> {
     private final Runnable server;

@@ -22,8 +22,8 @@ import java.util.concurrent.Callable;
  * Progress goes to stderr.
  */
 @Command(name = "eval", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Language-model loss of a model on the tail of a text, in context-sized blocks.",
-                "Prints: loss=<nats/token> tokens=<n> full_forward_loss=<nats/token> (progress on stderr)."})
+        description = {"Language-model loss of a model on the tail of a text.",
+                "In context-sized blocks; prints loss=<nats/token> tokens=<n> full_forward_loss=<nats/token> (progress on stderr)."})
 final class EvalCommand implements Callable<Integer> {
     @Option(names = "--text", required = true, paramLabel = "FILE", description = "UTF-8 text to evaluate on")
     Path text;

@@ -51,10 +51,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@code --soak SECONDS}: a bounded soak instead ({@link Soak}); with {@code --shared-prefix N}:
  * the prefix-cache load ({@link SharedPrefixLoad}).
  */
-@Command(name = "loadgen", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Load a running server like vLLM's serving benchmark: concurrent streaming clients, then",
-                "throughput, TTFT, inter-token and end-to-end latency (mean, p50, p99) and errors.",
-                "--soak and --shared-prefix select the soak and the prefix-cache load instead."})
+@Command(name = "loadgen", mixinStandardHelpOptions = true, sortOptions = false, abbreviateSynopsis = true,
+        description = {"Load a running server (loopback) and report throughput and latencies.",
+                "Like vLLM's serving benchmark: concurrent streaming clients, then throughput, TTFT, inter-token and",
+                "end-to-end latency (mean, p50, p99) and errors. --soak and --shared-prefix select the soak and the prefix-cache load."})
 public final class LoadGenCommand implements Callable<Integer> {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final String TEXT = "First Citizen: Before we proceed any further, hear me speak. All: Speak, speak. "

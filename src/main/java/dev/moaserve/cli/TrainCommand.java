@@ -27,9 +27,9 @@ import java.util.concurrent.Callable;
  * window = context, so no routing). {@code --minutes M} replaces {@code --steps} by a time budget;
  * {@code --eval-tokens N} bounds the final evaluation (0 skips it).
  */
-@Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Train a character-level MoA model on a text (first 90 %% train, last 10 %% validation),",
-                "checkpointing the best model (by full-forward validation loss) to --out."})
+@Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false, abbreviateSynopsis = true,
+        description = {"Train a character-level MoA model on a text.",
+                "First 90 %% of the text trains, the last 10 %% validates; the best model (by full-forward validation loss) is written to --out."})
 final class TrainCommand implements Callable<Integer> {
     @Option(names = "--text", required = true, paramLabel = "FILE", description = "UTF-8 training text")
     Path text;

@@ -27,9 +27,9 @@ import java.util.concurrent.Callable;
  * token differs (by full forward on each prefix, or by incremental decoding).
  */
 @Command(name = "verify", mixinStandardHelpOptions = true,
-        description = {"Prove a converted checkpoint against outputs of the PyTorch reference. Prints one line",
-                "max_abs_logits=<x> max_abs_hidden=<y> greedy_match=<g>/<G> incremental_greedy_match=<g>/<G> max_abs_greedy_logits=<x>",
-                "and exits 1 if a difference exceeds 1e-4 or a greedy token differs."})
+        description = {"Prove a checkpoint computes what the PyTorch reference computed.",
+                "Prints one line: max_abs_logits=<x> max_abs_hidden=<y> greedy_match=<g>/<G> incremental_greedy_match=<g>/<G> max_abs_greedy_logits=<x>",
+                "and exits 1 if a difference exceeds 1e-4 or a greedy token differs, 2 on unusable input."})
 public final class VerifyCommand implements Callable<Integer> {
     public static final double TOLERANCE = 1e-4;
     /** Tolerance of the incremental decoder's logits in float16 (HalfPrecisionTest measures ~1e-3). */
