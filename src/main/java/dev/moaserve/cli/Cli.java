@@ -99,12 +99,12 @@ public final class Cli implements Callable<Integer> {
         }
     }
 
-    /** The version from the jar's Maven metadata. */
+    /** The project version, written into a resource by the build. */
     static final class Version implements CommandLine.IVersionProvider {
         @Override
         public String[] getVersion() throws Exception {
             var props = new java.util.Properties();
-            try (var in = Cli.class.getResourceAsStream("/META-INF/maven/dev.moaserve/moa-serve/pom.properties")) {
+            try (var in = Cli.class.getResourceAsStream("/moa-serve-version.properties")) {
                 if (in != null) {
                     props.load(in);
                 }

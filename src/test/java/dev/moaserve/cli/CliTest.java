@@ -50,7 +50,7 @@ class CliTest {
             assertTrue(out().contains("  " + c + " "), c + " missing from:\n" + out());
         }
         assertEquals(0, run("--version"));
-        assertTrue(out().contains("moa-serve "), out());
+        assertTrue(out().matches("(?s).*moa-serve \\d+\\.\\d+\\.\\d+\\S*\\R.*"), out());
     }
 
     @ParameterizedTest
