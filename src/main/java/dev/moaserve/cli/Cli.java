@@ -37,6 +37,10 @@ public final class Cli implements Callable<Integer> {
      * Returns the exit code.
      */
     public static int execute(Runnable server, PrintStream out, PrintStream err, String... args) {
+        if (args.length == 0) {
+            server.run(); // the serving path skips building the parser (startup time)
+            return 0;
+        }
         CommandLine cli = new CommandLine(new Cli(server))
                 .addSubcommand(new ServeCommand(server))
                 .addSubcommand(new VerifyCommand(out))
