@@ -92,8 +92,9 @@ public final class Trainer {
             }
             if (step % 10 == 0 || step == 1) {
                 double tokPerSec = (double) step * cfg.batch() * seq / secs;
-                log.printf(Locale.ROOT, "%s step %d/%d loss %.4f lr %.2e %.0f tok/s %s elapsed%n",
-                        bar(step, cfg.steps()), step, cfg.steps(), emaLoss, lr, tokPerSec, hms(secs));
+                log.printf(Locale.ROOT, "%s step %d/%d loss %.4f lr %.2e %.0f tok/s %s elapsed, ETA %s%n",
+                        bar(step, cfg.steps()), step, cfg.steps(), emaLoss, lr, tokPerSec, hms(secs),
+                        hms(secs / step * (cfg.steps() - step)));
             }
             if (step % cfg.evalEvery() == 0 || step == cfg.steps()) {
                 double v = validate(w, manager, val, valRnd);
