@@ -56,16 +56,19 @@ public class GenerationRoutes {
     private enum Api { COMPLETIONS, CHAT, TGI }
 
     void routes(@Observes Router router) {
-        BodyHandler body = BodyHandler.create().setBodyLimit(InteropRoutes.MAX_BODY);
-        route(router, "/v1/completions", body, rc -> handle(rc, Api.COMPLETIONS, false));
-        route(router, "/v1/chat/completions", body, rc -> handle(rc, Api.CHAT, false));
-        route(router, "/generate", body, rc -> handle(rc, Api.TGI, false));
-        route(router, "/generate_stream", body, rc -> handle(rc, Api.TGI, true));
+        post(router, "/v1/completions", rc -> handle(rc, Api.COMPLETIONS, false));
+        post(router, "/v1/chat/completions", rc -> handle(rc, Api.CHAT, false));
+        post(router, "/generate", rc -> handle(rc, Api.TGI, false));
+        post(router, "/generate_stream", rc -> handle(rc, Api.TGI, true));
     }
 
-    /** A POST route whose failures (a chunked body over the limit: 413) still answer error JSON. */
-    private static void route(Router router, String path, BodyHandler body, io.vertx.core.Handler<RoutingContext> handler) {
-        router.post(path).handler(body).handler(handler).failureHandler(InteropRoutes::failure);
+    /**
+     * A POST route with a JSON body of at most {@link InteropRoutes#MAX_BODY}, whose failures (a
+     * chunked body over the limit: 413) still answer error JSON.
+     */
+    static void post(Router router, String path, io.vertx.core.Handler<RoutingContext> handler) {
+        router.post(path).handler(BodyHandler.create().setBodyLimit(InteropRoutes.MAX_BODY)).handler(handler)
+                .failureHandler(InteropRoutes::failure);
     }
 
     private void handle(RoutingContext rc, Api api, boolean tgiStream) {
@@ -90,7 +93,8 @@ public class GenerationRoutes {
         }
     }
 
-    private static JsonNode parse(RoutingContext rc) {
+    /** The request body as JSON: 415 for another Content-Type, 400 for an empty or malformed body. */
+    static JsonNode parse(RoutingContext rc) {
         String ct = rc.request().getHeader("Content-Type");
         if (ct != null && !ct.toLowerCase(Locale.ROOT).startsWith("application/json")) {
             throw new ApiException(415, "invalid_request_error", "Content-Type must be application/json", null, null);
@@ -542,9 +546,9 @@ public class GenerationRoutes {
         }
     }
 
-    /** TGI's routes answer errors in TGI's shape. */
+    /** TGI's routes, in any spelling the router takes for them ({@code /generate/}): the error shape only. */
     static boolean isTgiRoute(String path) {
-        return path.equals("/generate") || path.equals("/generate_stream");
+        return path != null && path.startsWith("/generate");
     }
 
     /** Ends the response with the error in the route's shape: OpenAI's, or TGI's (status and body). */

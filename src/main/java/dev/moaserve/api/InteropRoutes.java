@@ -1,6 +1,7 @@
 package dev.moaserve.api;
 
 import io.quarkus.vertx.web.RouteFilter;
+import io.vertx.core.http.HttpMethod;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -12,7 +13,7 @@ import jakarta.inject.Inject;
  * vLLM/TGI answer them (200 serving, 503 loading or draining), {@code /metrics} beside
  * {@code /q/metrics}, and JSON errors for what the handlers never see: bodies over the limit
  * (413) and failed routes (no stack trace). TGI routes get TGI's error shape, the rest OpenAI's.
- * (Unknown routes and methods are answered by {@link ErrorMappers}.)
+ * Unknown routes (404) and methods (405) get the same JSON.
  */
 @ApplicationScoped
 public class InteropRoutes {
@@ -23,9 +24,12 @@ public class InteropRoutes {
     ModelService service;
 
     void routes(@Observes Router router) {
-        router.get("/health").handler(this::health);
-        router.get("/v1/health").handler(this::health);
-        router.get("/metrics").handler(rc -> rc.reroute("/q/metrics"));
+        router.route("/health").method(HttpMethod.GET).method(HttpMethod.HEAD).handler(this::health);
+        router.route("/v1/health").method(HttpMethod.GET).method(HttpMethod.HEAD).handler(this::health);
+        router.route("/metrics").method(HttpMethod.GET).method(HttpMethod.HEAD).handler(rc -> rc.reroute("/q/metrics"));
+        router.errorHandler(404, rc -> error(rc, 404, "no such route; the API is /v1/models, /v1/completions, "
+                + "/v1/chat/completions, /generate, /generate_stream, /tokenize, /detokenize"));
+        router.errorHandler(405, rc -> error(rc, 405, "this method is not allowed on this route"));
     }
 
     private void health(RoutingContext rc) {
@@ -61,7 +65,12 @@ public class InteropRoutes {
 
     private static void error(RoutingContext rc, int status, String message) {
         String type = status == 500 ? "server_error" : "invalid_request_error";
-        String code = status == 413 ? "request_too_large" : null;
+        String code = switch (status) {
+            case 404 -> "not_found";
+            case 405 -> "method_not_allowed";
+            case 413 -> "request_too_large";
+            default -> null;
+        };
         if (status == 413) {
             rc.response().putHeader("Connection", "close"); // the unread rest of the body is not worth reading
         }

@@ -66,6 +66,20 @@ public interface ServingConfig {
     @WithDefault("20s")
     Duration shutdownGrace();
 
-    /** Accepted Bearer keys; empty = no authentication. */
+    /** Accepted Bearer keys; with neither these nor {@link #apiKeysFile()}: no authentication. */
     Optional<List<String>> apiKeys();
+
+    /**
+     * A file of accepted keys, one per line ({@code #} comments and blank lines ignored), read
+     * again when it changes: a mounted Kubernetes Secret. Missing or empty at startup: the server
+     * does not start.
+     */
+    Optional<String> apiKeysFile();
+
+    /**
+     * With keys set, {@code /metrics} and {@code /q/metrics} need a key too (default: open, as
+     * vLLM and TGI leave them). Health probes always stay open: kubelet sends no headers.
+     */
+    @WithDefault("false")
+    boolean protectMetrics();
 }

@@ -85,6 +85,19 @@ final class PackagedApp implements AutoCloseable {
                 .POST(HttpRequest.BodyPublishers.ofString(json)).build(), HttpResponse.BodyHandlers.ofString());
     }
 
+    /** Any method with {@code name, value} header pairs; {@code json} may be null (no body). */
+    HttpResponse<String> send(String method, String path, String json, String... headers) throws IOException, InterruptedException {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://localhost:" + port + path)).timeout(Duration.ofSeconds(60))
+                .method(method, json == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(json));
+        if (json != null) {
+            b.header("Content-Type", "application/json");
+        }
+        for (int i = 0; i < headers.length; i += 2) {
+            b.header(headers[i], headers[i + 1]);
+        }
+        return Sse.HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
     /** SIGTERM, as Kubernetes and {@code docker stop} send it. */
     void terminate() {
         process.destroy();

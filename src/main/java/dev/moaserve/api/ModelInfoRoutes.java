@@ -4,38 +4,55 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moaserve.model.Tokenizer;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
-import jakarta.ws.rs.Consumes;
-import jakarta.ws.rs.GET;
-import jakarta.ws.rs.POST;
-import jakarta.ws.rs.Path;
-import jakarta.ws.rs.PathParam;
-import jakarta.ws.rs.Produces;
-import jakarta.ws.rs.core.MediaType;
-import jakarta.ws.rs.core.Response;
 
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Supplier;
 
-/** Model listing and tokenization (Quarkus REST); generation lives in {@link GenerationRoutes}. */
-@Path("/")
-@Produces(MediaType.APPLICATION_JSON)
-public class ApiResource {
+/**
+ * Model listing and tokenization: {@code GET /v1/models}, {@code GET /v1/models/{id}},
+ * {@code POST /tokenize}, {@code POST /detokenize}. Vert.x routes like every other route, so the
+ * router holds the whole route table (one error path, one auth filter in front of all).
+ */
+@ApplicationScoped
+public class ModelInfoRoutes {
     @Inject
     ModelService service;
 
-    @GET
-    @Path("v1/models")
-    public ObjectNode models() {
+    void routes(@Observes Router router) {
+        router.get("/v1/models").handler(rc -> answer(rc, this::models));
+        router.get("/v1/models/:id").handler(rc -> answer(rc, () -> model(rc.pathParam("id"))));
+        GenerationRoutes.post(router, "/tokenize", rc -> answer(rc, () -> tokenize(GenerationRoutes.parse(rc))));
+        GenerationRoutes.post(router, "/detokenize", rc -> answer(rc, () -> detokenize(GenerationRoutes.parse(rc))));
+    }
+
+    /** Runs a handler and answers its JSON, or its error in OpenAI's shape. */
+    private void answer(RoutingContext rc, Supplier<JsonNode> handler) {
+        try {
+            if (service.model() == null) {
+                rc.response().putHeader("Retry-After", "1");
+                throw new ApiException(503, "server_error", service.notReadyReason(), null, "unavailable");
+            }
+            String json = Json.write(handler.get());
+            rc.response().setStatusCode(200).putHeader("Content-Type", "application/json").end(json);
+        } catch (ApiException e) {
+            GenerationRoutes.sendError(rc.response(), e, false);
+        }
+    }
+
+    ObjectNode models() {
         ObjectNode o = Json.object();
         o.put("object", "list");
         o.putArray("data").add(model());
         return o;
     }
 
-    @GET
-    @Path("v1/models/{id}")
-    public ObjectNode model(@PathParam("id") String id) {
+    ObjectNode model(String id) {
         if (!id.equals(service.name())) {
             throw new ApiException(404, "invalid_request_error", "The model '" + id + "' does not exist", "model",
                     "model_not_found");
@@ -58,10 +75,7 @@ public class ApiResource {
      * Two request shapes: TGI's {"inputs": "..."} → [{"id", "text", "start", "stop"}], and vLLM's
      * {"prompt": "..."} → {"count", "max_model_len", "tokens", "token_strs"}.
      */
-    @POST
-    @Path("tokenize")
-    @Consumes(MediaType.APPLICATION_JSON)
-    public JsonNode tokenize(JsonNode body) {
+    JsonNode tokenize(JsonNode body) {
         JsonFields f = new JsonFields(body, "", Set.of("inputs", "prompt", "model", "add_special_tokens", "return_token_strs"),
                 Map.of("messages", "tokenize the rendered chat text as 'prompt' instead"));
         Tokenizer tk = service.model().tokenizer();
@@ -105,10 +119,7 @@ public class ApiResource {
     }
 
     /** {"ids": [...]} → {"text": "..."}, or vLLM's {"tokens": [...]} → {"prompt": "..."}. */
-    @POST
-    @Path("detokenize")
-    @Consumes(MediaType.APPLICATION_JSON)
-    public ObjectNode detokenize(JsonNode body) {
+    ObjectNode detokenize(JsonNode body) {
         JsonFields f = new JsonFields(body, "", Set.of("ids", "tokens", "model"), Map.of());
         boolean vllm = f.has("tokens");
         String key = vllm ? "tokens" : "ids";
