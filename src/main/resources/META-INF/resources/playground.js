@@ -5,11 +5,18 @@
   const history = [];
   let controller = null;
 
+  // A server with API keys answers 401 until the page sends one; the key stays in this tab only.
+  const key = () => sessionStorage.getItem("moa-api-key") || "";
+  const auth = () => (key() ? { Authorization: "Bearer " + key() } : {});
+  function askForKey() { $("key-row").hidden = false; $("apikey").focus(); }
+
   async function loadModels() {
     try {
-      const r = await fetch("/v1/models");
+      const r = await fetch("/v1/models", { headers: auth() });
       const body = await r.json();
+      if (r.status === 401) askForKey();
       if (!r.ok) throw apiError(r.status, body);
+      errorBox.hidden = true;
       $("model").innerHTML = "";
       for (const m of body.data) {
         const o = document.createElement("option");
@@ -21,7 +28,8 @@
 
   function apiError(status, body) {
     const e = body && body.error ? body.error : { message: "HTTP " + status };
-    const hint = status === 429 ? " The server is busy; try again in a moment."
+    const hint = status === 401 ? " Enter this server's API key above."
+      : status === 429 ? " The server is busy; try again in a moment."
       : status === 503 ? " The server is starting or shutting down." : "";
     return new Error(`${status}: ${e.message}${e.param ? " (field: " + e.param + ")" : ""}.${hint}`);
   }
@@ -70,8 +78,9 @@
     let first = 0, tokens = 0, text = "";
     try {
       const r = await fetch(chat ? "/v1/chat/completions" : "/v1/completions", {
-        method: "POST", headers: { "Content-Type": "application/json" },
+        method: "POST", headers: { "Content-Type": "application/json", ...auth() },
         body: JSON.stringify(body), signal: controller.signal });
+      if (r.status === 401) askForKey();
       if (!r.ok) throw apiError(r.status, await r.json().catch(() => null));
       const reader = r.body.getReader();
       const decoder = new TextDecoder();
@@ -120,6 +129,9 @@
   }
 
   form.addEventListener("submit", generate);
+  $("apikey").value = key();
+  if (key()) $("key-row").hidden = false;
+  $("apikey").addEventListener("change", () => { sessionStorage.setItem("moa-api-key", $("apikey").value.trim()); loadModels(); });
   $("stopBtn").addEventListener("click", () => controller && controller.abort());
   $("clear").addEventListener("click", () => { history.length = 0; output.textContent = ""; renderHistory(); errorBox.hidden = true; });
   $("mode").addEventListener("change", () => {

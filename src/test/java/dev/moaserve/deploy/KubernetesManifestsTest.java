@@ -39,7 +39,7 @@ class KubernetesManifestsTest {
     @Test
     void kustomizationsListExistingFiles() throws IOException {
         List<Path> kustomizations = kustomizations();
-        assertTrue(kustomizations.size() >= 9, kustomizations.toString());
+        assertTrue(kustomizations.size() >= 10, kustomizations.toString());
         for (Path file : kustomizations) {
             Path k = file.getParent();
             JsonNode kust = YAML.readTree(file.toFile());
@@ -102,6 +102,39 @@ class KubernetesManifestsTest {
         assertTrue(init.getVolumeMounts().stream().anyMatch(m -> m.getName().equals(mount.getName())), "the init container fills the server's volume");
         assertTrue(String.join(" ", init.getCommand()).contains(modelPath), init.getCommand().toString());
         assertTrue(server.getReadinessProbe() != null && server.getSecurityContext().getReadOnlyRootFilesystem(), "base settings kept");
+    }
+
+    /**
+     * The api-keys component gives the server a key file that is a mounted, read-only, required
+     * Secret (without it the pod waits rather than serve open); production overlays use it.
+     */
+    @Test
+    void apiKeysComeFromARequiredSecretMountedWhereTheServerLooks() throws Exception {
+        Deployment patch = load(K8S.resolve("components/api-keys/api-keys-patch.yaml"), Deployment.class);
+        assertKeyFileFromSecret(patch);
+        for (String overlay : List.of("cpu", "gpu")) {
+            JsonNode kust = YAML.readTree(K8S.resolve("overlays/" + overlay + "/kustomization.yaml").toFile());
+            assertTrue(kust.path("components").toString().contains("components/api-keys"), overlay);
+        }
+        Assumptions.assumeTrue(kubectl(), "kubectl not installed: the rendered overlay is not checked");
+        Deployment cpu = render(K8S.resolve("overlays/cpu")).stream().filter(Deployment.class::isInstance)
+                .map(Deployment.class::cast).findFirst().orElseThrow();
+        assertKeyFileFromSecret(cpu);
+        assertTrue(cpu.getSpec().getTemplate().getSpec().getContainers().get(0).getVolumeMounts().stream()
+                .anyMatch(m -> m.getMountPath().equals("/tmp")), "base mounts kept");
+    }
+
+    private static void assertKeyFileFromSecret(Deployment d) {
+        var pod = d.getSpec().getTemplate().getSpec();
+        Container server = pod.getContainers().get(0);
+        String file = server.getEnv().stream().filter(e -> e.getName().equals("MOA_API_KEYS_FILE")).findFirst()
+                .orElseThrow().getValue();
+        var mount = server.getVolumeMounts().stream().filter(m -> file.startsWith(m.getMountPath() + "/")).findFirst()
+                .orElseThrow(() -> new AssertionError(file + " is in no mount"));
+        assertTrue(mount.getReadOnly(), "read-only mount");
+        var volume = pod.getVolumes().stream().filter(v -> v.getName().equals(mount.getName())).findFirst().orElseThrow();
+        assertNotNull(volume.getSecret(), "the keys come from a Secret");
+        assertFalse(Boolean.TRUE.equals(volume.getSecret().getOptional()), "a missing Secret must not start an open server");
     }
 
     private static List<Path> kustomizations() throws IOException {

@@ -44,6 +44,11 @@ class PlaygroundBrowserTest {
 
     @BeforeEach
     void startBrowser() {
+        browser = startChromium();
+    }
+
+    /** Debian's headless Chromium with the flags this closed network needs; skips where it is missing. */
+    static ChromeDriver startChromium() {
         Assumptions.assumeTrue(Files.isExecutable(CHROMIUM) && Files.isExecutable(DRIVER),
                 "skipped: Debian's chromium and chromium-driver are not installed (.ci/run installs them)");
         ChromeOptions options = new ChromeOptions();
@@ -52,7 +57,7 @@ class PlaygroundBrowserTest {
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--disable-dev-shm-usage", "--window-size=420,900");
         ChromeDriverService driver = new ChromeDriverService.Builder().usingDriverExecutable(DRIVER.toFile()).build();
-        browser = new ChromeDriver(driver, options);
+        return new ChromeDriver(driver, options);
     }
 
     @AfterEach
