@@ -22,9 +22,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** On a server with API keys the page loads, says a key is needed, and works once one is typed. */
 @QuarkusTest
-@TestProfile(PlaygroundWithKeysBrowserTest.Keys.class)
+@TestProfile(PlaygroundWithKeysBrowserTest.WithKeys.class)
 class PlaygroundWithKeysBrowserTest {
-    public static class Keys implements QuarkusTestProfile {
+    public static class WithKeys implements QuarkusTestProfile {
         @Override
         public Map<String, String> getConfigOverrides() {
             return Map.of("moa.api-keys", "page-key");
