@@ -6,15 +6,24 @@ import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 
 import java.time.Duration;
+import java.util.List;
 
 /**
- * Prometheus metrics (at {@code /q/metrics}). Names the autoscalers use:
+ * Prometheus metrics (at {@code /q/metrics} and {@code /metrics}). Names the autoscalers use:
  * {@code moa_queue_waiting}, {@code moa_sequences_running}.
+ *
+ * <p>Also under vLLM's names ({@code vllm:num_requests_waiting}, {@code vllm:kv_cache_usage_perc},
+ * …): the Gateway API Inference Extension's endpoint picker (InferencePool; llm-d, KServe) routes on
+ * its model-server protocol's queued requests, running requests and KV-cache utilisation and reads
+ * vLLM's names by default, as do most KEDA and Grafana guides. Same types and semantics as vLLM's:
+ * gauges for the current queue, batch and state-pool usage (a fraction, 0–1), histograms in seconds,
+ * counters of tokens.
  */
 @ApplicationScoped
 public class EngineMetrics implements EngineStats {
@@ -22,11 +31,11 @@ public class EngineMetrics implements EngineStats {
     MeterRegistry registry;
 
     private DistributionSummary batchSize;
-    private Timer ttft;
-    private Timer itl;
-    private Timer e2e;
-    private Counter promptTokens;
-    private Counter generatedTokens;
+    private List<Timer> ttft;
+    private List<Timer> itl;
+    private List<Timer> e2e;
+    private List<Counter> promptTokens;
+    private List<Counter> generatedTokens;
 
     void bind(ModelService service) {
         Gauge.builder("moa.queue.waiting", service, s -> s.scheduler().waitingCount())
@@ -43,13 +52,35 @@ public class EngineMetrics implements EngineStats {
                 .description("prompt tokens not computed thanks to the prefix-state cache").register(registry);
         Gauge.builder("moa.prefix.cache.bytes", service, s -> s.scheduler().prefixCache().bytes())
                 .description("decode-state bytes held by prefix-cache snapshots").baseUnit("bytes").register(registry);
+        Gauge.builder("moa.state.pool.usage", service, s -> s.scheduler().stateUsage())
+                .description("share of the decode-state pool held by running sequences (0-1)").register(registry);
+        bindVllmNames(service);
         batchSize = DistributionSummary.builder("moa.batch.size").description("sequences per decode step")
                 .serviceLevelObjectives(1, 2, 4, 8, 16, 32, 64, 128).register(registry);
-        ttft = timer("moa.time.to.first.token", "time from request arrival to its first token");
-        itl = timer("moa.inter.token.latency", "time between consecutive tokens of a request");
-        e2e = timer("moa.request.duration", "time from arrival to the end of a request");
-        promptTokens = Counter.builder("moa.prompt.tokens").description("prompt tokens processed").register(registry);
-        generatedTokens = Counter.builder("moa.generated.tokens").description("tokens generated").register(registry);
+        ttft = List.of(timer("moa.time.to.first.token", "time from request arrival to its first token"),
+                timer(VLLM + "time_to_first_token_seconds", "time to first token (vLLM's name)"));
+        itl = List.of(timer("moa.inter.token.latency", "time between consecutive tokens of a request"),
+                timer(VLLM + "inter_token_latency_seconds", "inter-token latency (vLLM's name)"));
+        e2e = List.of(timer("moa.request.duration", "time from arrival to the end of a request"),
+                timer(VLLM + "e2e_request_latency_seconds", "end-to-end request latency (vLLM's name)"));
+        promptTokens = List.of(Counter.builder("moa.prompt.tokens").description("prompt tokens processed").register(registry),
+                Counter.builder(VLLM + "prompt_tokens").description("prefill tokens processed (vLLM's name)").register(registry));
+        generatedTokens = List.of(Counter.builder("moa.generated.tokens").description("tokens generated").register(registry),
+                Counter.builder(VLLM + "generation_tokens").description("generation tokens processed (vLLM's name)")
+                        .register(registry));
+    }
+
+    /** vLLM's prefix; Prometheus allows ':' in names (recording-rule style), which vLLM uses. */
+    static final String VLLM = "vllm:";
+
+    private void bindVllmNames(ModelService service) {
+        Tags model = Tags.of("model_name", service.name());
+        Gauge.builder(VLLM + "num_requests_waiting", service, s -> s.scheduler().waitingCount()).tags(model)
+                .description("requests waiting to be processed (vLLM's name)").register(registry);
+        Gauge.builder(VLLM + "num_requests_running", service, s -> s.scheduler().runningCount()).tags(model)
+                .description("requests in the running batch (vLLM's name)").register(registry);
+        Gauge.builder(VLLM + "kv_cache_usage_perc", service, s -> s.scheduler().stateUsage()).tags(model)
+                .description("decode-state pool usage, 1 = full (vLLM's name for KV-cache usage)").register(registry);
     }
 
     private Timer timer(String name, String description) {
@@ -73,23 +104,23 @@ public class EngineMetrics implements EngineStats {
     @Override
     public void firstToken(double seconds) {
         if (ttft != null) {
-            ttft.record(Duration.ofNanos((long) (seconds * 1e9)));
+            ttft.forEach(t -> t.record(Duration.ofNanos((long) (seconds * 1e9))));
         }
     }
 
     @Override
     public void interToken(double seconds) {
         if (itl != null) {
-            itl.record(Duration.ofNanos((long) (seconds * 1e9)));
+            itl.forEach(t -> t.record(Duration.ofNanos((long) (seconds * 1e9))));
         }
     }
 
     @Override
     public void finished(String reason, int prompt, int completion, double seconds) {
         if (e2e != null) {
-            e2e.record(Duration.ofNanos((long) (seconds * 1e9)));
-            promptTokens.increment(prompt);
-            generatedTokens.increment(completion);
+            e2e.forEach(t -> t.record(Duration.ofNanos((long) (seconds * 1e9))));
+            promptTokens.forEach(c -> c.increment(prompt));
+            generatedTokens.forEach(c -> c.increment(completion));
         }
         outcome(reason);
     }

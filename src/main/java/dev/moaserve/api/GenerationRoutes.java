@@ -46,6 +46,9 @@ public class GenerationRoutes {
     @Inject
     EngineMetrics metrics;
 
+    @Inject
+    io.opentelemetry.api.trace.Tracer tracer;
+
     /** What the scheduler reports for one request, as stream items. */
     sealed interface Event permits TokenEvent, DoneEvent {}
 
@@ -148,7 +151,8 @@ public class GenerationRoutes {
         }
         Context ctx = rc.vertx().getOrCreateContext();
         Multi<Event> stream = events.emitOn(task -> ctx.runOnContext(v -> task.run()));
-        Writer writer = new Writer(rc.response(), api, spec, id, requests);
+        Writer writer = new Writer(rc.response(), api, spec, id, requests,
+                RequestSpan.start(tracer, api.name().toLowerCase(Locale.ROOT), api == Api.CHAT, service.name(), id));
         if (spec.stream()) {
             writer.startStream(); // accepted: the client sees 200 and the stream at once, even while queued
         }
@@ -159,6 +163,7 @@ public class GenerationRoutes {
             if (!writer.finished) {
                 subscription.cancel();
                 writer.cancelAll();
+                writer.disconnected();
             }
         });
     }
@@ -172,6 +177,8 @@ public class GenerationRoutes {
         final Out[] outs;
         final long created = System.currentTimeMillis() / 1000;
         final long startNanos = System.nanoTime();
+        final RequestSpan span;
+        boolean logged;
         boolean headersSent;
         boolean finished;
 
@@ -191,7 +198,9 @@ public class GenerationRoutes {
             }
         }
 
-        Writer(HttpServerResponse response, Api api, RequestParser.Spec spec, String id, List<GenerationRequest> requests) {
+        Writer(HttpServerResponse response, Api api, RequestParser.Spec spec, String id, List<GenerationRequest> requests,
+               RequestSpan span) {
+            this.span = span;
             this.response = response;
             this.api = api;
             this.spec = spec;
@@ -206,6 +215,12 @@ public class GenerationRoutes {
             for (Out o : outs) {
                 o.request.cancel();
             }
+        }
+
+        /** The client went away before the end: the request ends as cancelled (log line, span). */
+        void disconnected() {
+            finished = true;
+            log(new TokenListener.Finish(TokenListener.Finish.CANCELLED, spec.prompt().length, 0, "", null));
         }
 
         void onEvent(Event e) {
@@ -383,6 +398,10 @@ public class GenerationRoutes {
 
         /** The request's log line: its choices together (token counts summed), or the outcome that ended it. */
         private void log(TokenListener.Finish ended) {
+            if (logged) {
+                return;
+            }
+            logged = true;
             long now = System.nanoTime();
             long first = 0;
             int generated = 0;
@@ -394,10 +413,17 @@ public class GenerationRoutes {
             }
             TokenListener.Finish f = ended != null ? ended : outs[0].finish;
             String outcome = ended != null ? ended.reason() : outs.length == 1 ? f.reason() : "n=" + outs.length;
+            int cached = outs[0].finish == null ? 0 : outs[0].finish.cachedTokens();
+            double ttftMs = first == 0 ? -1.0 : (first - startNanos) / 1e6;
             LOG.infof("request %s %s prompt_tokens=%d cached_tokens=%d generated_tokens=%d ttft_ms=%.1f total_ms=%.1f outcome=%s%s",
-                    id, api.name().toLowerCase(Locale.ROOT), f.promptTokens(), outs[0].finish == null ? 0 : outs[0].finish.cachedTokens(),
-                    generated, first == 0 ? -1.0 : (first - startNanos) / 1e6, (now - startNanos) / 1e6,
+                    id, api.name().toLowerCase(Locale.ROOT), f.promptTokens(), cached,
+                    generated, ttftMs, (now - startNanos) / 1e6,
                     outcome, f.error() == null ? "" : " error=\"" + f.error() + "\"");
+            List<String> reasons = new ArrayList<>();
+            for (Out o : outs) {
+                reasons.add(o.finish != null ? o.finish.reason() : ended != null ? ended.reason() : "unknown");
+            }
+            span.end(service.name(), f.promptTokens(), cached, generated, ttftMs, outcome, reasons, f.error());
         }
 
         private void finishChoiceStream(Out o, TokenListener.Finish f) {

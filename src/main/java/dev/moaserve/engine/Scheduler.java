@@ -99,6 +99,14 @@ public final class Scheduler implements AutoCloseable {
         return (long) runningCount * decoder.bytesPerSequence();
     }
 
+    /**
+     * Share of the decode-state pool held by running sequences, 0–1: each holds one fixed-size
+     * slot of {@code maxBatch}, so this is what a paged-KV server reports as KV-cache usage.
+     */
+    public double stateUsage() {
+        return (double) runningCount / limits.maxBatch();
+    }
+
     /** The prefix-state cache (read its counters from any thread; only the scheduler changes it). */
     public PrefixCache prefixCache() {
         return cache;

@@ -89,6 +89,13 @@ class NativeConfigTest {
             }
         }
         assertTrue(runTime.size() >= 2, "no run-time initialisation listed: " + args);
+        // found in a trial native build: DJL's engine state and its call-home HTTP connection must
+        // not be made at image build time (a PtEngine and a KeepAliveCache thread in the image heap)
+        for (String mustBeRunTime : List.of("ai.djl.engine.Engine", "ai.djl.pytorch.engine.PtEngineProvider",
+                "ai.djl.pytorch.engine.PtEngine", "ai.djl.util.Ec2Utils")) {
+            assertTrue(runTime.stream().map(String::trim).anyMatch(mustBeRunTime::equals),
+                    mustBeRunTime + " must be initialised at run time: " + runTime);
+        }
         for (String c : runTime) {
             load(c.trim());
         }
