@@ -148,7 +148,7 @@ warm=$(p run --rm "${RUN_AS_K8S[@]}" localhost/moa-serve:jvm warmup 2>&1) || fai
 echo "$warm" | grep -q '^ok: engine' && ! echo "$warm" | grep -q 'Listening on' || fail "warmup did not reach the app: $warm"
 flags=$(p run --rm "${RUN_AS_K8S[@]}" -e JAVA_OPTS_APPEND='-XX:+PrintFlagsFinal -Dx=1' localhost/moa-serve:jvm --version 2>&1)
 echo "$flags" | grep -Eq 'MaxRAMPercentage += 25' || fail "JAVA_OPTS_APPEND replaced the defaults"
-echo "$flags" | grep -q 'PrintFlagsFinal += true' || fail "JAVA_OPTS_APPEND was not applied"
+echo "$flags" | grep -Eq 'PrintFlagsFinal += true' || fail "JAVA_OPTS_APPEND was not applied"
 
 # --- the GPU image, as far as it builds here: everything but the CUDA libtorch download ---
 step "building docker/Dockerfile.gpu --target app (-Pcuda app)"
