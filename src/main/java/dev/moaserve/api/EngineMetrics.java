@@ -55,6 +55,12 @@ public class EngineMetrics implements EngineStats {
         Gauge.builder("moa.state.pool.usage", service, s -> s.scheduler().stateUsage())
                 .description("share of the decode-state pool held by running sequences (0-1)").register(registry);
         bindVllmNames(service);
+        FunctionCounter.builder("moa.structured.output.compiles", service, s -> s.constraints().misses())
+                .description("structured-output constraints compiled (cache misses)").register(registry);
+        FunctionCounter.builder("moa.structured.output.cache.hits", service, s -> s.constraints().hits())
+                .description("structured-output requests whose constraint was already compiled").register(registry);
+        FunctionCounter.builder("moa.structured.output.compile.seconds", service, s -> s.constraints().compileSeconds())
+                .description("time spent compiling structured-output constraints").baseUnit("seconds").register(registry);
         batchSize = DistributionSummary.builder("moa.batch.size").description("sequences per decode step")
                 .serviceLevelObjectives(1, 2, 4, 8, 16, 32, 64, 128).register(registry);
         ttft = List.of(timer("moa.time.to.first.token", "time from request arrival to its first token"),

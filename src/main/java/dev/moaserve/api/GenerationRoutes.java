@@ -8,6 +8,9 @@ import dev.moaserve.engine.Sampler;
 import dev.moaserve.engine.SamplingParams;
 import dev.moaserve.engine.Scheduler;
 import dev.moaserve.engine.TokenListener;
+import dev.moaserve.engine.constraint.ConstraintException;
+import dev.moaserve.engine.constraint.Constraints;
+import dev.moaserve.engine.constraint.TokenConstraint;
 import dev.moaserve.model.Tokenizer;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.operators.multi.processors.UnicastProcessor;
@@ -86,14 +89,48 @@ public class GenerationRoutes {
                 case CHAT -> RequestParser.chat(body, service);
                 case TGI -> RequestParser.tgi(body, service, tgiStream);
             };
-            start(rc, api, spec);
-        } catch (ApiException e) {
-            if (e.status() == 429) {
-                rc.response().putHeader("Retry-After", "1");
+            if (spec.constraint() == null) {
+                start(rc, api, spec);
+            } else {
+                constrainThenStart(rc, api, spec);
             }
-            metrics.outcome(e.status() == 429 ? "rejected" : "invalid");
-            sendError(rc.response(), e, api == Api.TGI);
+        } catch (ApiException e) {
+            fail(rc, api, e);
         }
+    }
+
+    private void fail(RoutingContext rc, Api api, ApiException e) {
+        if (e.status() == 429) {
+            rc.response().putHeader("Retry-After", "1");
+        }
+        metrics.outcome(e.status() == 429 ? "rejected" : "invalid");
+        sendError(rc.response(), e, api == Api.TGI);
+    }
+
+    /**
+     * Structured output: the constraint compiled (or found in the cache), then the request starts.
+     * A compilation can take a while (bounded by moa.structured-output.compile-timeout), so it runs
+     * on a worker thread, never on the event loop.
+     */
+    private void constrainThenStart(RoutingContext rc, Api api, RequestParser.Spec spec) {
+        Constraints constraints = service.constraints();
+        ConstraintRequests.Requested want = spec.constraint();
+        TokenConstraint cached = constraints.cached(want.spec());
+        if (cached != null) {
+            start(rc, api, spec.constrained(cached));
+            return;
+        }
+        rc.vertx().<TokenConstraint>executeBlocking(() -> constraints.compile(want.spec()), false).onComplete(ar -> {
+            try {
+                if (ar.failed()) {
+                    throw ar.cause() instanceof ConstraintException ce ? ApiException.invalid(want.param(), ce.getMessage())
+                            : new ApiException(500, "server_error", "the constraint could not be compiled", want.param(), null);
+                }
+                start(rc, api, spec.constrained(ar.result()));
+            } catch (ApiException e) {
+                fail(rc, api, e);
+            }
+        });
     }
 
     /** The request body as JSON: 415 for another Content-Type, 400 for an empty or malformed body. */

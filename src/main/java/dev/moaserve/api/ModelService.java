@@ -38,6 +38,7 @@ public class ModelService {
     private volatile String name;
     private volatile ai.djl.Device device;
     private volatile boolean ready;
+    private volatile dev.moaserve.engine.constraint.Constraints constraints;
     private volatile String failure;
     private final long created = System.currentTimeMillis() / 1000;
 
@@ -93,6 +94,10 @@ public class ModelService {
         scheduler = new Scheduler(decoder, model.tokenizer(),
                 new Scheduler.Limits(config.maxBatchSize(), config.maxBatchedTokens(), config.maxQueue(),
                         config.requestTimeout().toNanos(), config.prefixCacheBytes().asLongValue()), metrics);
+        MoaModel m = model;
+        constraints = new dev.moaserve.engine.constraint.Constraints(
+                () -> dev.moaserve.engine.constraint.Vocabulary.of(m.tokenizer(), m.config().numTokens()),
+                config.structuredOutputCacheSize(), config.structuredOutputCompileTimeout().toMillis(), 200_000);
         metrics.bind(this);
         ready = true;
         LOG.infof("model %s ready on %s, %s, %d ms after JVM start: engine %.0f ms, load %.0f ms, warm-up %.0f ms; "
@@ -157,6 +162,11 @@ public class ModelService {
 
     public MoaModel model() {
         return model;
+    }
+
+    /** Structured output for this model's vocabulary: compiled constraints, cached. */
+    public dev.moaserve.engine.constraint.Constraints constraints() {
+        return constraints;
     }
 
     public Scheduler scheduler() {

@@ -20,7 +20,12 @@ import java.util.Set;
 final class RequestParser {
     /** A validated generation request; {@code echo}: the prompt text is returned before the completion. */
     record Spec(String promptText, long[] prompt, SamplingParams params, boolean stream, boolean includeUsage,
-                boolean chatLogprobs, boolean echo, int n) {}
+                boolean chatLogprobs, boolean echo, int n, ConstraintRequests.Requested constraint) {
+        /** The same request with its constraint compiled into the sampling parameters. */
+        Spec constrained(dev.moaserve.engine.constraint.TokenConstraint c) {
+            return new Spec(promptText, prompt, params.withConstraint(c), stream, includeUsage, chatLogprobs, echo, n, constraint);
+        }
+    }
 
     /** Most choices one request may ask for (n). */
     static final int MAX_N = 16;
@@ -29,9 +34,10 @@ final class RequestParser {
     private static final Set<String> SAMPLING = Set.of("model", "max_tokens", "temperature", "top_p", "top_k", "min_p",
             "repetition_penalty", "presence_penalty", "frequency_penalty", "seed", "stop", "stream", "stream_options",
             "logprobs", "n", "logit_bias", "user");
-    private static final Set<String> COMPLETION = union(SAMPLING, "prompt", "echo", "best_of", "suffix");
+    private static final Set<String> COMPLETION = union(SAMPLING, "prompt", "echo", "best_of", "suffix",
+            "response_format", "structured_outputs");
     private static final Set<String> CHAT = union(SAMPLING, "messages", "max_completion_tokens", "top_logprobs",
-            "response_format", "tools", "tool_choice");
+            "response_format", "structured_outputs", "tools", "tool_choice");
     private static final Map<String, String> CHAT_UNSUPPORTED = Map.of(
             "functions", "function calling is not implemented",
             "function_call", "function calling is not implemented",
@@ -44,9 +50,8 @@ final class RequestParser {
     private static final Set<String> TGI_BODY = Set.of("inputs", "parameters", "stream");
     private static final Set<String> TGI_PARAMETERS = Set.of("do_sample", "max_new_tokens", "repetition_penalty",
             "frequency_penalty", "seed", "stop", "temperature", "top_k", "top_p", "details", "return_full_text",
-            "decoder_input_details", "watermark", "best_of", "top_n_tokens", "truncate", "typical_p");
+            "decoder_input_details", "watermark", "best_of", "top_n_tokens", "truncate", "typical_p", "grammar");
     private static final Map<String, String> TGI_UNSUPPORTED = Map.of(
-            "grammar", "guided generation is not implemented",
             "adapter_id", "adapters are not implemented");
 
     private RequestParser() {}
@@ -96,7 +101,6 @@ final class RequestParser {
     static Spec chat(JsonNode body, ModelService service) {
         JsonFields f = new JsonFields(body, "", CHAT, CHAT_UNSUPPORTED);
         checkModel(f, service);
-        checkResponseFormat(f.raw("response_format"));
         JsonNode tools = f.raw("tools");
         if (tools != null && !(tools.isArray() && tools.isEmpty())) {
             throw ApiException.invalid("tools", "'tools' is not supported by this server: tool calling is not implemented");
@@ -155,16 +159,6 @@ final class RequestParser {
         return messages;
     }
 
-    private static void checkResponseFormat(JsonNode rf) {
-        if (rf == null) {
-            return;
-        }
-        JsonFields f = new JsonFields(rf, "response_format.", Set.of("type"), Map.of());
-        if (!"text".equals(f.string("type", ""))) {
-            throw ApiException.invalid("response_format", "only {\"type\": \"text\"} is supported: structured output is not implemented");
-        }
-    }
-
     /** TGI: {"inputs": "...", "parameters": {...}}; its validation errors answer 422 (see {@link Json#tgiStatus}). */
     static Spec tgi(JsonNode body, ModelService service, boolean stream) {
         JsonFields b = new JsonFields(body, "", TGI_BODY, Map.of());
@@ -212,7 +206,8 @@ final class RequestParser {
         SamplingParams sp = new SamplingParams(sampled ? temperature : 0, topK, topP, 0,
                 p.number("repetition_penalty", 1.0, 1e-6, 100), 0, p.number("frequency_penalty", 0, -2, 2),
                 seed(p, 0), max, stops(p.raw("stop"), "parameters.stop"), 1);
-        return new Spec(text, ids, sp, stream, false, false, p.bool("return_full_text", false), 1);
+        return new Spec(text, ids, sp, stream, false, false, p.bool("return_full_text", false), 1,
+                ConstraintRequests.tgi(p.raw("grammar")));
     }
 
     private static void requireValue(JsonFields f, String key, boolean allowed, String why) {
@@ -261,7 +256,7 @@ final class RequestParser {
                 f.number("presence_penalty", 0, -2, 2), f.number("frequency_penalty", 0, -2, 2),
                 seed(f, Long.MIN_VALUE), max, List.copyOf(stops), Math.max(logprobs, 0))
                 .withLogitBias(logitBias(f.raw("logit_bias"), service));
-        return new Spec(text, ids, sp, stream, includeUsage, chat && logprobs >= 0, echo, n(f));
+        return new Spec(text, ids, sp, stream, includeUsage, chat && logprobs >= 0, echo, n(f), ConstraintRequests.openAi(f));
     }
 
     /** OpenAI's wording and code, which clients (litellm, langchain) match to detect overflow. */

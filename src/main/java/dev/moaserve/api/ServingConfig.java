@@ -66,6 +66,14 @@ public interface ServingConfig {
     @WithDefault("20s")
     Duration shutdownGrace();
 
+    /** Compiled structured-output constraints (JSON schemas, regexes, choices) kept for reuse. */
+    @WithDefault("64")
+    int structuredOutputCacheSize();
+
+    /** A constraint that takes longer to compile is refused (400). */
+    @WithDefault("2s")
+    Duration structuredOutputCompileTimeout();
+
     /** Accepted Bearer keys; with neither these nor {@link #apiKeysFile()}: no authentication. */
     Optional<List<String>> apiKeys();
 

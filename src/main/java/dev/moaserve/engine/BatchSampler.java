@@ -13,7 +13,7 @@ import java.util.List;
 
 /**
  * Picks the next token of every sequence of a step in one pass over the logits [S, V] on the
- * tensor engine: penalties, greedy or temperature → top-k → top-p → min-p → a draw. Each
+ * tensor engine: penalties, the structured-output mask, greedy or temperature → top-k → top-p → min-p → a draw. Each
  * request's randomness is its own uniform (drawn from its seeded generator on the host and
  * passed in), so a seeded request gives the same tokens alone or in any batch. Candidates are
  * found by partial selection (top-k over at most {@link #MAX_CANDIDATES} tokens), never a full
@@ -43,12 +43,14 @@ public final class BatchSampler {
         int v = (int) logits.getShape().get(1);
         boolean anySampled = false;
         boolean anyPenalty = false;
+        boolean anyConstrained = false;
         int maxTopK = 0;
         boolean unbounded = false;
         int logprobs = 0;
         for (Sampler r : rows) {
             anySampled |= !r.greedy();
             anyPenalty |= r.adjusted();
+            anyConstrained |= r.constrained();
             logprobs = Math.max(logprobs, Math.min(r.params().logprobs(), v));
             if (!r.greedy()) {
                 if (r.params().topK() > 0) {
@@ -59,6 +61,9 @@ public final class BatchSampler {
             }
         }
         NDArray x = anyPenalty ? penalize(m, logits, rows, transfers) : logits;
+        if (anyConstrained) {
+            x = constrain(m, x, rows, transfers);
+        }
         NDArray token = x.argMax(1);                                                     // greedy [S]
         if (anySampled) {
             int k = unbounded ? candidates(v) : Math.min(candidates(v), maxTopK);
@@ -112,7 +117,7 @@ public final class BatchSampler {
         for (int i = 0; i < s; i++) {
             Sampler r = rows.get(i);
             int t = (int) out[i * width];
-            r.observe(t);
+            r.accept(t);
             int n = Math.min(r.params().logprobs(), v);
             int[] ids = new int[n];
             double[] lps = new double[n];
@@ -123,6 +128,30 @@ public final class BatchSampler {
             choices[i] = new Sampler.Choice(t, out[i * width + 1], ids, lps);
         }
         return choices;
+    }
+
+    /**
+     * Structured output: −∞ on every token a constrained row's automaton does not allow next (one
+     * upload of an [S, V] additive mask; unconstrained rows get zeros, so they sample exactly as
+     * without it). The reported log-probabilities stay those of the model.
+     */
+    private static NDArray constrain(NDManager m, NDArray x, List<Sampler> rows, long[] transfers) {
+        int s = rows.size();
+        int v = (int) x.getShape().get(1);
+        float[] mask = new float[s * v];
+        for (int i = 0; i < s; i++) {
+            Sampler r = rows.get(i);
+            if (!r.constrained()) {
+                continue;
+            }
+            for (int t = 0; t < v; t++) {
+                if (!r.allowed(t)) {
+                    mask[i * v + t] = Float.NEGATIVE_INFINITY;
+                }
+            }
+        }
+        transfers[0]++;
+        return x.add(m.create(mask, new Shape(s, v)));
     }
 
     /**

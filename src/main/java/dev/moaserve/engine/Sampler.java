@@ -1,5 +1,7 @@
 package dev.moaserve.engine;
 
+import dev.moaserve.engine.constraint.TokenConstraint;
+
 import java.util.Random;
 
 /**
@@ -15,11 +17,13 @@ public final class Sampler {
     private final SamplingParams p;
     private final Random random;
     private final int[] counts;
+    private final TokenConstraint.Cursor constraint;
 
     public Sampler(SamplingParams params, int vocab, long seed) {
         this.p = params;
         this.random = new Random(seed);
         this.counts = new int[vocab];
+        this.constraint = params.constraint() == null ? null : params.constraint().start();
     }
 
     public SamplingParams params() {
@@ -29,6 +33,29 @@ public final class Sampler {
     /** Records prompt or generated tokens for the penalties. */
     public void observe(long token) {
         counts[(int) token]++;
+    }
+
+    /** A sampled token: counted for the penalties and, under a constraint, moved past. */
+    void accept(int token) {
+        counts[token]++;
+        if (constraint != null) {
+            constraint.advance(token);
+        }
+    }
+
+    /** Whether a constraint limits the next token. */
+    boolean constrained() {
+        return constraint != null;
+    }
+
+    /** Under a constraint: whether {@code token} may come next (true when unconstrained). */
+    boolean allowed(int token) {
+        return constraint == null || constraint.isAllowed(token);
+    }
+
+    /** The constrained output is complete: accepted, and no token can extend it. */
+    public boolean constraintComplete() {
+        return constraint != null && constraint.complete();
     }
 
     int count(int token) {
@@ -69,16 +96,16 @@ public final class Sampler {
         return l + bias(token);
     }
 
-    /** Host reference: penalties, then greedy or temperature → top-k → top-p → min-p → one draw. */
+    /** Host reference: penalties and the constraint's mask, then greedy or temperature → top-k → top-p → min-p → one draw. */
     public Choice next(float[] logits) {
         int v = logits.length;
         double[] logp = logSoftmax(logits);
         double[] x = new double[v];
         for (int i = 0; i < v; i++) {
-            x[i] = penalize(i, logits[i]);
+            x[i] = allowed(i) ? penalize(i, logits[i]) : Double.NEGATIVE_INFINITY;
         }
         int token = greedy() ? argmax(x) : draw(x);
-        counts[token]++;
+        accept(token);
         int[] top = topIndices(logp, Math.min(p.logprobs(), v));
         double[] topValues = new double[top.length];
         for (int i = 0; i < top.length; i++) {

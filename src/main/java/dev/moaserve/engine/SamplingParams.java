@@ -1,5 +1,7 @@
 package dev.moaserve.engine;
 
+import dev.moaserve.engine.constraint.TokenConstraint;
+
 import java.util.List;
 import java.util.Map;
 
@@ -16,6 +18,7 @@ import java.util.Map;
  * @param seed              null = random
  * @param logprobs          number of top alternatives to report per token (0 = only the chosen one)
  * @param logitBias         token id → value added to its logit before sampling (OpenAI's logit_bias)
+ * @param constraint        null = unconstrained; else only tokens that keep the output in its language
  */
 public record SamplingParams(
         double temperature,
@@ -29,7 +32,15 @@ public record SamplingParams(
         int maxTokens,
         List<String> stop,
         int logprobs,
-        Map<Integer, Float> logitBias) {
+        Map<Integer, Float> logitBias,
+        TokenConstraint constraint) {
+
+    public SamplingParams(double temperature, int topK, double topP, double minP, double repetitionPenalty,
+                          double presencePenalty, double frequencyPenalty, Long seed, int maxTokens, List<String> stop,
+                          int logprobs, Map<Integer, Float> logitBias) {
+        this(temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty, seed, maxTokens, stop,
+                logprobs, logitBias, null);
+    }
 
     public SamplingParams(double temperature, int topK, double topP, double minP, double repetitionPenalty,
                           double presencePenalty, double frequencyPenalty, Long seed, int maxTokens, List<String> stop,
@@ -44,11 +55,16 @@ public record SamplingParams(
 
     public SamplingParams withSeed(long newSeed) {
         return new SamplingParams(temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty,
-                newSeed, maxTokens, stop, logprobs, logitBias);
+                newSeed, maxTokens, stop, logprobs, logitBias, constraint);
     }
 
     public SamplingParams withLogitBias(Map<Integer, Float> bias) {
         return new SamplingParams(temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty,
-                seed, maxTokens, stop, logprobs, Map.copyOf(bias));
+                seed, maxTokens, stop, logprobs, Map.copyOf(bias), constraint);
+    }
+
+    public SamplingParams withConstraint(TokenConstraint c) {
+        return new SamplingParams(temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty,
+                seed, maxTokens, stop, logprobs, logitBias, c);
     }
 }

@@ -367,6 +367,12 @@ public final class Scheduler implements AutoCloseable {
         s.request.listener().onToken(c.token(), text, c);
         if (s.stop.stopped()) {
             finish(s, TokenListener.Finish.STOP, null);
+        } else if (s.sampler.constraintComplete()) {
+            String tail = s.stop.flush(); // the constraint's output is whole: nothing is held back for a stop string
+            if (!tail.isEmpty()) {
+                s.request.listener().onToken(-1, tail, null);
+            }
+            finish(s, TokenListener.Finish.STOP, null);
         } else if (s.generated.size() >= s.request.params().maxTokens()) {
             String tail = s.stop.flush();
             if (!tail.isEmpty()) {

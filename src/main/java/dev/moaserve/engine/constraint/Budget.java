@@ -1,0 +1,37 @@
+package dev.moaserve.engine.constraint;
+
+import dk.brics.automaton.Automaton;
+
+/**
+ * Bounds a compilation: a deadline and a state count, checked between the automaton operations
+ * (a compilation over either is a client error, never a stalled server).
+ */
+final class Budget {
+    private final long deadline;
+    private final long maxMillis;
+    private final int maxStates;
+
+    Budget(long maxMillis, int maxStates) {
+        this.maxMillis = maxMillis;
+        this.deadline = System.nanoTime() + maxMillis * 1_000_000L;
+        this.maxStates = maxStates;
+    }
+
+    void check(String at) {
+        if (System.nanoTime() > deadline) {
+            throw new ConstraintException("the constraint took longer than " + maxMillis + " ms to compile (at schema" + at
+                    + "); simplify it");
+        }
+    }
+
+    /** Minimises {@code a} and checks both bounds. */
+    Automaton done(Automaton a, String at) {
+        check(at);
+        a.minimize();
+        if (a.getNumberOfStates() > maxStates) {
+            throw new ConstraintException("the constraint compiles to more than " + maxStates + " states (at schema" + at
+                    + "); simplify it");
+        }
+        return a;
+    }
+}

@@ -1,0 +1,364 @@
+package dev.moaserve.engine.constraint;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dk.brics.automaton.Automaton;
+
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * A JSON Schema (a documented subset) as the regular language of its compact serialisations: no
+ * whitespace, object members in the order the schema declares them, optional members present or
+ * not. Every string the automaton accepts is valid against the schema; a keyword whose meaning
+ * cannot be kept exactly is refused, never loosened (docs/structured-output.md lists the subset).
+ */
+final class JsonSchemaAutomaton {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** Keywords that only annotate: accepted and ignored. */
+    private static final Set<String> ANNOTATIONS = Set.of("title", "description", "examples", "default", "$schema",
+            "$id", "$comment", "deprecated", "readOnly", "writeOnly", "$defs", "definitions");
+
+    private static final List<String> TYPE_SPECIFIC = List.of("properties", "required", "additionalProperties", "items",
+            "minItems", "maxItems", "minLength", "maxLength", "pattern", "format", "minimum", "maximum",
+            "exclusiveMinimum", "exclusiveMaximum");
+
+    /** Depth of nesting {@code {"type": "object"}} without properties (and json_object) allows. */
+    static final int FREE_DEPTH = 3;
+
+    private final JsonNode root;
+    private final Budget budget;
+    private final Set<String> resolving = new HashSet<>();
+
+    private JsonSchemaAutomaton(JsonNode root, Budget budget) {
+        this.root = root;
+        this.budget = budget;
+    }
+
+    static Automaton of(JsonNode schema, Budget budget) {
+        return new JsonSchemaAutomaton(schema, budget).schema(schema, "");
+    }
+
+    /** Any JSON object, nested at most {@link #FREE_DEPTH} deep (response_format json_object). */
+    static Automaton anyObject(Budget budget) {
+        return new JsonSchemaAutomaton(JSON.createObjectNode(), budget).freeObject(FREE_DEPTH);
+    }
+
+    private Automaton schema(JsonNode s, String at) {
+        budget.check(at);
+        if (s.isBoolean()) {
+            if (!s.asBoolean()) {
+                throw new ConstraintException("schema" + at + " is false: no value is valid");
+            }
+            return freeValue(FREE_DEPTH);
+        }
+        if (!s.isObject()) {
+            throw new ConstraintException("schema" + at + " must be an object or a boolean");
+        }
+        List<Automaton> all = new ArrayList<>();
+        if (s.has("$ref")) {
+            all.add(ref(s.get("$ref").asText(), at));
+        }
+        if (s.has("enum") || s.has("const")) {
+            all.add(literals(s.has("const") ? List.of(s.get("const")) : list(s.get("enum"), at + ".enum")));
+        }
+        if (s.has("anyOf")) {
+            all.add(union(branches(s.get("anyOf"), at + ".anyOf")));
+        }
+        if (s.has("oneOf")) {
+            all.add(exactlyOne(branches(s.get("oneOf"), at + ".oneOf")));
+        }
+        if (s.has("allOf")) {
+            Automaton a = null;
+            for (Automaton b : branches(s.get("allOf"), at + ".allOf")) {
+                a = a == null ? b : a.intersection(b);
+            }
+            all.add(a);
+        }
+        if (s.has("type")) {
+            all.add(typed(s, at));
+        } else {
+            for (String k : TYPE_SPECIFIC) {
+                if (s.has(k)) {
+                    // without a type, JSON Schema lets every other type through: say which type is meant
+                    throw new ConstraintException("schema" + at + " uses '" + k + "' without 'type': add the type");
+                }
+            }
+        }
+        Set<String> known = Set.of("$ref", "enum", "const", "anyOf", "oneOf", "allOf", "type", "properties", "required",
+                "additionalProperties", "items", "minItems", "maxItems", "minLength", "maxLength", "pattern", "format",
+                "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum");
+        for (Iterator<String> it = s.fieldNames(); it.hasNext(); ) {
+            String k = it.next();
+            if (!known.contains(k) && !ANNOTATIONS.contains(k)) {
+                throw new ConstraintException("unsupported JSON Schema keyword '" + k + "' at schema" + at);
+            }
+        }
+        if (all.isEmpty()) {
+            return freeValue(FREE_DEPTH); // {} accepts anything
+        }
+        Automaton a = all.get(0);
+        for (int i = 1; i < all.size(); i++) {
+            a = a.intersection(all.get(i));
+        }
+        return budget.done(a, at);
+    }
+
+    private Automaton typed(JsonNode s, String at) {
+        JsonNode t = s.get("type");
+        List<String> types = new ArrayList<>();
+        if (t == null) {
+            throw new ConstraintException("schema" + at + " needs a 'type'");
+        } else if (t.isTextual()) {
+            types.add(t.asText());
+        } else if (t.isArray()) {
+            t.forEach(x -> types.add(x.asText()));
+        } else {
+            throw new ConstraintException("schema" + at + ".type must be a string or an array of strings");
+        }
+        List<Automaton> alternatives = new ArrayList<>();
+        for (String type : types) {
+            alternatives.add(switch (type) {
+                case "object" -> object(s, at);
+                case "array" -> array(s, at);
+                case "string" -> string(s, at);
+                case "integer" -> Numbers.integer(bound(s, "minimum", at), bound(s, "maximum", at),
+                        bound(s, "exclusiveMinimum", at), bound(s, "exclusiveMaximum", at), at);
+                case "number" -> Numbers.number(bound(s, "minimum", at), bound(s, "maximum", at),
+                        bound(s, "exclusiveMinimum", at), bound(s, "exclusiveMaximum", at), at);
+                case "boolean" -> Automaton.makeString("true").union(Automaton.makeString("false"));
+                case "null" -> Automaton.makeString("null");
+                default -> throw new ConstraintException("unsupported type '" + type + "' at schema" + at);
+            });
+        }
+        return union(alternatives);
+    }
+
+    private static JsonNode bound(JsonNode s, String key, String at) {
+        JsonNode b = s.get(key);
+        if (b != null && !b.isNumber()) {
+            throw new ConstraintException("schema" + at + "." + key + " must be a number");
+        }
+        return b;
+    }
+
+    private Automaton object(JsonNode s, String at) {
+        JsonNode props = s.get("properties");
+        Set<String> required = new HashSet<>();
+        if (s.has("required")) {
+            s.get("required").forEach(r -> required.add(r.asText()));
+        }
+        if (props == null || props.isEmpty()) {
+            if (!required.isEmpty()) {
+                throw new ConstraintException("schema" + at + ".required names properties the schema does not define: " + required);
+            }
+            return s.has("additionalProperties") && s.get("additionalProperties").isBoolean()
+                    && !s.get("additionalProperties").asBoolean() ? Automaton.makeString("{}") : freeObject(FREE_DEPTH - 1);
+        }
+        List<String> names = new ArrayList<>();
+        List<Automaton> members = new ArrayList<>();
+        for (Iterator<Map.Entry<String, JsonNode>> it = props.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            names.add(e.getKey());
+            members.add(Automaton.makeString(quote(e.getKey()) + ":").concatenate(schema(e.getValue(), at + ".properties." + e.getKey())));
+        }
+        for (String r : required) {
+            if (!names.contains(r)) {
+                throw new ConstraintException("schema" + at + ".required names '" + r + "', which is not in its properties");
+            }
+        }
+        // rest[i][first]: members i.. given whether none was written yet (then no leading comma)
+        Automaton[][] rest = new Automaton[names.size() + 1][2];
+        rest[names.size()][0] = Automaton.makeEmptyString();
+        rest[names.size()][1] = Automaton.makeEmptyString();
+        for (int i = names.size() - 1; i >= 0; i--) {
+            for (int first = 0; first < 2; first++) {
+                Automaton member = (first == 1 ? Automaton.makeEmptyString() : Automaton.makeChar(','))
+                        .concatenate(members.get(i)).concatenate(rest[i + 1][0]);
+                rest[i][first] = required.contains(names.get(i)) ? member : member.union(rest[i + 1][first]);
+            }
+            budget.check(at);
+        }
+        return Automaton.makeChar('{').concatenate(rest[0][1]).concatenate(Automaton.makeChar('}'));
+    }
+
+    private Automaton array(JsonNode s, String at) {
+        Automaton item = s.has("items") ? schema(s.get("items"), at + ".items") : freeValue(FREE_DEPTH - 1);
+        int min = count(s, "minItems", 0, at);
+        int max = count(s, "maxItems", -1, at);
+        if (max >= 0 && max < min) {
+            throw new ConstraintException("schema" + at + ": maxItems < minItems");
+        }
+        if (max == 0) {
+            return Automaton.makeString("[]");
+        }
+        Automaton more = Automaton.makeChar(',').concatenate(item);
+        Automaton tail = max < 0 ? more.repeat(Math.max(0, min - 1)) : more.repeat(Math.max(0, min - 1), max - 1);
+        Automaton items = item.concatenate(tail);
+        if (min == 0) {
+            items = items.optional();
+        }
+        return Automaton.makeChar('[').concatenate(items).concatenate(Automaton.makeChar(']'));
+    }
+
+    private Automaton string(JsonNode s, String at) {
+        int min = count(s, "minLength", 0, at);
+        int max = count(s, "maxLength", -1, at);
+        if (max >= 0 && max < min) {
+            throw new ConstraintException("schema" + at + ": maxLength < minLength");
+        }
+        Automaton content = max < 0 ? JsonText.character().repeat(min) : JsonText.character().repeat(min, max);
+        if (s.has("pattern")) {
+            // the pattern constrains the decoded string: written with plain (unescaped) characters only
+            Automaton p = RegexSyntax.search(s.get("pattern").asText()).intersection(JsonText.plain().repeat());
+            content = content.intersection(p);
+        }
+        if (s.has("format")) {
+            content = content.intersection(Formats.of(s.get("format").asText(), at));
+        }
+        return Automaton.makeChar('"').concatenate(content).concatenate(Automaton.makeChar('"'));
+    }
+
+    private static int count(JsonNode s, String key, int absent, String at) {
+        JsonNode n = s.get(key);
+        if (n == null) {
+            return absent;
+        }
+        if (!n.canConvertToInt() || n.asInt() < 0 || !n.isIntegralNumber()) {
+            throw new ConstraintException("schema" + at + "." + key + " must be a non-negative integer");
+        }
+        if (n.asInt() > 10_000) {
+            throw new ConstraintException("schema" + at + "." + key + " over 10000 is not supported");
+        }
+        return n.asInt();
+    }
+
+    private Automaton ref(String ref, String at) {
+        String path;
+        if (ref.startsWith("#/$defs/")) {
+            path = "$defs";
+        } else if (ref.startsWith("#/definitions/")) {
+            path = "definitions";
+        } else {
+            throw new ConstraintException("unsupported $ref '" + ref + "' at schema" + at + ": only #/$defs/… and #/definitions/…");
+        }
+        String name = ref.substring(path.length() + 3).replace("~1", "/").replace("~0", "~");
+        JsonNode target = root.path(path).get(name);
+        if (target == null) {
+            throw new ConstraintException("$ref '" + ref + "' at schema" + at + " points at nothing");
+        }
+        if (!resolving.add(ref)) {
+            throw new ConstraintException("recursive $ref '" + ref + "' is not supported: unbounded nesting is not a regular language");
+        }
+        try {
+            return schema(target, "." + path + "." + name);
+        } finally {
+            resolving.remove(ref);
+        }
+    }
+
+    private static List<JsonNode> list(JsonNode n, String at) {
+        if (n == null || !n.isArray() || n.isEmpty()) {
+            throw new ConstraintException("schema" + at + " must be a non-empty array");
+        }
+        List<JsonNode> out = new ArrayList<>();
+        n.forEach(out::add);
+        return out;
+    }
+
+    private List<Automaton> branches(JsonNode n, String at) {
+        List<Automaton> out = new ArrayList<>();
+        int i = 0;
+        for (JsonNode b : list(n, at)) {
+            out.add(schema(b, at + "[" + i++ + "]"));
+        }
+        return out;
+    }
+
+    /** The values valid against exactly one branch (oneOf), exactly. */
+    private static Automaton exactlyOne(List<Automaton> branches) {
+        List<Automaton> only = new ArrayList<>();
+        for (int i = 0; i < branches.size(); i++) {
+            Automaton others = Automaton.makeEmpty();
+            for (int j = 0; j < branches.size(); j++) {
+                if (j != i) {
+                    others = others.union(branches.get(j));
+                }
+            }
+            only.add(branches.get(i).minus(others));
+        }
+        return union(only);
+    }
+
+    private static Automaton literals(List<JsonNode> values) {
+        List<Automaton> out = new ArrayList<>();
+        for (JsonNode v : values) {
+            try {
+                out.add(Automaton.makeString(JSON.writeValueAsString(v)));
+            } catch (JsonProcessingException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        return union(out);
+    }
+
+    private static Automaton union(List<Automaton> as) {
+        Automaton a = Automaton.makeEmpty();
+        for (Automaton b : as) {
+            a = a.union(b);
+        }
+        return a;
+    }
+
+    private final Map<Integer, Automaton> free = new java.util.HashMap<>();
+
+    /** Any JSON value nested at most {@code depth} deep (scalars at depth 0). */
+    private Automaton freeValue(int depth) {
+        Automaton known = free.get(depth);
+        if (known != null) {
+            return known.clone();
+        }
+        Automaton a = buildFreeValue(depth);
+        free.put(depth, a);
+        return a.clone();
+    }
+
+    private Automaton buildFreeValue(int depth) {
+        Automaton scalar = union(List.of(JsonText.string(), Numbers.number(null, null, null, null, ""),
+                Automaton.makeString("true"), Automaton.makeString("false"), Automaton.makeString("null")));
+        if (depth <= 0) {
+            return scalar;
+        }
+        Automaton inner = freeValue(depth - 1);
+        Automaton array = Automaton.makeChar('[').concatenate(inner.concatenate(Automaton.makeChar(',').concatenate(inner).repeat())
+                .optional()).concatenate(Automaton.makeChar(']'));
+        budget.check("");
+        return minimal(union(List.of(scalar, array, freeObject(depth))));
+    }
+
+    private Automaton freeObject(int depth) {
+        Automaton inner = depth <= 0 ? freeValue(0) : freeValue(depth - 1);
+        Automaton member = JsonText.string().concatenate(Automaton.makeChar(':')).concatenate(inner);
+        Automaton members = member.concatenate(Automaton.makeChar(',').concatenate(member).repeat()).optional();
+        return minimal(Automaton.makeChar('{').concatenate(members).concatenate(Automaton.makeChar('}')));
+    }
+
+    private static Automaton minimal(Automaton a) {
+        a.minimize();
+        return a;
+    }
+
+    static String quote(String s) {
+        try {
+            return JSON.writeValueAsString(s);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

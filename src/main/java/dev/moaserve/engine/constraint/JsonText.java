@@ -1,0 +1,40 @@
+package dev.moaserve.engine.constraint;
+
+import dk.brics.automaton.Automaton;
+
+/** JSON string syntax as automata: one character of string content, and a whole string. */
+final class JsonText {
+    private JsonText() {}
+
+    /**
+     * A character that stands for itself inside a JSON string: not {@code "}, {@code \} or a
+     * control character; outside the BMP a surrogate pair (one character, as JSON Schema counts).
+     */
+    static Automaton plain() {
+        return Automaton.makeCharRange('\u0020', '\u0021')
+                .union(Automaton.makeCharRange('\u0023', '\u005B'))
+                .union(Automaton.makeCharRange('\u005D', '\uD7FF'))
+                .union(Automaton.makeCharRange('\uE000', '\uFFFF'))
+                .union(Automaton.makeCharRange('\uD800', '\uDBFF').concatenate(Automaton.makeCharRange('\uDC00', '\uDFFF')));
+    }
+
+    /**
+     * One character of string content, written one way only: itself, or, for the characters JSON
+     * must escape, {@code \"}, {@code \\}, {@code \b \f \n \r \t} or a u00XX escape (as Jackson
+     * writes them). So two strings are the same value only if they are the same text (which keeps
+     * enum, const and oneOf exact on the text).
+     */
+    static Automaton character() {
+        Automaton shortForm = Automaton.makeCharSet("\"\\bfnrt");
+        Automaton control = Automaton.makeString("u00").concatenate(Automaton.makeCharSet("01"))
+                .concatenate(Automaton.makeCharRange('0', '9').union(Automaton.makeCharRange('A', 'F')))
+                .minus(Automaton.makeString("u0008").union(Automaton.makeString("u0009")).union(Automaton.makeString("u000A"))
+                        .union(Automaton.makeString("u000C")).union(Automaton.makeString("u000D")));
+        return plain().union(Automaton.makeChar('\\').concatenate(shortForm.union(control)));
+    }
+
+    /** Any JSON string, quotes included. */
+    static Automaton string() {
+        return Automaton.makeChar('"').concatenate(character().repeat()).concatenate(Automaton.makeChar('"'));
+    }
+}

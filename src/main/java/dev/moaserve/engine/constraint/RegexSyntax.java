@@ -1,0 +1,198 @@
+package dev.moaserve.engine.constraint;
+
+import dk.brics.automaton.Automaton;
+import dk.brics.automaton.RegExp;
+
+/**
+ * The regular expressions users write (Python/JavaScript/Java syntax, as vLLM, TGI and JSON
+ * Schema's {@code pattern} take them) translated into dk.brics' syntax, which differs: it has no
+ * {@code \d \w \s}, treats {@code & ~ # @ < > "} as operators, and has no anchors, lazy
+ * quantifiers, lookaround or back-references. Those that change the language (lookaround,
+ * back-references, anchors inside the expression) are refused, never approximated.
+ */
+final class RegexSyntax {
+    private static final String DIGIT = "[0-9]";
+    private static final String WORD = "[a-zA-Z0-9_]";
+    private static final String SPACE = "[ \\t\\n\\r\\f\\v]";
+    private static final String DIGIT_IN_CLASS = "0-9";
+    private static final String WORD_IN_CLASS = "a-zA-Z0-9_";
+    private static final String SPACE_IN_CLASS = " \\t\\n\\r\\f\\v";
+
+    private RegexSyntax() {}
+
+    /** The automaton of strings the regex matches as a whole (full match: anchors at both ends are implied). */
+    static Automaton fullMatch(String regex) {
+        return compile(regex, false);
+    }
+
+    /**
+     * The automaton of strings containing a match, as JSON Schema's {@code pattern} means it
+     * (unanchored unless it starts with {@code ^} / ends with {@code $}).
+     */
+    static Automaton search(String regex) {
+        return compile(regex, true);
+    }
+
+    private static Automaton compile(String regex, boolean search) {
+        String r = regex;
+        boolean anchoredStart = r.startsWith("^");
+        boolean anchoredEnd = r.endsWith("$") && !r.endsWith("\\$");
+        if (anchoredStart) {
+            r = r.substring(1);
+        }
+        if (anchoredEnd) {
+            r = r.substring(0, r.length() - 1);
+        }
+        String translated = translate(r, regex);
+        Automaton a;
+        try {
+            a = new RegExp(translated, RegExp.NONE).toAutomaton();
+        } catch (IllegalArgumentException e) {
+            throw new ConstraintException("invalid regular expression '" + regex + "': " + e.getMessage());
+        }
+        if (search) {
+            if (!anchoredStart) {
+                a = Automaton.makeAnyString().concatenate(a);
+            }
+            if (!anchoredEnd) {
+                a = a.concatenate(Automaton.makeAnyString());
+            }
+        }
+        return a;
+    }
+
+    private static String translate(String r, String original) {
+        StringBuilder out = new StringBuilder();
+        boolean inClass = false;
+        for (int i = 0; i < r.length(); i++) {
+            char c = r.charAt(i);
+            if (c == '\\') {
+                if (i + 1 >= r.length()) {
+                    throw unsupported(original, "a trailing backslash");
+                }
+                char e = r.charAt(++i);
+                switch (e) {
+                    case 'd' -> out.append(inClass ? DIGIT_IN_CLASS : DIGIT);
+                    case 'w' -> out.append(inClass ? WORD_IN_CLASS : WORD);
+                    case 's' -> out.append(inClass ? SPACE_IN_CLASS : SPACE);
+                    case 'D', 'W', 'S' -> {
+                        if (inClass) {
+                            throw unsupported(original, "\\" + e + " inside a character class");
+                        }
+                        out.append(e == 'D' ? "[^0-9]" : e == 'W' ? "[^a-zA-Z0-9_]" : "[^ \\t\\n\\r\\f\\v]");
+                    }
+                    case 'n' -> out.append('\n');
+                    case 't' -> out.append('\t');
+                    case 'r' -> out.append('\r');
+                    case 'f' -> out.append('\f');
+                    case 'v' -> out.append('\u000B');
+                    case 'u' -> {
+                        if (i + 4 >= r.length()) {
+                            throw unsupported(original, "a short \\u escape");
+                        }
+                        char u = (char) Integer.parseInt(r.substring(i + 1, i + 5), 16);
+                        out.append(escape(u));
+                        i += 4;
+                    }
+                    case 'b', 'B', 'A', 'z', 'Z', 'G' -> throw unsupported(original, "the anchor \\" + e);
+                    default -> {
+                        if (Character.isDigit(e)) {
+                            throw unsupported(original, "a back-reference \\" + e);
+                        }
+                        out.append(escape(e));
+                    }
+                }
+                continue;
+            }
+            if (inClass) {
+                if (c == ']') {
+                    inClass = false;
+                    out.append(c);
+                } else if (c == '[') {
+                    out.append("\\[");
+                } else if (c == '^' || c == '-') {
+                    out.append(c);
+                } else {
+                    out.append(escape(c));
+                }
+                continue;
+            }
+            switch (c) {
+                case '[' -> {
+                    inClass = true;
+                    out.append(c);
+                    if (i + 1 < r.length() && r.charAt(i + 1) == '^') {
+                        out.append('^');
+                        i++;
+                    }
+                    if (i + 1 < r.length() && r.charAt(i + 1) == ']') {
+                        out.append("\\]"); // a leading ] is a literal
+                        i++;
+                    }
+                }
+                case '(' -> {
+                    if (r.startsWith("(?:", i)) {
+                        i += 2;
+                    } else if (r.startsWith("(?<", i) && i + 3 < r.length() && r.charAt(i + 3) != '=' && r.charAt(i + 3) != '!') {
+                        int close = r.indexOf('>', i);
+                        if (close < 0) {
+                            throw unsupported(original, "an unterminated group name");
+                        }
+                        i = close; // a named group matches like a plain one
+                    } else if (r.startsWith("(?P<", i)) {
+                        int close = r.indexOf('>', i);
+                        if (close < 0) {
+                            throw unsupported(original, "an unterminated group name");
+                        }
+                        i = close;
+                    } else if (r.startsWith("(?", i)) {
+                        throw unsupported(original, "lookaround or inline flags '(?" + (i + 2 < r.length() ? r.charAt(i + 2) : ' ') + "'");
+                    }
+                    out.append('(');
+                }
+                case '^' -> throw unsupported(original, "'^' other than at the start");
+                case '$' -> throw unsupported(original, "'$' other than at the end");
+                case '.' -> out.append("[^\\n]");
+                case '*', '+', '?' -> {
+                    out.append(c);
+                    if (i + 1 < r.length() && (r.charAt(i + 1) == '?' || r.charAt(i + 1) == '+')) {
+                        i++; // lazy and possessive quantifiers match the same strings as a whole
+                    }
+                }
+                case '{' -> {
+                    int close = r.indexOf('}', i);
+                    String body = close < 0 ? "" : r.substring(i + 1, close);
+                    if (!body.matches("\\d+(,\\d*)?")) {
+                        out.append("\\{"); // a literal brace, as in Python
+                        continue;
+                    }
+                    String[] parts = body.split(",", -1);
+                    int min = Integer.parseInt(parts[0]);
+                    if (min > 1000 || (parts.length == 2 && !parts[1].isEmpty() && Integer.parseInt(parts[1]) > 1000)) {
+                        throw unsupported(original, "a repetition count over 1000");
+                    }
+                    out.append('{').append(body).append('}');
+                    i = close;
+                    if (i + 1 < r.length() && r.charAt(i + 1) == '?') {
+                        i++;
+                    }
+                }
+                case '|', ')' -> out.append(c);
+                default -> out.append(escape(c));
+            }
+        }
+        if (inClass) {
+            throw unsupported(original, "an unterminated character class");
+        }
+        return out.toString();
+    }
+
+    /** A literal character in dk.brics syntax (its operators and quote escaped). */
+    private static String escape(char c) {
+        return Character.isLetterOrDigit(c) || c == ' ' || c == '_' || c > 127 ? String.valueOf(c) : "\\" + c;
+    }
+
+    private static ConstraintException unsupported(String regex, String what) {
+        return new ConstraintException("unsupported regular expression '" + regex + "': " + what + " is not supported");
+    }
+}

@@ -1,0 +1,155 @@
+package dev.moaserve.engine.constraint;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.networknt.schema.JsonSchema;
+import com.networknt.schema.JsonSchemaFactory;
+import com.networknt.schema.SchemaValidatorsConfig;
+import com.networknt.schema.SpecVersion;
+import com.networknt.schema.ValidationMessage;
+import dk.brics.automaton.Automaton;
+import dk.brics.automaton.RunAutomaton;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+import java.util.Random;
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Every string a schema's automaton accepts is valid against the schema (checked with an
+ * independent JSON Schema validator, formats asserted), for many generated schemas; known
+ * valid and invalid instances are accepted and refused; keywords outside the subset are named.
+ */
+class JsonSchemaAutomatonTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final JsonSchemaFactory FACTORY = JsonSchemaFactory.getInstance(SpecVersion.VersionFlag.V202012);
+    private static final SchemaValidatorsConfig STRICT = SchemaValidatorsConfig.builder().formatAssertionsEnabled(true).build();
+
+    @Test
+    void generatedOutputsOfGeneratedSchemasValidate() throws Exception {
+        Random random = new Random(7);
+        int schemas = 0;
+        int outputs = 0;
+        for (int n = 0; n < 150; n++) {
+            ObjectNode schema = SchemaGen.schema(random, 0);
+            if (n % 5 == 0) {
+                schema = SchemaGen.withDefs(random, schema);
+            }
+            Automaton a;
+            try {
+                a = JsonSchemaAutomaton.of(schema, new Budget(5_000, 200_000));
+            } catch (ConstraintException unsatisfiable) {
+                continue; // e.g. a oneOf whose branches overlap entirely
+            }
+            if (a.isEmpty()) {
+                continue;
+            }
+            schemas++;
+            JsonSchema validator = FACTORY.getSchema(schema, STRICT);
+            Walks walks = new Walks(a);
+            for (int k = 0; k < 20; k++) {
+                String out = walks.sample(random, random.nextInt(60));
+                JsonNode value = JSON.readTree(out);
+                Set<ValidationMessage> errors = validator.validate(value);
+                assertTrue(errors.isEmpty(), "schema " + schema + "\noutput " + out + "\nerrors " + errors);
+                assertFalse(outsideStrings(out).matches("(?s).*\\s.*"), "compact, as documented: " + out);
+                outputs++;
+            }
+        }
+        assertTrue(schemas > 100, "too few schemas compiled: " + schemas);
+        System.out.println("json schema automata: " + schemas + " schemas, " + outputs + " outputs validated");
+    }
+
+    @Test
+    void acceptsAndRefusesKnownInstances() {
+        RunAutomaton person = run("""
+                {"type":"object","properties":{"name":{"type":"string","minLength":1,"maxLength":5},
+                "age":{"type":"integer","minimum":0,"maximum":130},"email":{"type":"string","format":"email"},
+                "tags":{"type":"array","items":{"enum":["a","b"]},"maxItems":2}},
+                "required":["name","age"],"additionalProperties":false}""");
+        assertTrue(person.run("{\"name\":\"Ann\",\"age\":42}"));
+        assertTrue(person.run("{\"name\":\"Ann\",\"age\":0,\"tags\":[\"a\",\"b\"]}"));
+        assertTrue(person.run("{\"name\":\"A\\\"b\",\"age\":130,\"email\":\"x.y@ex.org\"}"));
+        assertFalse(person.run("{\"age\":42,\"name\":\"Ann\"}"), "members in declared order");
+        assertFalse(person.run("{\"name\":\"Ann\"}"), "age is required");
+        assertFalse(person.run("{\"name\":\"\",\"age\":1}"), "minLength");
+        assertFalse(person.run("{\"name\":\"Annabel\",\"age\":1}"), "maxLength");
+        assertFalse(person.run("{\"name\":\"Ann\",\"age\":131}"), "maximum");
+        assertFalse(person.run("{\"name\":\"Ann\",\"age\":-1}"), "minimum");
+        assertFalse(person.run("{\"name\":\"Ann\",\"age\":042}"), "no leading zeros");
+        assertFalse(person.run("{\"name\":\"Ann\",\"age\":1,\"tags\":[\"a\",\"b\",\"a\"]}"), "maxItems");
+        assertFalse(person.run("{\"name\":\"Ann\", \"age\":1}"), "compact");
+
+        RunAutomaton range = run("{\"type\":\"number\",\"minimum\":-2,\"maximum\":3}");
+        for (String ok : List.of("-2", "-1.5", "0", "-0.25", "2.999", "3")) {
+            assertTrue(range.run(ok), ok);
+        }
+        for (String bad : List.of("-2.5", "3.5", "4", "-3", "1e2", "3.000", "1.50", "-0")) { // one spelling per number
+            assertFalse(range.run(bad), bad);
+        }
+        RunAutomaton negative = run("{\"type\":\"integer\",\"minimum\":-30,\"exclusiveMaximum\":-4}");
+        assertTrue(negative.run("-30") && negative.run("-5") && !negative.run("-4") && !negative.run("-31") && !negative.run("0"));
+        RunAutomaton one = run("{\"oneOf\":[{\"type\":\"integer\"},{\"type\":\"number\",\"minimum\":0,\"maximum\":1}]}");
+        assertTrue(one.run("5") && one.run("0.5") && !one.run("1") && !one.run("0"), "values in both branches are not oneOf");
+        RunAutomaton date = run("{\"type\":\"string\",\"format\":\"date-time\"}");
+        assertTrue(date.run("\"2024-02-28T23:59:59Z\"") && date.run("\"2024-12-01T00:00:00.5+02:00\""));
+        assertFalse(date.run("\"2024-13-01T00:00:00Z\""));
+        RunAutomaton pattern = run("{\"type\":\"string\",\"pattern\":\"^[A-Z]{2}\\\\d{3}$\"}");
+        assertTrue(pattern.run("\"AB123\"") && !pattern.run("\"AB12\"") && !pattern.run("\"ab123\""));
+        RunAutomaton contains = run("{\"type\":\"string\",\"pattern\":\"x+\",\"maxLength\":3}");
+        assertTrue(contains.run("\"axb\"") && !contains.run("\"abc\""), "an unanchored pattern matches anywhere");
+        RunAutomaton ref = run("{\"$defs\":{\"p\":{\"type\":\"object\",\"properties\":{\"x\":{\"type\":\"boolean\"}},"
+                + "\"required\":[\"x\"]}},\"type\":\"array\",\"items\":{\"$ref\":\"#/$defs/p\"},\"minItems\":1}");
+        assertTrue(ref.run("[{\"x\":true},{\"x\":false}]") && !ref.run("[]"));
+        RunAutomaton any = new RunAutomaton(JsonSchemaAutomaton.anyObject(new Budget(5_000, 200_000)));
+        assertTrue(any.run("{\"a\":[1,{\"b\":null}],\"c\":\"d\"}") && any.run("{}") && !any.run("[1]") && !any.run("{\"a\":}"));
+    }
+
+    @Test
+    void keywordsOutsideTheSubsetAreNamed() {
+        for (String[] c : List.of(
+                new String[] {"{\"type\":\"string\",\"contentEncoding\":\"base64\"}", "contentEncoding"},
+                new String[] {"{\"type\":\"array\",\"uniqueItems\":true}", "uniqueItems"},
+                new String[] {"{\"type\":\"number\",\"multipleOf\":2}", "multipleOf"},
+                new String[] {"{\"type\":\"number\",\"minimum\":0.5}", "non-integer bound"},
+                new String[] {"{\"type\":\"string\",\"format\":\"hostname\"}", "hostname"},
+                new String[] {"{\"type\":\"string\",\"pattern\":\"(?=a)b\"}", "lookaround"},
+                new String[] {"{\"type\":\"string\",\"pattern\":\"(a)\\\\1\"}", "back-reference"},
+                new String[] {"{\"$defs\":{\"t\":{\"type\":\"array\",\"items\":{\"$ref\":\"#/$defs/t\"}}},\"$ref\":\"#/$defs/t\"}", "recursive"},
+                new String[] {"{\"$ref\":\"http://example.com/s.json\"}", "$ref"},
+                new String[] {"{\"properties\":{\"a\":{\"type\":\"string\"}}}", "without 'type'"},
+                new String[] {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\"}},\"required\":[\"b\"]}", "'b'"},
+                new String[] {"{\"type\":\"date\"}", "unsupported type 'date'"})) {
+            ConstraintException e = assertThrows(ConstraintException.class,
+                    () -> JsonSchemaAutomaton.of(JSON.readTree(c[0]), new Budget(5_000, 200_000)), c[0]);
+            assertTrue(e.getMessage().contains(c[1]), c[0] + " → " + e.getMessage());
+        }
+    }
+
+    @Test
+    void compilationIsBoundedInSize() {
+        ConstraintException e = assertThrows(ConstraintException.class, () -> new Constraints(
+                () -> Vocabulary.ofTexts("a", "b"), 4, 2_000, 50)
+                .compile(new ConstraintSpec(ConstraintSpec.Kind.REGEX, "(a|b)*a(a|b){12}")));
+        assertTrue(e.getMessage().contains("more than 50 states"), e.getMessage());
+    }
+
+    /** The text with string literals removed. */
+    private static String outsideStrings(String json) {
+        return json.replaceAll("\"(\\\\.|[^\"\\\\])*\"", "\"\"");
+    }
+
+    private static RunAutomaton run(String schema) {
+        try {
+            return new RunAutomaton(JsonSchemaAutomaton.of(JSON.readTree(schema), new Budget(5_000, 200_000)));
+        } catch (java.io.IOException e) {
+            throw new AssertionError(e);
+        }
+    }
+}
