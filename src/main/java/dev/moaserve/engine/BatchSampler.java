@@ -117,7 +117,7 @@ public final class BatchSampler {
         for (int i = 0; i < s; i++) {
             Sampler r = rows.get(i);
             int t = (int) out[i * width];
-            r.accept(t);
+            r.take(t);
             int n = Math.min(r.params().logprobs(), v);
             int[] ids = new int[n];
             double[] lps = new double[n];

@@ -18,6 +18,7 @@ public final class Sampler {
     private final Random random;
     private final int[] counts;
     private final TokenConstraint.Cursor constraint;
+    private boolean ended;
 
     public Sampler(SamplingParams params, int vocab, long seed) {
         this.p = params;
@@ -43,9 +44,27 @@ public final class Sampler {
         }
     }
 
-    /** Whether a constraint limits the next token. */
+    /**
+     * Whether a constraint masks the next token. Not where the output is already accepted but could
+     * go on: there the model samples freely, and a token outside the language ends the output
+     * (the model's own "end here", as an end-of-sequence token would be).
+     */
     boolean constrained() {
-        return constraint != null;
+        return constraint != null && !constraint.mayEnd();
+    }
+
+    /** A sampled token: accepted, or (where the constraint's output may end) the end of the output. */
+    void take(int token) {
+        if (constraint != null && !constraint.isAllowed(token)) {
+            ended = true; // only reachable where mayEnd(): elsewhere the mask rules such tokens out
+            return;
+        }
+        accept(token);
+    }
+
+    /** The model ended an accepted, extendable constrained output (the token it chose is not emitted). */
+    public boolean constraintEnded() {
+        return ended;
     }
 
     /** Under a constraint: whether {@code token} may come next (true when unconstrained). */
@@ -101,11 +120,12 @@ public final class Sampler {
         int v = logits.length;
         double[] logp = logSoftmax(logits);
         double[] x = new double[v];
+        boolean mask = constrained();
         for (int i = 0; i < v; i++) {
-            x[i] = allowed(i) ? penalize(i, logits[i]) : Double.NEGATIVE_INFINITY;
+            x[i] = !mask || allowed(i) ? penalize(i, logits[i]) : Double.NEGATIVE_INFINITY;
         }
         int token = greedy() ? argmax(x) : draw(x);
-        accept(token);
+        take(token);
         int[] top = topIndices(logp, Math.min(p.logprobs(), v));
         double[] topValues = new double[top.length];
         for (int i = 0; i < top.length; i++) {

@@ -354,6 +354,14 @@ public final class Scheduler implements AutoCloseable {
     }
 
     private void emit(Sequence s, Sampler.Choice c) {
+        if (s.sampler.constraintEnded()) {
+            String tail = s.stop.flush(); // the model ended its constrained output: the token it chose is not part of it
+            if (!tail.isEmpty()) {
+                s.request.listener().onToken(-1, tail, null);
+            }
+            finish(s, TokenListener.Finish.STOP, null);
+            return;
+        }
         long now = System.nanoTime();
         if (s.generated.isEmpty()) {
             stats.firstToken((now - s.request.createdNanos()) / 1e9);

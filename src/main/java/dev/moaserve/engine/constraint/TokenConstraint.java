@@ -24,6 +24,9 @@ public final class TokenConstraint {
         this.vocabulary = vocabulary;
         // only texts spelled by single-character tokens are certainly reachable; the restriction also
         // removes every state from which the vocabulary could never finish (dead ends)
+        if (language.isEmpty()) {
+            throw new ConstraintException("no output satisfies this " + description);
+        }
         Automaton spellable = Automaton.makeCharSet(vocabulary.singles.toString()).repeat();
         Automaton a = language.intersection(spellable);
         a.minimize();
@@ -131,9 +134,12 @@ public final class TokenConstraint {
             return c.accepting(state) && isEmpty(allowed());
         }
 
-        /** The output so far is accepted (it may still be extended). */
-        public boolean accepted() {
-            return c.accepting(state);
+        /**
+         * The output so far is accepted but could go on (a number's digits, a regex's {@code +}):
+         * then the model may end it, by preferring a token outside the language.
+         */
+        public boolean mayEnd() {
+            return c.accepting(state) && !isEmpty(allowed());
         }
     }
 }
