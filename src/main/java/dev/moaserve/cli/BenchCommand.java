@@ -51,6 +51,8 @@ final class BenchCommand implements Callable<Integer> {
     boolean quick;
     @Option(names = "--prefix-cache", description = "instead: the prefix-state cache and n > 1")
     boolean prefixCache;
+    @Option(names = "--structured-output", description = "instead: structured output's per-token overhead and compile times")
+    boolean structuredOutput;
     @Option(names = "--startup", description = "instead: start -> ready of the packaged app by JDK and AOT cache (needs --app)")
     boolean startup;
     @Option(names = "--app", paramLabel = "DIR", description = "startup: target/quarkus-app of a fast-jar build")
@@ -81,6 +83,10 @@ final class BenchCommand implements Callable<Integer> {
         if (prefixCache) {
             Djl.inferenceThread();
             return PrefixBench.run(out, quick);
+        }
+        if (structuredOutput) {
+            Djl.inferenceThread();
+            return StructuredOutputBench.run(out, quick);
         }
         if (startup) {
             if (app == null) {

@@ -24,10 +24,28 @@ final class Budget {
         }
     }
 
-    /** Minimises {@code a} and checks both bounds. */
+    /**
+     * An inner part: made deterministic, and minimised only when that is cheap (small), since
+     * dk.brics' minimisation costs milliseconds per few hundred states; checks both bounds.
+     */
+    Automaton reduced(Automaton a, String at) {
+        check(at);
+        a.determinize();
+        if (a.getNumberOfStates() <= 64) {
+            a.minimize();
+        }
+        if (a.getNumberOfStates() > maxStates) {
+            throw new ConstraintException("the constraint compiles to more than " + maxStates + " states (at schema" + at
+                    + "); simplify it");
+        }
+        return a;
+    }
+
+    /** The whole constraint: deterministic, without dead states (not minimised: see {@link #reduced}); checks both bounds. */
     Automaton done(Automaton a, String at) {
         check(at);
-        a.minimize();
+        a.determinize();
+        a.removeDeadTransitions();
         if (a.getNumberOfStates() > maxStates) {
             throw new ConstraintException("the constraint compiles to more than " + maxStates + " states (at schema" + at
                     + "); simplify it");

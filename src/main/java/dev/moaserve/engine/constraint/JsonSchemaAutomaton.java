@@ -4,6 +4,9 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dk.brics.automaton.Automaton;
+import dk.brics.automaton.State;
+import dk.brics.automaton.StatePair;
+import dk.brics.automaton.Transition;
 
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -107,7 +110,7 @@ final class JsonSchemaAutomaton {
         for (int i = 1; i < all.size(); i++) {
             a = a.intersection(all.get(i));
         }
-        return budget.done(a, at);
+        return at.isEmpty() ? a : budget.reduced(a, at); // the root is minimised once, by the caller
     }
 
     private Automaton typed(JsonNode s, String at) {
@@ -173,19 +176,49 @@ final class JsonSchemaAutomaton {
                 throw new ConstraintException("schema" + at + ".required names '" + r + "', which is not in its properties");
             }
         }
-        // rest[i][first]: members i.. given whether none was written yet (then no leading comma)
-        Automaton[][] rest = new Automaton[names.size() + 1][2];
-        rest[names.size()][0] = Automaton.makeEmptyString();
-        rest[names.size()][1] = Automaton.makeEmptyString();
-        for (int i = names.size() - 1; i >= 0; i--) {
-            for (int first = 0; first < 2; first++) {
-                Automaton member = (first == 1 ? Automaton.makeEmptyString() : Automaton.makeChar(','))
-                        .concatenate(members.get(i)).concatenate(rest[i + 1][0]);
-                rest[i][first] = required.contains(names.get(i)) ? member : member.union(rest[i + 1][first]);
-            }
-            budget.check(at);
+        return members(members, names, required);
+    }
+
+    /**
+     * {@code {members}} in declared order, each optional one present or not, commas between the
+     * present ones: hub states "before member i, something written yet or not", one copy of each
+     * member between hubs, ε-moves past optional ones; one determinisation at the end (building it
+     * from unions of the tails instead costs time exponential in the optional members).
+     */
+    private static Automaton members(List<Automaton> members, List<String> names, Set<String> required) {
+        int n = members.size();
+        State start = new State();
+        State end = new State();
+        end.setAccept(true);
+        State[][] hub = new State[n + 1][2];
+        for (State[] h : hub) {
+            h[0] = new State();
+            h[1] = new State();
         }
-        return Automaton.makeChar('{').concatenate(rest[0][1]).concatenate(Automaton.makeChar('}'));
+        start.addTransition(new Transition('{', hub[0][1]));
+        hub[n][0].addTransition(new Transition('}', end));
+        hub[n][1].addTransition(new Transition('}', end));
+        List<StatePair> epsilons = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            for (int first = 0; first < 2; first++) {
+                Automaton m = (first == 1 ? members.get(i).clone() : Automaton.makeChar(',').concatenate(members.get(i)));
+                m.determinize();
+                epsilons.add(new StatePair(hub[i][first], m.getInitialState()));
+                for (State accept : m.getAcceptStates()) {
+                    accept.setAccept(false);
+                    epsilons.add(new StatePair(accept, hub[i + 1][0]));
+                }
+                if (!required.contains(names.get(i))) {
+                    epsilons.add(new StatePair(hub[i][first], hub[i + 1][first]));
+                }
+            }
+        }
+        Automaton a = new Automaton();
+        a.setInitialState(start);
+        a.setDeterministic(false);
+        a.addEpsilons(epsilons);
+        a.determinize();
+        return a;
     }
 
     private Automaton array(JsonNode s, String at) {
@@ -213,7 +246,7 @@ final class JsonSchemaAutomaton {
         if (max >= 0 && max < min) {
             throw new ConstraintException("schema" + at + ": maxLength < minLength");
         }
-        Automaton content = max < 0 ? JsonText.character().repeat(min) : JsonText.character().repeat(min, max);
+        Automaton content = JsonText.content(min, max);
         if (s.has("pattern")) {
             // the pattern constrains the decoded string: written with plain (unescaped) characters only
             Automaton p = RegexSyntax.search(s.get("pattern").asText()).intersection(JsonText.plain().repeat());

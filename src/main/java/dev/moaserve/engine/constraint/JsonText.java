@@ -25,16 +25,34 @@ final class JsonText {
      * enum, const and oneOf exact on the text).
      */
     static Automaton character() {
+        return CHARACTER.clone();
+    }
+
+    private static final Automaton CHARACTER = buildCharacter();
+    private static final java.util.concurrent.ConcurrentHashMap<Long, Automaton> BOUNDED = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** String content of {@code min}..{@code max} characters ({@code max} < 0: unbounded), minimal, cached. */
+    static Automaton content(int min, int max) {
+        return BOUNDED.computeIfAbsent(((long) min << 32) | (max & 0xffffffffL), k -> {
+            Automaton a = max < 0 ? CHARACTER.repeat(min) : CHARACTER.repeat(min, max);
+            a.minimize();
+            return a;
+        }).clone();
+    }
+
+    private static Automaton buildCharacter() {
         Automaton shortForm = Automaton.makeCharSet("\"\\bfnrt");
         Automaton control = Automaton.makeString("u00").concatenate(Automaton.makeCharSet("01"))
                 .concatenate(Automaton.makeCharRange('0', '9').union(Automaton.makeCharRange('A', 'F')))
                 .minus(Automaton.makeString("u0008").union(Automaton.makeString("u0009")).union(Automaton.makeString("u000A"))
                         .union(Automaton.makeString("u000C")).union(Automaton.makeString("u000D")));
-        return plain().union(Automaton.makeChar('\\').concatenate(shortForm.union(control)));
+        Automaton a = plain().union(Automaton.makeChar('\\').concatenate(shortForm.union(control)));
+        a.minimize();
+        return a;
     }
 
     /** Any JSON string, quotes included. */
     static Automaton string() {
-        return Automaton.makeChar('"').concatenate(character().repeat()).concatenate(Automaton.makeChar('"'));
+        return Automaton.makeChar('"').concatenate(content(0, -1)).concatenate(Automaton.makeChar('"'));
     }
 }

@@ -29,7 +29,7 @@ public final class TokenConstraint {
         }
         Automaton spellable = Automaton.makeCharSet(vocabulary.singles.toString()).repeat();
         Automaton a = language.intersection(spellable);
-        a.minimize();
+        a.removeDeadTransitions(); // states from which nothing spellable is accepted have no way in
         if (a.isEmpty()) {
             throw new ConstraintException("the model's vocabulary cannot produce any output this " + description
                     + " accepts (its tokens lack characters the constraint needs)");
