@@ -3,10 +3,6 @@ package dev.moaserve.api;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.networknt.schema.JsonSchema;
-import com.networknt.schema.JsonSchemaFactory;
-import com.networknt.schema.SchemaValidatorsConfig;
-import com.networknt.schema.SpecVersion;
 import com.openai.client.OpenAIClient;
 import com.openai.client.okhttp.OpenAIOkHttpClient;
 import com.openai.core.JsonValue;
@@ -14,6 +10,7 @@ import com.openai.models.ResponseFormatJsonSchema;
 import com.openai.models.chat.completions.ChatCompletion;
 import com.openai.models.chat.completions.ChatCompletionCreateParams;
 import dev.moaserve.engine.constraint.SchemaGen;
+import dev.moaserve.engine.constraint.SchemaValidation;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.QuarkusTestProfile;
 import io.quarkus.test.junit.TestProfile;
@@ -51,8 +48,6 @@ class StructuredOutputApiTest {
     }
 
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final JsonSchemaFactory FACTORY = JsonSchemaFactory.getInstance(SpecVersion.VersionFlag.V202012);
-    private static final SchemaValidatorsConfig STRICT = SchemaValidatorsConfig.builder().formatAssertionsEnabled(true).build();
 
     @ConfigProperty(name = "quarkus.http.test-port")
     int port;
@@ -259,9 +254,6 @@ class StructuredOutputApiTest {
     }
 
     private static void assertValid(JsonNode schema, String text) throws Exception {
-        JsonSchema v = FACTORY.getSchema(schema, STRICT);
-        JsonNode value = JSON.readTree(text);
-        var errors = v.validate(value);
-        assertTrue(errors.isEmpty(), "schema " + schema + "\noutput " + text + "\n" + errors);
+        SchemaValidation.assertValid(schema, text);
     }
 }
