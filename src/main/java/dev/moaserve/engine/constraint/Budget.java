@@ -25,12 +25,11 @@ final class Budget {
     }
 
     /**
-     * An inner part: made deterministic, and minimised only when that is cheap (small), since
-     * dk.brics' minimisation costs milliseconds per few hundred states; checks both bounds.
+     * An inner part: minimised only when that is cheap (small), since dk.brics' determinisation
+     * and minimisation cost milliseconds per few hundred states; checks both bounds.
      */
     Automaton reduced(Automaton a, String at) {
         check(at);
-        a.determinize();
         if (a.getNumberOfStates() <= 64) {
             a.minimize();
         }
@@ -41,11 +40,12 @@ final class Budget {
         return a;
     }
 
-    /** The whole constraint: deterministic, without dead states (not minimised: see {@link #reduced}); checks both bounds. */
+    /**
+     * The whole constraint, as built (it may be nondeterministic: {@link TokenConstraint} makes
+     * it deterministic lazily, for the positions generation reaches); checks both bounds.
+     */
     Automaton done(Automaton a, String at) {
         check(at);
-        a.determinize();
-        a.removeDeadTransitions();
         if (a.getNumberOfStates() > maxStates) {
             throw new ConstraintException("the constraint compiles to more than " + maxStates + " states (at schema" + at
                     + "); simplify it");

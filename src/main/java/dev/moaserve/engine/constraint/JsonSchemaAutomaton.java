@@ -202,7 +202,6 @@ final class JsonSchemaAutomaton {
         for (int i = 0; i < n; i++) {
             for (int first = 0; first < 2; first++) {
                 Automaton m = (first == 1 ? members.get(i).clone() : Automaton.makeChar(',').concatenate(members.get(i)));
-                m.determinize();
                 epsilons.add(new StatePair(hub[i][first], m.getInitialState()));
                 for (State accept : m.getAcceptStates()) {
                     accept.setAccept(false);
@@ -217,8 +216,7 @@ final class JsonSchemaAutomaton {
         a.setInitialState(start);
         a.setDeterministic(false);
         a.addEpsilons(epsilons);
-        a.determinize();
-        return a;
+        return a; // determinised once, by the caller
     }
 
     private Automaton array(JsonNode s, String at) {

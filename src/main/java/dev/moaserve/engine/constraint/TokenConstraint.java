@@ -1,82 +1,247 @@
 package dev.moaserve.engine.constraint;
 
 import dk.brics.automaton.Automaton;
-import dk.brics.automaton.RunAutomaton;
+import dk.brics.automaton.State;
+import dk.brics.automaton.Transition;
 
-import java.util.concurrent.ConcurrentHashMap;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.BitSet;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
 
 /**
- * A compiled constraint over one vocabulary: the automaton (restricted to what the vocabulary can
- * spell) and, per automaton state, the set of tokens that keep the output inside the language,
- * computed on first use and cached (states are shared by every request with the same constraint).
+ * A compiled constraint over one vocabulary. The automaton is kept as it was built (possibly
+ * nondeterministic) and made deterministic lazily: a position is the set of automaton states the
+ * output can be in, created when generation first reaches it, so compiling never pays for the
+ * whole deterministic automaton (most of whose states no request visits). Per position, the set of
+ * tokens that keep the output inside the language is computed once (walking the vocabulary's trie)
+ * and cached; positions are shared by every request with the same constraint.
+ *
+ * <p>Only states from which the vocabulary can finish the output count ("live": an accepting
+ * state is reachable through characters that are tokens on their own), so a token never leads
+ * into a dead end.
  */
 public final class TokenConstraint {
     private final String description;
-    private final RunAutomaton run;
     private final Vocabulary vocabulary;
-    private final ConcurrentHashMap<Integer, long[]> allowed = new ConcurrentHashMap<>();
+    // the automaton as arrays: per state its transitions' ranges and targets (live targets only)
+    private final char[][] min;
+    private final char[][] max;
+    private final int[][] dest;
+    private final boolean[] accept;
+    // positions: sets of states, interned
+    private final Map<Key, Integer> ids = new HashMap<>();
+    private final List<int[]> sets = new ArrayList<>();
+    private final List<long[]> allowed = new ArrayList<>();
+    private final int initial;
+
+    private record Key(int[] states) {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Key k && Arrays.equals(states, k.states);
+        }
+
+        @Override
+        public int hashCode() {
+            return Arrays.hashCode(states);
+        }
+    }
 
     /**
-     * @throws ConstraintException when no output the vocabulary can spell is accepted
+     * @throws ConstraintException when no output is accepted, or none the vocabulary can spell
      */
     TokenConstraint(String description, Automaton language, Vocabulary vocabulary) {
         this.description = description;
         this.vocabulary = vocabulary;
-        // only texts spelled by single-character tokens are certainly reachable; the restriction also
-        // removes every state from which the vocabulary could never finish (dead ends)
-        if (language.isEmpty()) {
+        Map<State, Integer> index = new IdentityHashMap<>();
+        List<State> states = new ArrayList<>();
+        ArrayDeque<State> todo = new ArrayDeque<>();
+        index.put(language.getInitialState(), 0);
+        states.add(language.getInitialState());
+        todo.add(language.getInitialState());
+        while (!todo.isEmpty()) {
+            for (Transition t : todo.poll().getTransitions()) {
+                if (!index.containsKey(t.getDest())) {
+                    index.put(t.getDest(), states.size());
+                    states.add(t.getDest());
+                    todo.add(t.getDest());
+                }
+            }
+        }
+        int n = states.size();
+        if (!anyLive(states, index, null)) {
             throw new ConstraintException("no output satisfies this " + description);
         }
-        Automaton spellable = Automaton.makeCharSet(vocabulary.singles.toString()).repeat();
-        Automaton a = language.intersection(spellable);
-        a.removeDeadTransitions(); // states from which nothing spellable is accepted have no way in
-        if (a.isEmpty()) {
+        BitSet live = live(states, index, vocabulary.singles.toString());
+        if (!live.get(0)) {
             throw new ConstraintException("the model's vocabulary cannot produce any output this " + description
                     + " accepts (its tokens lack characters the constraint needs)");
         }
-        this.run = new RunAutomaton(a);
+        min = new char[n][];
+        max = new char[n][];
+        dest = new int[n][];
+        accept = new boolean[n];
+        for (int i = 0; i < n; i++) {
+            State s = states.get(i);
+            accept[i] = s.isAccept();
+            List<Transition> ts = new ArrayList<>();
+            for (Transition t : s.getTransitions()) {
+                if (live.get(index.get(t.getDest()))) {
+                    ts.add(t);
+                }
+            }
+            min[i] = new char[ts.size()];
+            max[i] = new char[ts.size()];
+            dest[i] = new int[ts.size()];
+            for (int k = 0; k < ts.size(); k++) {
+                min[i][k] = ts.get(k).getMin();
+                max[i][k] = ts.get(k).getMax();
+                dest[i][k] = index.get(ts.get(k).getDest());
+            }
+        }
+        initial = intern(new int[] {0});
+    }
+
+    /** States from which an accepting state is reachable through characters of {@code chars} (null: any). */
+    private static BitSet live(List<State> states, Map<State, Integer> index, String chars) {
+        int n = states.size();
+        List<List<Integer>> into = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            into.add(new ArrayList<>());
+        }
+        for (int i = 0; i < n; i++) {
+            for (Transition t : states.get(i).getTransitions()) {
+                if (chars == null || spells(t, chars)) {
+                    into.get(index.get(t.getDest())).add(i);
+                }
+            }
+        }
+        BitSet live = new BitSet(n);
+        ArrayDeque<Integer> todo = new ArrayDeque<>();
+        for (int i = 0; i < n; i++) {
+            if (states.get(i).isAccept()) {
+                live.set(i);
+                todo.add(i);
+            }
+        }
+        while (!todo.isEmpty()) {
+            for (int p : into.get(todo.poll())) {
+                if (!live.get(p)) {
+                    live.set(p);
+                    todo.add(p);
+                }
+            }
+        }
+        return live;
+    }
+
+    private static boolean anyLive(List<State> states, Map<State, Integer> index, String chars) {
+        return live(states, index, chars).get(0);
+    }
+
+    private static boolean spells(Transition t, String chars) {
+        for (int i = 0; i < chars.length(); i++) {
+            char c = chars.charAt(i);
+            if (c >= t.getMin() && c <= t.getMax()) {
+                return true;
+            }
+        }
+        return false;
     }
 
     public String description() {
         return description;
     }
 
-    int initialState() {
-        return run.getInitialState();
+    private synchronized int intern(int[] set) {
+        Key k = new Key(set);
+        Integer id = ids.get(k);
+        if (id == null) {
+            id = sets.size();
+            ids.put(k, id);
+            sets.add(set);
+            allowed.add(null);
+        }
+        return id;
     }
 
-    boolean accepting(int state) {
-        return run.isAccept(state);
+    /** The state sets' successor on one character, or null when no state has a way on. */
+    private int[] next(int[] set, char c) {
+        int[] out = null;
+        int size = 0;
+        for (int s : set) {
+            char[] lo = min[s];
+            for (int k = 0; k < lo.length; k++) {
+                if (c >= lo[k] && c <= max[s][k]) {
+                    if (out == null) {
+                        out = new int[4];
+                    } else if (size == out.length) {
+                        out = Arrays.copyOf(out, size * 2);
+                    }
+                    out[size++] = dest[s][k];
+                }
+            }
+        }
+        if (out == null) {
+            return null;
+        }
+        int[] sorted = Arrays.copyOf(out, size);
+        Arrays.sort(sorted);
+        int unique = 0;
+        for (int i = 0; i < sorted.length; i++) {
+            if (i == 0 || sorted[i] != sorted[i - 1]) {
+                sorted[unique++] = sorted[i];
+            }
+        }
+        return unique == sorted.length ? sorted : Arrays.copyOf(sorted, unique);
     }
 
-    /** The state after the token's text, or −1 if it leaves the language. */
-    int step(int state, int token) {
+    private boolean accepting(int position) {
+        for (int s : sets.get(position)) {
+            if (accept[s]) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The position after the token's text, or −1 if it leaves the language. */
+    private int step(int position, int token) {
         String t = vocabulary.texts[token];
-        if (t == null || t.isEmpty()) {
+        if (t == null || t.isEmpty() || t.indexOf('\uFFFD') >= 0) {
             return -1;
         }
-        int s = state;
-        for (int i = 0; i < t.length() && s >= 0; i++) {
-            s = run.step(s, t.charAt(i));
+        int[] set = sets.get(position);
+        for (int i = 0; i < t.length() && set != null; i++) {
+            set = next(set, t.charAt(i));
         }
-        return s;
+        return set == null ? -1 : intern(set);
     }
 
-    /** The tokens allowed in {@code state}, as a bit set over the vocabulary (do not modify). */
-    long[] allowed(int state) {
-        return allowed.computeIfAbsent(state, this::compute);
-    }
-
-    private long[] compute(int state) {
-        long[] bits = new long[(vocabulary.size + 63) / 64];
-        walk(vocabulary.root, state, bits);
+    /** The tokens allowed at a position, as a bit set over the vocabulary (do not modify). */
+    private long[] allowed(int position) {
+        long[] bits;
+        synchronized (this) {
+            bits = allowed.get(position);
+        }
+        if (bits == null) {
+            bits = new long[(vocabulary.size + 63) / 64];
+            walk(vocabulary.root, sets.get(position), bits);
+            synchronized (this) {
+                allowed.set(position, bits);
+            }
+        }
         return bits;
     }
 
-    private void walk(Vocabulary.Node node, int state, long[] bits) {
+    private void walk(Vocabulary.Node node, int[] set, long[] bits) {
         for (var e : node.next.entrySet()) {
-            int s = run.step(state, e.getKey());
-            if (s < 0) {
+            int[] s = next(set, e.getKey());
+            if (s == null) {
                 continue;
             }
             for (int id : e.getValue().tokens) {
@@ -100,19 +265,19 @@ public final class TokenConstraint {
         return new Cursor(this);
     }
 
-    /** One sequence's state in its constraint; used by the scheduler thread only. */
+    /** One sequence's position in its constraint; used by the scheduler thread only. */
     public static final class Cursor {
         private final TokenConstraint c;
-        private int state;
+        private int position;
 
         Cursor(TokenConstraint c) {
             this.c = c;
-            this.state = c.initialState();
+            this.position = c.initial;
         }
 
         /** The tokens allowed next, as a bit set over the vocabulary. */
         public long[] allowed() {
-            return c.allowed(state);
+            return c.allowed(position);
         }
 
         public boolean isAllowed(int token) {
@@ -122,16 +287,16 @@ public final class TokenConstraint {
 
         /** Moves past a sampled token (an allowed one). */
         public void advance(int token) {
-            int s = c.step(state, token);
-            if (s < 0) {
+            int p = c.step(position, token);
+            if (p < 0) {
                 throw new IllegalStateException("token " + token + " is outside the constraint");
             }
-            state = s;
+            position = p;
         }
 
         /** The output so far is complete: accepted, and no token can extend it. */
         public boolean complete() {
-            return c.accepting(state) && isEmpty(allowed());
+            return c.accepting(position) && isEmpty(allowed());
         }
 
         /**
@@ -139,7 +304,7 @@ public final class TokenConstraint {
          * then the model may end it, by preferring a token outside the language.
          */
         public boolean mayEnd() {
-            return c.accepting(state) && !isEmpty(allowed());
+            return c.accepting(position) && !isEmpty(allowed());
         }
     }
 }
