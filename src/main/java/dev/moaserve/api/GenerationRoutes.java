@@ -126,6 +126,9 @@ public class GenerationRoutes {
                     throw ar.cause() instanceof ConstraintException ce ? ApiException.invalid(want.param(), ce.getMessage())
                             : new ApiException(500, "server_error", "the constraint could not be compiled", want.param(), null);
                 }
+                if (rc.response().closed()) {
+                    return; // the client left while its constraint compiled: nothing to start
+                }
                 start(rc, api, spec.constrained(ar.result()));
             } catch (ApiException e) {
                 fail(rc, api, e);

@@ -17,6 +17,17 @@ final class Budget {
         this.maxStates = maxStates;
     }
 
+    /**
+     * Before an operation whose result has about {@code states} states (a repetition, an
+     * intersection): refuses it when that is over the bound, so a huge automaton is never built.
+     */
+    void expect(long states, String at) {
+        if (states > maxStates) {
+            throw new ConstraintException("the constraint would compile to more than " + maxStates + " states (at schema" + at
+                    + "); simplify it (fewer repetitions, shorter bounds)");
+        }
+    }
+
     void check(String at) {
         if (System.nanoTime() > deadline) {
             throw new ConstraintException("the constraint took longer than " + maxMillis + " ms to compile (at schema" + at

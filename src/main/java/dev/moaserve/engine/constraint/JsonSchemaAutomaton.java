@@ -229,6 +229,7 @@ final class JsonSchemaAutomaton {
         if (max == 0) {
             return Automaton.makeString("[]");
         }
+        budget.expect((long) item.getNumberOfStates() * Math.max(min, Math.max(max, 1)), at);
         Automaton more = Automaton.makeChar(',').concatenate(item);
         Automaton tail = max < 0 ? more.repeat(Math.max(0, min - 1)) : more.repeat(Math.max(0, min - 1), max - 1);
         Automaton items = item.concatenate(tail);
@@ -245,13 +246,17 @@ final class JsonSchemaAutomaton {
             throw new ConstraintException("schema" + at + ": maxLength < minLength");
         }
         Automaton content = JsonText.content(min, max);
+        budget.expect(12L * Math.max(min, max), at); // a string character is about a dozen states
         if (s.has("pattern")) {
             // the pattern constrains the decoded string: written with plain (unescaped) characters only
             Automaton p = RegexSyntax.search(s.get("pattern").asText()).intersection(JsonText.plain().repeat());
+            budget.expect((long) p.getNumberOfStates() * content.getNumberOfStates(), at);
             content = content.intersection(p);
         }
         if (s.has("format")) {
-            content = content.intersection(Formats.of(s.get("format").asText(), at));
+            Automaton f = Formats.of(s.get("format").asText(), at);
+            budget.expect((long) f.getNumberOfStates() * content.getNumberOfStates(), at);
+            content = content.intersection(f);
         }
         return Automaton.makeChar('"').concatenate(content).concatenate(Automaton.makeChar('"'));
     }

@@ -33,7 +33,14 @@ final class RegexSyntax {
         return compile(regex, true);
     }
 
+    /** Longest regex accepted; and the most automaton states its repetitions may multiply up to. */
+    static final int MAX_LENGTH = 2_000;
+    static final long MAX_SIZE = 200_000;
+
     private static Automaton compile(String regex, boolean search) {
+        if (regex.length() > MAX_LENGTH) {
+            throw new ConstraintException("the regular expression is longer than " + MAX_LENGTH + " characters");
+        }
         String r = regex;
         boolean anchoredStart = r.startsWith("^");
         boolean anchoredEnd = r.endsWith("$") && !r.endsWith("\\$");
@@ -44,6 +51,11 @@ final class RegexSyntax {
             r = r.substring(0, r.length() - 1);
         }
         String translated = translate(r, regex);
+        if (size(r) > MAX_SIZE) {
+            // nested repetitions multiply ((a{100}){100}: 10,000 states); refused before building anything
+            throw new ConstraintException("the regular expression '" + regex + "' would compile to more than " + MAX_SIZE
+                    + " states (nested repetitions multiply); simplify it");
+        }
         Automaton a;
         try {
             a = new RegExp(translated, RegExp.NONE).toAutomaton();
@@ -185,6 +197,63 @@ final class RegexSyntax {
             throw unsupported(original, "an unterminated character class");
         }
         return out.toString();
+    }
+
+    /**
+     * An upper estimate of the automaton's size: atoms count 1, a group the sum of its parts,
+     * {@code {n,m}} multiplies what it repeats by m (n when unbounded); {@code * + ?} add nothing.
+     */
+    private static final long CAP = 1_000_000_000_000L; // counts saturate here (repetitions are ≤ 1000 each)
+
+    static long size(String r) {
+        long[] result = new long[1];
+        sizeOf(r, 0, result);
+        return result[0];
+    }
+
+    /** The size of the group starting at {@code i} (up to its ')' or the end); returns the index after it. */
+    private static int sizeOf(String r, int i, long[] out) {
+        long total = 0;
+        long last = 0; // the size of the atom just read, which a quantifier applies to
+        while (i < r.length()) {
+            char c = r.charAt(i);
+            if (c == ')') {
+                out[0] = total;
+                return i + 1;
+            }
+            if (c == '(') {
+                long[] inner = new long[1];
+                i = sizeOf(r, i + 1, inner);
+                last = Math.max(1, inner[0]);
+                total += last;
+                continue;
+            }
+            if (c == '{') {
+                int close = r.indexOf('}', i);
+                String body = close < 0 ? "" : r.substring(i + 1, close);
+                if (body.matches("\\d+(,\\d*)?")) {
+                    String[] parts = body.split(",", -1);
+                    long times = parts.length == 2 && !parts[1].isEmpty() ? Long.parseLong(parts[1]) : Long.parseLong(parts[0]);
+                    total = Math.min(CAP, total + last * Math.max(0, times - 1));
+                    last = Math.min(CAP, last * Math.max(1, times));
+                    i = close + 1;
+                    continue;
+                }
+            }
+            if (c == '\\' && i + 1 < r.length()) {
+                i++;
+            } else if (c == '[') {
+                int close = r.indexOf(']', i + 2);
+                i = close < 0 ? r.length() - 1 : close;
+            }
+            if (c != '*' && c != '+' && c != '?' && c != '|') {
+                last = 1;
+                total += 1;
+            }
+            i++;
+        }
+        out[0] = total;
+        return i;
     }
 
     /** A literal character in dk.brics syntax (its operators and quote escaped). */

@@ -126,6 +126,16 @@ class JsonSchemaAutomatonTest {
                 () -> Vocabulary.ofTexts("a", "b"), 4, 2_000, 50)
                 .compile(new ConstraintSpec(ConstraintSpec.Kind.REGEX, "(a|b)*a(a|b){12}")));
         assertTrue(e.getMessage().contains("more than 50 states"), e.getMessage());
+        // refused before anything huge is built (else this would run out of memory, not fail fast)
+        long t0 = System.nanoTime();
+        ConstraintException nested = assertThrows(ConstraintException.class, () -> RegexSyntax.fullMatch("((a{100}){100}){100}"));
+        assertTrue(nested.getMessage().contains("nested repetitions"), nested.getMessage());
+        ConstraintException arrays = assertThrows(ConstraintException.class, () -> JsonSchemaAutomaton.of(JSON.readTree(
+                "{\"type\":\"array\",\"maxItems\":1000,\"items\":{\"type\":\"array\",\"maxItems\":1000,"
+                        + "\"items\":{\"type\":\"string\",\"maxLength\":100}}}"), new Budget(5_000, 200_000)));
+        assertTrue(arrays.getMessage().contains("more than 200000 states"), arrays.getMessage());
+        assertTrue((System.nanoTime() - t0) / 1e9 < 10, "refused quickly");
+        assertTrue(RegexSyntax.size("[A-Z]{3}-\\d{4}(x|yz)") < 20);
     }
 
     /** The text with string literals removed. */
