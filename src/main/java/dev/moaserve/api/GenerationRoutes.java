@@ -230,6 +230,7 @@ public class GenerationRoutes {
             final List<TokenEvent> tokens = new ArrayList<>();
             long firstTokenNanos;
             TokenEvent pendingTgi;
+            int pendingTgiIndex;
             TokenListener.Finish finish;
 
             Out(int index, GenerationRequest request) {
@@ -285,7 +286,10 @@ public class GenerationRoutes {
                         if (o.pendingTgi != null) {
                             sse(tokenChunk(o, o.pendingTgi));
                         }
-                        o.pendingTgi = t.token() >= 0 ? t : o.pendingTgi;
+                        if (t.token() >= 0) {
+                            o.pendingTgi = t;
+                            o.pendingTgiIndex = o.tokens.size(); // 1-based: t was just added
+                        }
                     } else if (!t.text().isEmpty()) {
                         sse(tokenChunk(o, t));
                     }
@@ -356,7 +360,7 @@ public class GenerationRoutes {
         private ObjectNode tokenChunk(Out out, TokenEvent t) {
             if (api == Api.TGI) {
                 ObjectNode o = Json.object();
-                o.put("index", out.tokens.indexOf(t) + 1);
+                o.put("index", out.pendingTgiIndex); // TGI streams only the held-back event (onEvent)
                 o.set("token", tgiToken(t));
                 o.putNull("generated_text");
                 o.putNull("details");

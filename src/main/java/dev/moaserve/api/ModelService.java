@@ -1,6 +1,5 @@
 package dev.moaserve.api;
 
-import dev.moaserve.engine.EngineStats;
 import dev.moaserve.engine.Scheduler;
 import dev.moaserve.model.ChatTemplate;
 import dev.moaserve.model.DeviceChoice;
@@ -189,9 +188,5 @@ public class ModelService {
 
     public long created() {
         return created;
-    }
-
-    public EngineStats stats() {
-        return metrics;
     }
 }

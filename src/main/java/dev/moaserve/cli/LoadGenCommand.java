@@ -165,6 +165,7 @@ public final class LoadGenCommand implements Callable<Integer> {
             b.put("temperature", 0.8);
             b.put("seed", rnd.nextInt(1 << 30));
             b.put("stream", true);
+            b.putObject("stream_options").put("include_usage", true); // the exact token count, whatever the tokenizer
             bodies.add(JSON.writeValueAsString(b));
         }
         AtomicInteger next = new AtomicInteger();
@@ -251,7 +252,8 @@ public final class LoadGenCommand implements Callable<Integer> {
                 String msg = new String(r.body().readAllBytes(), StandardCharsets.UTF_8);
                 return new Sample(false, "HTTP " + r.statusCode() + ": " + msg, 0, 0, 0, List.of());
             }
-            int tokens = 0;
+            int tokens = 0; // text chunks; the server's usage count is what is reported
+            int usage = -1;
             double ttft = 0;
             long last = 0;
             List<Double> itl = new ArrayList<>();
@@ -269,20 +271,23 @@ public final class LoadGenCommand implements Callable<Integer> {
                     if (chunk.has("error")) {
                         return new Sample(false, chunk.get("error").path("message").asText(), tokens, ttft, 0, itl);
                     }
+                    if (chunk.hasNonNull("usage")) {
+                        usage = chunk.get("usage").path("completion_tokens").asInt(-1);
+                    }
                     String text = chunk.at("/choices/0/text").asText("");
                     if (!text.isEmpty()) {
                         long now = System.nanoTime();
                         if (tokens == 0) {
                             ttft = (now - start) / 1e9;
                         } else {
-                            itl.add((now - last) / 1e9);
+                            itl.add((now - last) / 1e9); // between chunks (a held-back stop-string tail can merge tokens)
                         }
                         last = now;
-                        tokens += text.length(); // character-level models: one token per character
+                        tokens++;
                     }
                 }
             }
-            return new Sample(true, null, tokens, ttft, (System.nanoTime() - start) / 1e9, itl);
+            return new Sample(true, null, usage >= 0 ? usage : tokens, ttft, (System.nanoTime() - start) / 1e9, itl);
         } catch (Exception e) {
             return new Sample(false, e.toString(), 0, 0, 0, List.of());
         }

@@ -150,10 +150,6 @@ public final class IncrementalDecoder implements AutoCloseable {
         return c;
     }
 
-    public Recompute mode() {
-        return mode;
-    }
-
     /** Data type of the matmuls and the pool's keys/values. */
     public DataType dtype() {
         return w.dtype;
@@ -227,11 +223,6 @@ public final class IncrementalDecoder implements AutoCloseable {
         return s;
     }
 
-
-    /** Slots the pool holds now (its capacity). */
-    public int poolCapacity() {
-        return pool.capacity();
-    }
 
     /** Feeds a whole prompt to a fresh state; returns the logits [V] for the next token. */
     public float[] prefill(DecodeState state, long[] prompt) {

@@ -181,7 +181,9 @@ class OpenAiApiTest {
         List<JsonNode> events = s.json();
         assertEquals(12, events.size());
         StringBuilder text = new StringBuilder();
+        int index = 0;
         for (JsonNode e : events) {
+            assertEquals(++index, e.get("index").asInt(), "TGI numbers its stream events 1, 2, …");
             assertTrue(e.at("/token/id").isIntegralNumber());
             assertTrue(e.at("/token/logprob").asDouble() <= 0);
             text.append(e.at("/token/text").asText());
