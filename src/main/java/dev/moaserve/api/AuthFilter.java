@@ -11,7 +11,6 @@ import org.jboss.logging.Logger;
 
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Locale;
 import java.util.Set;
 
 /**
@@ -90,7 +89,7 @@ public class AuthFilter {
         }
         String a = authorization.strip();
         int space = a.indexOf(' ');
-        if (space < 0 || !a.substring(0, space).toLowerCase(Locale.ROOT).equals("bearer")) {
+        if (space < 0 || !a.substring(0, space).equalsIgnoreCase("bearer")) {
             return null;
         }
         String token = a.substring(space + 1).strip();

@@ -81,18 +81,7 @@ final class ConstraintRequests {
         Requested r = null;
         int given = 0;
         if (f.has("json")) {
-            JsonNode schema = f.raw("json");
-            if (schema.isTextual()) {
-                try {
-                    schema = Json.MAPPER.readTree(schema.asText());
-                } catch (java.io.IOException e) {
-                    throw ApiException.invalid("structured_outputs.json", "'structured_outputs.json' is not valid JSON: " + e.getMessage());
-                }
-            }
-            if (!schema.isObject() && !schema.isBoolean()) {
-                throw ApiException.invalid("structured_outputs.json", "'structured_outputs.json' must be a JSON Schema");
-            }
-            r = new Requested(new ConstraintSpec(Kind.JSON_SCHEMA, Json.write(schema)), "structured_outputs.json");
+            r = schema(f.raw("json"), "structured_outputs.json");
             given++;
         }
         if (f.has("regex")) {
@@ -122,6 +111,22 @@ final class ConstraintRequests {
         return r;
     }
 
+    /** A JSON Schema given as an object (or a boolean), or as its JSON text (vLLM and TGI take both). */
+    private static Requested schema(JsonNode value, String param) {
+        JsonNode schema = value;
+        if (schema.isTextual()) {
+            try {
+                schema = Json.MAPPER.readTree(schema.asText());
+            } catch (java.io.IOException e) {
+                throw ApiException.invalid(param, "'" + param + "' is not valid JSON: " + e.getMessage());
+            }
+        }
+        if (!schema.isObject() && !schema.isBoolean()) {
+            throw ApiException.invalid(param, "'" + param + "' must be a JSON Schema");
+        }
+        return new Requested(new ConstraintSpec(Kind.JSON_SCHEMA, Json.write(schema)), param);
+    }
+
     /** TGI's {"type": "json" | "regex", "value": ...}. */
     static Requested tgi(JsonNode grammar) {
         if (grammar == null || grammar.isNull()) {
@@ -137,17 +142,7 @@ final class ConstraintRequests {
             throw ApiException.invalid("parameters.grammar.value", "'parameters.grammar.value' is required");
         }
         return switch (type) {
-            case "json" -> {
-                JsonNode schema = value;
-                if (schema.isTextual()) {
-                    try {
-                        schema = Json.MAPPER.readTree(schema.asText());
-                    } catch (java.io.IOException e) {
-                        throw ApiException.invalid("parameters.grammar.value", "the JSON schema is not valid JSON: " + e.getMessage());
-                    }
-                }
-                yield new Requested(new ConstraintSpec(Kind.JSON_SCHEMA, Json.write(schema)), "parameters.grammar.value");
-            }
+            case "json" -> schema(value, "parameters.grammar.value");
             case "regex" -> {
                 if (!value.isTextual()) {
                     throw ApiException.invalid("parameters.grammar.value", "a regex grammar's value must be a string");

@@ -43,14 +43,17 @@ public final class BatchSampler {
         int v = (int) logits.getShape().get(1);
         boolean anySampled = false;
         boolean anyPenalty = false;
+        long[][] masks = new long[rows.size()][];
         boolean anyConstrained = false;
         int maxTopK = 0;
         boolean unbounded = false;
         int logprobs = 0;
-        for (Sampler r : rows) {
+        for (int i = 0; i < rows.size(); i++) {
+            Sampler r = rows.get(i);
+            masks[i] = r.mask(); // once per row and step: it is a cache lookup, the loop below runs V times
             anySampled |= !r.greedy();
             anyPenalty |= r.adjusted();
-            anyConstrained |= r.constrained();
+            anyConstrained |= masks[i] != null;
             logprobs = Math.max(logprobs, Math.min(r.params().logprobs(), v));
             if (!r.greedy()) {
                 if (r.params().topK() > 0) {
@@ -62,7 +65,7 @@ public final class BatchSampler {
         }
         NDArray x = anyPenalty ? penalize(m, logits, rows, transfers) : logits;
         if (anyConstrained) {
-            x = constrain(m, x, rows, transfers);
+            x = constrain(m, x, masks, transfers);
         }
         NDArray token = x.argMax(1);                                                     // greedy [S]
         if (anySampled) {
@@ -135,17 +138,16 @@ public final class BatchSampler {
      * upload of an [S, V] additive mask; unconstrained rows get zeros, so they sample exactly as
      * without it). The reported log-probabilities stay those of the model.
      */
-    private static NDArray constrain(NDManager m, NDArray x, List<Sampler> rows, long[] transfers) {
-        int s = rows.size();
+    private static NDArray constrain(NDManager m, NDArray x, long[][] masks, long[] transfers) {
+        int s = masks.length;
         int v = (int) x.getShape().get(1);
         float[] mask = new float[s * v];
         for (int i = 0; i < s; i++) {
-            Sampler r = rows.get(i);
-            if (!r.constrained()) {
+            if (masks[i] == null) {
                 continue;
             }
             for (int t = 0; t < v; t++) {
-                if (!r.allowed(t)) {
+                if (!Sampler.allows(masks[i], t)) {
                     mask[i * v + t] = Float.NEGATIVE_INFINITY;
                 }
             }

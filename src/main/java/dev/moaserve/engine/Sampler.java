@@ -45,12 +45,18 @@ public final class Sampler {
     }
 
     /**
-     * Whether a constraint masks the next token. Not where the output is already accepted but could
-     * go on: there the model samples freely, and a token outside the language ends the output
-     * (the model's own "end here", as an end-of-sequence token would be).
+     * The tokens allowed next as a bit set over the vocabulary when the constraint masks this
+     * step, else null. Not masked where the output is already accepted but could go on: there the
+     * model samples freely, and a token outside the language ends the output (the model's own
+     * "end here", as an end-of-sequence token would be).
      */
-    boolean constrained() {
-        return constraint != null && !constraint.mayEnd();
+    long[] mask() {
+        return constraint == null || constraint.mayEnd() ? null : constraint.allowed();
+    }
+
+    /** Whether bit {@code token} of a {@link #mask()} is set. */
+    static boolean allows(long[] mask, int token) {
+        return (mask[token >> 6] & (1L << (token & 63))) != 0;
     }
 
     /** A sampled token: accepted, or (where the constraint's output may end) the end of the output. */
@@ -65,11 +71,6 @@ public final class Sampler {
     /** The model ended an accepted, extendable constrained output (the token it chose is not emitted). */
     public boolean constraintEnded() {
         return ended;
-    }
-
-    /** Under a constraint: whether {@code token} may come next (true when unconstrained). */
-    boolean allowed(int token) {
-        return constraint == null || constraint.isAllowed(token);
     }
 
     /** The constrained output is complete: accepted, and no token can extend it. */
@@ -120,9 +121,9 @@ public final class Sampler {
         int v = logits.length;
         double[] logp = logSoftmax(logits);
         double[] x = new double[v];
-        boolean mask = constrained();
+        long[] mask = mask();
         for (int i = 0; i < v; i++) {
-            x[i] = !mask || allowed(i) ? penalize(i, logits[i]) : Double.NEGATIVE_INFINITY;
+            x[i] = mask == null || allows(mask, i) ? penalize(i, logits[i]) : Double.NEGATIVE_INFINITY;
         }
         int token = greedy() ? argmax(x) : draw(x);
         take(token);

@@ -5,13 +5,13 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
 /** Test helper: submits a request (with n − 1 forks) to a scheduler and collects each choice's tokens. */
-final class Collect {
-    /** A finished choice: its generated tokens and the prompt tokens it did not compute. */
-    record Result(List<Integer> tokens, int cached) {}
+public final class Collect {
+    /** A finished choice: its generated tokens, the prompt tokens it did not compute, and why it ended. */
+    public record Result(List<Integer> tokens, int cached, String reason) {}
 
     private Collect() {}
 
-    static CompletableFuture<Result> one(Scheduler s, long[] prompt, SamplingParams p) {
+    public static CompletableFuture<Result> one(Scheduler s, long[] prompt, SamplingParams p) {
         return choices(s, prompt, List.of(p)).get(0);
     }
 
@@ -35,7 +35,7 @@ final class Collect {
                     if (finish.error() != null) {
                         done.completeExceptionally(new AssertionError(finish.error()));
                     } else {
-                        done.complete(new Result(tokens, finish.cachedTokens()));
+                        done.complete(new Result(tokens, finish.cachedTokens(), finish.reason()));
                     }
                 }
             }));

@@ -18,28 +18,32 @@ final class JsonText {
                 .union(Automaton.makeCharRange('\uD800', '\uDBFF').concatenate(Automaton.makeCharRange('\uDC00', '\uDFFF')));
     }
 
+    private static final Automaton CHARACTER = buildCharacter();
+    private static final java.util.concurrent.ConcurrentHashMap<Long, Automaton> BOUNDED = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** Distinct (min, max) pairs kept: requests choose the bounds, so the cache must not grow with them. */
+    private static final int BOUNDED_KEPT = 256;
+
+    /** String content of {@code min}..{@code max} characters ({@code max} < 0: unbounded), minimal, cached. */
+    static Automaton content(int min, int max) {
+        long key = ((long) min << 32) | (max & 0xffffffffL);
+        Automaton known = BOUNDED.get(key);
+        if (known == null) {
+            known = max < 0 ? CHARACTER.repeat(min) : CHARACTER.repeat(min, max);
+            known.minimize();
+            if (BOUNDED.size() < BOUNDED_KEPT) {
+                BOUNDED.putIfAbsent(key, known);
+            }
+        }
+        return known.clone();
+    }
+
     /**
      * One character of string content, written one way only: itself, or, for the characters JSON
      * must escape, {@code \"}, {@code \\}, {@code \b \f \n \r \t} or a u00XX escape (as Jackson
      * writes them). So two strings are the same value only if they are the same text (which keeps
      * enum, const and oneOf exact on the text).
      */
-    static Automaton character() {
-        return CHARACTER.clone();
-    }
-
-    private static final Automaton CHARACTER = buildCharacter();
-    private static final java.util.concurrent.ConcurrentHashMap<Long, Automaton> BOUNDED = new java.util.concurrent.ConcurrentHashMap<>();
-
-    /** String content of {@code min}..{@code max} characters ({@code max} < 0: unbounded), minimal, cached. */
-    static Automaton content(int min, int max) {
-        return BOUNDED.computeIfAbsent(((long) min << 32) | (max & 0xffffffffL), k -> {
-            Automaton a = max < 0 ? CHARACTER.repeat(min) : CHARACTER.repeat(min, max);
-            a.minimize();
-            return a;
-        }).clone();
-    }
-
     private static Automaton buildCharacter() {
         Automaton shortForm = Automaton.makeCharSet("\"\\bfnrt");
         Automaton control = Automaton.makeString("u00").concatenate(Automaton.makeCharSet("01"))

@@ -73,7 +73,7 @@ public final class TokenConstraint {
             }
         }
         int n = states.size();
-        if (!anyLive(states, index, null)) {
+        if (!live(states, index, null).get(0)) {
             throw new ConstraintException("no output satisfies this " + description);
         }
         BitSet live = live(states, index, vocabulary.singles.toString());
@@ -139,10 +139,6 @@ public final class TokenConstraint {
         return live;
     }
 
-    private static boolean anyLive(List<State> states, Map<State, Integer> index, String chars) {
-        return live(states, index, chars).get(0);
-    }
-
     private static boolean spells(Transition t, String chars) {
         for (int i = 0; i < chars.length(); i++) {
             char c = chars.charAt(i);
@@ -151,10 +147,6 @@ public final class TokenConstraint {
             }
         }
         return false;
-    }
-
-    public String description() {
-        return description;
     }
 
     private synchronized int intern(int[] set) {
@@ -269,15 +261,19 @@ public final class TokenConstraint {
     public static final class Cursor {
         private final TokenConstraint c;
         private int position;
+        private long[] allowed; // the current position's, looked up once (the shared cache is locked)
 
         Cursor(TokenConstraint c) {
             this.c = c;
             this.position = c.initial;
         }
 
-        /** The tokens allowed next, as a bit set over the vocabulary. */
+        /** The tokens allowed next, as a bit set over the vocabulary (do not modify). */
         public long[] allowed() {
-            return c.allowed(position);
+            if (allowed == null) {
+                allowed = c.allowed(position);
+            }
+            return allowed;
         }
 
         public boolean isAllowed(int token) {
@@ -292,6 +288,7 @@ public final class TokenConstraint {
                 throw new IllegalStateException("token " + token + " is outside the constraint");
             }
             position = p;
+            allowed = null;
         }
 
         /** The output so far is complete: accepted, and no token can extend it. */

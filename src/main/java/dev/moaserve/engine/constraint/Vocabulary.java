@@ -61,8 +61,4 @@ public final class Vocabulary {
     static Vocabulary ofTexts(String... texts) {
         return new Vocabulary(texts);
     }
-
-    public int size() {
-        return size;
-    }
 }

@@ -5,9 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moaserve.decode.IncrementalDecoder;
+import dev.moaserve.engine.Collect;
 import dev.moaserve.engine.EngineStats;
-import dev.moaserve.engine.GenerationRequest;
-import dev.moaserve.engine.Sampler;
 import dev.moaserve.engine.SamplingParams;
 import dev.moaserve.engine.Scheduler;
 import dev.moaserve.engine.TokenListener;
@@ -17,7 +16,6 @@ import dev.moaserve.model.Init;
 import dev.moaserve.model.ModelConfig;
 import org.junit.jupiter.api.Test;
 
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -75,7 +73,7 @@ class BpeConstraintTest {
              IncrementalDecoder decoder = new IncrementalDecoder(Init.random(config, m, 9, 0.1f), 16, IncrementalDecoder.Recompute.LAZY);
              Scheduler s = new Scheduler(decoder, tk, new Scheduler.Limits(16, 512, 64, 0), EngineStats.NONE)) {
             List<ObjectNode> schemas = new ArrayList<>();
-            List<CompletableFuture<List<Integer>>> runs = new ArrayList<>();
+            List<CompletableFuture<Collect.Result>> runs = new ArrayList<>();
             for (int i = 0; i < 12; i++) {
                 ObjectNode schema = SchemaGen.schema(random, 1);
                 while (!schema.toString().chars().allMatch(ch -> ch < 127)) {
@@ -93,13 +91,14 @@ class BpeConstraintTest {
                 SamplingParams p = new SamplingParams(1.0, 0, 1.0, 0, 1, 0, 0, (long) i, 400, List.of(), 0)
                         .withLogitBias(closers).withConstraint(c);
                 schemas.add(schema);
-                runs.add(run(s, tk.encode("JSON:"), p));
+                runs.add(Collect.one(s, tk.encode("JSON:"), p));
             }
             for (int i = 0; i < runs.size(); i++) {
-                List<Integer> tokens = runs.get(i).get(300, TimeUnit.SECONDS);
-                if (tokens.get(tokens.size() - 1) == -1) {
+                Collect.Result run = runs.get(i).get(300, TimeUnit.SECONDS);
+                if (run.reason().equals(TokenListener.Finish.LENGTH)) {
                     continue; // ran to max_tokens: a valid prefix, not a whole value
                 }
+                List<Integer> tokens = run.tokens();
                 complete++;
                 long[] ids = tokens.stream().mapToLong(Integer::longValue).toArray();
                 String text = tk.decode(ids);
@@ -111,33 +110,6 @@ class BpeConstraintTest {
         }
         assertTrue(complete >= 9, complete + " of 12 completed");
         assertTrue(merged > 0, "no multi-character token was ever used");
-    }
-
-    /** Collects a request's tokens; a −1 at the end marks a run that stopped at max_tokens. */
-    private static CompletableFuture<List<Integer>> run(Scheduler s, long[] prompt, SamplingParams p) {
-        CompletableFuture<List<Integer>> done = new CompletableFuture<>();
-        List<Integer> tokens = new ArrayList<>();
-        s.submit(new GenerationRequest("bpe", prompt, p, new TokenListener() {
-            @Override
-            public void onToken(int token, String text, Sampler.Choice choice) {
-                if (token >= 0) {
-                    tokens.add(token);
-                }
-            }
-
-            @Override
-            public void onFinish(Finish f) {
-                if (f.error() != null) {
-                    done.completeExceptionally(new AssertionError(f.error()));
-                    return;
-                }
-                if (f.reason().equals(Finish.LENGTH)) {
-                    tokens.add(-1);
-                }
-                done.complete(tokens);
-            }
-        }));
-        return done;
     }
 
     private static int id(HfTokenizer tk, String text) {
