@@ -37,7 +37,6 @@ final class StatePool implements AutoCloseable {
         NDArray k;           // [P, H, R, dh] rotary at absolute positions
         NDArray v;           // [P, H, R, dh]
         NDArray winH;        // [P, w, D] layer input at each current-window offset
-        NDArray winHFlat;    // [P·w, D] view of winH
         NDArray winSel;      // [P, G, w] 0/1 query-routing selection of the current window
         NDArray routedK;     // [P, G, H, 1 + k_kv, dh] entry 0: the expert's null key
         NDArray routedV;     // [P, G, H, 1 + k_kv, dh]
@@ -50,17 +49,17 @@ final class StatePool implements AutoCloseable {
     private final NDManager manager;
     final int ring;
     private int capacity;
+    private int generation;
     private int active;
     private DecodeState[] holders;
     NDArray ringPos;      // [P, R] position held by each ring entry (EMPTY if none)
-    NDArray ringPosFlat;  // [P·R] view
     final Layer[] layers;
 
     StatePool(DecodeWeights w, NDManager parent, int capacity) {
         this.c = w.config;
         this.w = w;
         this.manager = parent.newSubManager();
-        this.ring = Math.min(c.localAttnWindowSize(), c.seqLen()) + c.routedWindowSize();
+        this.ring = ringSize(c);
         this.layers = new Layer[c.depth()];
         for (int l = 0; l < layers.length; l++) {
             layers[l] = new Layer();
@@ -69,71 +68,18 @@ final class StatePool implements AutoCloseable {
         holders = new DecodeState[this.capacity];
     }
 
+    /** Local ring entries per slot: the W final positions before the current window, and the window. */
+    static int ringSize(ModelConfig c) {
+        return Math.min(c.localAttnWindowSize(), c.seqLen()) + c.routedWindowSize();
+    }
+
+    /** Changes whenever the pool's tensors are reallocated (so argument lists built from them are stale). */
+    int generation() {
+        return generation;
+    }
+
     int active() {
         return active;
-    }
-
-    /** Views of the leading B slots of the pool's tensors (what a step of B slots reads). */
-    static final class Lead {
-        final int slots;
-        final NDArray ringPos;     // [B, R]
-        final NDArray[] k;         // per layer [B, H, R, dh]
-        final NDArray[] v;
-        final NDArray[] winH;      // per layer [B, w, D]
-        final NDArray[] winSel;    // per layer [B, G, w]
-        final NDArray[] routedK;   // per layer [B, G, H, 1+kkv, dh]
-        final NDArray[] routedV;
-        final NDArray[] routedBias; // per layer [B, G, 1, 1, 1+kkv]
-
-        Lead(StatePool p, int b) {
-            slots = b;
-            NDIndex lead = NDIndex.sliceAxis(0, 0, b);
-            int depth = p.layers.length;
-            ringPos = p.keep(p.ringPos.get(lead));
-            k = new NDArray[depth];
-            v = new NDArray[depth];
-            winH = new NDArray[depth];
-            winSel = new NDArray[depth];
-            routedK = new NDArray[depth];
-            routedV = new NDArray[depth];
-            routedBias = new NDArray[depth];
-            for (int l = 0; l < depth; l++) {
-                Layer L = p.layers[l];
-                k[l] = p.keep(L.k.get(lead));
-                v[l] = p.keep(L.v.get(lead));
-                winH[l] = p.keep(L.winH.get(lead));
-                winSel[l] = p.keep(L.winSel.get(lead));
-                routedK[l] = p.keep(L.routedK.get(lead));
-                routedV[l] = p.keep(L.routedV.get(lead));
-                routedBias[l] = p.keep(L.routedBias.get(lead));
-            }
-        }
-
-        void close() {
-            ringPos.close();
-            for (NDArray[] views : List.of(k, v, winH, winSel, routedK, routedV, routedBias)) {
-                for (NDArray a : views) {
-                    a.close();
-                }
-            }
-        }
-    }
-
-    private Lead lead;
-
-    /** The views of the active slots, made again after a join or leave (views: no data is copied). */
-    Lead lead() {
-        if (lead == null) {
-            lead = new Lead(this, active);
-        }
-        return lead;
-    }
-
-    private void dropLead() {
-        if (lead != null) {
-            lead.close();
-            lead = null;
-        }
     }
 
     int capacity() {
@@ -149,7 +95,6 @@ final class StatePool implements AutoCloseable {
         if (active == capacity) {
             grow(capacity * 2);
         }
-        dropLead();
         int slot = active++;
         holders[slot] = s;
         s.slot = slot;
@@ -167,7 +112,6 @@ final class StatePool implements AutoCloseable {
 
     /** Frees a slot; the last active slot moves into it so that active slots stay contiguous. */
     void release(DecodeState s) {
-        dropLead();
         int slot = s.slot;
         int last = --active;
         if (slot != last) {
@@ -198,7 +142,8 @@ final class StatePool implements AutoCloseable {
         }
     }
 
-    private List<NDArray> tensors() {
+    /** Every pool tensor, full capacity: ring positions, then per layer k, v, winH, winSel, routedK, routedV, routedBias, routedScore. */
+    List<NDArray> tensors() {
         List<NDArray> all = new ArrayList<>();
         all.add(ringPos);
         for (Layer L : layers) {
@@ -251,17 +196,9 @@ final class StatePool implements AutoCloseable {
     }
 
     private void allocate(int p) {
-        dropLead();
         int h = c.heads(), dh = c.dimHead(), g = c.numExperts(), kkv = c.numRoutedKeyValues();
         int win = c.routedWindowSize(), d = c.dim();
-        if (ringPosFlat != null) {
-            ringPosFlat.close();
-            for (Layer L : layers) {
-                L.winHFlat.close();
-            }
-        }
         ringPos = keep(manager.full(new Shape(p, ring), EMPTY));
-        ringPosFlat = keep(ringPos.reshape(p * (long) ring));
         try (NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
             for (int l = 0; l < layers.length; l++) {
@@ -270,7 +207,6 @@ final class StatePool implements AutoCloseable {
                 L.k = keep(manager.zeros(new Shape(p, h, ring, dh), w.dtype));
                 L.v = keep(manager.zeros(new Shape(p, h, ring, dh), w.dtype));
                 L.winH = keep(manager.zeros(new Shape(p, win, d)));
-                L.winHFlat = keep(L.winH.reshape((long) p * win, d));
                 L.winSel = keep(manager.zeros(new Shape(p, g, win)));
                 L.routedK = keep(manager.zeros(new Shape(p, g, h, 1 + kkv, dh), w.dtype));
                 L.routedV = keep(manager.zeros(new Shape(p, g, h, 1 + kkv, dh), w.dtype));
@@ -282,6 +218,7 @@ final class StatePool implements AutoCloseable {
             }
         }
         capacity = p;
+        generation++;
     }
 
     private NDArray keep(NDArray a) {

@@ -7,7 +7,7 @@ import java.util.Map;
 
 /**
  * Counters of a decoder's steps, for benchmarks and tests: steps, rows computed (summed over
- * layers), host↔device transfers, and tensor operations (arrays the steps created).
+ * layers), host↔device transfers, mid-step device syncs, and tensor operations (arrays the steps created).
  */
 public final class StepStats {
     private static final Field RESOURCES = resourcesField();
@@ -15,6 +15,7 @@ public final class StepStats {
     long steps;
     long rows;
     long transfers;
+    long syncs;
     long ops;
 
     public long steps() {
@@ -30,6 +31,11 @@ public final class StepStats {
         return transfers;
     }
 
+    /** Times a step waited for the device mid-step (a lazy step reads each layer's row count back). */
+    public long syncs() {
+        return syncs;
+    }
+
     /** Arrays created by the steps: one or more per tensor operation. */
     public long ops() {
         return ops;
@@ -41,6 +47,7 @@ public final class StepStats {
         s.steps = steps;
         s.rows = rows;
         s.transfers = transfers;
+        s.syncs = syncs;
         s.ops = ops;
         return s;
     }
@@ -51,6 +58,7 @@ public final class StepStats {
         s.steps = steps - earlier.steps;
         s.rows = rows - earlier.rows;
         s.transfers = transfers - earlier.transfers;
+        s.syncs = syncs - earlier.syncs;
         s.ops = ops - earlier.ops;
         return s;
     }

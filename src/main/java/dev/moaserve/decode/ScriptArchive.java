@@ -1,0 +1,118 @@
+package dev.moaserve.decode;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.zip.CRC32;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipOutputStream;
+
+/**
+ * A TorchScript archive written without Python: the layout libtorch's {@code torch::jit::load}
+ * reads (a zip of stored entries under {@code archive/}): the class's TorchScript source, a
+ * protocol-2 pickle of one module object whose attributes are plain ints, floats and bools, an
+ * empty constants table, and the format version. No tensors are stored: the program gets its
+ * weights as arguments. libtorch compiles the source when it loads the archive.
+ */
+final class ScriptArchive {
+    private final String className;
+    private final String source;
+    private final Map<String, Object> attributes = new LinkedHashMap<>();
+
+    /** @param source TorchScript source defining {@code class <className>(Module)} */
+    ScriptArchive(String className, String source) {
+        this.className = className;
+        this.source = source;
+        attributes.put("training", false);
+    }
+
+    /** Reads a TorchScript source shipped as a class-path resource next to {@code anchor}. */
+    static String resource(Class<?> anchor, String name) {
+        try (InputStream in = anchor.getResourceAsStream(name)) {
+            if (in == null) {
+                throw new IllegalStateException("missing resource " + name);
+            }
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Sets an attribute the source declares ({@code name : int|float|bool}). */
+    ScriptArchive with(String name, Object value) {
+        if (!(value instanceof Integer || value instanceof Double || value instanceof Boolean)) {
+            throw new IllegalArgumentException(name + ": only int, float and bool attributes are written");
+        }
+        attributes.put(name, value);
+        return this;
+    }
+
+    /** The archive's bytes. */
+    byte[] bytes() {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try (ZipOutputStream zip = new ZipOutputStream(out)) {
+            stored(zip, "archive/data.pkl", pickle());
+            stored(zip, "archive/code/__torch__.py", source.getBytes(StandardCharsets.UTF_8));
+            stored(zip, "archive/constants.pkl", new byte[] {(byte) 0x80, 2, ')', '.'});
+            stored(zip, "archive/version", "3\n".getBytes(StandardCharsets.US_ASCII));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return out.toByteArray();
+    }
+
+    /** The module object: {@code __torch__.<class>} built from a dict of its attributes. */
+    private byte[] pickle() {
+        ByteArrayOutputStream p = new ByteArrayOutputStream();
+        p.write(0x80);                                    // PROTO 2
+        p.write(2);
+        ascii(p, "c__torch__\n" + className + "\n");      // GLOBAL
+        p.write(')');                                     // EMPTY_TUPLE
+        p.write(0x81);                                    // NEWOBJ
+        p.write('}');                                     // EMPTY_DICT
+        p.write('(');                                     // MARK
+        for (Map.Entry<String, Object> a : attributes.entrySet()) {
+            byte[] key = a.getKey().getBytes(StandardCharsets.UTF_8);
+            p.write('X');                                 // BINUNICODE
+            p.writeBytes(ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(key.length).array());
+            p.writeBytes(key);
+            Object v = a.getValue();
+            if (v instanceof Boolean b) {
+                p.write(b ? 0x88 : 0x89);                 // NEWTRUE / NEWFALSE
+            } else if (v instanceof Integer i) {
+                p.write('J');                             // BININT, little-endian
+                p.writeBytes(ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(i).array());
+            } else {
+                p.write('G');                             // BINFLOAT, big-endian
+                p.writeBytes(ByteBuffer.allocate(8).order(ByteOrder.BIG_ENDIAN).putDouble((Double) v).array());
+            }
+        }
+        p.write('u');                                     // SETITEMS
+        p.write('b');                                     // BUILD
+        p.write('.');                                     // STOP
+        return p.toByteArray();
+    }
+
+    private static void ascii(ByteArrayOutputStream p, String s) {
+        p.writeBytes(s.getBytes(StandardCharsets.US_ASCII));
+    }
+
+    private static void stored(ZipOutputStream zip, String name, byte[] data) throws IOException {
+        ZipEntry e = new ZipEntry(name);
+        e.setMethod(ZipEntry.STORED);
+        e.setSize(data.length);
+        e.setCompressedSize(data.length);
+        CRC32 crc = new CRC32();
+        crc.update(data);
+        e.setCrc(crc.getValue());
+        zip.putNextEntry(e);
+        zip.write(data);
+        zip.closeEntry();
+    }
+}

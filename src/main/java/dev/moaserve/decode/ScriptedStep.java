@@ -1,0 +1,117 @@
+package dev.moaserve.decode;
+
+import ai.djl.engine.EngineException;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.engine.PtNDManager;
+import ai.djl.pytorch.engine.PtSymbolBlock;
+import ai.djl.pytorch.jni.IValue;
+import ai.djl.pytorch.jni.IValueUtils;
+import ai.djl.pytorch.jni.JniUtils;
+import dev.moaserve.model.ModelConfig;
+import dev.moaserve.model.Ops;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.util.List;
+
+/**
+ * Calls the decode step program ({@code decode_step.py}) once per step. The archive is written
+ * and compiled once per decoder with the model's sizes; the weights' argument list is built
+ * once, the pool's again only when the pool reallocates. Per step only the two input arrays and
+ * a few integers go in; the logits of each sequence's last new row come out, on the device.
+ */
+final class ScriptedStep implements AutoCloseable {
+    static final String SOURCE = "decode_step.py";
+    private static final String CLASS = "DecodeStep";
+
+    private final PtSymbolBlock module;
+    private final IValue weights;
+    private final NDArray rowCounter;     // int64 [1]: rows computed, summed over layers and steps
+    private final IValue rowCounterArg;
+    private IValue poolArg;
+    private int poolGeneration = -1;
+
+    ScriptedStep(ModelConfig c, DecodeWeights w, NDManager manager) {
+        this(c, w, manager, ScriptArchive.resource(ScriptedStep.class, SOURCE));
+    }
+
+    /** With another program text (tests: a broken script must fail here, with its line). */
+    ScriptedStep(ModelConfig c, DecodeWeights w, NDManager manager, String source) {
+        byte[] archive = archive(c, source).bytes();
+        try {
+            module = JniUtils.loadModule((PtNDManager) manager, new ByteArrayInputStream(archive), true, false);
+        } catch (IOException | EngineException e) {
+            throw new IllegalStateException("the decode step program does not compile: " + oneLine(e.getMessage()), e);
+        }
+        weights = IValue.listFrom(w.scriptArguments().stream().map(a -> (PtNDArray) a).toArray(PtNDArray[]::new));
+        rowCounter = manager.zeros(new ai.djl.ndarray.types.Shape(1), DataType.INT64);
+        rowCounterArg = IValue.from((PtNDArray) rowCounter);
+    }
+
+    /** The program's attributes: the model's sizes, fixed for the decoder's life. */
+    private static ScriptArchive archive(ModelConfig c, String source) {
+        return new ScriptArchive(CLASS, source)
+                .with("depth", c.depth())
+                .with("dim", c.dim())
+                .with("heads", c.heads())
+                .with("dim_head", c.dimHead())
+                .with("inner", c.inner())
+                .with("experts", c.numExperts())
+                .with("window", c.routedWindowSize())
+                .with("local_window", c.localAttnWindowSize())
+                .with("ring", StatePool.ringSize(c))
+                .with("routed_queries", Math.min(c.numRoutedQueries(), c.routedWindowSize()))
+                .with("routed_kv", c.numRoutedKeyValues())
+                .with("cosine_routing", c.cosineSimRouting())
+                .with("routing_scale", c.cosineSimScale())
+                .with("neg", (double) Ops.NEG);
+    }
+
+    /**
+     * One step over the pool's leading slots.
+     *
+     * @param floats  [3·B·w + B] and {@code ints} int64, laid out as the program's {@code step} says
+     * @param meta    B, new tokens, committing slots, sequences, cached, any routed, fixed-plan T
+     * @return logits [S, V] float32, on the device (the caller's scope owns it)
+     */
+    NDArray run(StatePool pool, NDArray floats, NDArray ints, long[] meta, NDManager manager) {
+        if (pool.generation() != poolGeneration) {
+            if (poolArg != null) {
+                poolArg.close();
+            }
+            poolArg = IValue.listFrom(pool.tensors().stream().map(a -> (PtNDArray) a).toArray(PtNDArray[]::new));
+            poolGeneration = pool.generation();
+        }
+        try (IValue f = IValue.from((PtNDArray) floats);
+             IValue i = IValue.from((PtNDArray) ints);
+             IValue m = IValue.listFrom(meta);
+             IValue out = IValueUtils.runMethod(module, "step", weights, poolArg, f, i, m, rowCounterArg)) {
+            return out.toTensor((PtNDManager) manager);
+        }
+    }
+
+    /** Rows computed so far, summed over layers (one read of a device counter). */
+    long rows() {
+        return rowCounter.getLong();
+    }
+
+    private static String oneLine(String message) {
+        if (message == null) {
+            return "";
+        }
+        return String.join(" ", message.lines().map(String::strip).filter(s -> !s.isEmpty()).toList());
+    }
+
+    @Override
+    public void close() {
+        if (poolArg != null) {
+            poolArg.close();
+        }
+        weights.close();
+        rowCounterArg.close();
+        module.close();
+    }
+}

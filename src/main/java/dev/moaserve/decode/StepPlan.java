@@ -1,0 +1,118 @@
+package dev.moaserve.decode;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * What one step does, decided on the host from the sequences' lengths alone, and packed into the
+ * two arrays (float, int64) and the integers the decode step program takes (see its {@code step}).
+ *
+ * <p>A step where no earlier row can change — every slot in window 0, or holding ≤ k_q tokens, or
+ * k_q ≥ w — is a <em>cached</em> step: each layer computes the new rows only, a plan known here.
+ * {@link IncrementalDecoder.Recompute#ALL} also fixes the plan (every filled row). Otherwise the
+ * program plans each layer's rows itself from the routing it computes (the lazy plan).
+ */
+final class StepPlan {
+    final int slots;
+    final int fresh;            // new tokens in the step
+    final boolean cached;
+    final boolean anyRouted;    // some slot is past window 0
+    final List<Integer> commits = new ArrayList<>();
+    final float[] floats;
+    final long[] ints;
+    final long[] meta;
+
+    /**
+     * @param add    per slot, the tokens appended (null: none)
+     * @param start  per slot, the absolute position of window offset 0
+     * @param fill   per slot, tokens already in the current window
+     * @param last   per sequence in the caller's order, its slot
+     */
+    StepPlan(int win, int ring, int kq, boolean all, long[][] add, int[] start, int[] fill, int[] last) {
+        slots = add.length;
+        int[] count = new int[slots];
+        int tokens = 0;
+        boolean routed = false;
+        boolean cachedStep = true;
+        for (int b = 0; b < slots; b++) {
+            int added = add[b] == null ? 0 : add[b].length;
+            tokens += added;
+            count[b] = fill[b] + added;
+            routed |= start[b] >= win;
+            cachedStep &= start[b] < win || count[b] <= kq || kq >= win;
+            if (count[b] == win && added > 0) {
+                commits.add(b);
+            }
+        }
+        fresh = tokens;
+        anyRouted = routed;
+        cached = cachedStep;
+
+        floats = new float[3 * slots * win + slots];
+        for (int b = 0; b < slots; b++) {
+            int firstNew = fill[b];
+            floats[3 * slots * win + b] = start[b] >= win ? 1f : 0f;
+            for (int t = 0; t < win; t++) {
+                floats[b * win + t] = t < count[b] ? 1f : 0f;
+                floats[slots * win + b * win + t] = start[b] + t;
+                floats[2 * slots * win + b * win + t] = t >= firstNew && t < count[b] ? 1f : 0f;
+            }
+        }
+
+        // fixed plan: per slot the rows from `from` to the window's end, T the most in any slot
+        boolean fixed = cached || all;
+        int t = 0;
+        int planned = 0;
+        if (fixed) {
+            for (int b = 0; b < slots; b++) {
+                int rows = add[b] == null ? 0 : (all ? count[b] : add[b].length);
+                t = Math.max(t, rows);
+                planned += rows;
+            }
+        }
+        int s = last.length;
+        ints = new long[4 * fresh + commits.size() + s + 2 * planned];
+        int k = 0;
+        for (int b = 0; b < slots; b++) {
+            if (add[b] == null) {
+                continue;
+            }
+            for (int i = 0; i < add[b].length; i++) {
+                int at = fill[b] + i;
+                long pos = start[b] + at;
+                ints[k] = add[b][i];
+                ints[fresh + k] = (long) b * win + at;
+                ints[2 * fresh + k] = pos;
+                ints[3 * fresh + k] = (long) b * ring + pos % ring;
+                k++;
+            }
+        }
+        int o = 4 * fresh;
+        for (int b : commits) {
+            ints[o++] = b;
+        }
+        for (int j = 0; j < s; j++) {
+            ints[o++] = (long) last[j] * win + count[last[j]] - 1;
+        }
+        if (fixed) {
+            int p = 0;
+            for (int b = 0; b < slots; b++) {
+                if (add[b] == null) {
+                    continue;
+                }
+                int from = all ? 0 : fill[b];
+                for (int r = from; r < count[b]; r++) {
+                    ints[o + p] = (long) b * win + r;
+                    ints[o + planned + p] = (long) b * t + (r - from);
+                    p++;
+                }
+            }
+        }
+        meta = new long[] {slots, fresh, commits.size(), s, cached ? 1 : 0, anyRouted ? 1 : 0, fixed ? t : 0};
+    }
+
+    /** The program plans rows itself (and reads a row count back per layer). */
+    boolean planOnDevice() {
+        return meta[6] == 0;
+    }
+}

@@ -1,0 +1,263 @@
+class DecodeStep(Module):
+  # One exact incremental decode step of canonical MoA for a batch of B running sequences, as
+  # one TorchScript call. This file is TorchScript source (the dialect libtorch compiles when it
+  # loads an archive); ScriptArchive writes it into an archive at startup with the model's
+  # sizes as the attributes below. Weights and the state pool come in as tensor lists (layouts
+  # in DecodeWeights and StatePool); the pool is updated in place.
+  #
+  # Letters: B running slots, P pool slots, w routed window, W local window, R ring entries,
+  # D dim, H heads, dh dim_head, I = H*dh, G experts, K kept routed keys/values (k_kv),
+  # m rows computed at a layer, T = the most rows any slot computes at that layer.
+  __parameters__ = []
+  __buffers__ = []
+  training : bool
+  depth : int
+  dim : int
+  heads : int
+  dim_head : int
+  inner : int
+  experts : int
+  window : int
+  local_window : int
+  ring : int
+  routed_queries : int
+  routed_kv : int
+  cosine_routing : bool
+  routing_scale : float
+  neg : float
+
+  def step(self: __torch__.DecodeStep,
+      wts: List[Tensor], pool: List[Tensor], f: Tensor, ids: Tensor, meta: List[int], rows_out: Tensor) -> Tensor:
+    # meta: B, new tokens n, committing slots c, sequences S, cached (0/1),
+    #       any slot past window 0 (0/1), rows T of a plan fixed by the host (0: lazy plan here)
+    # f [3*B*w + B] float: valid | query position | new-row mask, each [B, w] | window>=1 flag [B]
+    # ids int64: tokens [n] | their window rows b*w+t [n] | positions [n] | ring rows b*R+p%R [n]
+    #            | committing slots [c] | each sequence's last new row [S]
+    #            | fixed plan (if T > 0): rows [mf] | their places in the [B, T] layout [mf]
+    B = meta[0]
+    n = meta[1]
+    c = meta[2]
+    S = meta[3]
+    cached = meta[4] == 1
+    any_routed = meta[5] == 1
+    fixed_t = meta[6]
+    w = self.window
+    D = self.dim
+    Bw = B * w
+    valid = f[0:Bw].view(B, w)
+    qpos = f[Bw:2 * Bw].view(B, w)
+    changed = f[2 * Bw:3 * Bw].view(B, w)
+    flag = f[3 * Bw:3 * Bw + B]
+    tokens = ids[0:n]
+    win_rows = ids[n:2 * n]
+    positions = ids[2 * n:3 * n]
+    ring_rows = ids[3 * n:4 * n]
+    commits = ids[4 * n:4 * n + c]
+    last = ids[4 * n + c:4 * n + c + S]
+    fixed_rows = ids[4 * n + c + S:]
+    mf = fixed_rows.size(0) // 2
+
+    # new tokens: embeddings into layer 0's window rows, positions into the ring
+    emb = torch.add(torch.index_select(wts[0], 0, tokens), torch.index_select(wts[1], 0, positions))
+    torch.index_copy_(pool[3].view(-1, D), 0, win_rows, emb)
+    torch.index_copy_(pool[0].view(-1), 0, ring_rows, positions.float())
+    ring_pos = pool[0][0:B]                                                    # [B, R]
+    invalid = torch.mul(torch.sub(valid, 1.0), -self.neg).unsqueeze(1)         # [B, 1, w] 0 or NEG
+
+    h_last = emb
+    for l in range(self.depth):
+      lw = 5 + 16 * l
+      lp = 1 + 8 * l
+      win_h = pool[lp + 2][0:B]                                                # [B, w, D] layer inputs
+      win_sel = pool[lp + 3][0:B]                                              # [B, G, w]
+      if cached:
+        # no earlier row can change: every expert routes every filled row
+        sel = valid.unsqueeze(1).expand(B, self.experts, w)
+      else:
+        sel = self.select(win_h, wts[lw + 4], invalid, valid)
+      if fixed_t > 0:
+        rows = fixed_rows[0:mf]
+        place = fixed_rows[mf:]
+        t_rows = fixed_t
+      else:
+        # lazy plan: a row's output can change if its input or an earlier row's input changed
+        # (local attention carries it forward), or its own routing changed at this layer
+        sel_changed = torch.mul(torch.sum(torch.abs(torch.sub(sel, win_sel)), [1]), flag.unsqueeze(1))
+        need = torch.logical_and(torch.gt(torch.add(torch.cumsum(changed, 1), sel_changed), 0.0), torch.gt(valid, 0.0))
+        changed = need.float()
+        rows = torch.nonzero(need.view(-1)).view(-1)                           # [m] b*w + t
+        rank = torch.sub(torch.cumsum(need.long(), 1), 1).view(-1)
+        t_rows = int(torch.max(torch.sum(need.long(), [1])).item())
+        place = torch.add(torch.mul(torch.div(rows, w, rounding_mode="floor"), t_rows), torch.index_select(rank, 0, rows))
+      win_sel.copy_(sel)
+      rows_out.add_(rows.size(0))
+      final = l + 1 == self.depth
+      out = self.layer(wts, pool, l, rows, place, t_rows, B, sel, qpos, ring_pos, flag, any_routed, final, last)
+      if final:
+        h_last = out                                                           # [S, D]
+      else:
+        torch.index_copy_(pool[lp + 8 + 2].view(-1, D), 0, rows, out)
+
+    logits = torch.linear(self.unit(h_last).to(wts[3].dtype), wts[3], wts[4]).float()
+    if c > 0:
+      self.commit(wts, pool, commits, qpos)
+    return logits                                                              # [S, V]
+
+  def layer(self: __torch__.DecodeStep, wts: List[Tensor], pool: List[Tensor], l: int,
+      rows: Tensor, place: Tensor, t_rows: int, B: int, sel: Tensor, qpos: Tensor, ring_pos: Tensor,
+      flag: Tensor, any_routed: bool, final: bool, last: Tensor) -> Tensor:
+    # rows [m] window rows b*w + t to compute; place [m] their index b*T + i in the [B, T] layout;
+    # returns their outputs [m, D], or (final layer) the outputs of the rows `last` [S, D]
+    lw = 5 + 16 * l
+    lp = 1 + 8 * l
+    m = rows.size(0)
+    H = self.heads
+    dh = self.dim_head
+    I = self.inner
+    G = self.experts
+    w = self.window
+    R = self.ring
+    cd = wts[lw + 2].dtype                                                     # matmul dtype
+    slot = torch.div(rows, w, rounding_mode="floor")                           # [m]
+    pos = torch.index_select(qpos.reshape(-1), 0, rows)                        # [m] float
+    rope = torch.index_select(wts[2], 0, pos.long())                  # [m, 2, dh]
+    cos = rope[:, 0:1]                                                         # [m, 1, dh]
+    sin = rope[:, 1:2]
+    x = torch.index_select(pool[lp + 2][0:B].reshape(-1, self.dim), 0, rows)   # [m, D]
+
+    # local attention over the ring: the W final positions before the window, and the window
+    ln = torch.layer_norm(x, [self.dim], wts[lw + 0], wts[lw + 1], 1e-5)
+    qkv = torch.linear(ln.to(cd), wts[lw + 2]).float()                         # [m, 3I]: q, k, v
+    qk = self.rotary(qkv[:, 0:2 * I].view(m, 2 * H, dh), cos, sin)             # [m, 2H, dh]
+    q = qk[:, 0:H]
+    k = qk[:, H:2 * H]
+    ring_at = torch.remainder(pos.long(), R)
+    pool[lp + 0][slot, :, ring_at] = k.to(cd)                                  # [P, H, R, dh]
+    pool[lp + 1][slot, :, ring_at] = qkv[:, 2 * I:3 * I].reshape(m, H, dh).to(cd)
+    if final:
+      # the last layer's outputs only feed the logits: after its keys/values are written, only
+      # each sequence's last row goes on (one per slot: the [B, 1] layout)
+      at = torch.searchsorted(rows, last)
+      x = torch.index_select(x, 0, at)
+      q = torch.index_select(q, 0, at)
+      cos = torch.index_select(cos, 0, at)
+      sin = torch.index_select(sin, 0, at)
+      pos = torch.index_select(pos, 0, at)
+      rows = last
+      slot = torch.div(last, w, rounding_mode="floor")
+      place = slot
+      t_rows = 1
+    q_pos = pos.new_full([B * t_rows], -1.0e9)
+    torch.index_copy_(q_pos, 0, place, pos)
+    diff = torch.sub(q_pos.view(B, t_rows, 1), ring_pos.view(B, 1, R))        # [B, T, R]
+    hidden = torch.logical_or(torch.lt(diff, 0.0), torch.gt(diff, float(self.local_window)))
+    local_bias = torch.mul(hidden.float(), self.neg).unsqueeze(1)    # [B, 1, T, R]
+    qb = self.to_layout(q, place, B, t_rows)                                   # [B, T, H, dh]
+    att = torch.scaled_dot_product_attention(qb.transpose(1, 2),
+        pool[lp + 0][0:B].float(), pool[lp + 1][0:B].float(), local_bias, 0.0, False, scale=1.0)
+    local = torch.index_select(att.transpose(1, 2).reshape(B * t_rows, I), 0, place)      # [m, I]
+    mix = torch.linear(local.to(cd), wts[lw + 3]).float()            # [m, D]
+
+    if any_routed:
+      mix = torch.add(mix, self.routed(wts, pool, l, x, cos, sin, rows, place, slot, t_rows, B, sel, flag))
+    h = torch.add(x, mix)
+    ff = torch.gelu(torch.linear(self.unit(h).to(cd), wts[lw + 12], wts[lw + 13]).float())
+    return torch.add(h, torch.linear(ff.to(cd), wts[lw + 14], wts[lw + 15]).float())   # [m, D]
+
+  def routed(self: __torch__.DecodeStep, wts: List[Tensor], pool: List[Tensor], l: int, x: Tensor,
+      cos: Tensor, sin: Tensor, rows: Tensor, place: Tensor, slot: Tensor, t_rows: int, B: int,
+      sel: Tensor, flag: Tensor) -> Tensor:
+    # every expert's attention of the rows over its null key/value and kept top-K of the past;
+    # rows an expert did not select (in windows >= 1) take its null token
+    lw = 5 + 16 * l
+    lp = 1 + 8 * l
+    m = rows.size(0)
+    H = self.heads
+    dh = self.dim_head
+    I = self.inner
+    G = self.experts
+    K1 = self.routed_kv + 1
+    cd = wts[lw + 2].dtype
+    qs = torch.linear(self.unit(x).to(cd), wts[lw + 6]).float().view(m, G * H, dh)
+    q = self.rotary(qs, cos, sin)                                              # [m, G*H, dh]
+    qb = self.to_layout(q, place, B, t_rows).view(B, t_rows, G, H, dh)
+    qb = qb.permute([0, 2, 3, 1, 4]).reshape(B * G, H, t_rows, dh)
+    keys = pool[lp + 4][0:B].reshape(B * G, H, K1, dh).float()
+    values = pool[lp + 5][0:B].reshape(B * G, H, K1, dh).float()
+    bias = pool[lp + 6][0:B].reshape(B * G, 1, 1, K1)
+    att = torch.scaled_dot_product_attention(qb, keys, values, bias, 0.0, False, scale=1.0)   # [B*G, H, T, dh]
+    att = att.view(B, G, H, t_rows, dh).permute([0, 3, 1, 2, 4]).reshape(B * t_rows, G, I)
+    per_row = torch.index_select(att, 0, place)                                # [m, G, I]
+    row_flag = torch.index_select(flag, 0, slot).unsqueeze(1)                  # [m, 1]
+    chosen = torch.mul(torch.index_select(sel.transpose(1, 2).reshape(-1, G), 0, rows), row_flag)   # [m, G]
+    out = torch.linear(torch.mul(per_row, chosen.unsqueeze(2)).reshape(m, G * I).to(cd), wts[lw + 8]).float()
+    return torch.add(out, torch.matmul(torch.sub(row_flag, chosen), wts[lw + 9]))   # [m, D]
+
+  def select(self: __torch__.DecodeStep, h: Tensor, tokens_t: Tensor, invalid: Tensor, valid: Tensor) -> Tensor:
+    # canonical query routing of every slot's window: the top-k_q routing logits among filled
+    # rows, ties to the lower position (a stable sort keeps equal logits in position order)
+    s = torch.add(self.scores(h, tokens_t), invalid)                           # [B, G, w]
+    order = torch.sort(s, dim=-1, descending=True, stable=True)[1]
+    sel = torch.zeros_like(s)
+    sel.scatter_(2, order[:, :, 0:self.routed_queries], 1.0)
+    return torch.mul(sel, valid.unsqueeze(1))                                  # [B, G, w] 0/1
+
+  def scores(self: __torch__.DecodeStep, h: Tensor, tokens_t: Tensor) -> Tensor:
+    # routing logits of rows h [N, w, D] for every expert -> [N, G, w]
+    if self.cosine_routing:
+      return torch.mul(torch.matmul(self.unit(h), tokens_t), self.routing_scale).transpose(1, 2)
+    return torch.matmul(h, tokens_t).transpose(1, 2)
+
+  def commit(self: __torch__.DecodeStep, wts: List[Tensor], pool: List[Tensor], commits: Tensor, qpos: Tensor) -> None:
+    # folds every completed window into its slot's running top-K: candidates are the kept
+    # entries (rank order) then the window's rows (position order), so a stable sort by logit
+    # is the canonical rule and topk(S u new) = topk(topk(S) u new) holds exactly
+    c = commits.size(0)
+    H = self.heads
+    dh = self.dim_head
+    I = self.inner
+    G = self.experts
+    w = self.window
+    K = self.routed_kv
+    rope = torch.index_select(wts[2], 0, torch.index_select(qpos, 0, commits).reshape(-1).long())
+    cos = rope[:, 0:1]                                                         # [c*w, 1, dh]
+    sin = rope[:, 1:2]
+    for l in range(self.depth):
+      lw = 5 + 16 * l
+      lp = 1 + 8 * l
+      cd = wts[lw + 7].dtype
+      hw = torch.index_select(pool[lp + 2], 0, commits)                        # [c, w, D]
+      new_score = self.scores(hw, wts[lw + 5])                                 # [c, G, w]
+      kv = torch.linear(self.unit(hw).to(cd), wts[lw + 7]).float().view(c, w, G, 2, H, dh)
+      new_k = self.rotary(kv[:, :, :, 0].reshape(c * w, G * H, dh), cos, sin)
+      new_k = new_k.view(c, w, G, H, dh).permute([0, 2, 3, 1, 4])            # [c, G, H, w, dh]
+      new_v = kv[:, :, :, 1].permute([0, 2, 3, 1, 4])
+      kept_k = pool[lp + 4][:, :, :, 1:]                                       # [P, G, H, K, dh] views
+      kept_v = pool[lp + 5][:, :, :, 1:]
+      kept_bias = pool[lp + 6][:, :, :, :, 1:]                                 # [P, G, 1, 1, K]
+      cand_score = torch.cat([torch.index_select(pool[lp + 7], 0, commits), new_score], 2)   # [c, G, K + w]
+      cand_bias = torch.cat([torch.index_select(kept_bias, 0, commits).reshape(c, G, K), torch.zeros_like(new_score)], 2)
+      pick = torch.sort(cand_score, dim=-1, descending=True, stable=True)[1][:, :, 0:K]    # [c, G, K]
+      at = pick.view(c, G, 1, K, 1).expand(c, G, H, K, dh)
+      cand_k = torch.cat([torch.index_select(kept_k, 0, commits).float(), new_k], 3)
+      cand_v = torch.cat([torch.index_select(kept_v, 0, commits).float(), new_v], 3)
+      torch.index_copy_(kept_k, 0, commits, torch.gather(cand_k, 3, at).to(cd))
+      torch.index_copy_(kept_v, 0, commits, torch.gather(cand_v, 3, at).to(cd))
+      torch.index_copy_(pool[lp + 7], 0, commits, torch.gather(cand_score, 2, pick))
+      torch.index_copy_(kept_bias, 0, commits, torch.gather(cand_bias, 2, pick).view(c, G, 1, 1, K))
+      torch.index_fill_(pool[lp + 3], 0, commits, 0.0)
+
+  def to_layout(self: __torch__.DecodeStep, packed: Tensor, place: Tensor, B: int, t_rows: int) -> Tensor:
+    # packed rows [m, X, dh] -> [B, T, X, dh], each row at its slot's place, zero padding
+    out = torch.zeros([B * t_rows, packed.size(1), packed.size(2)], dtype=packed.dtype, device=packed.device)
+    torch.index_copy_(out, 0, place, packed)
+    return out.view(B, t_rows, packed.size(1), packed.size(2))
+
+  def rotary(self: __torch__.DecodeStep, x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+    # RoPE, rotate-halves form: x*cos + rotate_half(x)*sin, with rotate_half's sign in the sine
+    # table (DecodeWeights), so rotate_half is a roll. x [N, X, dh], cos/sin [N, 1, dh]
+    return torch.add(torch.mul(x, cos), torch.mul(torch.roll(x, [self.dim_head // 2], [-1]), sin))
+
+  def unit(self: __torch__.DecodeStep, x: Tensor) -> Tensor:
+    # F.normalize: x / max(|x|_2, 1e-12) along the last axis
+    return torch.div(x, torch.clamp_min(torch.linalg_vector_norm(x, 2, [-1], True), 1e-12))
