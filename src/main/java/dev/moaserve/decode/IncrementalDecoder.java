@@ -17,18 +17,17 @@ import java.util.Set;
 import java.util.function.Function;
 
 /**
- * Exact incremental decoding of canonical MoA (MOA-SPEC "Incremental decoding") for a batch of
- * sequences whose state lives in a {@link StatePool}.
+ * Exact incremental decoding of canonical MoA (docs/model-contract.md, "Incremental decoding")
+ * for a batch of sequences whose state lives in a {@link StatePool}.
  *
  * <p>One {@link #step} appends 1..(w − fill) tokens to some sequences and returns the logits
- * after each one's last token. Only window rows whose output can differ from the previous step
- * are computed ({@link Recompute#LAZY}): at layer l those are the rows after the first row
- * whose input changed (local attention carries a change forward) plus rows whose query-routing
- * selection changed at layer l; everything else is read from the pool. A step where no earlier
- * row can change (window 0, a window holding ≤ k_q tokens, or k_q ≥ w) is a plain cached step.
- * Rows of all sequences are packed, so the number of tensor operations per step does not depend
- * on the batch size. Routing (scores and the top-k with ties to the lower position) runs as
- * tensor operations; a lazy step reads one [B, w] mask per layer back to plan the rows.
+ * after each one's last token. The step itself is one call of the decode step program
+ * ({@link ScriptedStep}, {@code decode_step.py}): only window rows whose output can differ from
+ * the previous step are computed ({@link Recompute#LAZY}), decided inside the call from the
+ * routing it computes; a step where no earlier row can change (window 0, a window holding ≤ k_q
+ * tokens, or k_q ≥ w) is a plain cached step whose rows the host knows ({@link StepPlan}). This
+ * class owns the states' life (join, leave, snapshot, fork), validates each step and chooses
+ * libtorch's thread count.
  *
  * <p>Not thread-safe: one scheduler thread drives it.
  */

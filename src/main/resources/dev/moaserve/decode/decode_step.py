@@ -64,6 +64,14 @@ class DecodeStep(Module):
     ring_pos = pool[0][0:B]                                                    # [B, R]
     invalid = torch.mul(torch.sub(valid, 1.0), -self.neg).unsqueeze(1)         # [B, 1, w] 0 or NEG
 
+    # what attention needs about a row set, computed once for every layer that uses it: the
+    # host's fixed plan, and each sequence's last row (all the last layer goes on with)
+    slot_last = torch.div(last, w, rounding_mode="floor")
+    at_last = self.rows_info(last, slot_last, 1, B, qpos, ring_pos, flag, wts[2])
+    info = at_last
+    if fixed_t > 0:
+      info = self.rows_info(fixed_rows[0:mf], fixed_rows[mf:], fixed_t, B, qpos, ring_pos, flag, wts[2])
+
     h_last = emb
     for l in range(self.depth):
       lw = 5 + 16 * l
@@ -75,11 +83,7 @@ class DecodeStep(Module):
         sel = valid.unsqueeze(1).expand(B, self.experts, w)
       else:
         sel = self.select(win_h, wts[lw + 4], invalid, valid)
-      if fixed_t > 0:
-        rows = fixed_rows[0:mf]
-        place = fixed_rows[mf:]
-        t_rows = fixed_t
-      else:
+      if fixed_t == 0:
         # lazy plan: a row's output can change if its input or an earlier row's input changed
         # (local attention carries it forward), or its own routing changed at this layer
         sel_changed = torch.mul(torch.sum(torch.abs(torch.sub(sel, win_sel)), [1]), flag.unsqueeze(1))
@@ -89,40 +93,54 @@ class DecodeStep(Module):
         rank = torch.sub(torch.cumsum(need.long(), 1), 1).view(-1)
         t_rows = int(torch.max(torch.sum(need.long(), [1])).item())
         place = torch.add(torch.mul(torch.div(rows, w, rounding_mode="floor"), t_rows), torch.index_select(rank, 0, rows))
+        info = self.rows_info(rows, place, t_rows, B, qpos, ring_pos, flag, wts[2])
       win_sel.copy_(sel)
-      rows_out.add_(rows.size(0))
+      rows_out.add_(info[0].size(0))
       final = l + 1 == self.depth
-      out = self.layer(wts, pool, l, rows, place, t_rows, B, sel, qpos, ring_pos, flag, any_routed, final, last)
+      out = self.layer(wts, pool, l, info, at_last, B, sel, any_routed, final)
       if final:
         h_last = out                                                           # [S, D]
       else:
-        torch.index_copy_(pool[lp + 8 + 2].view(-1, D), 0, rows, out)
+        torch.index_copy_(pool[lp + 8 + 2].view(-1, D), 0, info[0], out)
 
     logits = torch.linear(self.unit(h_last).to(wts[3].dtype), wts[3], wts[4]).float()
     if c > 0:
       self.commit(wts, pool, commits, qpos)
     return logits                                                              # [S, V]
 
+  def rows_info(self: __torch__.DecodeStep, rows: Tensor, place: Tensor, t_rows: int, B: int,
+      qpos: Tensor, ring_pos: Tensor, flag: Tensor, rope_table: Tensor) -> Tuple[Tensor, Tensor, int, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    # rows [m] window rows b*w + t (ascending); place [m] their index b*T + i in the [B, T]
+    # attention layout -> (rows, place, T, slot [m], position [m], cos, sin [m, 1, dh],
+    #                      ring entry [m], local mask [B, 1, T, R], window>=1 flag [m, 1])
+    R = self.ring
+    slot = torch.div(rows, self.window, rounding_mode="floor")
+    pos = torch.index_select(qpos.reshape(-1), 0, rows)                        # [m] float
+    rope = torch.index_select(rope_table, 0, pos.long())                      # [m, 2, dh]
+    q_pos = pos.new_full([B * t_rows], -1.0e9)
+    torch.index_copy_(q_pos, 0, place, pos)
+    diff = torch.sub(q_pos.view(B, t_rows, 1), ring_pos.view(B, 1, R))        # [B, T, R]
+    hidden = torch.logical_or(torch.lt(diff, 0.0), torch.gt(diff, float(self.local_window)))
+    local_bias = torch.mul(hidden.float(), self.neg).unsqueeze(1)              # [B, 1, T, R]
+    row_flag = torch.index_select(flag, 0, slot).unsqueeze(1)
+    return (rows, place, t_rows, slot, pos, rope[:, 0:1], rope[:, 1:2], torch.remainder(pos.long(), R), local_bias, row_flag)
+
   def layer(self: __torch__.DecodeStep, wts: List[Tensor], pool: List[Tensor], l: int,
-      rows: Tensor, place: Tensor, t_rows: int, B: int, sel: Tensor, qpos: Tensor, ring_pos: Tensor,
-      flag: Tensor, any_routed: bool, final: bool, last: Tensor) -> Tensor:
-    # rows [m] window rows b*w + t to compute; place [m] their index b*T + i in the [B, T] layout;
-    # returns their outputs [m, D], or (final layer) the outputs of the rows `last` [S, D]
+      info: Tuple[Tensor, Tensor, int, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor],
+      at_last: Tuple[Tensor, Tensor, int, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor],
+      B: int, sel: Tensor, any_routed: bool, final: bool) -> Tensor:
+    # one layer on the rows of `info`: their outputs [m, D]; the final layer writes the rows'
+    # keys/values, then goes on with each sequence's last row only (`at_last`): [S, D]
     lw = 5 + 16 * l
     lp = 1 + 8 * l
-    m = rows.size(0)
     H = self.heads
     dh = self.dim_head
     I = self.inner
-    G = self.experts
-    w = self.window
-    R = self.ring
     cd = wts[lw + 2].dtype                                                     # matmul dtype
-    slot = torch.div(rows, w, rounding_mode="floor")                           # [m]
-    pos = torch.index_select(qpos.reshape(-1), 0, rows)                        # [m] float
-    rope = torch.index_select(wts[2], 0, pos.long())                  # [m, 2, dh]
-    cos = rope[:, 0:1]                                                         # [m, 1, dh]
-    sin = rope[:, 1:2]
+    rows = info[0]
+    m = rows.size(0)
+    cos = info[5]
+    sin = info[6]
     x = torch.index_select(pool[lp + 2][0:B].reshape(-1, self.dim), 0, rows)   # [m, D]
 
     # local attention over the ring: the W final positions before the window, and the window
@@ -131,46 +149,39 @@ class DecodeStep(Module):
     qk = self.rotary(qkv[:, 0:2 * I].view(m, 2 * H, dh), cos, sin)             # [m, 2H, dh]
     q = qk[:, 0:H]
     k = qk[:, H:2 * H]
-    ring_at = torch.remainder(pos.long(), R)
-    pool[lp + 0][slot, :, ring_at] = k.to(cd)                                  # [P, H, R, dh]
-    pool[lp + 1][slot, :, ring_at] = qkv[:, 2 * I:3 * I].reshape(m, H, dh).to(cd)
+    pool[lp + 0][info[3], :, info[7]] = k.to(cd)                               # [P, H, R, dh]
+    pool[lp + 1][info[3], :, info[7]] = qkv[:, 2 * I:3 * I].reshape(m, H, dh).to(cd)
     if final:
-      # the last layer's outputs only feed the logits: after its keys/values are written, only
-      # each sequence's last row goes on (one per slot: the [B, 1] layout)
-      at = torch.searchsorted(rows, last)
+      # the last layer's outputs only feed the logits: only each sequence's last row goes on
+      at = torch.searchsorted(rows, at_last[0])
       x = torch.index_select(x, 0, at)
       q = torch.index_select(q, 0, at)
-      cos = torch.index_select(cos, 0, at)
-      sin = torch.index_select(sin, 0, at)
-      pos = torch.index_select(pos, 0, at)
-      rows = last
-      slot = torch.div(last, w, rounding_mode="floor")
-      place = slot
-      t_rows = 1
-    q_pos = pos.new_full([B * t_rows], -1.0e9)
-    torch.index_copy_(q_pos, 0, place, pos)
-    diff = torch.sub(q_pos.view(B, t_rows, 1), ring_pos.view(B, 1, R))        # [B, T, R]
-    hidden = torch.logical_or(torch.lt(diff, 0.0), torch.gt(diff, float(self.local_window)))
-    local_bias = torch.mul(hidden.float(), self.neg).unsqueeze(1)    # [B, 1, T, R]
+      info = at_last
+    place = info[1]
+    t_rows = info[2]
     qb = self.to_layout(q, place, B, t_rows)                                   # [B, T, H, dh]
     att = torch.scaled_dot_product_attention(qb.transpose(1, 2),
-        pool[lp + 0][0:B].float(), pool[lp + 1][0:B].float(), local_bias, 0.0, False, scale=1.0)
+        pool[lp + 0][0:B].float(), pool[lp + 1][0:B].float(), info[8], 0.0, False, scale=1.0)
     local = torch.index_select(att.transpose(1, 2).reshape(B * t_rows, I), 0, place)      # [m, I]
-    mix = torch.linear(local.to(cd), wts[lw + 3]).float()            # [m, D]
+    mix = torch.linear(local.to(cd), wts[lw + 3]).float()                      # [m, D]
 
     if any_routed:
-      mix = torch.add(mix, self.routed(wts, pool, l, x, cos, sin, rows, place, slot, t_rows, B, sel, flag))
+      mix = torch.add(mix, self.routed(wts, pool, l, x, info, B, sel))
     h = torch.add(x, mix)
     ff = torch.gelu(torch.linear(self.unit(h).to(cd), wts[lw + 12], wts[lw + 13]).float())
     return torch.add(h, torch.linear(ff.to(cd), wts[lw + 14], wts[lw + 15]).float())   # [m, D]
 
   def routed(self: __torch__.DecodeStep, wts: List[Tensor], pool: List[Tensor], l: int, x: Tensor,
-      cos: Tensor, sin: Tensor, rows: Tensor, place: Tensor, slot: Tensor, t_rows: int, B: int,
-      sel: Tensor, flag: Tensor) -> Tensor:
+      info: Tuple[Tensor, Tensor, int, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor],
+      B: int, sel: Tensor) -> Tensor:
     # every expert's attention of the rows over its null key/value and kept top-K of the past;
     # rows an expert did not select (in windows >= 1) take its null token
     lw = 5 + 16 * l
     lp = 1 + 8 * l
+    rows = info[0]
+    place = info[1]
+    t_rows = info[2]
+    row_flag = info[9]
     m = rows.size(0)
     H = self.heads
     dh = self.dim_head
@@ -179,7 +190,7 @@ class DecodeStep(Module):
     K1 = self.routed_kv + 1
     cd = wts[lw + 2].dtype
     qs = torch.linear(self.unit(x).to(cd), wts[lw + 6]).float().view(m, G * H, dh)
-    q = self.rotary(qs, cos, sin)                                              # [m, G*H, dh]
+    q = self.rotary(qs, info[5], info[6])                                              # [m, G*H, dh]
     qb = self.to_layout(q, place, B, t_rows).view(B, t_rows, G, H, dh)
     qb = qb.permute([0, 2, 3, 1, 4]).reshape(B * G, H, t_rows, dh)
     keys = pool[lp + 4][0:B].reshape(B * G, H, K1, dh).float()
@@ -188,7 +199,6 @@ class DecodeStep(Module):
     att = torch.scaled_dot_product_attention(qb, keys, values, bias, 0.0, False, scale=1.0)   # [B*G, H, T, dh]
     att = att.view(B, G, H, t_rows, dh).permute([0, 3, 1, 2, 4]).reshape(B * t_rows, G, I)
     per_row = torch.index_select(att, 0, place)                                # [m, G, I]
-    row_flag = torch.index_select(flag, 0, slot).unsqueeze(1)                  # [m, 1]
     chosen = torch.mul(torch.index_select(sel.transpose(1, 2).reshape(-1, G), 0, rows), row_flag)   # [m, G]
     out = torch.linear(torch.mul(per_row, chosen.unsqueeze(2)).reshape(m, G * I).to(cd), wts[lw + 8]).float()
     return torch.add(out, torch.matmul(torch.sub(row_flag, chosen), wts[lw + 9]))   # [m, D]
