@@ -273,6 +273,39 @@ public final class IncrementalDecoder implements AutoCloseable {
      * return host data (the logits are freed when the step ends).
      */
     public <T> T step(List<DecodeState> states, List<long[]> appended, Function<NDArray, T> sink) {
+        return run(states, appended, (plan, floats, ints) -> sink.apply(script.run(pool, floats, ints, plan.meta, manager)));
+    }
+
+    /**
+     * A step and the sampling of its logits in the same call of the step program: only the
+     * sampled tokens (and requested log-probabilities) come back, {@link SampleBatch#width} floats
+     * per sampled row.
+     */
+    public float[] stepAndSample(List<DecodeState> states, List<long[]> appended, SampleBatch sampling) {
+        return run(states, appended, (plan, floats, ints) -> {
+            stats.transfers += 3;   // the sampling inputs in, the tokens out
+            return script.runAndSample(pool, floats, ints, plan.meta, manager.create(sampling.floats()),
+                    manager.create(sampling.ints()), sampling.meta(), manager).toFloatArray();
+        });
+    }
+
+    /** The step program's sampler alone, on logits [N, V] already on the device. */
+    public float[] sample(NDArray logits, SampleBatch sampling) {
+        Djl.inferenceThread();
+        try (NDScope scope = new NDScope()) {
+            scope.suppressNotUsedWarning();
+            return script.sample(logits, manager.create(sampling.floats()), manager.create(sampling.ints()),
+                    sampling.meta(), manager).toFloatArray();
+        }
+    }
+
+    /** What a step runs once its plan is packed and uploaded. */
+    @FunctionalInterface
+    private interface Call<T> {
+        T apply(StepPlan plan, NDArray floats, NDArray ints);
+    }
+
+    private <T> T run(List<DecodeState> states, List<long[]> appended, Call<T> call) {
         int s = states.size();
         if (s == 0 || appended.size() != s) {
             throw new IllegalArgumentException("step needs one token list per state");
@@ -332,7 +365,7 @@ public final class IncrementalDecoder implements AutoCloseable {
             if (plan.planOnDevice()) {
                 stats.syncs += c.depth();
             }
-            out = sink.apply(script.run(pool, floats, ints, plan.meta, manager));
+            out = call.apply(plan, floats, ints);
             stats.ops += StepStats.scopeSize(scope);
         }
         stats.steps++;

@@ -78,6 +78,41 @@ final class ScriptedStep implements AutoCloseable {
      * @return logits [S, V] float32, on the device (the caller's scope owns it)
      */
     NDArray run(StatePool pool, NDArray floats, NDArray ints, long[] meta, NDManager manager) {
+        try (IValue f = IValue.from((PtNDArray) floats);
+             IValue i = IValue.from((PtNDArray) ints);
+             IValue m = IValue.listFrom(meta);
+             IValue out = IValueUtils.runMethod(module, "step", weights, poolArg(pool), f, i, m, rowCounterArg)) {
+            return out.toTensor((PtNDManager) manager);
+        }
+    }
+
+    /** One step and the sampling of its logits in the same call: [rows, width] sampled tokens. */
+    NDArray runAndSample(StatePool pool, NDArray floats, NDArray ints, long[] meta,
+                         NDArray sampleFloats, NDArray sampleInts, long[] sampleMeta, NDManager manager) {
+        try (IValue f = IValue.from((PtNDArray) floats);
+             IValue i = IValue.from((PtNDArray) ints);
+             IValue m = IValue.listFrom(meta);
+             IValue sf = IValue.from((PtNDArray) sampleFloats);
+             IValue si = IValue.from((PtNDArray) sampleInts);
+             IValue sm = IValue.listFrom(sampleMeta);
+             IValue out = IValueUtils.runMethod(module, "step_sample", weights, poolArg(pool), f, i, m, rowCounterArg,
+                     sf, si, sm)) {
+            return out.toTensor((PtNDManager) manager);
+        }
+    }
+
+    /** The program's sampler alone, on logits [N, V] (tests, and steps that were not sampled in the call). */
+    NDArray sample(NDArray logits, NDArray sampleFloats, NDArray sampleInts, long[] sampleMeta, NDManager manager) {
+        try (IValue l = IValue.from((PtNDArray) logits);
+             IValue sf = IValue.from((PtNDArray) sampleFloats);
+             IValue si = IValue.from((PtNDArray) sampleInts);
+             IValue sm = IValue.listFrom(sampleMeta);
+             IValue out = IValueUtils.runMethod(module, "sample", l, sf, si, sm)) {
+            return out.toTensor((PtNDManager) manager);
+        }
+    }
+
+    private IValue poolArg(StatePool pool) {
         if (pool.generation() != poolGeneration) {
             if (poolArg != null) {
                 poolArg.close();
@@ -85,12 +120,7 @@ final class ScriptedStep implements AutoCloseable {
             poolArg = IValue.listFrom(pool.tensors().stream().map(a -> (PtNDArray) a).toArray(PtNDArray[]::new));
             poolGeneration = pool.generation();
         }
-        try (IValue f = IValue.from((PtNDArray) floats);
-             IValue i = IValue.from((PtNDArray) ints);
-             IValue m = IValue.listFrom(meta);
-             IValue out = IValueUtils.runMethod(module, "step", weights, poolArg, f, i, m, rowCounterArg)) {
-            return out.toTensor((PtNDManager) manager);
-        }
+        return poolArg;
     }
 
     /** Rows computed so far, summed over layers (one read of a device counter). */

@@ -2,10 +2,10 @@ package dev.moaserve.engine;
 
 import dev.moaserve.decode.DecodeState;
 import dev.moaserve.decode.IncrementalDecoder;
+import dev.moaserve.decode.SampleBatch;
 import dev.moaserve.model.Tokenizer;
 import org.jboss.logging.Logger;
 
-import ai.djl.ndarray.index.NDIndex;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Iterator;
@@ -262,11 +262,15 @@ public final class Scheduler implements AutoCloseable {
                 rows.add(i);
             }
         }
-        long[] transfers = new long[1];
-        Sampler.Choice[] choices = decoder.step(states, chunks, logits -> samplers.isEmpty() ? new Sampler.Choice[0]
-                : BatchSampler.sample(rows.size() == stepped.size() ? logits : logits.get(new NDIndex("{}",
-                        logits.getManager().create(rows.stream().mapToLong(Integer::longValue).toArray()))),
-                        samplers, transfers));
+        Sampler.Choice[] choices;
+        if (samplers.isEmpty()) {
+            decoder.step(states, chunks, logits -> null);
+            choices = new Sampler.Choice[0];
+        } else {
+            int v = decoder.config().numTokens();
+            SampleBatch batch = BatchSampler.prepare(samplers, rows.stream().mapToLong(Integer::longValue).toArray(), v);
+            choices = BatchSampler.finish(decoder.stepAndSample(states, chunks, batch), samplers, batch, v);
+        }
         for (int i = decoding; i < stepped.size(); i++) {
             Sequence s = stepped.get(i); // fed a prompt chunk: a window boundary is a snapshot point
             if (s.state.windowFill() == 0) {

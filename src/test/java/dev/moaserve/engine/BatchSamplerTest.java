@@ -4,7 +4,10 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.Shape;
+import dev.moaserve.decode.IncrementalDecoder;
 import dev.moaserve.model.Djl;
+import dev.moaserve.model.Init;
+import dev.moaserve.model.ModelConfig;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -14,7 +17,7 @@ import java.util.Random;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-/** The batched tensor-engine sampler picks what the host reference rule picks, row by row. */
+/** The step program's batched sampler picks what the host reference rule picks, row by row. */
 class BatchSamplerTest {
 
     private static List<SamplingParams> mix() {
@@ -45,7 +48,9 @@ class BatchSamplerTest {
         }
         Random rnd = new Random(5);
         Djl.inferenceThread();
-        try (NDManager m = Djl.newManager()) {
+        ModelConfig c = new ModelConfig(vocab, 8, 1, 16, 4, 4, 2, 2, 1, 4, 2, 2, true, 1.0, 20, 0.03, 4, 0.7, 8);
+        try (NDManager m = Djl.newManager();
+             IncrementalDecoder decoder = new IncrementalDecoder(Init.random(c, m, 1))) {
             for (int step = 0; step < 60; step++) {
                 float[][] rows = new float[params.size()][vocab];
                 float[] flat = new float[params.size() * vocab];
@@ -59,7 +64,7 @@ class BatchSamplerTest {
                 try (NDScope scope = new NDScope()) {
                     scope.suppressNotUsedWarning();
                     NDArray logits = m.create(flat, new Shape(rows.length, vocab));
-                    got = BatchSampler.sample(logits, device, new long[1]);
+                    got = BatchSampler.sample(decoder, logits, device);
                 }
                 for (int i = 0; i < rows.length; i++) {
                     Sampler.Choice want = host.get(i).next(rows[i]);
