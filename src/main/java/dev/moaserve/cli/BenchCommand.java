@@ -5,7 +5,11 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.Shape;
 import dev.moaserve.decode.DecodeState;
+import dev.moaserve.decode.SampleBatch;
 import dev.moaserve.decode.StepStats;
+import dev.moaserve.engine.BatchSampler;
+import dev.moaserve.engine.Sampler;
+import dev.moaserve.engine.SamplingParams;
 import dev.moaserve.model.Djl;
 import dev.moaserve.decode.IncrementalDecoder;
 import dev.moaserve.model.Init;
@@ -217,7 +221,7 @@ final class BenchCommand implements Callable<Integer> {
         out.printf(Locale.ROOT, "%nmatmul of the model's own feed-forward shape (512 x %d x %d) in this run: %.1f GFLOP/s "
                 + "(the last column compares with it)%n", w.config().dim(), w.config().ffDim(), shapePeak);
         out.println();
-        out.println("| batch | mode | ms/step | tokens/s | lazy speedup | rows/layer/step | tensor ops/step | transfers/step | GFLOP/s | of 1024² peak | of own-shape matmul |");
+        out.println("| batch | mode | ms/step | tokens/s | lazy speedup | rows/layer/step | arrays from Java/step | transfers/step | GFLOP/s | of 1024² peak | of own-shape matmul |");
         out.println("|---|---|---|---|---|---|---|---|---|---|---|");
         // quick: a d512 step at B = 64 takes seconds; its B = 64 point is in the full run only
         int[] batches = quick && big ? new int[] {1, 8, 32} : new int[] {1, 8, 32, 64};
@@ -236,15 +240,17 @@ final class BenchCommand implements Callable<Integer> {
                         p.rowsPerLayer, p.ops, p.transfers, gflops, 100 * gflops / peak, 100 * gflops / shapePeak);
             }
             for (Point p : new Point[] {lazy, all}) {
-                out.printf(Locale.ROOT, "decode config=%s mode=%s batch=%d ms_per_step=%.3f tokens_per_s=%.1f rows_per_step=%.2f "
-                                + "ops_per_step=%.0f transfers_per_step=%.2f gflops=%.2f%n", name, p.mode, b, p.ms, p.tokensPerS(),
-                        p.rowsPerLayer, p.ops, p.transfers, p.flopsPerStep / (p.ms / 1000) / 1e9);
+                out.printf(Locale.ROOT, "decode config=%s step=script mode=%s batch=%d ms_per_step=%.3f tokens_per_s=%.1f "
+                                + "rows_per_step=%.2f ops_per_step=%.0f transfers_per_step=%.2f syncs_per_step=%.2f gflops=%.2f%n",
+                        name, p.mode, b, p.ms, p.tokensPerS(), p.rowsPerLayer, p.ops, p.transfers, p.syncs,
+                        p.flopsPerStep / (p.ms / 1000) / 1e9);
             }
         }
     }
 
     /** One measured point of {@link #modeSweep}. */
-    record Point(String mode, int batch, double ms, double rowsPerLayer, double ops, double transfers, double flopsPerStep) {
+    record Point(String mode, int batch, double ms, double rowsPerLayer, double ops, double transfers, double syncs,
+                 double flopsPerStep) {
         double tokensPerS() {
             return batch * 1000.0 / ms;
         }
@@ -297,6 +303,13 @@ final class BenchCommand implements Callable<Integer> {
             }
             dec.prefill(states, prompts);
             long[] toks = new long[batch];
+            List<long[]> appended = new ArrayList<>(java.util.Collections.nCopies(batch, (long[]) null));
+            List<Sampler> samplers = new ArrayList<>();
+            long[] index = new long[batch];
+            for (int b = 0; b < batch; b++) {
+                samplers.add(new Sampler(SamplingParams.greedy(1), c.numTokens(), 0));
+                index[b] = b;
+            }
             int warm = warmSteps(steps);
             long t0 = 0;
             StepStats before = null;
@@ -307,15 +320,18 @@ final class BenchCommand implements Callable<Integer> {
                 }
                 for (int b = 0; b < batch; b++) {
                     toks[b] = rnd.nextInt(c.numTokens());
+                    appended.set(b, new long[] {toks[b]});
                 }
-                dec.decode(states, toks);
+                // greedy sampling in the same call, as the server steps (the next input stays random)
+                SampleBatch sampling = BatchSampler.prepare(samplers, index, c.numTokens());
+                BatchSampler.finish(dec.stepAndSample(states, appended, sampling), samplers, sampling, c.numTokens());
             }
             double ms = (System.nanoTime() - t0) / 1e6 / steps;
             StepStats d = dec.stats().since(before);
             double rows = (double) d.rows() / steps / c.depth();
             double flops = rows * c.depth() * rowFlops(c) + batch * 2.0 * c.dim() * c.numTokens();
             return new Point(mode.name().toLowerCase(Locale.ROOT), batch, ms, rows, (double) d.ops() / steps,
-                    (double) d.transfers() / steps, flops);
+                    (double) d.transfers() / steps, (double) d.syncs() / steps, flops);
         } finally {
             states.forEach(DecodeState::close);
         }
