@@ -10,14 +10,21 @@ import dev.moaserve.model.ModelConfig;
  */
 public final class DecodeState implements AutoCloseable {
     private final IncrementalDecoder owner;
+    final DecodeMode mode;
     StatePool pool;
     int slot;
     int length;
     int fill;
     private boolean closed;
 
-    DecodeState(IncrementalDecoder owner) {
+    DecodeState(IncrementalDecoder owner, DecodeMode mode) {
         this.owner = owner;
+        this.mode = mode;
+    }
+
+    /** How this sequence is decoded (fixed for its life; forks and snapshots keep it). */
+    public DecodeMode mode() {
+        return mode;
     }
 
     /** Tokens consumed so far. */

@@ -162,9 +162,14 @@ public final class IncrementalDecoder implements AutoCloseable {
         return stats;
     }
 
-    /** A fresh, empty sequence state holding a pool slot (close it when the sequence ends). */
+    /** A fresh, empty, exactly decoded sequence state holding a pool slot (close it when the sequence ends). */
     public DecodeState newState() {
-        DecodeState s = new DecodeState(this);
+        return newState(DecodeMode.EXACT);
+    }
+
+    /** A fresh, empty sequence state decoded in {@code mode}, holding a pool slot. */
+    public DecodeState newState(DecodeMode mode) {
+        DecodeState s = new DecodeState(this, mode);
         pool.acquire(s);
         return s;
     }
@@ -184,7 +189,7 @@ public final class IncrementalDecoder implements AutoCloseable {
         if (parked == null) {
             parked = new StatePool(w, manager, 1);
         }
-        DecodeState copy = new DecodeState(this);
+        DecodeState copy = new DecodeState(this, s.mode);
         parked.acquire(copy);
         StatePool.copy(s.pool, s.slot, parked, copy.slot);
         copy.length = s.length;
@@ -197,7 +202,7 @@ public final class IncrementalDecoder implements AutoCloseable {
      * state) stands: the same tokens consumed, the same tensors; they then evolve independently.
      */
     public DecodeState fork(DecodeState src) {
-        DecodeState s = newState();
+        DecodeState s = newState(src.mode);
         StatePool.copy(src.pool, src.slot, pool, s.slot);
         s.length = src.length;
         s.fill = src.fill;
@@ -349,12 +354,15 @@ public final class IncrementalDecoder implements AutoCloseable {
         Djl.inferenceThread();
         int[] start = new int[slots];
         int[] fill = new int[slots];
+        boolean[] frozen = new boolean[slots];
         for (int b = 0; b < slots; b++) {
             DecodeState st = pool.holder(b);
             start[b] = st.windowStart();
             fill[b] = st.fill;
+            frozen[b] = st.mode == DecodeMode.FROZEN;
         }
-        StepPlan plan = new StepPlan(win, pool.ring, c.numRoutedQueries(), mode == Recompute.ALL, add, start, fill, last);
+        StepPlan plan = new StepPlan(win, pool.ring, c.numRoutedQueries(), mode == Recompute.ALL, add, start, fill,
+                frozen, last);
         T out;
         try (NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();

@@ -9,8 +9,9 @@ import java.util.List;
  *
  * <p>A step where no earlier row can change — every slot in window 0, or holding ≤ k_q tokens, or
  * k_q ≥ w — is a <em>cached</em> step: each layer computes the new rows only, a plan known here.
- * {@link IncrementalDecoder.Recompute#ALL} also fixes the plan (every filled row). Otherwise the
- * program plans each layer's rows itself from the routing it computes (the lazy plan).
+ * {@link IncrementalDecoder.Recompute#ALL} also fixes the plan (every filled row), and so do
+ * {@link DecodeMode#FROZEN} sequences (their new rows only, always). Otherwise the program plans
+ * each layer's rows itself from the routing it computes (the lazy plan).
  */
 final class StepPlan {
     final int slots;
@@ -26,17 +27,22 @@ final class StepPlan {
      * @param add    per slot, the tokens appended (null: none)
      * @param start  per slot, the absolute position of window offset 0
      * @param fill   per slot, tokens already in the current window
+     * @param frozen per slot, decoded in {@link DecodeMode#FROZEN}
      * @param last   per sequence in the caller's order, its slot
      */
-    StepPlan(int win, int ring, int kq, boolean all, long[][] add, int[] start, int[] fill, int[] last) {
+    StepPlan(int win, int ring, int kq, boolean all, long[][] add, int[] start, int[] fill, boolean[] frozen, int[] last) {
         slots = add.length;
         int[] count = new int[slots];
         int tokens = 0;
         boolean routed = false;
         boolean cachedStep = true;
+        boolean anyFrozen = false;
+        boolean exactStepping = false;   // an exactly decoded sequence takes tokens
         for (int b = 0; b < slots; b++) {
             int added = add[b] == null ? 0 : add[b].length;
             tokens += added;
+            anyFrozen |= frozen[b];
+            exactStepping |= added > 0 && !frozen[b];
             count[b] = fill[b] + added;
             routed |= start[b] >= win;
             cachedStep &= start[b] < win || count[b] <= kq || kq >= win;
@@ -48,10 +54,11 @@ final class StepPlan {
         anyRouted = routed;
         cached = cachedStep;
 
-        floats = new float[3 * slots * win + slots];
+        floats = new float[3 * slots * win + 2 * slots];
         for (int b = 0; b < slots; b++) {
             int firstNew = fill[b];
             floats[3 * slots * win + b] = start[b] >= win ? 1f : 0f;
+            floats[3 * slots * win + slots + b] = frozen[b] ? 1f : 0f;
             for (int t = 0; t < win; t++) {
                 floats[b * win + t] = t < count[b] ? 1f : 0f;
                 floats[slots * win + b * win + t] = start[b] + t;
@@ -60,12 +67,12 @@ final class StepPlan {
         }
 
         // fixed plan: per slot the rows from `from` to the window's end, T the most in any slot
-        boolean fixed = cached || all;
+        boolean fixed = cached || all || !exactStepping;
         int t = 0;
         int planned = 0;
         if (fixed) {
             for (int b = 0; b < slots; b++) {
-                int rows = add[b] == null ? 0 : (all ? count[b] : add[b].length);
+                int rows = add[b] == null ? 0 : (all && !frozen[b] ? count[b] : add[b].length);
                 t = Math.max(t, rows);
                 planned += rows;
             }
@@ -100,7 +107,7 @@ final class StepPlan {
                 if (add[b] == null) {
                     continue;
                 }
-                int from = all ? 0 : fill[b];
+                int from = all && !frozen[b] ? 0 : fill[b];
                 for (int r = from; r < count[b]; r++) {
                     ints[o + p] = (long) b * win + r;
                     ints[o + planned + p] = (long) b * t + (r - from);
@@ -108,7 +115,8 @@ final class StepPlan {
                 }
             }
         }
-        meta = new long[] {slots, fresh, commits.size(), s, cached ? 1 : 0, anyRouted ? 1 : 0, fixed ? t : 0};
+        meta = new long[] {slots, fresh, commits.size(), s, cached ? 1 : 0, anyRouted ? 1 : 0, fixed ? t : 0,
+                anyFrozen ? 1 : 0};
     }
 
     /** The program plans rows itself (and reads a row count back per layer). */

@@ -29,8 +29,10 @@ class DecodeStep(Module):
   def step(self: __torch__.DecodeStep,
       wts: List[Tensor], pool: List[Tensor], f: Tensor, ids: Tensor, meta: List[int], rows_out: Tensor) -> Tensor:
     # meta: B, new tokens n, committing slots c, sequences S, cached (0/1),
-    #       any slot past window 0 (0/1), rows T of a plan fixed by the host (0: lazy plan here)
-    # f [3*B*w + B] float: valid | query position | new-row mask, each [B, w] | window>=1 flag [B]
+    #       any slot past window 0 (0/1), rows T of a plan fixed by the host (0: lazy plan here),
+    #       any frozen slot (0/1)
+    # f [3*B*w + 2*B] float: valid | query position | new-row mask, each [B, w]
+    #                        | window>=1 flag [B] | frozen flag [B] (DecodeMode.FROZEN)
     # ids int64: tokens [n] | their window rows b*w+t [n] | positions [n] | ring rows b*R+p%R [n]
     #            | committing slots [c] | each sequence's last new row [S]
     #            | fixed plan (if T > 0): rows [mf] | their places in the [B, T] layout [mf]
@@ -41,6 +43,7 @@ class DecodeStep(Module):
     cached = meta[4] == 1
     any_routed = meta[5] == 1
     fixed_t = meta[6]
+    any_frozen = meta[7] == 1
     w = self.window
     D = self.dim
     Bw = B * w
@@ -48,6 +51,8 @@ class DecodeStep(Module):
     qpos = f[Bw:2 * Bw].view(B, w)
     changed = f[2 * Bw:3 * Bw].view(B, w)
     flag = f[3 * Bw:3 * Bw + B]
+    frozen = torch.gt(f[3 * Bw + B:3 * Bw + 2 * B], 0.5)                        # [B] bool
+    new_rows = torch.gt(changed, 0.0)                                          # [B, w]
     tokens = ids[0:n]
     win_rows = ids[n:2 * n]
     positions = ids[2 * n:3 * n]
@@ -83,11 +88,16 @@ class DecodeStep(Module):
         sel = valid.unsqueeze(1).expand(B, self.experts, w)
       else:
         sel = self.select(win_h, wts[lw + 4], invalid, valid)
+        if any_frozen:
+          # a frozen row keeps the routing it had on arrival: its rank among the rows up to it
+          sel = torch.where(frozen.view(B, 1, 1), self.select_arrival(win_h, wts[lw + 4], valid), sel)
       if fixed_t == 0:
         # lazy plan: a row's output can change if its input or an earlier row's input changed
         # (local attention carries it forward), or its own routing changed at this layer
         sel_changed = torch.mul(torch.sum(torch.abs(torch.sub(sel, win_sel)), [1]), flag.unsqueeze(1))
         need = torch.logical_and(torch.gt(torch.add(torch.cumsum(changed, 1), sel_changed), 0.0), torch.gt(valid, 0.0))
+        if any_frozen:
+          need = torch.where(frozen.view(B, 1), new_rows, need)                # frozen: never revised
         changed = need.float()
         rows = torch.nonzero(need.view(-1)).view(-1)                           # [m] b*w + t
         rank = torch.sub(torch.cumsum(need.long(), 1), 1).view(-1)
@@ -270,6 +280,16 @@ class DecodeStep(Module):
     sel = torch.zeros_like(s)
     sel.scatter_(2, order[:, :, 0:self.routed_queries], 1.0)
     return torch.mul(sel, valid.unsqueeze(1))                                  # [B, G, w] 0/1
+
+  def select_arrival(self: __torch__.DecodeStep, h: Tensor, tokens_t: Tensor, valid: Tensor) -> Tensor:
+    # the canonical routing each row had when it arrived (frozen decoding): row t is selected iff
+    # fewer than k_q earlier rows j < t have a logit >= its own (ties to the lower position)
+    s = self.scores(h, tokens_t)                                               # [B, G, w]
+    w = self.window
+    earlier = torch.gt(torch.tril(torch.ones([w, w], dtype=s.dtype, device=s.device), -1), 0.5)   # [t, j]: j < t
+    beats = torch.logical_and(torch.ge(s.unsqueeze(2), s.unsqueeze(3)), earlier)   # [B, G, t, j]
+    rank = torch.sum(beats, [3])
+    return torch.mul(torch.lt(rank, self.routed_queries).float(), valid.unsqueeze(1))   # [B, G, w] 0/1
 
   def scores(self: __torch__.DecodeStep, h: Tensor, tokens_t: Tensor) -> Tensor:
     # routing logits of rows h [N, w, D] for every expert -> [N, G, w]
