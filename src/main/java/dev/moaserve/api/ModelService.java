@@ -4,6 +4,7 @@ import dev.moaserve.engine.Scheduler;
 import dev.moaserve.model.ChatTemplate;
 import dev.moaserve.model.DeviceChoice;
 import dev.moaserve.decode.DecodeState;
+import dev.moaserve.decode.DecodeMode;
 import dev.moaserve.decode.IncrementalDecoder;
 import dev.moaserve.model.MoaModel;
 import io.quarkus.runtime.ShutdownDelayInitiatedEvent;
@@ -40,6 +41,8 @@ public class ModelService {
     private volatile dev.moaserve.engine.constraint.Constraints constraints;
     private volatile String failure;
     private final long created = System.currentTimeMillis() / 1000;
+    private volatile DecodeMode decodeDefault = DecodeMode.EXACT;
+    private volatile java.util.Set<DecodeMode> decodeAllowed = java.util.Set.of(DecodeMode.EXACT);
 
     /**
      * Loads in the background by default ({@code moa.load-in-background}): Quarkus binds the port
@@ -68,6 +71,7 @@ public class ModelService {
     }
 
     private void load() {
+        decodeModes();
         long t0 = System.nanoTime();
         dev.moaserve.model.Djl.engine(); // libtorch init (and first-start extraction) is not model loading
         long t1 = System.nanoTime();
@@ -184,6 +188,32 @@ public class ModelService {
 
     public String name() {
         return name;
+    }
+
+    /** moa.decode and moa.decode-allow, checked before anything loads: a wrong name stops startup with one line. */
+    private void decodeModes() {
+        try {
+            decodeDefault = DecodeMode.parse(config.decode());
+            java.util.EnumSet<DecodeMode> allowed = java.util.EnumSet.of(decodeDefault);
+            for (String m : config.decodeAllow()) {
+                if (!m.isBlank()) {
+                    allowed.add(DecodeMode.parse(m));
+                }
+            }
+            decodeAllowed = java.util.Collections.unmodifiableSet(allowed);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalStateException("moa.decode / moa.decode-allow: " + e.getMessage(), e);
+        }
+    }
+
+    /** How requests are decoded unless they ask (moa.decode). */
+    public DecodeMode decodeDefault() {
+        return decodeDefault;
+    }
+
+    /** The decode modes a request may ask for (moa.decode-allow, plus the default). */
+    public java.util.Set<DecodeMode> decodeAllowed() {
+        return decodeAllowed;
     }
 
     public long created() {

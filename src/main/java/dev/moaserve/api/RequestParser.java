@@ -1,6 +1,7 @@
 package dev.moaserve.api;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.moaserve.decode.DecodeMode;
 import dev.moaserve.engine.SamplingParams;
 import dev.moaserve.model.ChatTemplate;
 import dev.moaserve.model.MoaModel;
@@ -20,10 +21,11 @@ import java.util.Set;
 final class RequestParser {
     /** A validated generation request; {@code echo}: the prompt text is returned before the completion. */
     record Spec(String promptText, long[] prompt, SamplingParams params, boolean stream, boolean includeUsage,
-                boolean chatLogprobs, boolean echo, int n, ConstraintRequests.Requested constraint) {
+                boolean chatLogprobs, boolean echo, int n, ConstraintRequests.Requested constraint, DecodeMode decode) {
         /** The same request with its constraint compiled into the sampling parameters. */
         Spec constrained(dev.moaserve.engine.constraint.TokenConstraint c) {
-            return new Spec(promptText, prompt, params.withConstraint(c), stream, includeUsage, chatLogprobs, echo, n, constraint);
+            return new Spec(promptText, prompt, params.withConstraint(c), stream, includeUsage, chatLogprobs, echo, n,
+                    constraint, decode);
         }
     }
 
@@ -33,7 +35,7 @@ final class RequestParser {
     /** Sampling fields both OpenAI routes take. */
     private static final Set<String> SAMPLING = Set.of("model", "max_tokens", "temperature", "top_p", "top_k", "min_p",
             "repetition_penalty", "presence_penalty", "frequency_penalty", "seed", "stop", "stream", "stream_options",
-            "logprobs", "n", "logit_bias", "user");
+            "logprobs", "n", "logit_bias", "user", "moa_decode");
     private static final Set<String> COMPLETION = union(SAMPLING, "prompt", "echo", "best_of", "suffix",
             "response_format", "structured_outputs");
     private static final Set<String> CHAT = union(SAMPLING, "messages", "max_completion_tokens", "top_logprobs",
@@ -50,7 +52,8 @@ final class RequestParser {
     private static final Set<String> TGI_BODY = Set.of("inputs", "parameters", "stream");
     private static final Set<String> TGI_PARAMETERS = Set.of("do_sample", "max_new_tokens", "repetition_penalty",
             "frequency_penalty", "seed", "stop", "temperature", "top_k", "top_p", "details", "return_full_text",
-            "decoder_input_details", "watermark", "best_of", "top_n_tokens", "truncate", "typical_p", "grammar");
+            "decoder_input_details", "watermark", "best_of", "top_n_tokens", "truncate", "typical_p", "grammar",
+            "moa_decode");
     private static final Map<String, String> TGI_UNSUPPORTED = Map.of(
             "adapter_id", "adapters are not implemented");
 
@@ -207,7 +210,7 @@ final class RequestParser {
                 p.number("repetition_penalty", 1.0, 1e-6, 100), 0, p.number("frequency_penalty", 0, -2, 2),
                 seed(p, 0), max, stops(p.raw("stop"), "parameters.stop"), 1);
         return new Spec(text, ids, sp, stream, false, false, p.bool("return_full_text", false), 1,
-                ConstraintRequests.tgi(p.raw("grammar")));
+                ConstraintRequests.tgi(p.raw("grammar")), decodeMode(p, service));
     }
 
     private static void requireValue(JsonFields f, String key, boolean allowed, String why) {
@@ -256,7 +259,28 @@ final class RequestParser {
                 f.number("presence_penalty", 0, -2, 2), f.number("frequency_penalty", 0, -2, 2),
                 seed(f, Long.MIN_VALUE), max, List.copyOf(stops), Math.max(logprobs, 0))
                 .withLogitBias(logitBias(f.raw("logit_bias"), service));
-        return new Spec(text, ids, sp, stream, includeUsage, chat && logprobs >= 0, echo, n(f), ConstraintRequests.openAi(f));
+        return new Spec(text, ids, sp, stream, includeUsage, chat && logprobs >= 0, echo, n(f), ConstraintRequests.openAi(f),
+                decodeMode(f, service));
+    }
+
+    /** {@code moa_decode}: "exact" or "frozen", if the server allows it (moa.decode-allow); else the server's default. */
+    private static DecodeMode decodeMode(JsonFields f, ModelService service) {
+        if (!f.has("moa_decode")) {
+            return service.decodeDefault();
+        }
+        String name = f.string("moa_decode", "");
+        DecodeMode mode;
+        try {
+            mode = DecodeMode.parse(name);
+        } catch (IllegalArgumentException e) {
+            throw ApiException.invalid(f.name("moa_decode"), "'" + f.name("moa_decode") + "' must be \"exact\" or \"frozen\"");
+        }
+        if (!service.decodeAllowed().contains(mode)) {
+            throw ApiException.invalid(f.name("moa_decode"), "'" + f.name("moa_decode") + "' \"" + mode.label()
+                    + "\" is not allowed on this server (moa.decode-allow: " + service.decodeAllowed().stream()
+                    .map(DecodeMode::label).sorted().toList() + ")");
+        }
+        return mode;
     }
 
     /** OpenAI's wording and code, which clients (litellm, langchain) match to detect overflow. */

@@ -6,6 +6,7 @@ import dev.moaserve.api.GenerationRoutes.Api;
 import dev.moaserve.api.GenerationRoutes.DoneEvent;
 import dev.moaserve.api.GenerationRoutes.Event;
 import dev.moaserve.api.GenerationRoutes.TokenEvent;
+import dev.moaserve.decode.DecodeMode;
 import dev.moaserve.engine.GenerationRequest;
 import dev.moaserve.engine.TokenListener;
 import dev.moaserve.model.Tokenizer;
@@ -21,6 +22,8 @@ import java.util.Locale;
  * TGI), streaming or not, and writes the request's log line and span when it ends.
  */
 final class ResponseWriter {
+    /** Says which decode mode produced a response ("exact" or "frozen"), so approximate output is never mistaken for exact. */
+    static final String DECODE_HEADER = "X-Moa-Decode";
     /** The request log keeps GenerationRoutes' category, which operators filter on. */
     private static final Logger LOG = Logger.getLogger(GenerationRoutes.class);
 
@@ -121,6 +124,7 @@ final class ResponseWriter {
         headersSent = true;
         response.setStatusCode(200).setChunked(true)
                 .putHeader("Content-Type", "text/event-stream; charset=utf-8")
+                .putHeader(DECODE_HEADER, spec.decode().label())
                 .putHeader("Cache-Control", "no-cache").putHeader("X-Accel-Buffering", "no");
         response.writeHead();
         for (Out o : outs) {
@@ -252,6 +256,7 @@ final class ResponseWriter {
             response.end();
         } else {
             response.setStatusCode(200).putHeader("Content-Type", "application/json")
+                    .putHeader(DECODE_HEADER, spec.decode().label())
                     .end(Json.write(api == Api.TGI ? tgiResponse(o, f) : openAiResponse()));
         }
     }
@@ -275,10 +280,11 @@ final class ResponseWriter {
         String outcome = ended != null ? ended.reason() : outs.length == 1 ? f.reason() : "n=" + outs.length;
         int cached = outs[0].finish == null ? 0 : outs[0].finish.cachedTokens();
         double ttftMs = first == 0 ? -1.0 : (first - startNanos) / 1e6;
-        LOG.infof("request %s %s prompt_tokens=%d cached_tokens=%d generated_tokens=%d ttft_ms=%.1f total_ms=%.1f outcome=%s%s",
+        LOG.infof("request %s %s prompt_tokens=%d cached_tokens=%d generated_tokens=%d ttft_ms=%.1f total_ms=%.1f outcome=%s%s%s",
                 id, api.name().toLowerCase(Locale.ROOT), f.promptTokens(), cached,
                 generated, ttftMs, (now - startNanos) / 1e6,
-                outcome, f.error() == null ? "" : " error=\"" + f.error() + "\"");
+                outcome, spec.decode() == DecodeMode.EXACT ? "" : " decode=" + spec.decode().label(),
+                f.error() == null ? "" : " error=\"" + f.error() + "\"");
         List<String> reasons = new ArrayList<>();
         for (Out o : outs) {
             reasons.add(o.finish != null ? o.finish.reason() : ended != null ? ended.reason() : "unknown");

@@ -48,6 +48,17 @@ public interface ServingConfig {
     String recompute();
 
     /**
+     * How requests are decoded unless they ask otherwise: exact (the model's generation
+     * semantics) or frozen (each position computed once, never revised: faster, approximate).
+     */
+    @WithDefault("exact")
+    String decode();
+
+    /** The decode modes a request may ask for with {@code moa_decode} (the default is always allowed). */
+    @WithDefault("exact")
+    List<String> decodeAllow();
+
+    /**
      * Budget of the prefix-state cache: snapshots of decode states at routed-window boundaries,
      * reused by requests whose prompt starts with the same tokens (0 disables it).
      */

@@ -1,5 +1,7 @@
 package dev.moaserve.engine;
 
+import dev.moaserve.decode.DecodeMode;
+
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -13,6 +15,7 @@ public final class GenerationRequest {
     private final long createdNanos = System.nanoTime();
     private final AtomicBoolean cancelled = new AtomicBoolean();
     private List<GenerationRequest> forks = List.of();
+    private DecodeMode decodeMode = DecodeMode.EXACT;
 
     public GenerationRequest(String id, long[] prompt, SamplingParams params, TokenListener listener) {
         this.id = id;
@@ -50,6 +53,16 @@ public final class GenerationRequest {
     public GenerationRequest withForks(List<GenerationRequest> others) {
         this.forks = List.copyOf(others);
         return this;
+    }
+
+    /** Decodes this request (and its forks, which share its prompt state) in {@code mode}. */
+    public GenerationRequest withDecodeMode(DecodeMode mode) {
+        this.decodeMode = mode;
+        return this;
+    }
+
+    public DecodeMode decodeMode() {
+        return decodeMode;
     }
 
     public List<GenerationRequest> forks() {

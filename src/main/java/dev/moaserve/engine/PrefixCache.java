@@ -1,6 +1,7 @@
 package dev.moaserve.engine;
 
 import dev.moaserve.decode.DecodeState;
+import dev.moaserve.decode.DecodeMode;
 import dev.moaserve.decode.IncrementalDecoder;
 
 import java.util.Arrays;
@@ -20,7 +21,7 @@ public final class PrefixCache implements AutoCloseable {
     /** A cached prefix a prompt starts with: fork {@code state}, then feed the prompt from {@code length}. */
     public record Hit(DecodeState state, int length) {}
 
-    private record Key(long hash, int length) {}
+    private record Key(long hash, int length, DecodeMode mode) {}
 
     private record Entry(long[] tokens, DecodeState state) {}
 
@@ -44,8 +45,16 @@ public final class PrefixCache implements AutoCloseable {
         return maxEntries > 0;
     }
 
-    /** The longest cached boundary prefix of {@code prompt} shorter than the prompt, or null. */
+    /** {@link #lookup(long[], DecodeMode)} for an exactly decoded prompt. */
     public Hit lookup(long[] prompt) {
+        return lookup(prompt, DecodeMode.EXACT);
+    }
+
+    /**
+     * The longest cached boundary prefix of {@code prompt} shorter than the prompt, decoded in
+     * {@code mode} (a frozen and an exact state of the same prefix differ), or null.
+     */
+    public Hit lookup(long[] prompt, DecodeMode mode) {
         if (!enabled()) {
             return null;
         }
@@ -53,7 +62,7 @@ public final class PrefixCache implements AutoCloseable {
         long[] hashes = boundaryHashes(prompt, prompt.length - 1);
         for (int i = hashes.length - 1; i >= 0; i--) {
             int b = (i + 1) * window;
-            Entry e = entries.get(new Key(hashes[i], b));
+            Entry e = entries.get(new Key(hashes[i], b, mode));
             if (e != null && Arrays.equals(e.tokens, 0, b, prompt, 0, b)) {
                 hits = hits + 1;
                 hitTokens = hitTokens + b;
@@ -73,7 +82,7 @@ public final class PrefixCache implements AutoCloseable {
             return;
         }
         long[] hashes = boundaryHashes(prompt, b);
-        Key key = new Key(hashes[hashes.length - 1], b);
+        Key key = new Key(hashes[hashes.length - 1], b, running.mode());
         Entry e = entries.get(key);
         if (e != null && Arrays.equals(e.tokens, 0, b, prompt, 0, b)) {
             return; // cached (and now most recently used)

@@ -294,13 +294,13 @@ public final class Scheduler implements AutoCloseable {
 
     /** A new sequence's state: the longest cached prefix of its prompt, forked, or a fresh one. */
     private void start(Sequence s) {
-        PrefixCache.Hit hit = cache.lookup(s.request.prompt());
+        PrefixCache.Hit hit = cache.lookup(s.request.prompt(), s.request.decodeMode());
         if (hit != null) {
             s.state = decoder.fork(hit.state());
             s.fed = hit.length();
             s.cached = hit.length();
         } else {
-            s.state = decoder.newState();
+            s.state = decoder.newState(s.request.decodeMode());
         }
     }
 

@@ -1,0 +1,82 @@
+package dev.moaserve.api;
+
+import io.quarkus.test.junit.QuarkusTest;
+import io.quarkus.test.junit.QuarkusTestProfile;
+import io.quarkus.test.junit.TestProfile;
+import io.restassured.http.ContentType;
+import io.restassured.response.Response;
+import org.junit.jupiter.api.Test;
+
+import java.util.Map;
+
+import static io.restassured.RestAssured.given;
+import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.equalTo;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+
+/** A request may ask for frozen-prefix decoding where the server allows it, and every response says which mode made it. */
+@QuarkusTest
+@TestProfile(DecodeModeApiTest.FrozenAllowed.class)
+class DecodeModeApiTest {
+    public static class FrozenAllowed implements QuarkusTestProfile {
+        @Override
+        public Map<String, String> getConfigOverrides() {
+            return Map.of("moa.decode-allow", "exact,frozen");
+        }
+    }
+
+    // long enough to fill routed windows past k_q, where exact decoding revises rows and frozen does not
+    private static final String PROMPT = "ROMEO:\nBut soft, what light through yonder window breaks? It is the east, "
+            + "and Juliet is the sun. Arise, fair sun, and kill the envious moon,\n";
+
+    private static Response completion(String decode, boolean stream) {
+        String field = decode == null ? "" : ", \"moa_decode\": \"" + decode + "\"";
+        return given().contentType(ContentType.JSON)
+                .body("{\"prompt\": \"" + PROMPT.replace("\n", "\\n") + "\", \"max_tokens\": 48, \"temperature\": 0, \"stream\": "
+                        + stream + field + "}")
+                .post("/v1/completions");
+    }
+
+    private static String text(Response r) {
+        return r.then().statusCode(200).extract().path("choices[0].text");
+    }
+
+    @Test
+    void responsesSayWhichModeProducedThem() {
+        Response exact = completion(null, false);
+        exact.then().statusCode(200).header(ResponseWriter.DECODE_HEADER, "exact");
+        Response frozen = completion("frozen", false);
+        frozen.then().statusCode(200).header(ResponseWriter.DECODE_HEADER, "frozen");
+        completion("frozen", true).then().statusCode(200).header(ResponseWriter.DECODE_HEADER, "frozen")
+                .body(containsString("data: [DONE]"));
+        given().contentType(ContentType.JSON)
+                .body("{\"inputs\": \"To be\", \"parameters\": {\"max_new_tokens\": 8, \"moa_decode\": \"frozen\"}}")
+                .post("/generate").then().statusCode(200).header(ResponseWriter.DECODE_HEADER, "frozen");
+        given().contentType(ContentType.JSON)
+                .body("{\"messages\": [{\"role\": \"user\", \"content\": \"Speak.\"}], \"max_tokens\": 8, \"moa_decode\": \"exact\"}")
+                .post("/v1/chat/completions").then().statusCode(200).header(ResponseWriter.DECODE_HEADER, "exact");
+    }
+
+    @Test
+    void frozenGreedyIsDeterministicAndNotTheExactOutput() {
+        String a = text(completion("frozen", false));
+        String b = text(completion("frozen", false));
+        String exact = text(completion("exact", false));
+        assertEquals(a, b, "greedy frozen decoding is deterministic");
+        assertFalse(a.isEmpty());
+        // not required in general, but on this prompt the approximation shows: a test that the mode is really applied
+        assertNotEquals(exact, a, "frozen decoding gave the exact output token for token");
+    }
+
+    @Test
+    void anUnknownModeIsA400NamingTheField() {
+        completion("fast", false).then().statusCode(400)
+                .body("error.param", equalTo("moa_decode"))
+                .body("error.message", containsString("\"exact\" or \"frozen\""));
+        given().contentType(ContentType.JSON)
+                .body("{\"inputs\": \"To be\", \"parameters\": {\"moa_decode\": 3}}")
+                .post("/generate").then().statusCode(422);
+    }
+}
