@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.Shape;
+import dev.moaserve.decode.DecodeMode;
 import dev.moaserve.decode.DecodeState;
 import dev.moaserve.decode.SampleBatch;
 import dev.moaserve.decode.StepStats;
@@ -49,7 +50,7 @@ import java.util.concurrent.Callable;
                 "Tables of lazy vs full-window recompute at B = 1/8/32/64, context sweep, vs full re-forward; nothing asserts timings."})
 final class BenchCommand implements Callable<Integer> {
     /** Context capacity: 4,096 plus room for the measured steps after a 4,096-token prefix. */
-    private static final int SEQ = 4096 + 512;
+    static final int SEQ = 4096 + 512;
 
     @Option(names = "--quick", description = "the short variant (about 2 minutes here): fewer shapes and steps")
     boolean quick;
@@ -57,6 +58,9 @@ final class BenchCommand implements Callable<Integer> {
     boolean prefixCache;
     @Option(names = "--structured-output", description = "instead: structured output's per-token overhead and compile times")
     boolean structuredOutput;
+
+    @Option(names = "--frozen", description = "instead: exact vs frozen-prefix decoding (moa.decode) at B = 1/8/32/64")
+    boolean frozen;
     @Option(names = "--startup", description = "instead: start -> ready of the packaged app by JDK and AOT cache (needs --app)")
     boolean startup;
     @Option(names = "--app", paramLabel = "DIR", description = "startup: target/quarkus-app of a fast-jar build")
@@ -91,6 +95,10 @@ final class BenchCommand implements Callable<Integer> {
         if (structuredOutput) {
             Djl.inferenceThread();
             return StructuredOutputBench.run(out, quick);
+        }
+        if (frozen) {
+            Djl.inferenceThread();
+            return DecodeModeBench.run(out, quick);
         }
         if (startup) {
             if (app == null) {
@@ -144,7 +152,7 @@ final class BenchCommand implements Callable<Integer> {
 
     private record Case(String name, ModelConfig moa, ModelConfig dense) {}
 
-    private static ModelConfig cfg(int vocab, int dim, int depth, int heads, int dh, int local, int routed, int kq, int kkv,
+    static ModelConfig cfg(int vocab, int dim, int depth, int heads, int dh, int local, int routed, int kq, int kkv,
                                    int experts, int seq) {
         return new ModelConfig(vocab, dim, depth, seq, local, routed, kq, kkv, experts, dh, heads, 4, true, 1.0, 20,
                 0.03, 4.0, 0.7, 8);
@@ -240,12 +248,17 @@ final class BenchCommand implements Callable<Integer> {
                         p.rowsPerLayer, p.ops, p.transfers, gflops, 100 * gflops / peak, 100 * gflops / shapePeak);
             }
             for (Point p : new Point[] {lazy, all}) {
-                out.printf(Locale.ROOT, "decode config=%s step=script mode=%s batch=%d ms_per_step=%.3f tokens_per_s=%.1f "
-                                + "rows_per_step=%.2f ops_per_step=%.0f transfers_per_step=%.2f syncs_per_step=%.2f gflops=%.2f%n",
-                        name, p.mode, b, p.ms, p.tokensPerS(), p.rowsPerLayer, p.ops, p.transfers, p.syncs,
-                        p.flopsPerStep / (p.ms / 1000) / 1e9);
+                printLine(out, name, b, p);
             }
         }
+    }
+
+    /** The machine-readable line of one point. */
+    static void printLine(PrintStream out, String name, int batch, Point p) {
+        out.printf(Locale.ROOT, "decode config=%s step=script mode=%s batch=%d ms_per_step=%.3f tokens_per_s=%.1f "
+                        + "rows_per_step=%.2f ops_per_step=%.0f transfers_per_step=%.2f syncs_per_step=%.2f gflops=%.2f%n",
+                name, p.mode, batch, p.ms, p.tokensPerS(), p.rowsPerLayer, p.ops, p.transfers, p.syncs,
+                p.flopsPerStep / (p.ms / 1000) / 1e9);
     }
 
     /** One measured point of {@link #modeSweep}. */
@@ -271,6 +284,12 @@ final class BenchCommand implements Callable<Integer> {
     /** {@link #decodePoint} with the decoder's matmuls and state in {@code dtype}, on the weights' device. */
     static Point decodePoint(MoaWeights w, int batch, int steps, IncrementalDecoder.Recompute mode, boolean quick,
                              ai.djl.ndarray.types.DataType dtype) {
+        return decodePoint(w, batch, steps, mode, quick, dtype, DecodeMode.EXACT);
+    }
+
+    /** {@link #decodePoint} with every sequence decoded in {@code decodeMode}. */
+    static Point decodePoint(MoaWeights w, int batch, int steps, IncrementalDecoder.Recompute mode, boolean quick,
+                             ai.djl.ndarray.types.DataType dtype, DecodeMode decodeMode) {
         ModelConfig c = w.config();
         Random rnd = new Random(3);
         int base = Math.max(1, Math.min(quick ? c.routedWindowSize() + 8 : 150,
@@ -279,7 +298,7 @@ final class BenchCommand implements Callable<Integer> {
         for (int b = 0; b < batch; b++) {
             prompts.add(randomTokens(rnd, base + (b * 7) % c.routedWindowSize(), c.numTokens()));
         }
-        return decodeRun(w, prompts, steps, mode, rnd, dtype);
+        return decodeRun(w, prompts, steps, mode, rnd, dtype, decodeMode);
     }
 
     private static int warmSteps(int steps) {
@@ -289,17 +308,17 @@ final class BenchCommand implements Callable<Integer> {
     /** Prefills the prompts, then times {@code steps} batched decode steps of random tokens after a short warm-up. */
     private static Point decodeRun(MoaWeights w, List<long[]> prompts, int steps, IncrementalDecoder.Recompute mode,
                                    Random rnd) {
-        return decodeRun(w, prompts, steps, mode, rnd, ai.djl.ndarray.types.DataType.FLOAT32);
+        return decodeRun(w, prompts, steps, mode, rnd, ai.djl.ndarray.types.DataType.FLOAT32, DecodeMode.EXACT);
     }
 
     private static Point decodeRun(MoaWeights w, List<long[]> prompts, int steps, IncrementalDecoder.Recompute mode,
-                                   Random rnd, ai.djl.ndarray.types.DataType dtype) {
+                                   Random rnd, ai.djl.ndarray.types.DataType dtype, DecodeMode decodeMode) {
         ModelConfig c = w.config();
         int batch = prompts.size();
         List<DecodeState> states = new ArrayList<>();
         try (IncrementalDecoder dec = new IncrementalDecoder(w, batch, mode, dtype)) {
             for (int b = 0; b < batch; b++) {
-                states.add(dec.newState());
+                states.add(dec.newState(decodeMode));
             }
             dec.prefill(states, prompts);
             long[] toks = new long[batch];
@@ -330,7 +349,7 @@ final class BenchCommand implements Callable<Integer> {
             StepStats d = dec.stats().since(before);
             double rows = (double) d.rows() / steps / c.depth();
             double flops = rows * c.depth() * rowFlops(c) + batch * 2.0 * c.dim() * c.numTokens();
-            return new Point(mode.name().toLowerCase(Locale.ROOT), batch, ms, rows, (double) d.ops() / steps,
+            return new Point(decodeMode == DecodeMode.FROZEN ? "frozen" : mode.name().toLowerCase(Locale.ROOT), batch, ms, rows, (double) d.ops() / steps,
                     (double) d.transfers() / steps, (double) d.syncs() / steps, flops);
         } finally {
             states.forEach(DecodeState::close);

@@ -1,5 +1,6 @@
 package dev.moaserve.cli;
 
+import dev.moaserve.decode.DecodeMode;
 import dev.moaserve.model.MoaModel;
 import dev.moaserve.model.Tokenizer;
 import dev.moaserve.train.Evaluation;
@@ -42,6 +43,10 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--batch", defaultValue = "64", description = "blocks decoded together (default: ${DEFAULT-VALUE})")
     int batch;
 
+    @Option(names = "--decode", defaultValue = "exact", paramLabel = "exact|frozen",
+            description = "frozen: also the generation loss under frozen-prefix decoding (frozen_loss=, beside the exact loss)")
+    String decode;
+
     private final PrintStream out;
     private final PrintStream err;
 
@@ -62,6 +67,7 @@ final class EvalCommand implements Callable<Integer> {
         if (batch < 1) {
             throw new IllegalArgumentException("--batch must be positive");
         }
+        DecodeMode mode = DecodeMode.parse(decode);
         if (!Files.isRegularFile(text)) {
             throw new IllegalArgumentException("text file not found: " + text);
         }
@@ -75,7 +81,13 @@ final class EvalCommand implements Callable<Integer> {
             err.printf(Locale.ROOT, "eval: %s on %d tokens of %s%n", m.name(), Evaluation.tokens(data, seq), text);
             Evaluation.Loss gen = Evaluation.generationLoss(m.weights(), data, batch, new ProgressLine(err, "generation loss"));
             Evaluation.Loss full = Evaluation.fullForwardLoss(m.weights(), data, 16, new ProgressLine(err, "full-forward loss"));
-            out.printf(Locale.ROOT, "loss=%.4f tokens=%d full_forward_loss=%.4f%n", gen.loss(), gen.tokens(), full.loss());
+            String frozen = "";
+            if (mode == DecodeMode.FROZEN) {
+                Evaluation.Loss f = Evaluation.generationLoss(m.weights(), data, batch, DecodeMode.FROZEN,
+                        new ProgressLine(err, "frozen generation loss"));
+                frozen = String.format(Locale.ROOT, " frozen_loss=%.4f", f.loss());
+            }
+            out.printf(Locale.ROOT, "loss=%.4f tokens=%d full_forward_loss=%.4f%s%n", gen.loss(), gen.tokens(), full.loss(), frozen);
         }
         return 0;
     }

@@ -7,6 +7,7 @@ import ai.djl.ndarray.types.Shape;
 import dev.moaserve.decode.DecodeState;
 import dev.moaserve.model.Djl;
 import dev.moaserve.model.FullForward;
+import dev.moaserve.decode.DecodeMode;
 import dev.moaserve.decode.IncrementalDecoder;
 import dev.moaserve.model.MoaWeights;
 
@@ -56,6 +57,15 @@ public final class Evaluation {
     }
 
     public static Loss generationLoss(MoaWeights w, int[] data, int batch, Progress progress) {
+        return generationLoss(w, data, batch, DecodeMode.EXACT, progress);
+    }
+
+    /**
+     * The loss of next-token predictions decoded in {@code mode}: {@link DecodeMode#EXACT} is the
+     * model's generation semantics; {@link DecodeMode#FROZEN} shows what frozen-prefix decoding
+     * costs in prediction quality.
+     */
+    public static Loss generationLoss(MoaWeights w, int[] data, int batch, DecodeMode mode, Progress progress) {
         if (w.config().routedWindowSize() >= w.config().seqLen()) {
             // one routing window spans the whole context: nothing is routed, the forward is
             // causal, and the full forward's loss is exactly the generation-semantics loss
@@ -73,7 +83,7 @@ public final class Evaluation {
                 List<DecodeState> states = new ArrayList<>();
                 try {
                     for (int i = 0; i < n; i++) {
-                        states.add(dec.newState());
+                        states.add(dec.newState(mode));
                     }
                     for (int t = 0; t < seq; t++) {
                         long[] toks = new long[n];
