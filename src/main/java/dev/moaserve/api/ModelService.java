@@ -90,7 +90,7 @@ public class ModelService {
         try {
             decoder = new IncrementalDecoder(model.weights(), config.maxBatchSize(),
                     IncrementalDecoder.Recompute.parse(config.recompute()), dtype);
-        } catch (IncrementalDecoder.PoolAllocationException e) {
+        } catch (dev.moaserve.decode.PoolAllocationException e) {
             throw new IllegalStateException(e.getMessage() + "; lower moa.max-batch-size (now " + config.maxBatchSize() + ")", e);
         }
         warmUp(decoder);

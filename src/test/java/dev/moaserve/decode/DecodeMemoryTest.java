@@ -32,8 +32,8 @@ class DecodeMemoryTest {
             var weights = Init.random(c, m, 5);
             long baseline = liveArrays(m);
             int slots = Integer.MAX_VALUE / 2; // the very first pool tensor exceeds any machine's memory
-            IncrementalDecoder.PoolAllocationException e = org.junit.jupiter.api.Assertions.assertThrows(
-                    IncrementalDecoder.PoolAllocationException.class,
+            PoolAllocationException e = org.junit.jupiter.api.Assertions.assertThrows(
+                    PoolAllocationException.class,
                     () -> new IncrementalDecoder(weights, slots, IncrementalDecoder.Recompute.LAZY));
             org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().startsWith("cannot allocate the decode-state pool on cpu()")
                     && e.getMessage().contains(slots + " slots"), e.getMessage());
