@@ -89,6 +89,15 @@ final class TrainCommand implements Callable<Integer> {
     int evalBatches;
     @Option(names = "--seed", defaultValue = "1337", description = "initialisation and batching seed (default: ${DEFAULT-VALUE})")
     int seed;
+    @Option(names = "--resume", description = "continue the run checkpointed in --out (written at every validation) "
+            + "with its own configuration; shape and schedule options are then not read")
+    boolean resume;
+
+    @Option(names = "--vocab", defaultValue = "text", paramLabel = "text|ascii",
+            description = "text: the text's distinct characters (nanoGPT's rule); ascii: printable ASCII, tab and newline "
+                    + "as well, so users can type digits, braces, quotes (default: ${DEFAULT-VALUE})")
+    String vocab;
+
     @Option(names = "--f32", description = "write float32 weights (default: float16, as shipped)")
     boolean f32;
     @Option(names = "--compare-f16", description = "also report the final weights' loss in float32 vs rounded to float16")
@@ -111,9 +120,21 @@ final class TrainCommand implements Callable<Integer> {
         int w = dense ? seqLen : window;
         ModelConfig model = new ModelConfig(1, dim, depth, seqLen, dense ? seqLen : localWindow == null ? w : localWindow, w,
                 routedQueries, routedKv, experts, dimHead, heads, ffMult, true, fetchKRatio, 20, 0.03, 4.0, 0.7, 8);
-        TextData data = TextData.load(text, 0.9);
+        if (!vocab.equals("text") && !vocab.equals("ascii")) {
+            throw new IllegalArgumentException("--vocab must be 'text' or 'ascii', got '" + vocab + "'");
+        }
+        TextData data = TextData.load(text, 0.9, vocab.equals("ascii"));
         model = withVocab(model, data.tokenizer().vocabSize());
         TrainConfig cfg = new TrainConfig(model, steps, batch, lr, minLr, warmup, weightDecay, clip, evalEvery, evalBatches, seed);
+        if (resume) {
+            cfg = Trainer.checkpointedConfig(out);
+            if (cfg.model().numTokens() != model.numTokens()) {
+                throw new IllegalArgumentException("--resume: the checkpoint's vocabulary has " + cfg.model().numTokens()
+                        + " tokens, this text and --vocab give " + model.numTokens());
+            }
+            model = cfg.model();
+        }
+        int contextLen = model.seqLen();
         boolean half = !f32;
         log.printf(Locale.ROOT, "train: %s, vocab %d, %d train / %d val tokens%n", text, model.numTokens(),
                 data.train().length, data.val().length);
@@ -125,7 +146,7 @@ final class TrainCommand implements Callable<Integer> {
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
-        });
+        }, dir, resume);
         Files.writeString(dir.resolve("training-curve.csv"), curveCsv(r), StandardCharsets.UTF_8);
         log.printf(Locale.ROOT, "done: %.0f s, best full-forward val %.4f at step %d, params %d%n",
                 r.seconds(), r.bestVal(), r.bestStep(), r.weights().parameterCount());
@@ -133,9 +154,9 @@ final class TrainCommand implements Callable<Integer> {
             log.println("final evaluation skipped (--eval-tokens 0)");
         } else {
             try (var best = dev.moaserve.model.MoaModel.load(dir)) {
-                int[] val = Evaluation.firstTokens(data.val(), evalLimit, seqLen);
+                int[] val = Evaluation.firstTokens(data.val(), evalLimit, contextLen);
                 log.printf(Locale.ROOT, "final evaluation of the best checkpoint on %d of %d validation tokens (--eval-tokens bounds it)%n",
-                        Evaluation.tokens(val, seqLen), Evaluation.tokens(data.val(), seqLen));
+                        Evaluation.tokens(val, contextLen), Evaluation.tokens(data.val(), contextLen));
                 Evaluation.Loss gen = Evaluation.generationLoss(best.weights(), val, 64, new ProgressLine(err, "generation loss"));
                 Evaluation.Loss full = Evaluation.fullForwardLoss(best.weights(), val, 16, new ProgressLine(err, "full-forward loss"));
                 log.printf(Locale.ROOT, "best checkpoint: val loss=%.4f tokens=%d (generation semantics) "
@@ -146,7 +167,7 @@ final class TrainCommand implements Callable<Integer> {
             // the final weights in F32 against the same weights rounded to F16 (what is shipped)
             Path f16 = dir.resolve("final-f16");
             ModelWriter.write(f16, r.weights(), data.tokenizer(), true, Map.of("format", "pt"));
-            int[] val = Evaluation.firstTokens(data.val(), evalLimit == 0 ? Long.MAX_VALUE : evalLimit, seqLen);
+            int[] val = Evaluation.firstTokens(data.val(), evalLimit == 0 ? Long.MAX_VALUE : evalLimit, contextLen);
             double f32Loss = Evaluation.generationLoss(r.weights(), val, 64).loss();
             try (var half16 = dev.moaserve.model.MoaModel.load(f16)) {
                 double f16Loss = Evaluation.generationLoss(half16.weights(), val, 64).loss();

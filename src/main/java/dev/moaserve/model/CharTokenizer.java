@@ -45,6 +45,22 @@ public final class CharTokenizer implements Tokenizer {
         return new CharTokenizer(sb.toString());
     }
 
+    /**
+     * Printable ASCII (space … '~'), newline and tab, plus any other character of {@code text}:
+     * a vocabulary that accepts what users type (digits, braces, quotes, '@', '+', '/' …) even
+     * where the training text never has them; unseen characters keep their ids, so structured
+     * output can still produce them.
+     */
+    public static CharTokenizer asciiAnd(String text) {
+        StringBuilder sb = new StringBuilder();
+        java.util.stream.IntStream.concat(java.util.stream.IntStream.of('\t', '\n'),
+                        java.util.stream.IntStream.rangeClosed(' ', '~'))
+                .forEach(sb::appendCodePoint);
+        String base = sb.toString();
+        text.codePoints().distinct().sorted().filter(cp -> base.indexOf(cp) < 0).forEach(sb::appendCodePoint);
+        return new CharTokenizer(sb.toString());
+    }
+
     public String chars() {
         StringBuilder sb = new StringBuilder();
         for (int cp : codePoints) {

@@ -36,6 +36,25 @@ final class AdamW {
         }
     }
 
+    /** First moment of parameter i (a checkpoint saves and restores it in place). */
+    NDArray m(int i) {
+        return m.get(i);
+    }
+
+    /** Second moment of parameter i. */
+    NDArray v(int i) {
+        return v.get(i);
+    }
+
+    int steps() {
+        return t;
+    }
+
+    /** Continues the bias correction of a restored run. */
+    void steps(int t) {
+        this.t = t;
+    }
+
     /** One update with gradients already scaled (clipping); call inside an NDScope. */
     void step(List<NDArray> grads, float lr) {
         t++;

@@ -15,8 +15,13 @@ import java.nio.file.Path;
 public record TextData(CharTokenizer tokenizer, int[] train, int[] val) {
 
     public static TextData load(Path file, double trainFraction) throws IOException {
+        return load(file, trainFraction, false);
+    }
+
+    /** @param ascii the vocabulary is printable ASCII + tab + newline (+ the text's other characters), not only the text's */
+    public static TextData load(Path file, double trainFraction, boolean ascii) throws IOException {
         String text = Files.readString(file, StandardCharsets.UTF_8);
-        return of(text, CharTokenizer.fromText(text), trainFraction);
+        return of(text, ascii ? CharTokenizer.asciiAnd(text) : CharTokenizer.fromText(text), trainFraction);
     }
 
     public static TextData of(String text, CharTokenizer tokenizer, double trainFraction) {

@@ -31,6 +31,7 @@ public final class Trainer {
     private final PrintStream log;
     private final double minutes;
     private List<NDArray> gradients;
+    private int stopAfter = Integer.MAX_VALUE;
 
     public Trainer(TrainConfig cfg, PrintStream log) {
         this(cfg, log, 0);
@@ -53,24 +54,69 @@ public final class Trainer {
     public record Result(MoaWeights weights, List<Point> curve, double bestVal, int bestStep, double seconds) {}
 
     public Result train(int[] train, int[] val, Consumer<MoaWeights> onBest) {
+        try {
+            return train(train, val, onBest, null, false);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    /** Stops after {@code step} (its checkpoint written), as a run killed then would have (tests). */
+    Trainer stopAfter(int step) {
+        this.stopAfter = step;
+        return this;
+    }
+
+    /** The configuration of the run checkpointed in {@code out} (what {@code --resume} continues). */
+    public static TrainConfig checkpointedConfig(java.nio.file.Path out) throws java.io.IOException {
+        return TrainCheckpoint.load(out).config;
+    }
+
+    /**
+     * @param checkpoints where to write a resumable checkpoint at every validation ({@code
+     *                    checkpoints/checkpoint/}), or null for none
+     * @param resume      continue from the checkpoint there (the run's configuration is the checkpoint's)
+     */
+    public Result train(int[] train, int[] val, Consumer<MoaWeights> onBest, java.nio.file.Path checkpoints, boolean resume)
+            throws java.io.IOException {
         Djl.engine();
+        TrainCheckpoint from = resume ? TrainCheckpoint.load(checkpoints) : null;
+        if (from != null) {
+            cfg = from.config;
+        }
         NDManager manager = Djl.newManager();
         MoaWeights w = Init.random(cfg.model(), manager, cfg.seed());
         List<NDArray> params = new ArrayList<>(w.params().values());
-        for (NDArray p : params) {
-            p.setRequiresGradient(true);
-        }
         AdamW opt = new AdamW(params, manager, 0.9f, 0.99f, cfg.weightDecay());
         Random rnd = new Random(cfg.seed());
         Random valRnd = new Random(cfg.seed() + 1);
         List<Point> curve = new ArrayList<>();
         double best = Double.POSITIVE_INFINITY;
         int bestStep = -1;
-        long t0 = System.nanoTime();
         double emaLoss = Double.NaN;
+        int first = 1;
+        double before = 0;   // seconds of earlier sessions of a resumed run
+        if (from != null) {
+            from.restore(w.params(), opt);
+            TrainCheckpoint.Progress p = from.progress;
+            rnd = p.batches();
+            valRnd = p.validation();
+            curve.addAll(p.curve());
+            best = p.best();
+            bestStep = p.bestStep();
+            emaLoss = p.emaLoss();
+            first = p.step() + 1;
+            before = p.seconds();
+            log.printf(Locale.ROOT, "resumed at step %d/%d (best full-forward val %.4f at step %d, %s trained so far)%n",
+                    p.step(), cfg.steps(), best, bestStep, hms(before));
+        }
+        for (NDArray p : params) {
+            p.setRequiresGradient(true);
+        }
+        long t0 = System.nanoTime() - (long) (before * 1e9);
         double calibrationStart = 0;
         int seq = cfg.model().seqLen();
-        for (int step = 1; step <= cfg.steps(); step++) {
+        for (int step = first; step <= cfg.steps(); step++) {
             float lr = learningRate(step);
             double loss;
             try (NDScope scope = new NDScope()) {
@@ -79,10 +125,10 @@ public final class Trainer {
             }
             emaLoss = Double.isNaN(emaLoss) ? loss : 0.95 * emaLoss + 0.05 * loss;
             double secs = (System.nanoTime() - t0) / 1e9;
-            if (minutes > 0 && step == 10) {
+            if (minutes > 0 && from == null && step == 10) {
                 calibrationStart = secs;
             }
-            if (minutes > 0 && step == 40) {
+            if (minutes > 0 && from == null && step == 40) {
                 // steady-state speed (steps 11..40, after JIT and allocator warm-up)
                 double perStep = (secs - calibrationStart) / 30;
                 int total = Math.max(41, (int) (40 + (minutes * 60 - secs) / perStep));
@@ -91,10 +137,10 @@ public final class Trainer {
                 log.printf(Locale.ROOT, "time budget %.1f min at %.2f s/step: %d steps%n", minutes, perStep, total);
             }
             if (step % 10 == 0 || step == 1) {
-                double tokPerSec = (double) step * cfg.batch() * seq / secs;
+                double tokPerSec = (double) (step - first + 1) * cfg.batch() * seq / (secs - before);
                 log.printf(Locale.ROOT, "%s step %d/%d loss %.4f lr %.2e %.0f tok/s %s elapsed, ETA %s%n",
                         bar(step, cfg.steps()), step, cfg.steps(), emaLoss, lr, tokPerSec, hms(secs),
-                        hms(secs / step * (cfg.steps() - step)));
+                        hms((secs - before) / (step - first + 1) * (cfg.steps() - step)));
             }
             if (step % cfg.evalEvery() == 0 || step == cfg.steps()) {
                 double v = validate(w, manager, val, valRnd);
@@ -109,6 +155,13 @@ public final class Trainer {
                 if (improved && onBest != null) {
                     withViews(w, () -> onBest.accept(w));
                 }
+                if (checkpoints != null) {
+                    TrainCheckpoint.save(checkpoints, cfg, new TrainCheckpoint.Progress(step, opt.steps(), best, bestStep,
+                            emaLoss, secs, curve, rnd, valRnd), w.params(), opt);
+                }
+            }
+            if (step == stopAfter) {
+                break;
             }
         }
         for (NDArray p : params) {

@@ -22,6 +22,16 @@ class TokenizerTest {
     }
 
     @Test
+    void anAsciiVocabularyAcceptsWhatUsersTypeAndKeepsTheTextsOtherCharacters() {
+        CharTokenizer t = CharTokenizer.asciiAnd("naïve text\n");
+        assertEquals(2 + 95 + 1, t.vocabSize());   // tab, newline, printable ASCII, and 'ï'
+        String typed = "What is 2+2? {\"a\": [1, 2]} @user /path ~\t";
+        assertEquals(typed, t.decode(t.encode(typed)));
+        assertEquals("naïve", t.decode(t.encode("naïve")));
+        assertThrows(IllegalArgumentException.class, () -> t.encode("é"));
+    }
+
+    @Test
     void charVocabularyFileParses() {
         CharTokenizer t = CharTokenizer.parse("{\"type\":\"char\",\"chars\":\"ab\\n\"}".getBytes(StandardCharsets.UTF_8), "vocab.json");
         assertArrayEquals(new long[] {2, 0, 1}, t.encode("\nab"));

@@ -1,0 +1,82 @@
+package dev.moaserve.train;
+
+import ai.djl.ndarray.NDArray;
+import dev.moaserve.model.CharTokenizer;
+import dev.moaserve.model.ModelConfig;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** A run stopped after a validation and resumed computes what the same run without a stop computes. */
+class TrainResumeTest {
+
+    private static TextData data() {
+        Random rnd = new Random(1);
+        StringBuilder sb = new StringBuilder();
+        String[] words = {"to ", "be ", "or ", "not ", "that ", "is ", "the ", "question\n"};
+        while (sb.length() < 6000) {
+            sb.append(words[rnd.nextInt(words.length)]);
+        }
+        String text = sb.toString();
+        return TextData.of(text, CharTokenizer.fromText(text), 0.9);
+    }
+
+    private static TrainConfig config(int vocab) {
+        ModelConfig m = new ModelConfig(vocab, 16, 2, 16, 4, 4, 2, 4, 2, 4, 2, 2, true, 1.0, 20, 0.03, 4, 0.7, 8);
+        return new TrainConfig(m, 12, 2, 3e-3f, 1e-4f, 2, 0.1f, 1.0f, 4, 1, 7);
+    }
+
+    @Test
+    void aResumedRunEqualsAnUninterruptedOne(@TempDir Path tmp) throws Exception {
+        TextData d = data();
+        TrainConfig cfg = config(d.tokenizer().vocabSize());
+        PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
+        Trainer.Result straight = new Trainer(cfg, quiet).train(d.train(), d.val(), null, tmp.resolve("a"), false);
+
+        Path b = tmp.resolve("b");
+        Trainer.Result stopped = new Trainer(cfg, quiet).stopAfter(4).train(d.train(), d.val(), null, b, false);
+        stopped.weights().close();
+        assertTrue(Files.isRegularFile(b.resolve("checkpoint/state.json")));
+        // the checkpoint's configuration wins over the one given (as `train --resume` documents)
+        TrainConfig other = new TrainConfig(cfg.model(), 99, 2, 1e-2f, 1e-4f, 2, 0.1f, 1.0f, 4, 1, 8);
+        ByteArrayOutputStream log = new ByteArrayOutputStream();
+        Trainer.Result resumed = new Trainer(other, new PrintStream(log)).train(d.train(), d.val(), null, b, true);
+        assertTrue(log.toString().contains("resumed at step 4/12"), log.toString());
+
+        assertEquals(straight.curve().size(), resumed.curve().size());
+        for (int i = 0; i < straight.curve().size(); i++) {
+            assertEquals(straight.curve().get(i).valLoss(), resumed.curve().get(i).valLoss(), 1e-6, "validation " + i);
+        }
+        assertEquals(straight.bestStep(), resumed.bestStep());
+        double worst = 0;
+        for (Map.Entry<String, NDArray> e : straight.weights().params().entrySet()) {
+            float[] x = e.getValue().toFloatArray();
+            float[] y = resumed.weights().params().get(e.getKey()).toFloatArray();
+            for (int i = 0; i < x.length; i++) {
+                worst = Math.max(worst, Math.abs(x[i] - y[i]));
+            }
+        }
+        System.out.printf("resumed vs uninterrupted: max abs parameter difference %.3g%n", worst);
+        assertTrue(worst <= 1e-6, "parameters differ by " + worst);
+        straight.weights().close();
+        resumed.weights().close();
+    }
+
+    @Test
+    void resumingWithoutACheckpointSaysWhere(@TempDir Path tmp) {
+        TextData d = data();
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new Trainer(config(d.tokenizer().vocabSize()),
+                new PrintStream(new ByteArrayOutputStream())).train(d.train(), d.val(), null, tmp, true));
+        assertTrue(e.getMessage().contains("no checkpoint in"), e.getMessage());
+    }
+}
