@@ -115,8 +115,15 @@ final class StepPlan {
                 }
             }
         }
+        // dense: every slot has exactly T planned rows, so the attention layout is a view of them;
+        // lastIsPlan: the plan is one row per sequence, its last, in the caller's order
+        boolean dense = fixed && planned == slots * t;
+        boolean lastIsPlan = fixed && t == 1 && planned == s;
+        for (int j = 1; j < s && lastIsPlan; j++) {
+            lastIsPlan = last[j] > last[j - 1];
+        }
         meta = new long[] {slots, fresh, commits.size(), s, cached ? 1 : 0, anyRouted ? 1 : 0, fixed ? t : 0,
-                anyFrozen ? 1 : 0};
+                anyFrozen ? 1 : 0, dense ? 1 : 0, lastIsPlan ? 1 : 0};
     }
 
     /** The program plans rows itself (and reads a row count back per layer). */

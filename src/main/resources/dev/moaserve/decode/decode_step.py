@@ -30,7 +30,8 @@ class DecodeStep(Module):
       wts: List[Tensor], pool: List[Tensor], f: Tensor, ids: Tensor, meta: List[int], rows_out: Tensor) -> Tensor:
     # meta: B, new tokens n, committing slots c, sequences S, cached (0/1),
     #       any slot past window 0 (0/1), rows T of a plan fixed by the host (0: lazy plan here),
-    #       any frozen slot (0/1)
+    #       any frozen slot (0/1), the fixed plan is dense (0/1: row i of slot b at place b*T + i,
+    #       every slot T rows), the sequences' last rows are the fixed plan, in its order (0/1)
     # f [3*B*w + 2*B] float: valid | query position | new-row mask, each [B, w]
     #                        | window>=1 flag [B] | frozen flag [B] (DecodeMode.FROZEN)
     # ids int64: tokens [n] | their window rows b*w+t [n] | positions [n] | ring rows b*R+p%R [n]
@@ -44,6 +45,8 @@ class DecodeStep(Module):
     any_routed = meta[5] == 1
     fixed_t = meta[6]
     any_frozen = meta[7] == 1
+    dense = meta[8] == 1
+    last_is_plan = meta[9] == 1
     w = self.window
     D = self.dim
     Bw = B * w
@@ -72,10 +75,10 @@ class DecodeStep(Module):
     # what attention needs about a row set, computed once for every layer that uses it: the
     # host's fixed plan, and each sequence's last row (all the last layer goes on with)
     slot_last = torch.div(last, w, rounding_mode="floor")
-    at_last = self.rows_info(last, slot_last, 1, B, qpos, ring_pos, flag, wts[2])
+    at_last = self.rows_info(last, slot_last, 1, B, qpos, ring_pos, flag, wts[2], S == B and last_is_plan)
     info = at_last
-    if fixed_t > 0:
-      info = self.rows_info(fixed_rows[0:mf], fixed_rows[mf:], fixed_t, B, qpos, ring_pos, flag, wts[2])
+    if fixed_t > 0 and not last_is_plan:
+      info = self.rows_info(fixed_rows[0:mf], fixed_rows[mf:], fixed_t, B, qpos, ring_pos, flag, wts[2], dense)
 
     h_last = emb
     for l in range(self.depth):
@@ -103,11 +106,11 @@ class DecodeStep(Module):
         rank = torch.sub(torch.cumsum(need.long(), 1), 1).view(-1)
         t_rows = int(torch.max(torch.sum(need.long(), [1])).item())
         place = torch.add(torch.mul(torch.div(rows, w, rounding_mode="floor"), t_rows), torch.index_select(rank, 0, rows))
-        info = self.rows_info(rows, place, t_rows, B, qpos, ring_pos, flag, wts[2])
+        info = self.rows_info(rows, place, t_rows, B, qpos, ring_pos, flag, wts[2], False)
       win_sel.copy_(sel)
       rows_out.add_(info[0].size(0))
       final = l + 1 == self.depth
-      out = self.layer(wts, pool, l, info, at_last, B, sel, any_routed, final)
+      out = self.layer(wts, pool, l, info, at_last, B, sel, any_routed, final, fixed_t > 0 and last_is_plan)
       if final:
         h_last = out                                                           # [S, D]
       else:
@@ -119,10 +122,11 @@ class DecodeStep(Module):
     return logits                                                              # [S, V]
 
   def rows_info(self: __torch__.DecodeStep, rows: Tensor, place: Tensor, t_rows: int, B: int,
-      qpos: Tensor, ring_pos: Tensor, flag: Tensor, rope_table: Tensor) -> Tuple[Tensor, Tensor, int, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+      qpos: Tensor, ring_pos: Tensor, flag: Tensor, rope_table: Tensor, dense: bool) -> Tuple[Tensor, Tensor, int, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, bool]:
     # rows [m] window rows b*w + t (ascending); place [m] their index b*T + i in the [B, T]
     # attention layout -> (rows, place, T, slot [m], position [m], cos, sin [m, 1, dh],
-    #                      ring entry [m], local mask [B, 1, T, R], window>=1 flag [m, 1])
+    #                      ring entry [m], local mask [B, 1, T, R], window>=1 flag [m, 1], dense:
+    #                      place is 0..m-1, so the layout is a view of the packed rows)
     R = self.ring
     slot = torch.div(rows, self.window, rounding_mode="floor")
     pos = torch.index_select(qpos.reshape(-1), 0, rows)                        # [m] float
@@ -133,7 +137,7 @@ class DecodeStep(Module):
     hidden = torch.logical_or(torch.lt(diff, 0.0), torch.gt(diff, float(self.local_window)))
     local_bias = torch.mul(hidden.float(), self.neg).unsqueeze(1)              # [B, 1, T, R]
     row_flag = torch.index_select(flag, 0, slot).unsqueeze(1)
-    return (rows, place, t_rows, slot, pos, rope[:, 0:1], rope[:, 1:2], torch.remainder(pos.long(), R), local_bias, row_flag)
+    return (rows, place, t_rows, slot, pos, rope[:, 0:1], rope[:, 1:2], torch.remainder(pos.long(), R), local_bias, row_flag, dense)
 
   def step_sample(self: __torch__.DecodeStep,
       wts: List[Tensor], pool: List[Tensor], f: Tensor, ids: Tensor, meta: List[int], rows_out: Tensor,
@@ -195,9 +199,9 @@ class DecodeStep(Module):
     return torch.cat(parts, 1)
 
   def layer(self: __torch__.DecodeStep, wts: List[Tensor], pool: List[Tensor], l: int,
-      info: Tuple[Tensor, Tensor, int, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor],
-      at_last: Tuple[Tensor, Tensor, int, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor],
-      B: int, sel: Tensor, any_routed: bool, final: bool) -> Tensor:
+      info: Tuple[Tensor, Tensor, int, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, bool],
+      at_last: Tuple[Tensor, Tensor, int, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, bool],
+      B: int, sel: Tensor, any_routed: bool, final: bool, rows_are_last: bool) -> Tensor:
     # one layer on the rows of `info`: their outputs [m, D]; the final layer writes the rows'
     # keys/values, then goes on with each sequence's last row only (`at_last`): [S, D]
     lw = 5 + 16 * l
@@ -220,7 +224,7 @@ class DecodeStep(Module):
     k = qk[:, H:2 * H]
     pool[lp + 0][info[3], :, info[7]] = k.to(cd)                               # [P, H, R, dh]
     pool[lp + 1][info[3], :, info[7]] = qkv[:, 2 * I:3 * I].reshape(m, H, dh).to(cd)
-    if final:
+    if final and not rows_are_last:
       # the last layer's outputs only feed the logits: only each sequence's last row goes on
       at = torch.searchsorted(rows, at_last[0])
       x = torch.index_select(x, 0, at)
@@ -228,10 +232,10 @@ class DecodeStep(Module):
       info = at_last
     place = info[1]
     t_rows = info[2]
-    qb = self.to_layout(q, place, B, t_rows)                                   # [B, T, H, dh]
+    qb = self.to_layout(q, place, B, t_rows, info[10])                         # [B, T, H, dh]
     att = torch.scaled_dot_product_attention(qb.transpose(1, 2),
         pool[lp + 0][0:B].float(), pool[lp + 1][0:B].float(), info[8], 0.0, False, scale=1.0)
-    local = torch.index_select(att.transpose(1, 2).reshape(B * t_rows, I), 0, place)      # [m, I]
+    local = self.from_layout(att.transpose(1, 2).reshape(B * t_rows, I), place, info[10])   # [m, I]
     mix = torch.linear(local.to(cd), wts[lw + 3]).float()                      # [m, D]
 
     if any_routed:
@@ -241,7 +245,7 @@ class DecodeStep(Module):
     return torch.add(h, torch.linear(ff.to(cd), wts[lw + 14], wts[lw + 15]).float())   # [m, D]
 
   def routed(self: __torch__.DecodeStep, wts: List[Tensor], pool: List[Tensor], l: int, x: Tensor,
-      info: Tuple[Tensor, Tensor, int, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor],
+      info: Tuple[Tensor, Tensor, int, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, bool],
       B: int, sel: Tensor) -> Tensor:
     # every expert's attention of the rows over its null key/value and kept top-K of the past;
     # rows an expert did not select (in windows >= 1) take its null token
@@ -260,14 +264,14 @@ class DecodeStep(Module):
     cd = wts[lw + 2].dtype
     qs = torch.linear(self.unit(x).to(cd), wts[lw + 6]).float().view(m, G * H, dh)
     q = self.rotary(qs, info[5], info[6])                                              # [m, G*H, dh]
-    qb = self.to_layout(q, place, B, t_rows).view(B, t_rows, G, H, dh)
+    qb = self.to_layout(q, place, B, t_rows, info[10]).view(B, t_rows, G, H, dh)
     qb = qb.permute([0, 2, 3, 1, 4]).reshape(B * G, H, t_rows, dh)
     keys = pool[lp + 4][0:B].reshape(B * G, H, K1, dh).float()
     values = pool[lp + 5][0:B].reshape(B * G, H, K1, dh).float()
     bias = pool[lp + 6][0:B].reshape(B * G, 1, 1, K1)
     att = torch.scaled_dot_product_attention(qb, keys, values, bias, 0.0, False, scale=1.0)   # [B*G, H, T, dh]
     att = att.view(B, G, H, t_rows, dh).permute([0, 3, 1, 2, 4]).reshape(B * t_rows, G, I)
-    per_row = torch.index_select(att, 0, place)                                # [m, G, I]
+    per_row = self.from_layout(att, place, info[10])                           # [m, G, I]
     chosen = torch.mul(torch.index_select(sel.transpose(1, 2).reshape(-1, G), 0, rows), row_flag)   # [m, G]
     out = torch.linear(torch.mul(per_row, chosen.unsqueeze(2)).reshape(m, G * I).to(cd), wts[lw + 8]).float()
     return torch.add(out, torch.matmul(torch.sub(row_flag, chosen), wts[lw + 9]))   # [m, D]
@@ -336,8 +340,10 @@ class DecodeStep(Module):
       torch.index_copy_(kept_bias, 0, commits, torch.gather(cand_bias, 2, pick).view(c, G, 1, 1, K))
       torch.index_fill_(pool[lp + 3], 0, commits, 0.0)
 
-  def to_layout(self: __torch__.DecodeStep, packed: Tensor, place: Tensor, B: int, t_rows: int) -> Tensor:
+  def to_layout(self: __torch__.DecodeStep, packed: Tensor, place: Tensor, B: int, t_rows: int, dense: bool) -> Tensor:
     # packed rows [m, X, dh] -> [B, T, X, dh], each row at its slot's place, zero padding
+    if dense:
+      return packed.reshape(B, t_rows, packed.size(1), packed.size(2))
     out = torch.zeros([B * t_rows, packed.size(1), packed.size(2)], dtype=packed.dtype, device=packed.device)
     torch.index_copy_(out, 0, place, packed)
     return out.view(B, t_rows, packed.size(1), packed.size(2))
@@ -346,6 +352,12 @@ class DecodeStep(Module):
     # RoPE, rotate-halves form: x*cos + rotate_half(x)*sin, with rotate_half's sign in the sine
     # table (DecodeWeights), so rotate_half is a roll. x [N, X, dh], cos/sin [N, 1, dh]
     return torch.add(torch.mul(x, cos), torch.mul(torch.roll(x, [self.dim_head // 2], [-1]), sin))
+
+  def from_layout(self: __torch__.DecodeStep, laid: Tensor, place: Tensor, dense: bool) -> Tensor:
+    # [B*T, ...] in the attention layout -> the packed rows [m, ...]
+    if dense:
+      return laid
+    return torch.index_select(laid, 0, place)
 
   def unit(self: __torch__.DecodeStep, x: Tensor) -> Tensor:
     # F.normalize: x / max(|x|_2, 1e-12) along the last axis
