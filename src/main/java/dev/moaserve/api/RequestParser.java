@@ -206,9 +206,12 @@ final class RequestParser {
         int topK = (int) p.integer("top_k", 0, 1, Integer.MAX_VALUE);
         // TGI samples when asked to or when any sampling parameter is given
         boolean sampled = sample || p.has("temperature") || p.has("top_p") || p.has("top_k");
-        SamplingParams sp = new SamplingParams(sampled ? temperature : 0, topK, topP, 0,
-                p.number("repetition_penalty", 1.0, 1e-6, 100), 0, p.number("frequency_penalty", 0, -2, 2),
-                seed(p, 0), max, stops(p.raw("stop"), "parameters.stop"), 1);
+        SamplingParams sp = SamplingParams.builder()
+                .temperature(sampled ? temperature : 0).topK(topK).topP(topP)
+                .repetitionPenalty(p.number("repetition_penalty", 1.0, 1e-6, 100))
+                .frequencyPenalty(p.number("frequency_penalty", 0, -2, 2))
+                .seed(seed(p, 0)).maxTokens(max).stop(stops(p.raw("stop"), "parameters.stop")).logprobs(1)
+                .build();
         return new Spec(text, ids, sp, stream, false, false, p.bool("return_full_text", false), 1,
                 ConstraintRequests.tgi(p.raw("grammar")), decodeMode(p, service));
     }
@@ -254,11 +257,14 @@ final class RequestParser {
         }
         f.string("user", "");
         int topK = (int) Math.max(0, f.integer("top_k", 0, -1, 1 << 20)); // -1 = off, as in vLLM
-        SamplingParams sp = new SamplingParams(temperature, topK, topP,
-                f.number("min_p", 0, 0, 1), f.number("repetition_penalty", 1.0, 1e-6, 100),
-                f.number("presence_penalty", 0, -2, 2), f.number("frequency_penalty", 0, -2, 2),
-                seed(f, Long.MIN_VALUE), max, List.copyOf(stops), Math.max(logprobs, 0))
-                .withLogitBias(logitBias(f.raw("logit_bias"), service));
+        SamplingParams sp = SamplingParams.builder()
+                .temperature(temperature).topK(topK).topP(topP).minP(f.number("min_p", 0, 0, 1))
+                .repetitionPenalty(f.number("repetition_penalty", 1.0, 1e-6, 100))
+                .presencePenalty(f.number("presence_penalty", 0, -2, 2))
+                .frequencyPenalty(f.number("frequency_penalty", 0, -2, 2))
+                .seed(seed(f, Long.MIN_VALUE)).maxTokens(max).stop(stops).logprobs(Math.max(logprobs, 0))
+                .logitBias(logitBias(f.raw("logit_bias"), service))
+                .build();
         return new Spec(text, ids, sp, stream, includeUsage, chat && logprobs >= 0, echo, n(f), ConstraintRequests.openAi(f),
                 decodeMode(f, service));
     }

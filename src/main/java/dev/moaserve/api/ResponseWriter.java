@@ -7,6 +7,7 @@ import dev.moaserve.api.GenerationRoutes.DoneEvent;
 import dev.moaserve.api.GenerationRoutes.Event;
 import dev.moaserve.api.GenerationRoutes.TokenEvent;
 import dev.moaserve.decode.DecodeMode;
+import dev.moaserve.engine.FinishReason;
 import dev.moaserve.engine.GenerationRequest;
 import dev.moaserve.engine.TokenListener;
 import dev.moaserve.model.Tokenizer;
@@ -80,7 +81,7 @@ final class ResponseWriter {
     /** The client went away before the end: the request ends as cancelled (log line, span). */
     void disconnected() {
         finished = true;
-        log(new TokenListener.Finish(TokenListener.Finish.CANCELLED, spec.prompt().length, 0, "", null));
+        log(new TokenListener.Finish(FinishReason.CANCELLED, spec.prompt().length, 0, "", null));
     }
 
     void onEvent(Event e) {
@@ -203,7 +204,7 @@ final class ResponseWriter {
 
     /** One choice ended: an error or a cancellation ends the whole response; the last choice completes it. */
     private void finish(Out o, TokenListener.Finish f) {
-        if (TokenListener.Finish.CANCELLED.equals(f.reason())) {
+        if (f.reason() == FinishReason.CANCELLED) {
             finished = true;
             log(f);
             cancelAll();
@@ -212,11 +213,11 @@ final class ResponseWriter {
             }
             return;
         }
-        if (TokenListener.Finish.ERROR.equals(f.reason())) {
+        if (!f.reason().completed()) {
             finished = true;
             log(f);
             cancelAll();
-            ApiException err = f.error() != null && f.error().contains("timed out")
+            ApiException err = f.reason() == FinishReason.TIMEOUT
                     ? new ApiException(504, "server_error", f.error(), null, "timeout")
                     : new ApiException(503, "server_error", f.error(), null, "unavailable");
             if (headersSent) {
@@ -277,7 +278,7 @@ final class ResponseWriter {
             generated += o.finish != null ? o.finish.completionTokens() : o.tokens.size();
         }
         TokenListener.Finish f = ended != null ? ended : outs[0].finish;
-        String outcome = ended != null ? ended.reason() : outs.length == 1 ? f.reason() : "n=" + outs.length;
+        String outcome = ended != null ? ended.reason().label() : outs.length == 1 ? f.reason().label() : "n=" + outs.length;
         int cached = outs[0].finish == null ? 0 : outs[0].finish.cachedTokens();
         double ttftMs = first == 0 ? -1.0 : (first - startNanos) / 1e6;
         LOG.infof("request %s %s prompt_tokens=%d cached_tokens=%d generated_tokens=%d ttft_ms=%.1f total_ms=%.1f outcome=%s%s%s",
@@ -287,7 +288,7 @@ final class ResponseWriter {
                 f.error() == null ? "" : " error=\"" + f.error() + "\"");
         List<String> reasons = new ArrayList<>();
         for (Out o : outs) {
-            reasons.add(o.finish != null ? o.finish.reason() : ended != null ? ended.reason() : "unknown");
+            reasons.add(o.finish != null ? o.finish.reason().label() : ended != null ? ended.reason().label() : "unknown");
         }
         span.end(service.name(), f.promptTokens(), cached, generated, ttftMs, outcome, reasons, f.error());
     }
@@ -311,7 +312,7 @@ final class ResponseWriter {
             choice.put("text", "");
         }
         choice.putNull("logprobs");
-        choice.put("finish_reason", f.reason());
+        choice.put("finish_reason", f.reason().label());
         sse(last);
     }
 
@@ -331,7 +332,7 @@ final class ResponseWriter {
                 choice.put("text", fullText(out.finish.text()));
                 choice.set("logprobs", spec.params().logprobs() > 0 ? completionLogprobs(out, out.tokens) : null);
             }
-            choice.put("finish_reason", out.finish.reason());
+            choice.put("finish_reason", out.finish.reason().label());
         }
         o.set("usage", usage());
         return o;
@@ -419,7 +420,7 @@ final class ResponseWriter {
 
     private ObjectNode tgiDetails(Out out, TokenListener.Finish f, boolean withTokens) {
         ObjectNode d = Json.object();
-        d.put("finish_reason", TokenListener.Finish.STOP.equals(f.reason()) ? "stop_sequence" : "length");
+        d.put("finish_reason", f.reason() == FinishReason.STOP ? "stop_sequence" : "length");
         d.put("generated_tokens", f.completionTokens());
         d.put("seed", out.request.seed());
         if (withTokens) {

@@ -209,7 +209,7 @@ public final class LoadGenCommand implements Callable<Integer> {
                 String prompt = prompt(rnd, promptLen);
                 long reqSeed = rnd.nextInt(1 << 30);
                 inFlight.acquire();
-                var params = new SamplingParams(0.8, 0, 1.0, 0, 1, 0, 0, reqSeed, maxTokens, List.of(), 0);
+                var params = SamplingParams.builder().temperature(0.8).seed(reqSeed).maxTokens(maxTokens).build();
                 scheduler.submit(new GenerationRequest("engine-" + i, model.tokenizer().encode(prompt),
                         params, new TokenListener() {
                             @Override

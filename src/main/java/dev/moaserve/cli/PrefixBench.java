@@ -93,7 +93,7 @@ final class PrefixBench {
                 inFlight.acquire();
                 int index = i;
                 long start = System.nanoTime();
-                s.submit(new GenerationRequest("p" + i, prompt, new SamplingParams(0, 0, 1, 0, 1, 0, 0, null, 8, List.of(), 0),
+                s.submit(new GenerationRequest("p" + i, prompt, SamplingParams.builder().temperature(0).maxTokens(8).build(),
                         new TokenListener() {
                             boolean first = true;
 
@@ -129,7 +129,7 @@ final class PrefixBench {
             CountDownLatch done = new CountDownLatch(4);
             List<GenerationRequest> rs = new ArrayList<>();
             for (int i = 0; i < 4; i++) {
-                rs.add(new GenerationRequest("g" + i, prompt, new SamplingParams(1.0, 0, 1, 0, 1, 0, 0, (long) i, 32, List.of(), 0),
+                rs.add(new GenerationRequest("g" + i, prompt, SamplingParams.builder().seed((long) i).maxTokens(32).build(),
                         new TokenListener() {
                             @Override
                             public void onToken(int token, String text, Sampler.Choice choice) {}

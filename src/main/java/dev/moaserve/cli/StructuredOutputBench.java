@@ -118,7 +118,7 @@ final class StructuredOutputBench {
             long t0 = System.nanoTime();
             List<GenerationRequest> requests = new ArrayList<>();
             for (int i = 0; i < batch; i++) {
-                SamplingParams p = new SamplingParams(1.0, 0, 1.0, 0, 1, 0, 0, (long) i, 64, List.of(), 0);
+                SamplingParams p = SamplingParams.builder().seed((long) i).maxTokens(64).build();
                 requests.add(new GenerationRequest("b" + i, tk.encode("Record " + i + ":"), c == null ? p : p.withConstraint(c),
                         new TokenListener() {
                             @Override

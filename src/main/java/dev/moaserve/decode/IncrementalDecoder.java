@@ -119,7 +119,7 @@ public final class IncrementalDecoder implements AutoCloseable {
 
     /**
      * A step of a few rows is bound by operation dispatch: spreading its tiny kernels over
-     * OpenMP threads costs more than it gains (ENGINE-NOTES: one stream 1.5–2× faster on one
+     * OpenMP threads costs more than it gains (measured: one stream 1.5–2× faster on one
      * thread), while a batched step's matmuls gain from every core.
      */
     private void useThreads(int newTokens) {

@@ -35,36 +35,81 @@ public record SamplingParams(
         Map<Integer, Float> logitBias,
         TokenConstraint constraint) {
 
-    public SamplingParams(double temperature, int topK, double topP, double minP, double repetitionPenalty,
-                          double presencePenalty, double frequencyPenalty, Long seed, int maxTokens, List<String> stop,
-                          int logprobs, Map<Integer, Float> logitBias) {
-        this(temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty, seed, maxTokens, stop,
-                logprobs, logitBias, null);
+    /** Parameters by name; unset ones are off (temperature 1, no truncation, no penalties, random seed, 16 tokens). */
+    public static Builder builder() {
+        return new Builder();
     }
 
-    public SamplingParams(double temperature, int topK, double topP, double minP, double repetitionPenalty,
-                          double presencePenalty, double frequencyPenalty, Long seed, int maxTokens, List<String> stop,
-                          int logprobs) {
-        this(temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty, seed, maxTokens, stop,
-                logprobs, Map.of());
+    /** A builder starting from these parameters. */
+    public Builder toBuilder() {
+        Builder b = new Builder();
+        b.temperature = temperature;
+        b.topK = topK;
+        b.topP = topP;
+        b.minP = minP;
+        b.repetitionPenalty = repetitionPenalty;
+        b.presencePenalty = presencePenalty;
+        b.frequencyPenalty = frequencyPenalty;
+        b.seed = seed;
+        b.maxTokens = maxTokens;
+        b.stop = stop;
+        b.logprobs = logprobs;
+        b.logitBias = logitBias;
+        b.constraint = constraint;
+        return b;
+    }
+
+    /** Builds {@link SamplingParams} by name. */
+    public static final class Builder {
+        private double temperature = 1.0;
+        private int topK;
+        private double topP = 1.0;
+        private double minP;
+        private double repetitionPenalty = 1.0;
+        private double presencePenalty;
+        private double frequencyPenalty;
+        private Long seed;
+        private int maxTokens = 16;
+        private List<String> stop = List.of();
+        private int logprobs;
+        private Map<Integer, Float> logitBias = Map.of();
+        private TokenConstraint constraint;
+
+        private Builder() {}
+
+        public Builder temperature(double v) { temperature = v; return this; }
+        public Builder topK(int v) { topK = v; return this; }
+        public Builder topP(double v) { topP = v; return this; }
+        public Builder minP(double v) { minP = v; return this; }
+        public Builder repetitionPenalty(double v) { repetitionPenalty = v; return this; }
+        public Builder presencePenalty(double v) { presencePenalty = v; return this; }
+        public Builder frequencyPenalty(double v) { frequencyPenalty = v; return this; }
+        public Builder seed(Long v) { seed = v; return this; }
+        public Builder maxTokens(int v) { maxTokens = v; return this; }
+        public Builder stop(List<String> v) { stop = List.copyOf(v); return this; }
+        public Builder logprobs(int v) { logprobs = v; return this; }
+        public Builder logitBias(Map<Integer, Float> v) { logitBias = Map.copyOf(v); return this; }
+        public Builder constraint(TokenConstraint v) { constraint = v; return this; }
+
+        public SamplingParams build() {
+            return new SamplingParams(temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty,
+                    seed, maxTokens, stop, logprobs, logitBias, constraint);
+        }
     }
 
     public static SamplingParams greedy(int maxTokens) {
-        return new SamplingParams(0, 0, 1, 0, 1, 0, 0, null, maxTokens, List.of(), 0);
+        return builder().temperature(0).maxTokens(maxTokens).build();
     }
 
     public SamplingParams withSeed(long newSeed) {
-        return new SamplingParams(temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty,
-                newSeed, maxTokens, stop, logprobs, logitBias, constraint);
+        return toBuilder().seed(newSeed).build();
     }
 
     public SamplingParams withLogitBias(Map<Integer, Float> bias) {
-        return new SamplingParams(temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty,
-                seed, maxTokens, stop, logprobs, Map.copyOf(bias), constraint);
+        return toBuilder().logitBias(bias).build();
     }
 
     public SamplingParams withConstraint(TokenConstraint c) {
-        return new SamplingParams(temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty,
-                seed, maxTokens, stop, logprobs, logitBias, c);
+        return toBuilder().constraint(c).build();
     }
 }

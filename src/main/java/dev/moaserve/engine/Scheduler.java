@@ -185,19 +185,19 @@ public final class Scheduler implements AutoCloseable {
                 // a failure in a batched step fails that batch, never the scheduler
                 LOG.error("decode step failed", e);
                 for (Sequence s : running) {
-                    finish(s, TokenListener.Finish.ERROR, "internal error: " + e.getMessage());
+                    finish(s, FinishReason.ERROR, "internal error: " + e.getMessage());
                 }
                 retire();
             }
         }
         for (Sequence s : running) {
-            finish(s, TokenListener.Finish.ERROR, "the server shut down before this request finished");
+            finish(s, FinishReason.ERROR, "the server shut down before this request finished");
         }
         retire();
         GenerationRequest r;
         while ((r = waiting.poll()) != null) {
             for (GenerationRequest q : group(r)) {
-                q.listener().onFinish(new TokenListener.Finish(TokenListener.Finish.ERROR, q.prompt().length, 0, "",
+                q.listener().onFinish(new TokenListener.Finish(FinishReason.ERROR, q.prompt().length, 0, "",
                         "the server shut down before this request started"));
             }
         }
@@ -213,9 +213,9 @@ public final class Scheduler implements AutoCloseable {
         }
         for (Sequence s : running) {
             if (s.request.isCancelled()) {
-                finish(s, TokenListener.Finish.CANCELLED, null);
+                finish(s, FinishReason.CANCELLED, null);
             } else if (limits.timeoutNanos() > 0 && now - s.request.createdNanos() > limits.timeoutNanos()) {
-                finish(s, TokenListener.Finish.ERROR, "request timed out");
+                finish(s, FinishReason.TIMEOUT, "request timed out");
             }
         }
         retire();
@@ -332,7 +332,7 @@ public final class Scheduler implements AutoCloseable {
                 if (r != null && running.isEmpty()) { // can never fit (the API bounds n; this is a guard)
                     waiting.poll();
                     for (GenerationRequest q : group(r)) {
-                        q.listener().onFinish(new TokenListener.Finish(TokenListener.Finish.ERROR, q.prompt().length, 0, "",
+                        q.listener().onFinish(new TokenListener.Finish(FinishReason.ERROR, q.prompt().length, 0, "",
                                 "n = " + (1 + r.forks().size()) + " exceeds the batch size " + limits.maxBatch()));
                     }
                     continue;
@@ -342,7 +342,7 @@ public final class Scheduler implements AutoCloseable {
             waiting.poll();
             if (r.isCancelled()) {
                 for (GenerationRequest q : group(r)) {
-                    q.listener().onFinish(new TokenListener.Finish(TokenListener.Finish.CANCELLED, q.prompt().length, 0, "", null));
+                    q.listener().onFinish(new TokenListener.Finish(FinishReason.CANCELLED, q.prompt().length, 0, "", null));
                 }
                 continue;
             }
@@ -363,7 +363,7 @@ public final class Scheduler implements AutoCloseable {
             if (!tail.isEmpty()) {
                 s.request.listener().onToken(-1, tail, null);
             }
-            finish(s, TokenListener.Finish.STOP, null);
+            finish(s, FinishReason.STOP, null);
             return;
         }
         long now = System.nanoTime();
@@ -378,29 +378,29 @@ public final class Scheduler implements AutoCloseable {
         String text = s.stop.append(tokenizer.tokenText(c.token()));
         s.request.listener().onToken(c.token(), text, c);
         if (s.stop.stopped()) {
-            finish(s, TokenListener.Finish.STOP, null);
+            finish(s, FinishReason.STOP, null);
         } else if (s.sampler.constraintComplete()) {
             String tail = s.stop.flush(); // the constraint's output is whole: nothing is held back for a stop string
             if (!tail.isEmpty()) {
                 s.request.listener().onToken(-1, tail, null);
             }
-            finish(s, TokenListener.Finish.STOP, null);
+            finish(s, FinishReason.STOP, null);
         } else if (s.generated.size() >= s.request.params().maxTokens()) {
             String tail = s.stop.flush();
             if (!tail.isEmpty()) {
                 s.request.listener().onToken(-1, tail, null);
             }
-            finish(s, TokenListener.Finish.LENGTH, null);
+            finish(s, FinishReason.LENGTH, null);
         }
     }
 
-    private void finish(Sequence s, String reason, String error) {
+    private void finish(Sequence s, FinishReason reason, String error) {
         if (s.done) {
             return;
         }
         s.done = true;
         double secs = (System.nanoTime() - s.request.createdNanos()) / 1e9;
-        stats.finished(reason, s.request.prompt().length, s.generated.size(), secs);
+        stats.finished(reason.label(), s.request.prompt().length, s.generated.size(), secs);
         try {
             s.request.listener().onFinish(new TokenListener.Finish(reason, s.request.prompt().length,
                     s.generated.size(), s.stop.text(), error, s.cached));

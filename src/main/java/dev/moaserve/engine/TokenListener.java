@@ -17,14 +17,9 @@ public interface TokenListener {
      * Why and how a request ended; {@code cachedTokens}: prompt tokens not computed for this
      * request (taken from the prefix cache or forked from an n > 1 sibling).
      */
-    record Finish(String reason, int promptTokens, int completionTokens, String text, String error, int cachedTokens) {
-        public Finish(String reason, int promptTokens, int completionTokens, String text, String error) {
+    record Finish(FinishReason reason, int promptTokens, int completionTokens, String text, String error, int cachedTokens) {
+        public Finish(FinishReason reason, int promptTokens, int completionTokens, String text, String error) {
             this(reason, promptTokens, completionTokens, text, error, 0);
         }
-
-        public static final String STOP = "stop";
-        public static final String LENGTH = "length";
-        public static final String CANCELLED = "cancelled";
-        public static final String ERROR = "error";
     }
 }

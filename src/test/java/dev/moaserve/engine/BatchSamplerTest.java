@@ -23,15 +23,17 @@ class BatchSamplerTest {
     private static List<SamplingParams> mix() {
         List<SamplingParams> p = new ArrayList<>();
         p.add(SamplingParams.greedy(10));
-        p.add(new SamplingParams(1.0, 0, 1.0, 0, 1, 0, 0, 1L, 10, List.of(), 0));     // plain temperature
-        p.add(new SamplingParams(0.7, 5, 1.0, 0, 1, 0, 0, 2L, 10, List.of(), 3));     // top-k, logprobs
-        p.add(new SamplingParams(1.3, 0, 0.8, 0, 1, 0, 0, 3L, 10, List.of(), 0));     // top-p
-        p.add(new SamplingParams(0.9, 0, 1.0, 0.2, 1, 0, 0, 4L, 10, List.of(), 5));   // min-p
-        p.add(new SamplingParams(0.8, 20, 0.9, 0.05, 1.3, 0.5, 0.25, 5L, 10, List.of(), 2)); // all of them + penalties
-        p.add(new SamplingParams(0, 0, 1.0, 0, 1.5, 1.0, 0.5, null, 10, List.of(), 1)); // greedy with penalties
-        p.add(new SamplingParams(1.0, 0, 0.95, 0, 1, 0, 0, 6L, 10, List.of(), 2)
+        p.add(SamplingParams.builder().seed(1L).maxTokens(10).build());     // plain temperature
+        p.add(SamplingParams.builder().temperature(0.7).topK(5).seed(2L).maxTokens(10).logprobs(3).build());     // top-k, logprobs
+        p.add(SamplingParams.builder().temperature(1.3).topP(0.8).seed(3L).maxTokens(10).build());     // top-p
+        p.add(SamplingParams.builder().temperature(0.9).minP(0.2).seed(4L).maxTokens(10).logprobs(5).build());   // min-p
+        p.add(SamplingParams.builder().temperature(0.8).topK(20).topP(0.9).minP(0.05).repetitionPenalty(1.3)
+                .presencePenalty(0.5).frequencyPenalty(0.25).seed(5L).maxTokens(10).logprobs(2).build()); // all of them + penalties
+        p.add(SamplingParams.builder().temperature(0).repetitionPenalty(1.5).presencePenalty(1.0).frequencyPenalty(0.5)
+                .maxTokens(10).logprobs(1).build());                                          // greedy with penalties
+        p.add(SamplingParams.builder().topP(0.95).seed(6L).maxTokens(10).logprobs(2).build()
                 .withLogitBias(java.util.Map.of(3, 4.5f, 10, -100f, 50, -2f)));               // logit bias, sampled
-        p.add(new SamplingParams(0, 0, 1.0, 0, 1.2, 0, 0.3, null, 10, List.of(), 0)
+        p.add(SamplingParams.builder().temperature(0).repetitionPenalty(1.2).frequencyPenalty(0.3).maxTokens(10).build()
                 .withLogitBias(java.util.Map.of(7, 3f, 8, -3f)));                              // bias + penalties, greedy
         return p;
     }

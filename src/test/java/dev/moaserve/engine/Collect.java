@@ -7,7 +7,7 @@ import java.util.concurrent.CompletableFuture;
 /** Test helper: submits a request (with n − 1 forks) to a scheduler and collects each choice's tokens. */
 public final class Collect {
     /** A finished choice: its generated tokens, the prompt tokens it did not compute, and why it ended. */
-    public record Result(List<Integer> tokens, int cached, String reason) {}
+    public record Result(List<Integer> tokens, int cached, FinishReason reason) {}
 
     private Collect() {}
 

@@ -143,7 +143,7 @@ class PrefixCacheTest {
              IncrementalDecoder decoder = new IncrementalDecoder(model.weights(), 8, IncrementalDecoder.Recompute.LAZY)) {
             long[] prompt = model.tokenizer().encode("First Citizen:\nBefore we proceed any further, hear me speak.\n"
                     + "All:\nSpeak, speak.\nFirst Citizen:\nYou are");
-            SamplingParams p = new SamplingParams(0.9, 0, 0.95, 0, 1, 0, 0, 5L, 40, List.of(), 0);
+            SamplingParams p = SamplingParams.builder().temperature(0.9).topP(0.95).seed(5L).maxTokens(40).build();
             List<Integer> off;
             try (Scheduler s = new Scheduler(decoder, model.tokenizer(), new Scheduler.Limits(8, 512, 16, 0, 0), EngineStats.NONE)) {
                 off = run(s, prompt, p).get(120, TimeUnit.SECONDS).tokens();

@@ -18,7 +18,8 @@ class SeededBatchTest {
     void seededRequestIsIndependentOfItsBatch() throws Exception {
         try (MoaModel model = MoaModel.loadEmbedded();
              IncrementalDecoder decoder = new IncrementalDecoder(model.weights(), 64, IncrementalDecoder.Recompute.LAZY)) {
-            SamplingParams probe = new SamplingParams(0.9, 12, 0.95, 0.02, 1.1, 0.1, 0.1, 77L, 48, List.of(), 0);
+            SamplingParams probe = SamplingParams.builder().temperature(0.9).topK(12).topP(0.95).minP(0.02)
+                    .repetitionPenalty(1.1).presencePenalty(0.1).frequencyPenalty(0.1).seed(77L).maxTokens(48).build();
             long[] prompt = model.tokenizer().encode("KING HENRY:\nWhat say you");
             List<Integer> alone;
             List<Integer> batched;
@@ -28,7 +29,7 @@ class SeededBatchTest {
             try (Scheduler s = new Scheduler(decoder, model.tokenizer(), new Scheduler.Limits(64, 512, 256, 0), EngineStats.NONE)) {
                 List<CompletableFuture<List<Integer>>> others = new ArrayList<>();
                 for (int i = 0; i < 63; i++) {
-                    SamplingParams p = new SamplingParams(i % 3 == 0 ? 0 : 1.0, i % 5, 1.0, 0, 1, 0, 0, (long) i, 20 + i, List.of(), 0);
+                    SamplingParams p = SamplingParams.builder().temperature(i % 3 == 0 ? 0 : 1.0).topK(i % 5).seed((long) i).maxTokens(20 + i).build();
                     others.add(run(s, model.tokenizer().encode("The " + "x".repeat(i % 40) + " of"), p));
                 }
                 CompletableFuture<List<Integer>> probeRun = run(s, prompt, probe);

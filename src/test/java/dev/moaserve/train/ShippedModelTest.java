@@ -48,7 +48,7 @@ class ShippedModelTest {
     void romeoPromptContinuesLikeAPlay() {
         try (MoaModel model = MoaModel.loadEmbedded();
              IncrementalDecoder dec = new IncrementalDecoder(model.weights(), 1, IncrementalDecoder.Recompute.LAZY)) {
-            SamplingParams p = new SamplingParams(0.8, 0, 0.95, 0, 1, 0, 0, 42L, 240, List.of(), 0);
+            SamplingParams p = SamplingParams.builder().temperature(0.8).topP(0.95).seed(42L).maxTokens(240).build();
             Sampler sampler = new Sampler(p, model.config().numTokens(), 42);
             StringBuilder out = new StringBuilder("ROMEO:");
             try (DecodeState s = dec.newState()) {

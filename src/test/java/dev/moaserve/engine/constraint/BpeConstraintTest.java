@@ -9,7 +9,6 @@ import dev.moaserve.engine.Collect;
 import dev.moaserve.engine.EngineStats;
 import dev.moaserve.engine.SamplingParams;
 import dev.moaserve.engine.Scheduler;
-import dev.moaserve.engine.TokenListener;
 import dev.moaserve.model.Djl;
 import dev.moaserve.model.HfTokenizer;
 import dev.moaserve.model.Init;
@@ -88,14 +87,14 @@ class BpeConstraintTest {
                 }
                 // random weights wander: a nudge towards closing quotes and brackets lets most values finish in 400 tokens
                 Map<Integer, Float> closers = Map.of(id(tk, "\""), 2f, id(tk, "}"), 2f, id(tk, "]"), 2f, id(tk, "\"}"), 2f);
-                SamplingParams p = new SamplingParams(1.0, 0, 1.0, 0, 1, 0, 0, (long) i, 400, List.of(), 0)
+                SamplingParams p = SamplingParams.builder().seed((long) i).maxTokens(400).build()
                         .withLogitBias(closers).withConstraint(c);
                 schemas.add(schema);
                 runs.add(Collect.one(s, tk.encode("JSON:"), p));
             }
             for (int i = 0; i < runs.size(); i++) {
                 Collect.Result run = runs.get(i).get(300, TimeUnit.SECONDS);
-                if (run.reason().equals(TokenListener.Finish.LENGTH)) {
+                if (run.reason() == dev.moaserve.engine.FinishReason.LENGTH) {
                     continue; // ran to max_tokens: a valid prefix, not a whole value
                 }
                 List<Integer> tokens = run.tokens();
