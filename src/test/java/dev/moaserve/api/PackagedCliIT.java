@@ -32,6 +32,23 @@ class PackagedCliIT {
     }
 
     @Test
+    void evalReportsTheFrozenDecodingLossBesideTheExactOne(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) throws Exception {
+        // the embedded model's own characters: a few context blocks of verse
+        StringBuilder text = new StringBuilder();
+        while (text.length() < 3000) {
+            text.append("ROMEO:\nBut soft, what light through yonder window breaks?\nIt is the east, and Juliet is the sun.\n\n");
+        }
+        java.nio.file.Path file = tmp.resolve("verse.txt");
+        java.nio.file.Files.writeString(file, text);
+        String out = run(0, "eval", "--text", file.toString(), "--from", "0", "--decode", "frozen");
+        java.util.regex.Matcher m = java.util.regex.Pattern
+                .compile("loss=(\\d+\\.\\d+) tokens=(\\d+) full_forward_loss=(\\d+\\.\\d+) frozen_loss=(\\d+\\.\\d+)").matcher(out);
+        assertTrue(m.find(), out);
+        assertTrue(Double.parseDouble(m.group(4)) > 0 && Double.parseDouble(m.group(1)) > 0, out);
+        assertTrue(run(2, "eval", "--text", file.toString(), "--decode", "fast").contains("decode mode must be"));
+    }
+
+    @Test
     void verifyRunsFromThePackagedJar() throws Exception {
         String tiny = java.nio.file.Path.of("src/test/resources/reference/tiny").toAbsolutePath().toString();
         String out = run(0, "verify", tiny, tiny + "/vectors.safetensors");
