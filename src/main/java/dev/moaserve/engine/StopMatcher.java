@@ -43,19 +43,32 @@ public final class StopMatcher {
         return out;
     }
 
-    /** Length of the longest suffix of the text that is a proper prefix of a stop string. */
+    /**
+     * Length of the longest suffix of the text that is a proper prefix of a stop string (only the
+     * last few characters are read: no copy of the whole text per token).
+     */
     private int heldBack() {
         int hold = 0;
-        String all = text.toString();
+        int n = text.length();
         for (String s : stops) {
-            for (int k = Math.min(s.length() - 1, all.length() - emitted); k > hold; k--) {
-                if (all.regionMatches(all.length() - k, s, 0, k)) {
+            for (int k = Math.min(s.length() - 1, n - emitted); k > hold; k--) {
+                if (endsWithPrefix(n, s, k)) {
                     hold = k;
                     break;
                 }
             }
         }
         return hold;
+    }
+
+    /** Whether the text's last k characters are the first k of {@code s}. */
+    private boolean endsWithPrefix(int n, String s, int k) {
+        for (int i = 0; i < k; i++) {
+            if (text.charAt(n - k + i) != s.charAt(i)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** The held-back tail, released when generation ends for another reason. */
