@@ -3,9 +3,8 @@ package dev.moaserve.api;
 import dev.moaserve.engine.Scheduler;
 import dev.moaserve.model.ChatTemplate;
 import dev.moaserve.model.DeviceChoice;
-import dev.moaserve.decode.DecodeState;
-import dev.moaserve.decode.DecodeMode;
-import dev.moaserve.decode.IncrementalDecoder;
+import dev.moaserve.model.DecodeMode;
+import dev.moaserve.engine.Engine;
 import dev.moaserve.model.MoaModel;
 import io.quarkus.runtime.ShutdownDelayInitiatedEvent;
 import io.quarkus.runtime.ShutdownEvent;
@@ -16,7 +15,6 @@ import jakarta.inject.Inject;
 import org.jboss.logging.Logger;
 
 import java.nio.file.Path;
-import java.util.List;
 
 /**
  * Owns the served model and its scheduler: loads the model at startup, runs one warm-up step
@@ -33,6 +31,7 @@ public class ModelService {
     EngineMetrics metrics;
 
     private volatile MoaModel model;
+    private volatile Engine engine;
     private volatile Scheduler scheduler;
     private volatile ChatTemplate chatTemplate;
     private volatile String name;
@@ -86,17 +85,13 @@ public class ModelService {
         }
         name = config.servedModelName().orElse(model.name());
         chatTemplate = ChatTemplate.parse(model.chatTemplate(), model.name() + "/chat_template.json");
-        IncrementalDecoder decoder;
         try {
-            decoder = new IncrementalDecoder(model.weights(), config.maxBatchSize(),
-                    IncrementalDecoder.Recompute.parse(config.recompute()), dtype);
-        } catch (dev.moaserve.decode.PoolAllocationException e) {
+            engine = Engine.start(model, new Engine.Config(config.maxBatchSize(), config.maxBatchedTokens(), config.maxQueue(),
+                    config.requestTimeout().toNanos(), config.prefixCacheBytes().asLongValue(), config.recompute(), dtype), metrics);
+        } catch (Engine.PoolTooLargeException e) {
             throw new IllegalStateException(e.getMessage() + "; lower moa.max-batch-size (now " + config.maxBatchSize() + ")", e);
         }
-        warmUp(decoder);
-        scheduler = new Scheduler(decoder, model.tokenizer(),
-                new Scheduler.Limits(config.maxBatchSize(), config.maxBatchedTokens(), config.maxQueue(),
-                        config.requestTimeout().toNanos(), config.prefixCacheBytes().asLongValue()), metrics);
+        scheduler = engine.scheduler();
         MoaModel m = model;
         constraints = new dev.moaserve.engine.constraint.Constraints(
                 () -> dev.moaserve.engine.constraint.Vocabulary.of(m.tokenizer(), m.config().numTokens()),
@@ -108,17 +103,8 @@ public class ModelService {
                 name, DeviceChoice.describe(device), dtype.name().toLowerCase(java.util.Locale.ROOT),
                 java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime(), (t1 - t0) / 1e6,
                 (t2 - t1) / 1e6, (System.nanoTime() - t2) / 1e6, model.weights().parameterCount(),
-                decoder.bytesPerSequence(), decoder.bytesPerSequence() * config.maxBatchSize(), config.maxBatchSize(),
+                engine.bytesPerSequence(), engine.bytesPerSequence() * config.maxBatchSize(), config.maxBatchSize(),
                 config.prefixCacheBytes().asLongValue());
-    }
-
-    /** One prefill and one decode step, so the first request does not pay for lazy initialisation. */
-    private static void warmUp(IncrementalDecoder decoder) {
-        dev.moaserve.model.Djl.inferenceThread();
-        try (DecodeState s = decoder.newState()) {
-            decoder.prefill(s, new long[] {0, 0});
-            decoder.decode(List.of(s), new long[] {0});
-        }
     }
 
     /**

@@ -1,7 +1,7 @@
 package dev.moaserve.api;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.moaserve.decode.DecodeMode;
+import dev.moaserve.model.DecodeMode;
 import dev.moaserve.engine.SamplingParams;
 import dev.moaserve.model.ChatTemplate;
 import dev.moaserve.model.MoaModel;

@@ -6,7 +6,7 @@ import dev.moaserve.api.GenerationRoutes.Api;
 import dev.moaserve.api.GenerationRoutes.DoneEvent;
 import dev.moaserve.api.GenerationRoutes.Event;
 import dev.moaserve.api.GenerationRoutes.TokenEvent;
-import dev.moaserve.decode.DecodeMode;
+import dev.moaserve.model.DecodeMode;
 import dev.moaserve.engine.FinishReason;
 import dev.moaserve.engine.GenerationRequest;
 import dev.moaserve.engine.TokenListener;

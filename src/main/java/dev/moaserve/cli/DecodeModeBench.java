@@ -2,7 +2,7 @@ package dev.moaserve.cli;
 
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-import dev.moaserve.decode.DecodeMode;
+import dev.moaserve.model.DecodeMode;
 import dev.moaserve.decode.IncrementalDecoder;
 import dev.moaserve.model.Djl;
 import dev.moaserve.model.Init;

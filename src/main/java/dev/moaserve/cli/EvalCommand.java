@@ -1,6 +1,6 @@
 package dev.moaserve.cli;
 
-import dev.moaserve.decode.DecodeMode;
+import dev.moaserve.model.DecodeMode;
 import dev.moaserve.model.MoaModel;
 import dev.moaserve.model.Tokenizer;
 import dev.moaserve.train.Evaluation;

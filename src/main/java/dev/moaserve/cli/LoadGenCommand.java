@@ -4,13 +4,13 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
+import dev.moaserve.engine.Engine;
 import dev.moaserve.engine.EngineStats;
 import dev.moaserve.engine.GenerationRequest;
 import dev.moaserve.engine.Sampler;
 import dev.moaserve.engine.SamplingParams;
 import dev.moaserve.engine.Scheduler;
 import dev.moaserve.engine.TokenListener;
-import dev.moaserve.decode.IncrementalDecoder;
 import dev.moaserve.model.MoaModel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -197,10 +197,8 @@ public final class LoadGenCommand implements Callable<Integer> {
     static double engineThroughput(int clients, int requests, int promptLen, int maxTokens, long seed) throws Exception {
         Random rnd = new Random(seed);
         try (var model = MoaModel.loadEmbedded();
-             var decoder = new IncrementalDecoder(model.weights(), Math.max(clients, 1), IncrementalDecoder.Recompute.LAZY)) {
-            var scheduler = new Scheduler(decoder, model.tokenizer(),
-                    new Scheduler.Limits(Math.max(clients, 1), 512, requests, 0),
-                    EngineStats.NONE);
+             var engine = Engine.start(model, Engine.Config.of(Math.max(clients, 1), requests), EngineStats.NONE)) {
+            var scheduler = engine.scheduler();
             Semaphore inFlight = new Semaphore(clients);
             CountDownLatch done = new CountDownLatch(requests);
             AtomicLong tokens = new AtomicLong();
@@ -226,7 +224,6 @@ public final class LoadGenCommand implements Callable<Integer> {
             }
             done.await();
             double secs = (System.nanoTime() - t0) / 1e9;
-            scheduler.close();
             return tokens.get() / secs;
         }
     }

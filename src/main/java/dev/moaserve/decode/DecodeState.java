@@ -1,5 +1,6 @@
 package dev.moaserve.decode;
 
+import dev.moaserve.model.DecodeMode;
 import dev.moaserve.model.ModelConfig;
 
 /**

@@ -1,5 +1,6 @@
 package dev.moaserve.decode;
 
+import dev.moaserve.model.DecodeMode;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;

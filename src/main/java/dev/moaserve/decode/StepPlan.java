@@ -1,5 +1,6 @@
 package dev.moaserve.decode;
 
+import dev.moaserve.model.DecodeMode;
 import java.util.ArrayList;
 import java.util.List;
 

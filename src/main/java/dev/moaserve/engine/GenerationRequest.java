@@ -1,6 +1,6 @@
 package dev.moaserve.engine;
 
-import dev.moaserve.decode.DecodeMode;
+import dev.moaserve.model.DecodeMode;
 
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;

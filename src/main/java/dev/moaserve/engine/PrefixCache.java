@@ -1,7 +1,7 @@
 package dev.moaserve.engine;
 
 import dev.moaserve.decode.DecodeState;
-import dev.moaserve.decode.DecodeMode;
+import dev.moaserve.model.DecodeMode;
 import dev.moaserve.decode.IncrementalDecoder;
 
 import java.util.Arrays;

@@ -135,6 +135,11 @@ public final class Scheduler implements AutoCloseable {
         drain(0);
     }
 
+    /** The scheduler thread has ended: nothing touches the decoder any more. */
+    boolean finished() {
+        return !thread.isAlive();
+    }
+
     /** One running sequence. */
     private final class Sequence {
         final GenerationRequest request;

@@ -7,7 +7,7 @@ import ai.djl.ndarray.types.Shape;
 import dev.moaserve.decode.DecodeState;
 import dev.moaserve.model.Djl;
 import dev.moaserve.model.FullForward;
-import dev.moaserve.decode.DecodeMode;
+import dev.moaserve.model.DecodeMode;
 import dev.moaserve.decode.IncrementalDecoder;
 import dev.moaserve.model.MoaWeights;
 

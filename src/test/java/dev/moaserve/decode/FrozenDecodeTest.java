@@ -1,5 +1,6 @@
 package dev.moaserve.decode;
 
+import dev.moaserve.model.DecodeMode;
 import ai.djl.ndarray.NDManager;
 import dev.moaserve.model.Djl;
 import dev.moaserve.model.Init;

@@ -115,7 +115,7 @@ class PrefixCacheTest {
                         "a snapshot must not be stepped");
             }
             assertEquals(8, cache.lookup(a).length());                       // the longest boundary < 12
-            assertNull(cache.lookup(a, dev.moaserve.decode.DecodeMode.FROZEN)); // an exact state never serves a frozen request
+            assertNull(cache.lookup(a, dev.moaserve.model.DecodeMode.FROZEN)); // an exact state never serves a frozen request
             assertEquals(4, cache.lookup(Arrays.copyOf(a, 8)).length());     // 8 would leave nothing to feed
             assertNull(cache.lookup(Arrays.copyOf(a, 4)));
             long[] b = a.clone();

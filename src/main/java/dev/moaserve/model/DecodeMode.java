@@ -1,4 +1,4 @@
-package dev.moaserve.decode;
+package dev.moaserve.model;
 
 import java.util.Locale;
 

@@ -1,0 +1,86 @@
+package dev.moaserve.engine;
+
+import ai.djl.ndarray.types.DataType;
+import dev.moaserve.decode.DecodeState;
+import dev.moaserve.decode.IncrementalDecoder;
+import dev.moaserve.decode.PoolAllocationException;
+import dev.moaserve.model.Djl;
+import dev.moaserve.model.MoaModel;
+
+import java.util.List;
+
+/**
+ * The serving engine of one model, built from one {@link Config}: the decoder (decode-layout
+ * weights, the state pool, the compiled step program), warmed up, and the scheduler that drives
+ * it. The server, the command line's in-process load generators and tests build it the same way.
+ */
+public final class Engine implements AutoCloseable {
+    /**
+     * @param recompute {@code lazy} or {@code all} (which current-window rows an exact step recomputes)
+     * @param dtype     of the matmuls and the state's keys/values (float32 or float16)
+     */
+    public record Config(int maxBatchSize, int maxBatchedTokens, int maxQueue, long requestTimeoutNanos,
+                         long prefixCacheBytes, String recompute, DataType dtype) {
+        /** Defaults for in-process use: float32, lazy, no timeout, no prefix cache. */
+        public static Config of(int maxBatchSize, int maxQueue) {
+            return new Config(maxBatchSize, 512, maxQueue, 0, 0, "lazy", DataType.FLOAT32);
+        }
+    }
+
+    /** The decode-state pool for {@link Config#maxBatchSize} sequences does not fit on the device. */
+    public static final class PoolTooLargeException extends IllegalStateException {
+        PoolTooLargeException(PoolAllocationException e) {
+            super(e.getMessage(), e);
+        }
+    }
+
+    private final IncrementalDecoder decoder;
+    private final Scheduler scheduler;
+
+    private Engine(IncrementalDecoder decoder, Scheduler scheduler) {
+        this.decoder = decoder;
+        this.scheduler = scheduler;
+    }
+
+    /** Builds the decoder, runs one warm-up prefill and step, and starts the scheduler thread. */
+    public static Engine start(MoaModel model, Config c, EngineStats stats) {
+        IncrementalDecoder decoder;
+        try {
+            decoder = new IncrementalDecoder(model.weights(), c.maxBatchSize(), IncrementalDecoder.Recompute.parse(c.recompute()),
+                    c.dtype());
+        } catch (PoolAllocationException e) {
+            throw new PoolTooLargeException(e);
+        }
+        warmUp(decoder);
+        Scheduler scheduler = new Scheduler(decoder, model.tokenizer(), new Scheduler.Limits(c.maxBatchSize(), c.maxBatchedTokens(),
+                c.maxQueue(), c.requestTimeoutNanos(), c.prefixCacheBytes()), stats);
+        return new Engine(decoder, scheduler);
+    }
+
+    /** One prefill and one decode step, so the first request pays for no lazy initialisation (nor the program's first runs). */
+    private static void warmUp(IncrementalDecoder decoder) {
+        Djl.inferenceThread();
+        try (DecodeState s = decoder.newState()) {
+            decoder.prefill(s, new long[] {0, 0});
+            decoder.decode(List.of(s), new long[] {0});
+        }
+    }
+
+    public Scheduler scheduler() {
+        return scheduler;
+    }
+
+    /** Bytes of decode state one sequence holds: constant for the model, whatever its length. */
+    public long bytesPerSequence() {
+        return decoder.bytesPerSequence();
+    }
+
+    /** Stops the scheduler (running requests end as errors) and frees the decoder once nothing runs on it. */
+    @Override
+    public void close() {
+        scheduler.close();
+        if (scheduler.finished()) {
+            decoder.close();
+        }
+    }
+}
