@@ -4,6 +4,7 @@ import dev.moaserve.engine.Scheduler;
 import dev.moaserve.model.ChatTemplate;
 import dev.moaserve.model.DeviceChoice;
 import dev.moaserve.model.DecodeMode;
+import dev.moaserve.engine.Embedder;
 import dev.moaserve.engine.Engine;
 import dev.moaserve.model.MoaModel;
 import io.quarkus.runtime.ShutdownDelayInitiatedEvent;
@@ -32,6 +33,7 @@ public class ModelService {
 
     private volatile MoaModel model;
     private volatile Engine engine;
+    private volatile Embedder embedder;
     private volatile Scheduler scheduler;
     private volatile ChatTemplate chatTemplate;
     private volatile String name;
@@ -92,6 +94,11 @@ public class ModelService {
             throw new IllegalStateException(e.getMessage() + "; lower moa.max-batch-size (now " + config.maxBatchSize() + ")", e);
         }
         scheduler = engine.scheduler();
+        try {
+            embedder = new Embedder(model.weights(), Embedder.Pooling.parse(config.pooling()), config.maxQueue());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalStateException("moa.pooling: " + e.getMessage(), e);
+        }
         MoaModel m = model;
         constraints = new dev.moaserve.engine.constraint.Constraints(
                 () -> dev.moaserve.engine.constraint.Vocabulary.of(m.tokenizer(), m.config().numTokens()),
@@ -134,6 +141,10 @@ public class ModelService {
             s.drain(grace.toNanos());
             LOG.info("drained");
         }
+        Embedder e = embedder;
+        if (e != null) {
+            e.close();
+        }
     }
 
     /** Why generation is not available yet: loading, or draining. */
@@ -160,6 +171,11 @@ public class ModelService {
 
     public Scheduler scheduler() {
         return scheduler;
+    }
+
+    /** Embeddings (POST /v1/embeddings) from the served model. */
+    public Embedder embedder() {
+        return embedder;
     }
 
     public ChatTemplate chatTemplate() {

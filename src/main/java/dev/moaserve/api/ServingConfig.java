@@ -54,6 +54,10 @@ public interface ServingConfig {
     @WithDefault("exact")
     String decode();
 
+    /** How /v1/embeddings pools an input's final hidden states: mean (over its tokens) or last (its last token). */
+    @WithDefault("mean")
+    String pooling();
+
     /** The decode modes a request may ask for with {@code moa_decode} (the default is always allowed). */
     @WithDefault("exact")
     List<String> decodeAllow();

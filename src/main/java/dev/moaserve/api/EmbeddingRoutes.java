@@ -1,0 +1,194 @@
+package dev.moaserve.api;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.moaserve.engine.Embedder;
+import dev.moaserve.engine.Scheduler;
+import io.vertx.core.Context;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Inject;
+import org.jboss.logging.Logger;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.CancellationException;
+
+/**
+ * OpenAI's {@code POST /v1/embeddings}: {@code input} as a string, an array of strings, an array
+ * of token ids or an array of such arrays; {@code encoding_format} float or base64 (little-endian
+ * float32, as OpenAI's clients decode it); {@code dimensions} only if equal to the model's. The
+ * vectors come from {@link Embedder} (bounded queue: 429 when full; a client that leaves before its
+ * turn is skipped); one log line per request.
+ */
+@ApplicationScoped
+public class EmbeddingRoutes {
+    /** OpenAI's bound on the inputs of one request. */
+    static final int MAX_INPUTS = 2048;
+    private static final Logger LOG = Logger.getLogger(GenerationRoutes.class);
+    private static final Set<String> FIELDS = Set.of("input", "model", "encoding_format", "dimensions", "user");
+
+    @Inject
+    ModelService service;
+
+    @Inject
+    EngineMetrics metrics;
+
+    void routes(@Observes Router router) {
+        GenerationRoutes.post(router, "/v1/embeddings", this::handle);
+    }
+
+    private void handle(RoutingContext rc) {
+        long start = System.nanoTime();
+        try {
+            if (!service.ready()) {
+                rc.response().putHeader("Retry-After", "1");
+                throw new ApiException(503, "server_error", service.notReadyReason(), null, "unavailable");
+            }
+            JsonFields f = new JsonFields(GenerationRoutes.parse(rc), "", FIELDS, Map.of());
+            List<long[]> inputs = inputs(f.raw("input"));
+            String format = f.string("encoding_format", "float");
+            if (!format.equals("float") && !format.equals("base64")) {
+                throw ApiException.invalid("encoding_format", "'encoding_format' must be \"float\" or \"base64\"");
+            }
+            Embedder embedder = service.embedder();
+            if (f.has("dimensions") && f.integer("dimensions", 0, 1, Integer.MAX_VALUE) != embedder.dimensions()) {
+                throw ApiException.invalid("dimensions", "this model's embeddings have " + embedder.dimensions()
+                        + " dimensions and cannot be shortened; omit 'dimensions' or send " + embedder.dimensions());
+            }
+            f.string("model", "");
+            f.string("user", "");
+            String id = "embd-" + UUID.randomUUID().toString().replace("-", "").substring(0, 24);
+            int tokens = inputs.stream().mapToInt(a -> a.length).sum();
+            Embedder.Request request;
+            try {
+                request = embedder.submit(id, inputs);
+            } catch (Scheduler.QueueFullException e) {
+                throw new ApiException(429, "rate_limit_exceeded", e.getMessage(), null, "rate_limit_exceeded");
+            } catch (Scheduler.ShuttingDownException e) {
+                throw new ApiException(503, "server_error", e.getMessage(), null, "unavailable");
+            }
+            rc.response().closeHandler(v -> request.cancel());
+            Context ctx = rc.vertx().getOrCreateContext();
+            request.result().whenComplete((vectors, failure) -> ctx.runOnContext(v -> {
+                if (failure instanceof CancellationException || rc.response().closed()) {
+                    log(id, inputs.size(), tokens, start, "cancelled");
+                    return;
+                }
+                if (failure != null) {
+                    log(id, inputs.size(), tokens, start, "error");
+                    GenerationRoutes.sendError(rc.response(), new ApiException(503, "server_error",
+                            failure.getMessage() == null ? failure.toString() : failure.getMessage(), null, "unavailable"), false);
+                    return;
+                }
+                rc.response().setStatusCode(200).putHeader("Content-Type", "application/json")
+                        .end(Json.write(body(vectors, format, tokens)));
+                metrics.outcome("embedding");
+                log(id, inputs.size(), tokens, start, "ok");
+            }));
+        } catch (ApiException e) {
+            if (e.status() == 429) {
+                rc.response().putHeader("Retry-After", "1");
+            }
+            metrics.outcome(e.status() == 429 ? "rejected" : "invalid");
+            GenerationRoutes.sendError(rc.response(), e, false);
+        }
+    }
+
+    /** The inputs as token ids: strings are tokenized, ids are checked; each one non-empty and within the context. */
+    private List<long[]> inputs(JsonNode input) {
+        if (input == null) {
+            throw ApiException.invalid("input", "'input' is required: a string, an array of strings, or token ids");
+        }
+        List<long[]> out = new ArrayList<>();
+        if (input.isTextual()) {
+            out.add(RequestParser.encode(input.asText(), service, "input"));
+        } else if (input.isArray() && !input.isEmpty() && input.get(0).isTextual()) {
+            for (JsonNode s : input) {
+                if (!s.isTextual()) {
+                    throw ApiException.invalid("input", "'input' mixes strings and other values");
+                }
+                out.add(RequestParser.encode(s.asText(), service, "input"));
+            }
+        } else if (input.isArray() && !input.isEmpty() && input.get(0).isArray()) {
+            for (JsonNode ids : input) {
+                out.add(ids(ids));
+            }
+        } else if (input.isArray() && !input.isEmpty()) {
+            out.add(ids(input));
+        } else {
+            throw ApiException.invalid("input", "'input' must be a non-empty string, array of strings, array of token ids, "
+                    + "or array of token-id arrays");
+        }
+        if (out.size() > MAX_INPUTS) {
+            throw ApiException.invalid("input", "at most " + MAX_INPUTS + " inputs per request, got " + out.size());
+        }
+        int seqLen = service.model().config().seqLen();
+        for (int i = 0; i < out.size(); i++) {
+            long[] ids = out.get(i);
+            if (ids.length == 0) {
+                throw ApiException.invalid("input", "input " + i + " is empty");
+            }
+            if (ids.length > seqLen) {
+                throw new ApiException(400, "invalid_request_error", "This model's maximum context length is " + seqLen
+                        + " tokens, however you requested " + ids.length + " tokens (input " + i + "). Please reduce your input.",
+                        "input", "context_length_exceeded");
+            }
+        }
+        return out;
+    }
+
+    private long[] ids(JsonNode array) {
+        if (!array.isArray() || array.isEmpty()) {
+            throw ApiException.invalid("input", "token-id inputs must be non-empty arrays of integers");
+        }
+        long[] ids = new long[array.size()];
+        for (int i = 0; i < ids.length; i++) {
+            if (!JsonFields.isInteger(array.get(i))) {
+                throw ApiException.invalid("input", "token ids must be integers");
+            }
+            ids[i] = array.get(i).asLong();
+        }
+        return RequestParser.checkIds(ids, service, "input");
+    }
+
+    private ObjectNode body(float[][] vectors, String format, int tokens) {
+        ObjectNode root = Json.MAPPER.createObjectNode();
+        root.put("object", "list");
+        ArrayNode data = root.putArray("data");
+        for (int i = 0; i < vectors.length; i++) {
+            ObjectNode e = data.addObject();
+            e.put("object", "embedding");
+            e.put("index", i);
+            if (format.equals("base64")) {
+                ByteBuffer b = ByteBuffer.allocate(4 * vectors[i].length).order(ByteOrder.LITTLE_ENDIAN);
+                for (float x : vectors[i]) {
+                    b.putFloat(x);
+                }
+                e.put("embedding", Base64.getEncoder().encodeToString(b.array()));
+            } else {
+                ArrayNode v = e.putArray("embedding");
+                for (float x : vectors[i]) {
+                    v.add(x);
+                }
+            }
+        }
+        root.put("model", service.name());
+        root.putObject("usage").put("prompt_tokens", tokens).put("total_tokens", tokens);
+        return root;
+    }
+
+    private void log(String id, int inputs, int tokens, long start, String outcome) {
+        LOG.infof("request %s embeddings inputs=%d prompt_tokens=%d total_ms=%.1f outcome=%s", id, inputs, tokens,
+                (System.nanoTime() - start) / 1e6, outcome);
+    }
+}
