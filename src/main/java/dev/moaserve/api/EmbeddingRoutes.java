@@ -3,8 +3,9 @@ package dev.moaserve.api;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.moaserve.engine.QueueFullException;
+import dev.moaserve.engine.ShuttingDownException;
 import dev.moaserve.engine.Embedder;
-import dev.moaserve.engine.Scheduler;
 import io.vertx.core.Context;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
@@ -72,9 +73,9 @@ public class EmbeddingRoutes {
             Embedder.Request request;
             try {
                 request = embedder.submit(id, inputs);
-            } catch (Scheduler.QueueFullException e) {
+            } catch (QueueFullException e) {
                 throw new ApiException(429, "rate_limit_exceeded", e.getMessage(), null, "rate_limit_exceeded");
-            } catch (Scheduler.ShuttingDownException e) {
+            } catch (ShuttingDownException e) {
                 throw new ApiException(503, "server_error", e.getMessage(), null, "unavailable");
             }
             rc.response().closeHandler(v -> request.cancel());

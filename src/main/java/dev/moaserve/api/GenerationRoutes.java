@@ -1,10 +1,11 @@
 package dev.moaserve.api;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.moaserve.engine.QueueFullException;
+import dev.moaserve.engine.ShuttingDownException;
 import dev.moaserve.engine.GenerationRequest;
 import dev.moaserve.engine.Sampler;
 import dev.moaserve.engine.SamplingParams;
-import dev.moaserve.engine.Scheduler;
 import dev.moaserve.engine.TokenListener;
 import dev.moaserve.engine.constraint.ConstraintException;
 import dev.moaserve.engine.constraint.Constraints;
@@ -182,9 +183,9 @@ public class GenerationRoutes {
         GenerationRequest lead = requests.get(0).withForks(requests.subList(1, n));
         try {
             service.scheduler().submit(lead);
-        } catch (Scheduler.QueueFullException e) {
+        } catch (QueueFullException e) {
             throw new ApiException(429, "rate_limit_exceeded", e.getMessage(), null, "rate_limit_exceeded");
-        } catch (Scheduler.ShuttingDownException e) {
+        } catch (ShuttingDownException e) {
             throw new ApiException(503, "server_error", e.getMessage(), null, "unavailable");
         }
         Context ctx = rc.vertx().getOrCreateContext();

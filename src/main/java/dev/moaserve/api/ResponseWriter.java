@@ -192,11 +192,11 @@ final class ResponseWriter {
         choice.put("index", out.index);
         if (api == Api.CHAT) {
             choice.putObject("delta").put("content", t.text());
-            choice.set("logprobs", spec.chatLogprobs() && t.choice() != null ? chatLogprobs(List.of(t)) : null);
+            choice.set("logprobs", spec.chatLogprobs() && t.choice() != null ? Logprobs.chat(service.model().tokenizer(), List.of(t)) : null);
         } else {
             choice.put("text", t.text());
             choice.set("logprobs", spec.params().logprobs() > 0 && t.choice() != null
-                    ? completionLogprobs(out, List.of(t)) : null);
+                    ? Logprobs.completion(service.model().tokenizer(), out.text, List.of(t)) : null);
         }
         choice.putNull("finish_reason");
         return o;
@@ -327,10 +327,10 @@ final class ResponseWriter {
                 msg.put("role", "assistant");
                 msg.put("content", out.finish.text());
                 msg.putNull("refusal");
-                choice.set("logprobs", spec.chatLogprobs() ? chatLogprobs(out.tokens) : null);
+                choice.set("logprobs", spec.chatLogprobs() ? Logprobs.chat(service.model().tokenizer(), out.tokens) : null);
             } else {
                 choice.put("text", fullText(out.finish.text()));
-                choice.set("logprobs", spec.params().logprobs() > 0 ? completionLogprobs(out, out.tokens) : null);
+                choice.set("logprobs", spec.params().logprobs() > 0 ? Logprobs.completion(service.model().tokenizer(), out.text, out.tokens) : null);
             }
             choice.put("finish_reason", out.finish.reason().label());
         }
@@ -351,55 +351,6 @@ final class ResponseWriter {
         u.put("total_tokens", f.promptTokens() + completion);
         u.putObject("prompt_tokens_details").put("cached_tokens", f.cachedTokens());
         return u;
-    }
-
-    private ObjectNode completionLogprobs(Out out, List<TokenEvent> ts) {
-        Tokenizer tk = service.model().tokenizer();
-        ObjectNode lp = Json.object();
-        ArrayNode toks = lp.putArray("tokens");
-        ArrayNode values = lp.putArray("token_logprobs");
-        ArrayNode tops = lp.putArray("top_logprobs");
-        ArrayNode offsets = lp.putArray("text_offset");
-        int at = out.text.length() - ts.stream().mapToInt(t -> tk.tokenText(t.token()).length()).sum();
-        for (TokenEvent t : ts) {
-            String s = tk.tokenText(t.token());
-            toks.add(s);
-            values.add(t.choice().logprob());
-            ObjectNode top = tops.addObject();
-            for (int i = 0; i < t.choice().topTokens().length; i++) {
-                top.put(tk.tokenText(t.choice().topTokens()[i]), t.choice().topLogprobs()[i]);
-            }
-            offsets.add(Math.max(0, at));
-            at += s.length();
-        }
-        return lp;
-    }
-
-    private ObjectNode chatLogprobs(List<TokenEvent> ts) {
-        Tokenizer tk = service.model().tokenizer();
-        ObjectNode lp = Json.object();
-        ArrayNode content = lp.putArray("content");
-        for (TokenEvent t : ts) {
-            ObjectNode c = logprobEntry(tk.tokenText(t.token()), t.choice().logprob());
-            ArrayNode top = c.putArray("top_logprobs");
-            for (int i = 0; i < t.choice().topTokens().length; i++) {
-                top.add(logprobEntry(tk.tokenText(t.choice().topTokens()[i]), t.choice().topLogprobs()[i]));
-            }
-            content.add(c);
-        }
-        lp.putNull("refusal");
-        return lp;
-    }
-
-    private ObjectNode logprobEntry(String token, double logprob) {
-        ObjectNode c = Json.object();
-        c.put("token", token);
-        c.put("logprob", logprob);
-        ArrayNode bytes = c.putArray("bytes");
-        for (byte b : token.getBytes(java.nio.charset.StandardCharsets.UTF_8)) {
-            bytes.add(b & 0xff);
-        }
-        return c;
     }
 
     private ObjectNode tgiToken(TokenEvent t) {

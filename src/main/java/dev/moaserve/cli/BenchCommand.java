@@ -119,7 +119,7 @@ final class BenchCommand implements Callable<Integer> {
         Djl.inferenceThread();
         out.printf(Locale.ROOT, "moa-serve decode benchmark (%s, %d cores, %s)%n", System.getProperty("os.arch"),
                 Runtime.getRuntime().availableProcessors(), quick ? "quick" : "full");
-        double peak = matmulPeak(out);
+        double peak = MatmulRate.peak(out);
         try (MoaModel embedded = MoaModel.loadEmbedded()) {
             out.printf(Locale.ROOT, "%n## moa-shakespeare (the embedded model): %s%n", describe(embedded.config()));
             modeSweep(out, "moa-shakespeare", embedded.weights(), quick, peak);
@@ -225,7 +225,7 @@ final class BenchCommand implements Callable<Integer> {
         int warmSteps = big ? 4 : 150;
         decodePoint(w, 8, warmSteps, IncrementalDecoder.Recompute.LAZY, quick);
         decodePoint(w, 8, warmSteps, IncrementalDecoder.Recompute.ALL, quick);
-        double shapePeak = shapePeak(w.config());
+        double shapePeak = MatmulRate.shapePeak(w.config());
         out.printf(Locale.ROOT, "%nmatmul of the model's own feed-forward shape (512 x %d x %d) in this run: %.1f GFLOP/s "
                 + "(the last column compares with it)%n", w.config().dim(), w.config().ffDim(), shapePeak);
         out.println();
@@ -388,34 +388,6 @@ final class BenchCommand implements Callable<Integer> {
         double inc = perToken(w, prompt, steps);
         out.printf(Locale.ROOT, "%nreference way (full forward per token, context ~%d): %.2f ms/token; incremental: %.2f ms/token; "
                 + "speedup %.1fx%n", prompt, full, inc, full / inc);
-    }
-
-    /** The f32 throughput of a matmul of the model's own feed-forward shape, 512 rows. */
-    static double shapePeak(ModelConfig c) {
-        return matmulRate(512, c.dim(), c.ffDim());
-    }
-
-    /** DJL's f32 matmul throughput on this machine (1024²). */
-    static double matmulPeak(PrintStream out) {
-        double gflops = matmulRate(1024, 1024, 1024);
-        out.printf(Locale.ROOT, "matmul 1024x1024 f32 peak: %.1f GFLOP/s%n", gflops);
-        return gflops;
-    }
-
-    /** GFLOP/s of an [m, k] × [k, n] f32 matmul, best of 5. */
-    private static double matmulRate(int m, int k, int n) {
-        try (NDManager nd = Djl.newManager(); NDScope scope = new NDScope()) {
-            scope.suppressNotUsedWarning();
-            NDArray a = nd.randomNormal(new Shape(m, k));
-            NDArray b = nd.randomNormal(new Shape(k, n));
-            double best = Double.MAX_VALUE;
-            for (int i = 0; i < 5; i++) {
-                long t0 = System.nanoTime();
-                a.matMul(b).getFloat(0, 0);
-                best = Math.min(best, (System.nanoTime() - t0) / 1e9);
-            }
-            return 2.0 * m * k * n / best / 1e9;
-        }
     }
 
     private static long[] randomTokens(Random rnd, int n, int vocab) {

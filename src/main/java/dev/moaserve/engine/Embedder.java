@@ -96,11 +96,11 @@ public final class Embedder implements AutoCloseable {
     /** Queues a request (token ids already checked against the model); never blocks. */
     public Request submit(String id, List<long[]> inputs) {
         if (stopped) {
-            throw new Scheduler.ShuttingDownException("the server is shutting down");
+            throw new ShuttingDownException("the server is shutting down");
         }
         Request r = new Request(id, List.copyOf(inputs));
         if (!queue.offer(r)) {
-            throw new Scheduler.QueueFullException("too many embedding requests are waiting (" + queue.size() + "); retry later");
+            throw new QueueFullException("too many embedding requests are waiting (" + queue.size() + "); retry later");
         }
         return r;
     }
@@ -174,7 +174,7 @@ public final class Embedder implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         for (Request r; (r = queue.poll()) != null; ) {
-            r.result.completeExceptionally(new Scheduler.ShuttingDownException("the server shut down before this request ran"));
+            r.result.completeExceptionally(new ShuttingDownException("the server shut down before this request ran"));
         }
         LOG.debugf("embeddings stopped (%s pooling)", pooling.name().toLowerCase(Locale.ROOT));
     }

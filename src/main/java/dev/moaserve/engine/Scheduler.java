@@ -34,20 +34,6 @@ public final class Scheduler implements AutoCloseable {
         }
     }
 
-    /** Raised by {@link #submit} when the waiting queue is full. */
-    public static final class QueueFullException extends RuntimeException {
-        public QueueFullException(String message) {
-            super(message);
-        }
-    }
-
-    /** Raised by {@link #submit} once draining has begun. */
-    public static final class ShuttingDownException extends RuntimeException {
-        public ShuttingDownException(String message) {
-            super(message);
-        }
-    }
-
     private final IncrementalDecoder decoder;
     private final Tokenizer tokenizer;
     private final Limits limits;
