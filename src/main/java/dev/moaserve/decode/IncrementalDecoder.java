@@ -42,12 +42,7 @@ public final class IncrementalDecoder implements AutoCloseable {
 
         /** {@code lazy} or {@code all}, any case. */
         public static Recompute parse(String name) {
-            for (Recompute r : values()) {
-                if (r.name().equalsIgnoreCase(name.trim())) {
-                    return r;
-                }
-            }
-            throw new IllegalArgumentException("recompute mode must be 'lazy' or 'all', got '" + name + "'");
+            return dev.moaserve.model.EnumNames.parse(Recompute.class, name, "recompute mode");
         }
     }
 

@@ -38,12 +38,7 @@ public final class Embedder implements AutoCloseable {
 
         /** {@code mean} or {@code last}, any case. */
         public static Pooling parse(String name) {
-            for (Pooling p : values()) {
-                if (p.name().equalsIgnoreCase(name.trim())) {
-                    return p;
-                }
-            }
-            throw new IllegalArgumentException("pooling must be 'mean' or 'last', got '" + name + "'");
+            return dev.moaserve.model.EnumNames.parse(Pooling.class, name, "pooling");
         }
     }
 

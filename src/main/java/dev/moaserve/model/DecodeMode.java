@@ -18,12 +18,7 @@ public enum DecodeMode {
 
     /** {@code exact} or {@code frozen}, any case. */
     public static DecodeMode parse(String name) {
-        for (DecodeMode m : values()) {
-            if (m.name().equalsIgnoreCase(name.trim())) {
-                return m;
-            }
-        }
-        throw new IllegalArgumentException("decode mode must be 'exact' or 'frozen', got '" + name + "'");
+        return EnumNames.parse(DecodeMode.class, name, "decode mode");
     }
 
     /** The name users write: {@code exact} or {@code frozen}. */
