@@ -71,6 +71,28 @@ class DecodeModeApiTest {
     }
 
     @Test
+    void seededChoicesAndThePrefixCacheWorkInFrozenMode() {
+        // a fresh prompt (not cached by the other tests), long enough to cross window boundaries
+        String prompt = PROMPT.replace("ROMEO", "JULIET") + "JULIET:\\n";
+        String body = "{\"prompt\": \"" + prompt.replace("\n", "\\n") + "\", \"max_tokens\": 12, \"temperature\": 0.9, "
+                + "\"seed\": 5, \"n\": 2, \"moa_decode\": \"frozen\"}";
+        Response first = given().contentType(ContentType.JSON).body(body).post("/v1/completions");
+        first.then().statusCode(200).header(ResponseWriter.DECODE_HEADER, "frozen");
+        Response second = given().contentType(ContentType.JSON).body(body).post("/v1/completions");
+        for (int i = 0; i < 2; i++) {
+            assertEquals(first.<String>path("choices[" + i + "].text"), second.<String>path("choices[" + i + "].text"),
+                    "seeded choice " + i + " is reproducible");
+        }
+        assertNotEquals(first.<String>path("choices[0].text"), first.<String>path("choices[1].text"), "choices use their own seeds");
+        int promptTokens = second.path("usage.prompt_tokens");
+        assertEquals((promptTokens - 1) / 32 * 32, second.<Integer>path("usage.prompt_tokens_details.cached_tokens"),
+                "the second request starts from the frozen prefix state the first one left");
+        // an exact request with the same prompt never gets a frozen state from the cache
+        Response exact = given().contentType(ContentType.JSON).body(body.replace("frozen", "exact")).post("/v1/completions");
+        assertEquals(0, exact.<Integer>path("usage.prompt_tokens_details.cached_tokens"));
+    }
+
+    @Test
     void anUnknownModeIsA400NamingTheField() {
         completion("fast", false).then().statusCode(400)
                 .body("error.param", equalTo("moa_decode"))
