@@ -70,7 +70,8 @@ class PlaygroundBrowserTest {
     @Test
     void generatesStopsAndShowsErrors() throws Exception {
         browser.get("http://localhost:" + port + "/");
-        WebDriverWait wait = new WebDriverWait(browser, Duration.ofSeconds(20));
+        // poll often: 200 tokens stream in well under a second, so the stop below must come early
+        WebDriverWait wait = new WebDriverWait(browser, Duration.ofSeconds(20), Duration.ofMillis(10));
         wait.until(d -> new Select(d.findElement(By.id("model"))).getFirstSelectedOption().getText().equals("moa-shakespeare"));
 
         // generate: the streamed text grows over time
