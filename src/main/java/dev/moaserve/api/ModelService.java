@@ -34,6 +34,7 @@ public class ModelService {
     private volatile MoaModel model;
     private volatile Engine engine;
     private volatile Embedder embedder;
+    private Embedder.Pooling pooling;
     private volatile Scheduler scheduler;
     private volatile ChatTemplate chatTemplate;
     private volatile String name;
@@ -72,7 +73,7 @@ public class ModelService {
     }
 
     private void load() {
-        decodeModes();
+        settings();
         long t0 = System.nanoTime();
         dev.moaserve.model.Djl.engine(); // libtorch init (and first-start extraction) is not model loading
         long t1 = System.nanoTime();
@@ -94,11 +95,7 @@ public class ModelService {
             throw new IllegalStateException(e.getMessage() + "; lower moa.max-batch-size (now " + config.maxBatchSize() + ")", e);
         }
         scheduler = engine.scheduler();
-        try {
-            embedder = new Embedder(model.weights(), Embedder.Pooling.parse(config.pooling()), config.maxQueue());
-        } catch (IllegalArgumentException e) {
-            throw new IllegalStateException("moa.pooling: " + e.getMessage(), e);
-        }
+        embedder = new Embedder(model.weights(), pooling, config.maxQueue());
         MoaModel m = model;
         constraints = new dev.moaserve.engine.constraint.Constraints(
                 () -> dev.moaserve.engine.constraint.Vocabulary.of(m.tokenizer(), m.config().numTokens()),
@@ -192,8 +189,13 @@ public class ModelService {
         return name;
     }
 
-    /** moa.decode and moa.decode-allow, checked before anything loads: a wrong name stops startup with one line. */
-    private void decodeModes() {
+    /** moa.decode, moa.decode-allow and moa.pooling, checked before anything loads: a wrong name stops startup with one line. */
+    private void settings() {
+        try {
+            pooling = Embedder.Pooling.parse(config.pooling());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalStateException("moa.pooling: " + e.getMessage(), e);
+        }
         try {
             decodeDefault = DecodeMode.parse(config.decode());
             java.util.EnumSet<DecodeMode> allowed = java.util.EnumSet.of(decodeDefault);

@@ -15,6 +15,7 @@ import dev.moaserve.model.Ops;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -73,42 +74,47 @@ final class ScriptedStep implements AutoCloseable {
     /**
      * One step over the pool's leading slots.
      *
-     * @param floats  [3·B·w + B] and {@code ints} int64, laid out as the program's {@code step} says
-     * @param meta    B, new tokens, committing slots, sequences, cached, any routed, fixed-plan T
+     * @param floats [3·B·w + 2·B] and {@code ints} int64, laid out as the program's {@code step} says
+     * @param meta   the step's integers ({@link StepPlan#meta})
      * @return logits [S, V] float32, on the device (the caller's scope owns it)
      */
     NDArray run(StatePool pool, NDArray floats, NDArray ints, long[] meta, NDManager manager) {
-        try (IValue f = IValue.from((PtNDArray) floats);
-             IValue i = IValue.from((PtNDArray) ints);
-             IValue m = IValue.listFrom(meta);
-             IValue out = IValueUtils.runMethod(module, "step", weights, poolArg(pool), f, i, m, rowCounterArg)) {
-            return out.toTensor((PtNDManager) manager);
-        }
+        return call(manager, "step", weights, poolArg(pool), floats, ints, meta, rowCounterArg);
     }
 
     /** One step and the sampling of its logits in the same call: [rows, width] sampled tokens. */
     NDArray runAndSample(StatePool pool, NDArray floats, NDArray ints, long[] meta,
                          NDArray sampleFloats, NDArray sampleInts, long[] sampleMeta, NDManager manager) {
-        try (IValue f = IValue.from((PtNDArray) floats);
-             IValue i = IValue.from((PtNDArray) ints);
-             IValue m = IValue.listFrom(meta);
-             IValue sf = IValue.from((PtNDArray) sampleFloats);
-             IValue si = IValue.from((PtNDArray) sampleInts);
-             IValue sm = IValue.listFrom(sampleMeta);
-             IValue out = IValueUtils.runMethod(module, "step_sample", weights, poolArg(pool), f, i, m, rowCounterArg,
-                     sf, si, sm)) {
-            return out.toTensor((PtNDManager) manager);
-        }
+        return call(manager, "step_sample", weights, poolArg(pool), floats, ints, meta, rowCounterArg,
+                sampleFloats, sampleInts, sampleMeta);
     }
 
     /** The program's sampler alone, on logits [N, V] (tests, and steps that were not sampled in the call). */
     NDArray sample(NDArray logits, NDArray sampleFloats, NDArray sampleInts, long[] sampleMeta, NDManager manager) {
-        try (IValue l = IValue.from((PtNDArray) logits);
-             IValue sf = IValue.from((PtNDArray) sampleFloats);
-             IValue si = IValue.from((PtNDArray) sampleInts);
-             IValue sm = IValue.listFrom(sampleMeta);
-             IValue out = IValueUtils.runMethod(module, "sample", l, sf, si, sm)) {
-            return out.toTensor((PtNDManager) manager);
+        return call(manager, "sample", logits, sampleFloats, sampleInts, sampleMeta);
+    }
+
+    /**
+     * Runs a method of the program. Arguments are IValues kept across calls (weights, pool,
+     * counter), or tensors and integer lists of this call, wrapped here and freed after it.
+     */
+    private NDArray call(NDManager manager, String method, Object... args) {
+        IValue[] values = new IValue[args.length];
+        List<IValue> own = new ArrayList<>();
+        try {
+            for (int k = 0; k < args.length; k++) {
+                if (args[k] instanceof IValue kept) {
+                    values[k] = kept;
+                } else {
+                    values[k] = args[k] instanceof long[] ints ? IValue.listFrom(ints) : IValue.from((PtNDArray) args[k]);
+                    own.add(values[k]);
+                }
+            }
+            try (IValue out = IValueUtils.runMethod(module, method, values)) {
+                return out.toTensor((PtNDManager) manager);
+            }
+        } finally {
+            own.forEach(IValue::close);
         }
     }
 

@@ -67,7 +67,7 @@ public final class BatchSampler {
             f[6 * i + 1] = q.topK() > 0 ? q.topK() : k;
             f[6 * i + 2] = (float) q.topP();
             f[6 * i + 3] = (float) q.minP();
-            f[6 * i + 4] = g || !anySampled ? 0f : (float) r.nextUniform();
+            f[6 * i + 4] = g ? 0f : (float) r.nextUniform();
             f[6 * i + 5] = g ? 1f : 0f;
         }
         System.arraycopy(pen.a, 0, f, 6 * s, p);

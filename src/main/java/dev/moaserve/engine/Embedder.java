@@ -143,11 +143,8 @@ public final class Embedder implements AutoCloseable {
             float[] flat;
             try (NDManager m = weights.manager().newSubManager(); NDScope scope = new NDScope()) {
                 scope.suppressNotUsedWarning();
-                NDArray h = FullForward.embed(weights, m.create(ids, new Shape(at.size(), n)));      // [b, n, D]
-                for (int l = 0; l < weights.config().depth(); l++) {
-                    h = FullForward.layer(weights, m, l, h, false);
-                }
-                NDArray normed = Ops.l2normalize(h).mul(weights.finalGamma().mul((float) Math.sqrt(d)));  // the final RMSNorm
+                NDArray h = FullForward.finalHidden(weights, m, m.create(ids, new Shape(at.size(), n)), null, false);
+                NDArray normed = Ops.rmsNorm(h, weights.finalGamma());                                 // [b, n, D]
                 NDArray pooled = pooling == Pooling.MEAN ? normed.mean(new int[] {1})
                         : normed.get(new ai.djl.ndarray.index.NDIndex(":, -1"));                      // [b, D]
                 flat = Ops.l2normalize(pooled).toFloatArray();

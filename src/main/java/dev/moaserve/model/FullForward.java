@@ -35,6 +35,14 @@ public final class FullForward {
      *              coordinate-descent scores) so the routing tokens learn; same values otherwise
      */
     public static NDArray logits(MoaWeights w, NDManager m, NDArray ids, List<NDArray> hidden, boolean train) {
+        return Ops.logits(w, finalHidden(w, m, ids, hidden, train));
+    }
+
+    /**
+     * The residual stream after the last layer (before the final norm), [B, N] ids → [B, N, D];
+     * {@code hidden}, if not null, receives it after each layer.
+     */
+    public static NDArray finalHidden(MoaWeights w, NDManager m, NDArray ids, List<NDArray> hidden, boolean train) {
         NDArray h = embed(w, ids);
         for (int l = 0; l < w.config().depth(); l++) {
             h = layer(w, m, l, h, train);
@@ -42,7 +50,7 @@ public final class FullForward {
                 hidden.add(h);
             }
         }
-        return Ops.logits(w, h);
+        return h;
     }
 
     /** token_emb[x] + pos_emb[0..N): [B, N] → [B, N, D]. */

@@ -122,11 +122,11 @@ class DecodeStep(Module):
     return logits                                                              # [S, V]
 
   def rows_info(self: __torch__.DecodeStep, rows: Tensor, place: Tensor, t_rows: int, B: int,
-      qpos: Tensor, ring_pos: Tensor, flag: Tensor, rope_table: Tensor, dense: bool) -> Tuple[Tensor, Tensor, int, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, bool]:
+      qpos: Tensor, ring_pos: Tensor, flag: Tensor, rope_table: Tensor, dense: bool) -> Tuple[Tensor, Tensor, int, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, bool]:
     # rows [m] window rows b*w + t (ascending); place [m] their index b*T + i in the [B, T]
-    # attention layout -> (rows, place, T, slot [m], position [m], cos, sin [m, 1, dh],
-    #                      ring entry [m], local mask [B, 1, T, R], window>=1 flag [m, 1], dense:
-    #                      place is 0..m-1, so the layout is a view of the packed rows)
+    # attention layout -> (rows, place, T, slot [m], cos, sin [m, 1, dh], ring entry [m],
+    #                      local mask [B, 1, T, R], window>=1 flag [m, 1], dense: place is
+    #                      0..m-1, so the layout is a view of the packed rows)
     R = self.ring
     slot = torch.div(rows, self.window, rounding_mode="floor")
     pos = torch.index_select(qpos.reshape(-1), 0, rows)                        # [m] float
@@ -137,7 +137,7 @@ class DecodeStep(Module):
     hidden = torch.logical_or(torch.lt(diff, 0.0), torch.gt(diff, float(self.local_window)))
     local_bias = torch.mul(hidden.float(), self.neg).unsqueeze(1)              # [B, 1, T, R]
     row_flag = torch.index_select(flag, 0, slot).unsqueeze(1)
-    return (rows, place, t_rows, slot, pos, rope[:, 0:1], rope[:, 1:2], torch.remainder(pos.long(), R), local_bias, row_flag, dense)
+    return (rows, place, t_rows, slot, rope[:, 0:1], rope[:, 1:2], torch.remainder(pos.long(), R), local_bias, row_flag, dense)
 
   def step_sample(self: __torch__.DecodeStep,
       wts: List[Tensor], pool: List[Tensor], f: Tensor, ids: Tensor, meta: List[int], rows_out: Tensor,
@@ -199,8 +199,8 @@ class DecodeStep(Module):
     return torch.cat(parts, 1)
 
   def layer(self: __torch__.DecodeStep, wts: List[Tensor], pool: List[Tensor], l: int,
-      info: Tuple[Tensor, Tensor, int, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, bool],
-      at_last: Tuple[Tensor, Tensor, int, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, bool],
+      info: Tuple[Tensor, Tensor, int, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, bool],
+      at_last: Tuple[Tensor, Tensor, int, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, bool],
       B: int, sel: Tensor, any_routed: bool, final: bool, rows_are_last: bool) -> Tensor:
     # one layer on the rows of `info`: their outputs [m, D]; the final layer writes the rows'
     # keys/values, then goes on with each sequence's last row only (`at_last`): [S, D]
@@ -212,8 +212,8 @@ class DecodeStep(Module):
     cd = wts[lw + 2].dtype                                                     # matmul dtype
     rows = info[0]
     m = rows.size(0)
-    cos = info[5]
-    sin = info[6]
+    cos = info[4]
+    sin = info[5]
     x = torch.index_select(pool[lp + 2][0:B].reshape(-1, self.dim), 0, rows)   # [m, D]
 
     # local attention over the ring: the W final positions before the window, and the window
@@ -222,8 +222,8 @@ class DecodeStep(Module):
     qk = self.rotary(qkv[:, 0:2 * I].view(m, 2 * H, dh), cos, sin)             # [m, 2H, dh]
     q = qk[:, 0:H]
     k = qk[:, H:2 * H]
-    pool[lp + 0][info[3], :, info[7]] = k.to(cd)                               # [P, H, R, dh]
-    pool[lp + 1][info[3], :, info[7]] = qkv[:, 2 * I:3 * I].reshape(m, H, dh).to(cd)
+    pool[lp + 0][info[3], :, info[6]] = k.to(cd)                               # [P, H, R, dh]
+    pool[lp + 1][info[3], :, info[6]] = qkv[:, 2 * I:3 * I].reshape(m, H, dh).to(cd)
     if final and not rows_are_last:
       # the last layer's outputs only feed the logits: only each sequence's last row goes on
       at = torch.searchsorted(rows, at_last[0])
@@ -232,10 +232,10 @@ class DecodeStep(Module):
       info = at_last
     place = info[1]
     t_rows = info[2]
-    qb = self.to_layout(q, place, B, t_rows, info[10])                         # [B, T, H, dh]
+    qb = self.to_layout(q, place, B, t_rows, info[9])                         # [B, T, H, dh]
     att = torch.scaled_dot_product_attention(qb.transpose(1, 2),
-        pool[lp + 0][0:B].float(), pool[lp + 1][0:B].float(), info[8], 0.0, False, scale=1.0)
-    local = self.from_layout(att.transpose(1, 2).reshape(B * t_rows, I), place, info[10])   # [m, I]
+        pool[lp + 0][0:B].float(), pool[lp + 1][0:B].float(), info[7], 0.0, False, scale=1.0)
+    local = self.from_layout(att.transpose(1, 2).reshape(B * t_rows, I), place, info[9])   # [m, I]
     mix = torch.linear(local.to(cd), wts[lw + 3]).float()                      # [m, D]
 
     if any_routed:
@@ -245,7 +245,7 @@ class DecodeStep(Module):
     return torch.add(h, torch.linear(ff.to(cd), wts[lw + 14], wts[lw + 15]).float())   # [m, D]
 
   def routed(self: __torch__.DecodeStep, wts: List[Tensor], pool: List[Tensor], l: int, x: Tensor,
-      info: Tuple[Tensor, Tensor, int, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, bool],
+      info: Tuple[Tensor, Tensor, int, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, bool],
       B: int, sel: Tensor) -> Tensor:
     # every expert's attention of the rows over its null key/value and kept top-K of the past;
     # rows an expert did not select (in windows >= 1) take its null token
@@ -254,7 +254,7 @@ class DecodeStep(Module):
     rows = info[0]
     place = info[1]
     t_rows = info[2]
-    row_flag = info[9]
+    row_flag = info[8]
     m = rows.size(0)
     H = self.heads
     dh = self.dim_head
@@ -263,15 +263,15 @@ class DecodeStep(Module):
     K1 = self.routed_kv + 1
     cd = wts[lw + 2].dtype
     qs = torch.linear(self.unit(x).to(cd), wts[lw + 6]).float().view(m, G * H, dh)
-    q = self.rotary(qs, info[5], info[6])                                              # [m, G*H, dh]
-    qb = self.to_layout(q, place, B, t_rows, info[10]).view(B, t_rows, G, H, dh)
+    q = self.rotary(qs, info[4], info[5])                                              # [m, G*H, dh]
+    qb = self.to_layout(q, place, B, t_rows, info[9]).view(B, t_rows, G, H, dh)
     qb = qb.permute([0, 2, 3, 1, 4]).reshape(B * G, H, t_rows, dh)
     keys = pool[lp + 4][0:B].reshape(B * G, H, K1, dh).float()
     values = pool[lp + 5][0:B].reshape(B * G, H, K1, dh).float()
     bias = pool[lp + 6][0:B].reshape(B * G, 1, 1, K1)
     att = torch.scaled_dot_product_attention(qb, keys, values, bias, 0.0, False, scale=1.0)   # [B*G, H, T, dh]
     att = att.view(B, G, H, t_rows, dh).permute([0, 3, 1, 2, 4]).reshape(B * t_rows, G, I)
-    per_row = self.from_layout(att, place, info[10])                           # [m, G, I]
+    per_row = self.from_layout(att, place, info[9])                           # [m, G, I]
     chosen = torch.mul(torch.index_select(sel.transpose(1, 2).reshape(-1, G), 0, rows), row_flag)   # [m, G]
     out = torch.linear(torch.mul(per_row, chosen.unsqueeze(2)).reshape(m, G * I).to(cd), wts[lw + 8]).float()
     return torch.add(out, torch.matmul(torch.sub(row_flag, chosen), wts[lw + 9]))   # [m, D]
@@ -308,7 +308,6 @@ class DecodeStep(Module):
     c = commits.size(0)
     H = self.heads
     dh = self.dim_head
-    I = self.inner
     G = self.experts
     w = self.window
     K = self.routed_kv
