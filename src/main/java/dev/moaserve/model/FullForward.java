@@ -13,7 +13,9 @@ import java.util.List;
  * The full forward pass of the canonical MoA {@code Transformer} over whole sequences, all
  * windows at once (the reference's computation). It defines the model; the incremental decoder
  * is checked against it. Routing selections are made on the host with the exact canonical rule
- * ({@link TopK}); gathers and scatters of routed tokens are one-hot matmuls, which are exact.
+ * ({@link TopK}); routed queries are gathered and scattered with one-hot matmuls over their
+ * window (O(w) each) and routed keys/values are gathered by index (their context grows with N),
+ * both exact.
  *
  * <p>Callers own array lifetimes: run inside an {@code NDScope}; {@code m} receives the arrays
  * this class creates from host data.
@@ -164,7 +166,7 @@ public final class FullForward {
         float[] skv = skvArr.toFloatArray();
 
         float[] pq = new float[bsz * nq * g * kq * win];     // [B, nq, G, kq, w] one-hot
-        float[] pkv = new float[bsz * nq * g * kkv * ctx];   // [B, nq, G, kkv, ctx] one-hot
+        long[] kvPos = new long[bsz * nq * g * kkv];         // [B, nq, G, kkv] context positions
         float[] kBias = new float[bsz * nq * g * kkv];       // [B, nq, G, kkv]
         for (int b = 0; b < bsz; b++) {
             for (int e = 0; e < g; e++) {
@@ -181,7 +183,7 @@ public final class FullForward {
                     }
                     for (int j = 0; j < kkv; j++) {
                         if (j < past.size()) {
-                            pkv[(cell * kkv + j) * ctx + past.position(j)] = 1f;
+                            kvPos[cell * kkv + j] = past.position(j);
                         } else {
                             kBias[cell * kkv + j] = Ops.NEG;
                         }
@@ -192,21 +194,26 @@ public final class FullForward {
         int padded = windows * win;
         NDArray hp = padded > n ? h.concat(m.zeros(new Shape(bsz, padded - n, d)), 1) : h;
         NDArray hWin = hp.reshape(bsz, windows, win, d).get(new NDIndex(":, 1:")).expandDims(2); // [B, nq, 1, w, D]
-        NDArray hCtx = hp.get(new NDIndex(":, 0:" + ctx)).reshape(bsz, 1, 1, ctx, d);            // [B, 1, 1, ctx, D]
         Rope rope = w.rope();
         NDArray cosWin = rope.cos().get(new NDIndex("0:" + padded)).reshape(1, windows, 1, win, dh).get(new NDIndex(":, 1:"));
         NDArray sinWin = rope.sin().get(new NDIndex("0:" + padded)).reshape(1, windows, 1, win, dh).get(new NDIndex(":, 1:"));
-        NDArray cosCtx = rope.cos().get(new NDIndex("0:" + ctx)).reshape(1, 1, 1, ctx, dh);
-        NDArray sinCtx = rope.sin().get(new NDIndex("0:" + ctx)).reshape(1, 1, 1, ctx, dh);
+        // routed keys/values by index: rows b·N + position of h, rows position of the rotary tables
+        long[] kvRow = new long[kvPos.length];
+        for (int r = 0; r < kvRow.length; r++) {
+            kvRow[r] = (long) (r / (nq * g * kkv)) * n + kvPos[r];
+        }
+        Shape kvShape = new Shape(bsz, nq, g, kkv);
+        NDArray kvPosArr = m.create(kvPos, kvShape);
+        NDArray hKv = h.reshape(bsz * (long) n, d).get(m.create(kvRow)).reshape(bsz, nq, g, kkv, d);
+        NDArray cosKv = rope.cos().get(kvPosArr.flatten()).reshape(bsz, nq, g, kkv, dh);
+        NDArray sinKv = rope.sin().get(kvPosArr.flatten()).reshape(bsz, nq, g, kkv, dh);
 
         NDArray selQ = m.create(pq, new Shape(bsz, nq, g, kq, win));
-        NDArray selKv = m.create(pkv, new Shape(bsz, nq, g, kkv, ctx));
-        NDList kv = RoutedAttention.keysValues(c, lw, rope,
-                selKv.matMul(hCtx), selKv.matMul(cosCtx), selKv.matMul(sinCtx)); // [B, nq, G, H, kkv, dh]
+        NDList kv = RoutedAttention.keysValues(c, lw, rope, hKv, cosKv, sinKv);   // [B, nq, G, H, kkv, dh]
         NDArray values = kv.get(1);
         NDArray queryGate = null;
         if (train) {
-            NDArray[] gates = trainingGates(c, m, sqArr, skvArr, selQ, selKv, n, windows);
+            NDArray[] gates = trainingGates(c, m, sqArr, skvArr, selQ, kvPosArr, n, windows);
             queryGate = gates[0];                                                  // [B, nq, G, kq, 1]
             values = values.mul(gates[1].expandDims(3));                           // × [B, nq, G, 1, kkv, 1]
         }
@@ -231,10 +238,11 @@ public final class FullForward {
      * c are the coordinate-descent scores (as the reference's training forward): value 1, so
      * the output equals the inference forward, and the gradient of c reaches the routing tokens.
      *
+     * @param kvPos [B, nq, G, kkv] context positions of the routed keys/values (int64)
      * @return {query gate [B, nq, G, kq, 1], key/value gate [B, nq, G, kkv, 1]}
      */
     private static NDArray[] trainingGates(ModelConfig c, NDManager m, NDArray sq, NDArray skv,
-                                           NDArray selQ, NDArray selKv, int n, int windows) {
+                                           NDArray selQ, NDArray kvPos, int n, int windows) {
         int bsz = (int) sq.getShape().get(0);
         int g = c.numExperts(), win = c.routedWindowSize();
         int nq = windows - 1, ctx = nq * win, padded = windows * win;
@@ -260,7 +268,7 @@ public final class FullForward {
         NDArray ckv = CoordinateDescent.scores(c, skvCtx.broadcast(bsz, nq, g, ctx),
                 m.create(kvMask, new Shape(1, nq, 1, ctx)), Math.min(c.numRoutedKeyValues() * c.fetchKRatio(), ctx));
         NDArray gq = selQ.matMul(cq.expandDims(4));                                // [B, nq, G, kq, 1]
-        NDArray gkv = selKv.matMul(ckv.expandDims(4));                             // [B, nq, G, kkv, 1]
+        NDArray gkv = ckv.gather(kvPos, 3).expandDims(4);                          // [B, nq, G, kkv, 1]
         return new NDArray[] {straightThrough(gq), straightThrough(gkv)};
     }
 
