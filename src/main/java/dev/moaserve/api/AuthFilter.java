@@ -1,5 +1,6 @@
 package dev.moaserve.api;
 
+import dev.moaserve.api.protocol.ApiException;
 import io.quarkus.runtime.Startup;
 import io.quarkus.vertx.web.RouteFilter;
 import io.vertx.core.http.HttpMethod;
@@ -66,9 +67,9 @@ public class AuthFilter {
         // RFC 6750 §3: a challenge on every 401; error="invalid_token" only when a key was sent
         rc.response().putHeader("WWW-Authenticate",
                 token == null ? "Bearer realm=\"moa-serve\"" : "Bearer realm=\"moa-serve\", error=\"invalid_token\"");
-        GenerationRoutes.sendError(rc.response(), new ApiException(401, "invalid_request_error",
+        HttpErrors.send(rc, new ApiException(401, "invalid_request_error",
                 token == null ? "missing API key: send Authorization: Bearer <key>" : "invalid API key", null,
-                "invalid_api_key"), GenerationRoutes.isTgiRoute(rc.normalizedPath()));
+                "invalid_api_key"));
     }
 
     /** An open endpoint: GET or HEAD of one of {@link #OPEN} (or {@link #METRICS}), spelled exactly. */

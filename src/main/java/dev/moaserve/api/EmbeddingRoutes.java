@@ -3,14 +3,17 @@ package dev.moaserve.api;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.moaserve.api.protocol.ApiException;
+import dev.moaserve.api.protocol.ErrorShape;
+import dev.moaserve.api.protocol.Json;
+import dev.moaserve.api.protocol.JsonFields;
+import dev.moaserve.api.protocol.RequestFields;
 import dev.moaserve.engine.QueueFullException;
 import dev.moaserve.engine.ShuttingDownException;
 import dev.moaserve.engine.Embedder;
 import io.vertx.core.Context;
-import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.context.ApplicationScoped;
-import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
 import org.jboss.logging.Logger;
 
@@ -44,18 +47,14 @@ public class EmbeddingRoutes {
     @Inject
     EngineMetrics metrics;
 
-    void routes(@Observes Router router) {
-        GenerationRoutes.post(router, "/v1/embeddings", this::handle);
-    }
-
-    private void handle(RoutingContext rc) {
+    void handle(RoutingContext rc) {
         long start = System.nanoTime();
         try {
             if (!service.ready()) {
                 rc.response().putHeader("Retry-After", "1");
                 throw new ApiException(503, "server_error", service.notReadyReason(), null, "unavailable");
             }
-            JsonFields f = new JsonFields(GenerationRoutes.parse(rc), "", FIELDS, Map.of());
+            JsonFields f = new JsonFields(RouteTable.jsonBody(rc), "", FIELDS, Map.of());
             List<long[]> inputs = inputs(f.raw("input"));
             String format = f.string("encoding_format", "float");
             if (!format.equals("float") && !format.equals("base64")) {
@@ -87,8 +86,8 @@ public class EmbeddingRoutes {
                 }
                 if (failure != null) {
                     log(id, inputs.size(), tokens, start, "error");
-                    GenerationRoutes.sendError(rc.response(), new ApiException(503, "server_error",
-                            failure.getMessage() == null ? failure.toString() : failure.getMessage(), null, "unavailable"), false);
+                    HttpErrors.send(rc.response(), new ApiException(503, "server_error",
+                            failure.getMessage() == null ? failure.toString() : failure.getMessage(), null, "unavailable"), ErrorShape.OPENAI);
                     return;
                 }
                 rc.response().setStatusCode(200).putHeader("Content-Type", "application/json")
@@ -101,7 +100,7 @@ public class EmbeddingRoutes {
                 rc.response().putHeader("Retry-After", "1");
             }
             metrics.outcome(e.status() == 429 ? "rejected" : "invalid");
-            GenerationRoutes.sendError(rc.response(), e, false);
+            HttpErrors.send(rc.response(), e, ErrorShape.OPENAI);
         }
     }
 
@@ -112,13 +111,13 @@ public class EmbeddingRoutes {
         }
         List<long[]> out = new ArrayList<>();
         if (input.isTextual()) {
-            out.add(RequestParser.encode(input.asText(), service, "input"));
+            out.add(RequestFields.encode(input.asText(), service, "input"));
         } else if (input.isArray() && !input.isEmpty() && input.get(0).isTextual()) {
             for (JsonNode s : input) {
                 if (!s.isTextual()) {
                     throw ApiException.invalid("input", "'input' mixes strings and other values");
                 }
-                out.add(RequestParser.encode(s.asText(), service, "input"));
+                out.add(RequestFields.encode(s.asText(), service, "input"));
             }
         } else if (input.isArray() && !input.isEmpty() && input.get(0).isArray()) {
             for (JsonNode ids : input) {
@@ -159,7 +158,7 @@ public class EmbeddingRoutes {
             }
             ids[i] = array.get(i).asLong();
         }
-        return RequestParser.checkIds(ids, service, "input");
+        return RequestFields.checkIds(ids, service, "input");
     }
 
     private ObjectNode body(float[][] vectors, String format, int tokens) {

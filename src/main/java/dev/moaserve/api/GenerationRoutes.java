@@ -1,11 +1,15 @@
 package dev.moaserve.api;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import dev.moaserve.engine.QueueFullException;
-import dev.moaserve.engine.ShuttingDownException;
+import dev.moaserve.api.protocol.ApiException;
+import dev.moaserve.api.protocol.ConstraintRequests;
+import dev.moaserve.api.protocol.GenerationSpec;
+import dev.moaserve.api.protocol.Protocol;
+import dev.moaserve.api.protocol.TokenEvent;
 import dev.moaserve.engine.GenerationRequest;
+import dev.moaserve.engine.QueueFullException;
 import dev.moaserve.engine.Sampler;
 import dev.moaserve.engine.SamplingParams;
+import dev.moaserve.engine.ShuttingDownException;
 import dev.moaserve.engine.TokenListener;
 import dev.moaserve.engine.constraint.ConstraintException;
 import dev.moaserve.engine.constraint.Constraints;
@@ -13,29 +17,23 @@ import dev.moaserve.engine.constraint.TokenConstraint;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.operators.multi.processors.UnicastProcessor;
 import io.vertx.core.Context;
-import io.vertx.core.http.HttpServerResponse;
-import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
-import io.vertx.ext.web.handler.BodyHandler;
 import jakarta.enterprise.context.ApplicationScoped;
-import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
 import org.jboss.logging.Logger;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The generation endpoints: OpenAI {@code /v1/completions}, {@code /v1/chat/completions} and TGI
- * {@code /generate}, {@code /generate_stream}, each streaming (SSE) or not depending on the
- * request body. They are Vert.x routes rather than JAX-RS methods because one URL must answer
- * either JSON or an SSE stream, chosen by the body's {@code stream} field, with a proper status
- * (400/404/429/503) decided before the stream starts. Tokens flow from the scheduler thread as a
- * Mutiny {@link Multi}; a client that disconnects cancels it, which frees its decode slot at the
- * scheduler's next iteration. Each API's response format is rendered by {@link ResponseWriter}.
+ * {@code /generate}, {@code /generate_stream} ({@link RouteTable}), each streaming (SSE) or not
+ * depending on the request. A request is validated by its {@link Protocol}, submitted to the
+ * scheduler, and its tokens flow back from the scheduler thread as a Mutiny {@link Multi} to a
+ * {@link ResponseWriter}; a client that disconnects cancels it, which frees its decode slot at
+ * the scheduler's next iteration.
  */
 @ApplicationScoped
 public class GenerationRoutes {
@@ -50,59 +48,29 @@ public class GenerationRoutes {
     @Inject
     io.opentelemetry.api.trace.Tracer tracer;
 
-    /** What the scheduler reports for one request, as stream items. */
-    sealed interface Event permits TokenEvent, DoneEvent {}
-
-    record TokenEvent(int index, int token, String text, Sampler.Choice choice) implements Event {}
-
-    record DoneEvent(int index, TokenListener.Finish finish) implements Event {}
-
-    enum Api { COMPLETIONS, CHAT, TGI }
-
-    void routes(@Observes Router router) {
-        post(router, "/v1/completions", rc -> handle(rc, Api.COMPLETIONS, false));
-        post(router, "/v1/chat/completions", rc -> handle(rc, Api.CHAT, false));
-        post(router, "/generate", rc -> handle(rc, Api.TGI, false));
-        post(router, "/generate_stream", rc -> handle(rc, Api.TGI, true));
-    }
-
-    /**
-     * A POST route with a JSON body of at most {@link InteropRoutes#MAX_BODY}, whose failures (a
-     * chunked body over the limit: 413) still answer error JSON.
-     */
-    static void post(Router router, String path, io.vertx.core.Handler<RoutingContext> handler) {
-        router.post(path).handler(BodyHandler.create().setBodyLimit(InteropRoutes.MAX_BODY)).handler(handler)
-                .failureHandler(InteropRoutes::failure);
-    }
-
-    private void handle(RoutingContext rc, Api api, boolean tgiStream) {
+    void handle(RoutingContext rc, Protocol protocol, boolean stream) {
         try {
             if (!service.ready()) {
                 rc.response().putHeader("Retry-After", "1"); // loading, or draining: try again (elsewhere)
                 throw new ApiException(503, "server_error", service.notReadyReason(), null, "unavailable");
             }
-            JsonNode body = parse(rc);
-            RequestParser.Spec spec = switch (api) {
-                case COMPLETIONS -> RequestParser.completion(body, service);
-                case CHAT -> RequestParser.chat(body, service);
-                case TGI -> RequestParser.tgi(body, service, tgiStream);
-            };
+            GenerationSpec spec = protocol.parse(RouteTable.jsonBody(rc), service, stream);
             if (spec.constraint() == null) {
-                start(rc, api, spec);
+                start(rc, protocol, spec);
             } else {
-                constrainThenStart(rc, api, spec);
+                constrainThenStart(rc, protocol, spec);
             }
         } catch (ApiException e) {
-            fail(rc, api, e);
+            fail(rc, protocol, e);
         }
     }
 
-    private void fail(RoutingContext rc, Api api, ApiException e) {
+    private void fail(RoutingContext rc, Protocol protocol, ApiException e) {
         if (e.status() == 429) {
             rc.response().putHeader("Retry-After", "1");
         }
         metrics.outcome(e.status() == 429 ? "rejected" : "invalid");
-        sendError(rc.response(), e, api == Api.TGI);
+        HttpErrors.send(rc.response(), e, protocol.errors());
     }
 
     /**
@@ -110,12 +78,12 @@ public class GenerationRoutes {
      * A compilation can take a while (bounded by moa.structured-output.compile-timeout), so it runs
      * on a worker thread, never on the event loop.
      */
-    private void constrainThenStart(RoutingContext rc, Api api, RequestParser.Spec spec) {
+    private void constrainThenStart(RoutingContext rc, Protocol protocol, GenerationSpec spec) {
         Constraints constraints = service.constraints();
         ConstraintRequests.Requested want = spec.constraint();
         TokenConstraint cached = constraints.cached(want.spec());
         if (cached != null) {
-            start(rc, api, spec.constrained(cached));
+            start(rc, protocol, spec.constrained(cached));
             return;
         }
         rc.vertx().<TokenConstraint>executeBlocking(() -> constraints.compile(want.spec()), false).onComplete(ar -> {
@@ -127,35 +95,16 @@ public class GenerationRoutes {
                 if (rc.response().closed()) {
                     return; // the client left while its constraint compiled: nothing to start
                 }
-                start(rc, api, spec.constrained(ar.result()));
+                start(rc, protocol, spec.constrained(ar.result()));
             } catch (ApiException e) {
-                fail(rc, api, e);
+                fail(rc, protocol, e);
             }
         });
     }
 
-    /** The request body as JSON: 415 for another Content-Type, 400 for an empty or malformed body. */
-    static JsonNode parse(RoutingContext rc) {
-        String ct = rc.request().getHeader("Content-Type");
-        if (ct != null && !ct.toLowerCase(Locale.ROOT).startsWith("application/json")) {
-            throw new ApiException(415, "invalid_request_error", "Content-Type must be application/json", null, null);
-        }
-        try {
-            if (rc.body() == null || rc.body().length() == 0) {
-                throw ApiException.invalid(null, "the request body is empty; send a JSON object");
-            }
-            return Json.MAPPER.readTree(rc.body().buffer().getBytes());
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw ApiException.invalid(null, "malformed JSON in the request body: " + e.getOriginalMessage());
-        } catch (java.io.IOException e) {
-            throw ApiException.invalid(null, "unreadable request body: " + e.getMessage());
-        }
-    }
-
-    private void start(RoutingContext rc, Api api, RequestParser.Spec spec) {
-        String id = (api == Api.CHAT ? "chatcmpl-" : api == Api.COMPLETIONS ? "cmpl-" : "gen-")
-                + UUID.randomUUID().toString().replace("-", "").substring(0, 24);
-        UnicastProcessor<Event> events = UnicastProcessor.create();
+    private void start(RoutingContext rc, Protocol protocol, GenerationSpec spec) {
+        String id = protocol.idPrefix() + UUID.randomUUID().toString().replace("-", "").substring(0, 24);
+        UnicastProcessor<ResponseWriter.Event> events = UnicastProcessor.create();
         int n = spec.n();
         AtomicInteger open = new AtomicInteger(n);
         List<GenerationRequest> requests = new ArrayList<>();
@@ -164,12 +113,12 @@ public class GenerationRoutes {
             TokenListener listener = new TokenListener() {
                 @Override
                 public void onToken(int token, String text, Sampler.Choice choice) {
-                    events.onNext(new TokenEvent(index, token, text, choice));
+                    events.onNext(new ResponseWriter.Token(new TokenEvent(index, token, text, choice)));
                 }
 
                 @Override
                 public void onFinish(Finish finish) {
-                    events.onNext(new DoneEvent(index, finish));
+                    events.onNext(new ResponseWriter.Done(index, finish));
                     if (open.decrementAndGet() == 0) {
                         events.onComplete();
                     }
@@ -189,9 +138,9 @@ public class GenerationRoutes {
             throw new ApiException(503, "server_error", e.getMessage(), null, "unavailable");
         }
         Context ctx = rc.vertx().getOrCreateContext();
-        Multi<Event> stream = events.emitOn(task -> ctx.runOnContext(v -> task.run()));
-        ResponseWriter writer = new ResponseWriter(service, rc.response(), api, spec, id, requests,
-                RequestSpan.start(tracer, api.name().toLowerCase(Locale.ROOT), api == Api.CHAT, service.name(), id));
+        Multi<ResponseWriter.Event> stream = events.emitOn(task -> ctx.runOnContext(v -> task.run()));
+        ResponseWriter writer = new ResponseWriter(service, rc.response(), protocol, spec, id, requests,
+                RequestSpan.start(tracer, protocol.name(), protocol == Protocol.CHAT, service.name(), id));
         if (spec.stream()) {
             writer.startStream(); // accepted: the client sees 200 and the stream at once, even while queued
         }
@@ -199,25 +148,11 @@ public class GenerationRoutes {
                 .onCancellation().invoke(writer::cancelAll)
                 .subscribe().with(writer::onEvent, failure -> LOG.warn("stream of " + id + " failed", failure));
         rc.response().closeHandler(v -> {
-            if (!writer.finished) {
+            if (!writer.finished()) {
                 subscription.cancel();
                 writer.cancelAll();
                 writer.disconnected();
             }
         });
-    }
-
-    /** TGI's routes, in any spelling the router takes for them ({@code /generate/}): the error shape only. */
-    static boolean isTgiRoute(String path) {
-        return path != null && path.startsWith("/generate");
-    }
-
-    /** Ends the response with the error in the route's shape: OpenAI's, or TGI's (status and body). */
-    static void sendError(HttpServerResponse response, ApiException e, boolean tgi) {
-        if (response.ended() || response.closed()) {
-            return;
-        }
-        response.setStatusCode(tgi ? Json.tgiStatus(e) : e.status()).putHeader("Content-Type", "application/json")
-                .end(Json.write(Json.error(e, tgi)));
     }
 }

@@ -1,11 +1,9 @@
 package dev.moaserve.api;
 
+import dev.moaserve.api.protocol.ApiException;
 import io.quarkus.vertx.web.RouteFilter;
-import io.vertx.core.http.HttpMethod;
-import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.context.ApplicationScoped;
-import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
 
 /**
@@ -23,16 +21,7 @@ public class InteropRoutes {
     @Inject
     ModelService service;
 
-    void routes(@Observes Router router) {
-        router.route("/health").method(HttpMethod.GET).method(HttpMethod.HEAD).handler(this::health);
-        router.route("/v1/health").method(HttpMethod.GET).method(HttpMethod.HEAD).handler(this::health);
-        router.route("/metrics").method(HttpMethod.GET).method(HttpMethod.HEAD).handler(rc -> rc.reroute("/q/metrics"));
-        router.errorHandler(404, rc -> error(rc, 404, "no such route; the API is /v1/models, /v1/completions, "
-                + "/v1/chat/completions, /generate, /generate_stream, /tokenize, /detokenize"));
-        router.errorHandler(405, rc -> error(rc, 405, "this method is not allowed on this route"));
-    }
-
-    private void health(RoutingContext rc) {
+    void health(RoutingContext rc) {
         boolean up = service.ready();
         rc.response().setStatusCode(up ? 200 : 503).putHeader("Content-Type", "application/json")
                 .end(up ? "{\"status\":\"ok\"}" : "{\"status\":\"unavailable\"}");
@@ -63,7 +52,7 @@ public class InteropRoutes {
                 : status >= 500 ? "internal error" : "the request failed (" + status + ")");
     }
 
-    private static void error(RoutingContext rc, int status, String message) {
+    static void error(RoutingContext rc, int status, String message) {
         String type = status == 500 ? "server_error" : "invalid_request_error";
         String code = switch (status) {
             case 404 -> "not_found";
@@ -74,7 +63,6 @@ public class InteropRoutes {
         if (status == 413) {
             rc.response().putHeader("Connection", "close"); // the unread rest of the body is not worth reading
         }
-        GenerationRoutes.sendError(rc.response(), new ApiException(status, type, message, null, code),
-                GenerationRoutes.isTgiRoute(rc.normalizedPath()));
+        HttpErrors.send(rc, new ApiException(status, type, message, null, code));
     }
 }

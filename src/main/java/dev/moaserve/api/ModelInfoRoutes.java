@@ -3,11 +3,14 @@ package dev.moaserve.api;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.moaserve.api.protocol.ApiException;
+import dev.moaserve.api.protocol.ErrorShape;
+import dev.moaserve.api.protocol.Json;
+import dev.moaserve.api.protocol.JsonFields;
+import dev.moaserve.api.protocol.RequestFields;
 import dev.moaserve.model.Tokenizer;
-import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.context.ApplicationScoped;
-import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
 
 import java.util.Map;
@@ -16,23 +19,15 @@ import java.util.function.Supplier;
 
 /**
  * Model listing and tokenization: {@code GET /v1/models}, {@code GET /v1/models/{id}},
- * {@code POST /tokenize}, {@code POST /detokenize}. Vert.x routes like every other route, so the
- * router holds the whole route table (one error path, one auth filter in front of all).
+ * {@code POST /tokenize}, {@code POST /detokenize} (routes in {@link RouteTable}).
  */
 @ApplicationScoped
 public class ModelInfoRoutes {
     @Inject
     ModelService service;
 
-    void routes(@Observes Router router) {
-        router.get("/v1/models").handler(rc -> answer(rc, this::models));
-        router.get("/v1/models/:id").handler(rc -> answer(rc, () -> model(rc.pathParam("id"))));
-        GenerationRoutes.post(router, "/tokenize", rc -> answer(rc, () -> tokenize(GenerationRoutes.parse(rc))));
-        GenerationRoutes.post(router, "/detokenize", rc -> answer(rc, () -> detokenize(GenerationRoutes.parse(rc))));
-    }
-
     /** Runs a handler and answers its JSON, or its error in OpenAI's shape. */
-    private void answer(RoutingContext rc, Supplier<JsonNode> handler) {
+    void answer(RoutingContext rc, Supplier<? extends JsonNode> handler) {
         try {
             if (service.model() == null) {
                 rc.response().putHeader("Retry-After", "1");
@@ -41,7 +36,7 @@ public class ModelInfoRoutes {
             String json = Json.write(handler.get());
             rc.response().setStatusCode(200).putHeader("Content-Type", "application/json").end(json);
         } catch (ApiException e) {
-            GenerationRoutes.sendError(rc.response(), e, false);
+            HttpErrors.send(rc.response(), e, ErrorShape.OPENAI);
         }
     }
 
@@ -82,7 +77,7 @@ public class ModelInfoRoutes {
         if (f.has("prompt")) {
             f.bool("add_special_tokens", true); // this model's tokenizer adds none either way
             boolean strs = f.bool("return_token_strs", false);
-            long[] ids = RequestParser.encode(f.string("prompt", ""), service, "prompt");
+            long[] ids = RequestFields.encode(f.string("prompt", ""), service, "prompt");
             ObjectNode o = Json.object();
             o.put("count", ids.length);
             o.put("max_model_len", service.model().config().seqLen());
@@ -103,7 +98,7 @@ public class ModelInfoRoutes {
         if (text == null) {
             throw ApiException.invalid("inputs", "send {\"inputs\": \"...\"} (TGI) or {\"prompt\": \"...\"} (vLLM)");
         }
-        long[] ids = RequestParser.encode(text, service, "inputs");
+        long[] ids = RequestFields.encode(text, service, "inputs");
         ArrayNode out = Json.MAPPER.createArrayNode();
         int at = 0;
         for (long id : ids) {
@@ -134,7 +129,7 @@ public class ModelInfoRoutes {
             }
             arr[i] = ids.get(i).asLong();
         }
-        RequestParser.checkIds(arr, service, key);
+        RequestFields.checkIds(arr, service, key);
         ObjectNode o = Json.object();
         o.put(vllm ? "prompt" : "text", service.model().tokenizer().decode(arr));
         return o;

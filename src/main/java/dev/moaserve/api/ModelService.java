@@ -1,6 +1,8 @@
 package dev.moaserve.api;
 
+import dev.moaserve.api.protocol.ServedModel;
 import dev.moaserve.engine.Scheduler;
+import dev.moaserve.model.Tokenizer;
 import dev.moaserve.model.ChatTemplate;
 import dev.moaserve.model.DeviceChoice;
 import dev.moaserve.model.DecodeMode;
@@ -22,7 +24,7 @@ import java.nio.file.Path;
  * (readiness waits for it), and drains on shutdown.
  */
 @ApplicationScoped
-public class ModelService {
+public class ModelService implements ServedModel {
     private static final Logger LOG = Logger.getLogger(ModelService.class);
 
     @Inject
@@ -175,6 +177,17 @@ public class ModelService {
         return embedder;
     }
 
+    @Override
+    public Tokenizer tokenizer() {
+        return model.tokenizer();
+    }
+
+    @Override
+    public int contextLength() {
+        return model.config().seqLen();
+    }
+
+    @Override
     public ChatTemplate chatTemplate() {
         return chatTemplate;
     }
@@ -185,6 +198,7 @@ public class ModelService {
         return d == null ? "" : d.isGpu() ? "cuda:" + d.getDeviceId() : "cpu";
     }
 
+    @Override
     public String name() {
         return name;
     }
@@ -211,11 +225,13 @@ public class ModelService {
     }
 
     /** How requests are decoded unless they ask (moa.decode). */
+    @Override
     public DecodeMode decodeDefault() {
         return decodeDefault;
     }
 
     /** The decode modes a request may ask for (moa.decode-allow, plus the default). */
+    @Override
     public java.util.Set<DecodeMode> decodeAllowed() {
         return decodeAllowed;
     }

@@ -1,6 +1,7 @@
 package dev.moaserve.cli;
 
 import dev.moaserve.decode.IncrementalDecoder;
+import dev.moaserve.engine.DecoderRunner;
 import dev.moaserve.engine.EngineStats;
 import dev.moaserve.engine.GenerationRequest;
 import dev.moaserve.engine.Sampler;
@@ -83,7 +84,7 @@ final class PrefixBench {
         double[] ttft = new double[requests];
         long[] cached = new long[1];
         long promptTokens = 0;
-        try (Scheduler s = new Scheduler(decoder, model.tokenizer(), new Scheduler.Limits(16, 512, 256, 0, budget), EngineStats.NONE)) {
+        try (Scheduler s = new Scheduler(new DecoderRunner(decoder), model.tokenizer(), new Scheduler.Limits(16, 512, 256, 0, budget), EngineStats.NONE)) {
             Semaphore inFlight = new Semaphore(8);
             CountDownLatch done = new CountDownLatch(requests);
             long t0 = System.nanoTime();
@@ -125,7 +126,7 @@ final class PrefixBench {
 
     /** Total ms for four completions of one prompt: one n = 4 request, or four separate ones submitted together. */
     private static double group(IncrementalDecoder decoder, MoaModel model, long[] prompt, boolean fork) throws Exception {
-        try (Scheduler s = new Scheduler(decoder, model.tokenizer(), new Scheduler.Limits(16, 512, 256, 0, 0), EngineStats.NONE)) {
+        try (Scheduler s = new Scheduler(new DecoderRunner(decoder), model.tokenizer(), new Scheduler.Limits(16, 512, 256, 0, 0), EngineStats.NONE)) {
             CountDownLatch done = new CountDownLatch(4);
             List<GenerationRequest> rs = new ArrayList<>();
             for (int i = 0; i < 4; i++) {

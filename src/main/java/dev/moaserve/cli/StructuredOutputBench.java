@@ -2,6 +2,7 @@ package dev.moaserve.cli;
 
 import ai.djl.ndarray.NDManager;
 import dev.moaserve.decode.IncrementalDecoder;
+import dev.moaserve.engine.DecoderRunner;
 import dev.moaserve.engine.EngineStats;
 import dev.moaserve.engine.GenerationRequest;
 import dev.moaserve.engine.Sampler;
@@ -114,7 +115,7 @@ final class StructuredOutputBench {
     private static double round(IncrementalDecoder decoder, CharTokenizer tk, int batch, TokenConstraint c) throws Exception {
         AtomicInteger tokens = new AtomicInteger();
         CountDownLatch done = new CountDownLatch(batch);
-        try (Scheduler s = new Scheduler(decoder, tk, new Scheduler.Limits(32, 512, 64, 0), EngineStats.NONE)) {
+        try (Scheduler s = new Scheduler(new DecoderRunner(decoder), tk, new Scheduler.Limits(32, 512, 64, 0), EngineStats.NONE)) {
             long t0 = System.nanoTime();
             List<GenerationRequest> requests = new ArrayList<>();
             for (int i = 0; i < batch; i++) {

@@ -52,7 +52,7 @@ public final class Engine implements AutoCloseable {
             throw new PoolTooLargeException(e);
         }
         warmUp(decoder);
-        Scheduler scheduler = new Scheduler(decoder, model.tokenizer(), new Scheduler.Limits(c.maxBatchSize(), c.maxBatchedTokens(),
+        Scheduler scheduler = new Scheduler(new DecoderRunner(decoder), model.tokenizer(), new Scheduler.Limits(c.maxBatchSize(), c.maxBatchedTokens(),
                 c.maxQueue(), c.requestTimeoutNanos(), c.prefixCacheBytes()), stats);
         return new Engine(decoder, scheduler);
     }

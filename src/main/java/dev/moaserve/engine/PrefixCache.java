@@ -1,8 +1,6 @@
 package dev.moaserve.engine;
 
-import dev.moaserve.decode.DecodeState;
 import dev.moaserve.model.DecodeMode;
-import dev.moaserve.decode.IncrementalDecoder;
 
 import java.util.Arrays;
 import java.util.Iterator;
@@ -19,13 +17,13 @@ import java.util.Map;
  */
 public final class PrefixCache implements AutoCloseable {
     /** A cached prefix a prompt starts with: fork {@code state}, then feed the prompt from {@code length}. */
-    public record Hit(DecodeState state, int length) {}
+    public record Hit(StepRunner.State state, int length) {}
 
     private record Key(long hash, int length, DecodeMode mode) {}
 
-    private record Entry(long[] tokens, DecodeState state) {}
+    private record Entry(long[] tokens, StepRunner.State state) {}
 
-    private final IncrementalDecoder decoder;
+    private final StepRunner runner;
     private final int window;
     private final int maxEntries;
     private final LinkedHashMap<Key, Entry> entries = new LinkedHashMap<>(16, 0.75f, true); // access order = LRU
@@ -35,10 +33,10 @@ public final class PrefixCache implements AutoCloseable {
     private volatile int size;
 
     /** @param bytes budget for snapshots (each holds one sequence's state); 0 disables the cache */
-    public PrefixCache(IncrementalDecoder decoder, long bytes) {
-        this.decoder = decoder;
-        this.window = decoder.config().routedWindowSize();
-        this.maxEntries = (int) Math.min(Integer.MAX_VALUE, bytes / decoder.bytesPerSequence());
+    public PrefixCache(StepRunner runner, long bytes) {
+        this.runner = runner;
+        this.window = runner.window();
+        this.maxEntries = (int) Math.min(Integer.MAX_VALUE, bytes / runner.bytesPerSequence());
     }
 
     public boolean enabled() {
@@ -77,7 +75,7 @@ public final class PrefixCache implements AutoCloseable {
      * boundary: snapshots it unless that prefix is cached already, evicting the least recently
      * used snapshot when full.
      */
-    public void offer(long[] prompt, int b, DecodeState running) {
+    public void offer(long[] prompt, int b, StepRunner.State running) {
         if (!enabled() || b <= 0 || b % window != 0 || running.length() != b || running.windowFill() != 0) {
             return;
         }
@@ -95,7 +93,7 @@ public final class PrefixCache implements AutoCloseable {
             it.next().getValue().state.close();
             it.remove();
         }
-        entries.put(key, new Entry(Arrays.copyOf(prompt, b), decoder.snapshot(running)));
+        entries.put(key, new Entry(Arrays.copyOf(prompt, b), runner.snapshot(running)));
         size = entries.size();
     }
 
@@ -129,7 +127,7 @@ public final class PrefixCache implements AutoCloseable {
     }
 
     public long bytes() {
-        return (long) size * decoder.bytesPerSequence();
+        return (long) size * runner.bytesPerSequence();
     }
 
     @Override

@@ -1,8 +1,5 @@
 package dev.moaserve.engine;
 
-import dev.moaserve.decode.DecodeState;
-import dev.moaserve.decode.IncrementalDecoder;
-import dev.moaserve.decode.SampleBatch;
 import dev.moaserve.model.Tokenizer;
 import org.jboss.logging.Logger;
 
@@ -22,7 +19,8 @@ import java.util.concurrent.TimeUnit;
  *   <li>runs one batched decode step for every sequence that was already running,</li>
  *   <li>samples, emits and retires finished sequences.</li>
  * </ol>
- * The scheduler decides what runs; the {@link IncrementalDecoder} runs it.
+ * The scheduler decides what runs, over plain values ({@link #plan} a step, run it, {@link #apply}
+ * its results); a {@link StepRunner} runs it.
  */
 public final class Scheduler implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(Scheduler.class);
@@ -34,7 +32,7 @@ public final class Scheduler implements AutoCloseable {
         }
     }
 
-    private final IncrementalDecoder decoder;
+    private final StepRunner runner;
     private final Tokenizer tokenizer;
     private final Limits limits;
     private final EngineStats stats;
@@ -47,12 +45,12 @@ public final class Scheduler implements AutoCloseable {
     private volatile long drainDeadline = Long.MAX_VALUE;
     private volatile int runningCount;
 
-    public Scheduler(IncrementalDecoder decoder, Tokenizer tokenizer, Limits limits, EngineStats stats) {
-        this.decoder = decoder;
+    public Scheduler(StepRunner runner, Tokenizer tokenizer, Limits limits, EngineStats stats) {
+        this.runner = runner;
         this.tokenizer = tokenizer;
         this.limits = limits;
         this.stats = stats;
-        this.cache = new PrefixCache(decoder, limits.prefixCacheBytes());
+        this.cache = new PrefixCache(runner, limits.prefixCacheBytes());
         this.thread = new Thread(this::loop, "moa-scheduler");
         this.thread.setDaemon(true);
         this.thread.start();
@@ -82,7 +80,7 @@ public final class Scheduler implements AutoCloseable {
 
     /** Bytes of decode state held by the running sequences. */
     public long stateBytes() {
-        return (long) runningCount * decoder.bytesPerSequence();
+        return (long) runningCount * runner.bytesPerSequence();
     }
 
     /**
@@ -126,36 +124,12 @@ public final class Scheduler implements AutoCloseable {
         return !thread.isAlive();
     }
 
-    /** One running sequence. */
-    private final class Sequence {
-        final GenerationRequest request;
-        final Sequence leader;  // n > 1: the sequence whose prefill this one forks from
-        DecodeState state;      // null: a fork waiting for its leader to reach forkAt
-        final int forkAt;       // the boundary at which forks copy this (leader's) state
-        final Sampler sampler;
-        final StopMatcher stop;
-        final List<Integer> generated = new ArrayList<>();
-        int fed;          // prompt tokens fed so far (chunked prefill)
-        int cached;       // prompt tokens taken from the prefix cache or the leader
-        long lastToken;
-        long lastTokenNanos;
-        boolean done;
-
-        Sequence(GenerationRequest r, Sequence leader) {
-            this.request = r;
-            this.leader = leader;
-            int w = decoder.config().routedWindowSize();
-            this.forkAt = (r.prompt().length - 1) / w * w; // forks still feed ≥ 1 token: they need its logits
-            this.sampler = new Sampler(r.params(), decoder.config().numTokens(), r.seed());
-            for (long t : r.prompt()) {
-                sampler.observe(t);
-            }
-            this.stop = new StopMatcher(r.params().stop());
-        }
-    }
+    /** What one step runs: each stepped sequence's state and chunk, and which rows sample (decoding ones first). */
+    record Step(List<Sequence> stepped, List<StepRunner.State> states, List<long[]> chunks, int decoding,
+                List<Sampler> samplers, long[] rows) {}
 
     private void loop() {
-        dev.moaserve.model.Djl.inferenceThread();
+        runner.attachThread();
         while (!stopped) {
             try {
                 if (running.isEmpty() && waiting.isEmpty()) {
@@ -176,13 +150,13 @@ public final class Scheduler implements AutoCloseable {
                 // a failure in a batched step fails that batch, never the scheduler
                 LOG.error("decode step failed", e);
                 for (Sequence s : running) {
-                    finish(s, FinishReason.ERROR, "internal error: " + e.getMessage());
+                    s.finish(FinishReason.ERROR, "internal error: " + e.getMessage(), stats);
                 }
                 retire();
             }
         }
         for (Sequence s : running) {
-            finish(s, FinishReason.ERROR, "the server shut down before this request finished");
+            s.finish(FinishReason.ERROR, "the server shut down before this request finished", stats);
         }
         retire();
         GenerationRequest r;
@@ -204,22 +178,32 @@ public final class Scheduler implements AutoCloseable {
         }
         for (Sequence s : running) {
             if (s.request.isCancelled()) {
-                finish(s, FinishReason.CANCELLED, null);
+                s.finish(FinishReason.CANCELLED, null, stats);
             } else if (limits.timeoutNanos() > 0 && now - s.request.createdNanos() > limits.timeoutNanos()) {
-                finish(s, FinishReason.TIMEOUT, "request timed out");
+                s.finish(FinishReason.TIMEOUT, "request timed out", stats);
             }
         }
         retire();
-
         admit();
-        List<DecodeState> states = new ArrayList<>();
+        Step step = plan();
+        if (step == null) {
+            return;
+        }
+        apply(step, runner.step(step.states(), step.chunks(), step.samplers(), step.rows()));
+    }
+
+    /**
+     * The next step: every decoding sequence one token, then prompt chunks while the token budget
+     * ({@code maxBatchedTokens}) lasts, each chunk within its routed window; null when nothing runs.
+     */
+    Step plan() {
+        List<StepRunner.State> states = new ArrayList<>();
         List<long[]> chunks = new ArrayList<>();
         List<Sequence> stepped = new ArrayList<>();
-        // decoding sequences first (one token each), then prompt chunks while the token budget lasts
         int budget = limits.maxBatchedTokens();
         int decoding = 0;
         for (Sequence s : running) {
-            if (s.state != null && s.fed == s.request.prompt().length) {
+            if (s.decoding()) {
                 states.add(s.state);
                 chunks.add(new long[] {s.lastToken});
                 stepped.add(s);
@@ -230,7 +214,7 @@ public final class Scheduler implements AutoCloseable {
         for (Sequence s : running) {
             long[] prompt = s.request.prompt();
             if (s.state != null && s.fed < prompt.length && (budget > 0 || stepped.isEmpty())) {
-                int n = Math.min(Math.min(decoder.roomInWindow(s.state), prompt.length - s.fed), Math.max(1, budget));
+                int n = Math.min(Math.min(runner.roomInWindow(s.state), prompt.length - s.fed), Math.max(1, budget));
                 states.add(s.state);
                 chunks.add(Arrays.copyOfRange(prompt, s.fed, s.fed + n));
                 stepped.add(s);
@@ -239,38 +223,34 @@ public final class Scheduler implements AutoCloseable {
             }
         }
         if (stepped.isEmpty()) {
-            return;
-        }
-        if (decoding > 0) {
-            stats.batch(decoding);
+            return null;
         }
         // sample only for rows whose prompt is complete (a prompt's last chunk gives its first token)
         List<Sampler> samplers = new ArrayList<>();
-        List<Integer> rows = new ArrayList<>();
+        List<Long> rows = new ArrayList<>();
         for (int i = 0; i < stepped.size(); i++) {
             if (stepped.get(i).fed == stepped.get(i).request.prompt().length) {
                 samplers.add(stepped.get(i).sampler);
-                rows.add(i);
+                rows.add((long) i);
             }
         }
-        Sampler.Choice[] choices;
-        if (samplers.isEmpty()) {
-            decoder.step(states, chunks, logits -> null);
-            choices = new Sampler.Choice[0];
-        } else {
-            int v = decoder.config().numTokens();
-            SampleBatch batch = BatchSampler.prepare(samplers, rows.stream().mapToLong(Integer::longValue).toArray(), v);
-            choices = BatchSampler.finish(decoder.stepAndSample(states, chunks, batch), samplers, batch, v);
+        return new Step(stepped, states, chunks, decoding, samplers, rows.stream().mapToLong(Long::longValue).toArray());
+    }
+
+    /** A step's results: prefix-cache offers at window boundaries, waiting forks started, tokens emitted, finished sequences retired. */
+    void apply(Step step, Sampler.Choice[] choices) {
+        if (step.decoding() > 0) {
+            stats.batch(step.decoding());
         }
-        for (int i = decoding; i < stepped.size(); i++) {
-            Sequence s = stepped.get(i); // fed a prompt chunk: a window boundary is a snapshot point
+        for (int i = step.decoding(); i < step.stepped().size(); i++) {
+            Sequence s = step.stepped().get(i); // fed a prompt chunk: a window boundary is a snapshot point
             if (s.state.windowFill() == 0) {
                 cache.offer(s.request.prompt(), s.fed, s.state);
             }
         }
         forkWaiting();
-        for (int j = 0; j < rows.size(); j++) {
-            emit(stepped.get(rows.get(j)), choices[j]);
+        for (int j = 0; j < step.rows().length; j++) {
+            step.stepped().get((int) step.rows()[j]).emit(choices[j], tokenizer, stats);
         }
         retire();
     }
@@ -287,11 +267,11 @@ public final class Scheduler implements AutoCloseable {
     private void start(Sequence s) {
         PrefixCache.Hit hit = cache.lookup(s.request.prompt(), s.request.decodeMode());
         if (hit != null) {
-            s.state = decoder.fork(hit.state());
+            s.state = runner.fork(hit.state());
             s.fed = hit.length();
             s.cached = hit.length();
         } else {
-            s.state = decoder.newState(s.request.decodeMode());
+            s.state = runner.newState(s.request.decodeMode());
         }
     }
 
@@ -303,7 +283,7 @@ public final class Scheduler implements AutoCloseable {
             }
             Sequence l = s.leader;
             if (!l.done && l.state != null && l.fed == l.forkAt && l.state.length() == l.forkAt) {
-                s.state = decoder.fork(l.state);
+                s.state = runner.fork(l.state);
                 s.fed = l.forkAt;
                 s.cached = l.forkAt;
             } else if (l.done || l.state == null || l.fed > l.forkAt) {
@@ -337,67 +317,15 @@ public final class Scheduler implements AutoCloseable {
                 }
                 continue;
             }
-            Sequence lead = new Sequence(r, null);
+            Sequence lead = new Sequence(r, null, runner.window(), runner.vocabSize());
             start(lead);
             running.add(lead);
             for (GenerationRequest f : r.forks()) {
-                running.add(new Sequence(f, lead));
+                running.add(new Sequence(f, lead, runner.window(), runner.vocabSize()));
             }
         }
         forkWaiting();
         runningCount = running.size();
-    }
-
-    private void emit(Sequence s, Sampler.Choice c) {
-        if (s.sampler.constraintEnded()) {
-            String tail = s.stop.flush(); // the model ended its constrained output: the token it chose is not part of it
-            if (!tail.isEmpty()) {
-                s.request.listener().onToken(-1, tail, null);
-            }
-            finish(s, FinishReason.STOP, null);
-            return;
-        }
-        long now = System.nanoTime();
-        if (s.generated.isEmpty()) {
-            stats.firstToken((now - s.request.createdNanos()) / 1e9);
-        } else {
-            stats.interToken((now - s.lastTokenNanos) / 1e9);
-        }
-        s.lastTokenNanos = now;
-        s.generated.add(c.token());
-        s.lastToken = c.token();
-        String text = s.stop.append(tokenizer.tokenText(c.token()));
-        s.request.listener().onToken(c.token(), text, c);
-        if (s.stop.stopped()) {
-            finish(s, FinishReason.STOP, null);
-        } else if (s.sampler.constraintComplete()) {
-            String tail = s.stop.flush(); // the constraint's output is whole: nothing is held back for a stop string
-            if (!tail.isEmpty()) {
-                s.request.listener().onToken(-1, tail, null);
-            }
-            finish(s, FinishReason.STOP, null);
-        } else if (s.generated.size() >= s.request.params().maxTokens()) {
-            String tail = s.stop.flush();
-            if (!tail.isEmpty()) {
-                s.request.listener().onToken(-1, tail, null);
-            }
-            finish(s, FinishReason.LENGTH, null);
-        }
-    }
-
-    private void finish(Sequence s, FinishReason reason, String error) {
-        if (s.done) {
-            return;
-        }
-        s.done = true;
-        double secs = (System.nanoTime() - s.request.createdNanos()) / 1e9;
-        stats.finished(reason.label(), s.request.prompt().length, s.generated.size(), secs);
-        try {
-            s.request.listener().onFinish(new TokenListener.Finish(reason, s.request.prompt().length,
-                    s.generated.size(), s.stop.text(), error, s.cached));
-        } catch (RuntimeException e) {
-            LOG.warn("listener of " + s.request.id() + " failed", e);
-        }
     }
 
     private void retire() {

@@ -1,5 +1,6 @@
 package dev.moaserve.api;
 
+import dev.moaserve.api.protocol.Json;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moaserve.cli.LoadGenCommand;
 import io.quarkus.test.junit.QuarkusTest;

@@ -44,7 +44,7 @@ class PrefixCacheTest {
             try (NDManager m = Djl.newManager()) {
                 IncrementalDecoder dec = new IncrementalDecoder(Init.random(c, m, 100 + trial, 0.1f), 4,
                         trial % 3 == 2 ? IncrementalDecoder.Recompute.ALL : IncrementalDecoder.Recompute.LAZY);
-                PrefixCache cache = new PrefixCache(dec, 64 * dec.bytesPerSequence());
+                PrefixCache cache = new PrefixCache(new DecoderRunner(dec), 64 * dec.bytesPerSequence());
                 long[] shared = random(rnd, c, 6 * w);
                 for (int q = 0; q < 12; q++) {
                     // a prompt: a random share of the common prefix (on, next to, or between boundaries), then its own tokens
@@ -70,7 +70,7 @@ class PrefixCacheTest {
                                               Random rnd) {
         PrefixCache.Hit hit = cache.lookup(prompt);
         try (DecodeState scratch = dec.newState();
-             DecodeState served = hit == null ? dec.newState() : dec.fork(hit.state())) {
+             DecodeState served = hit == null ? dec.newState() : dec.fork(DecoderRunner.decodeState(hit.state()))) {
             if (hit != null) {
                 assertEquals(0, hit.length() % w);
                 assertTrue(hit.length() < prompt.length, "a hit must leave the last prompt token to feed");
@@ -84,7 +84,7 @@ class PrefixCacheTest {
                 want = dec.step(List.of(scratch), List.of(Arrays.copyOfRange(prompt, at, at + n)))[0];
                 at += n;
                 if (scratch.windowFill() == 0) {
-                    cache.offer(prompt, at, scratch);
+                    cache.offer(prompt, at, DecoderRunner.wrap(scratch));
                 }
             }
             float[] got = dec.prefill(served, Arrays.copyOfRange(prompt, from, prompt.length));
@@ -104,14 +104,14 @@ class PrefixCacheTest {
         ModelConfig c = new ModelConfig(19, 16, 1, 200, 4, 4, 2, 3, 2, 4, 1, 2, true, 1.0, 20, 0.03, 4, 0.7, 8);
         try (NDManager m = Djl.newManager()) {
             IncrementalDecoder dec = new IncrementalDecoder(Init.random(c, m, 5, 0.1f), 2, IncrementalDecoder.Recompute.LAZY);
-            PrefixCache cache = new PrefixCache(dec, 2 * dec.bytesPerSequence()); // room for two snapshots
+            PrefixCache cache = new PrefixCache(new DecoderRunner(dec), 2 * dec.bytesPerSequence()); // room for two snapshots
             long[] a = random(new Random(1), c, 12);
             try (DecodeState s = dec.newState()) {
                 dec.prefill(s, Arrays.copyOf(a, 4));
-                cache.offer(a, 4, s);
+                cache.offer(a, 4, DecoderRunner.wrap(s));
                 dec.prefill(s, Arrays.copyOfRange(a, 4, 8));
-                cache.offer(a, 8, s);
-                assertThrows(IllegalArgumentException.class, () -> dec.step(List.of(cache.lookup(a).state()), List.of(new long[] {1})),
+                cache.offer(a, 8, DecoderRunner.wrap(s));
+                assertThrows(IllegalArgumentException.class, () -> dec.step(List.of(DecoderRunner.decodeState(cache.lookup(a).state())), List.of(new long[] {1})),
                         "a snapshot must not be stepped");
             }
             assertEquals(8, cache.lookup(a).length());                       // the longest boundary < 12
@@ -124,7 +124,7 @@ class PrefixCacheTest {
             long[] other = random(new Random(2), c, 9);
             try (DecodeState s = dec.newState()) {
                 dec.prefill(s, Arrays.copyOf(other, 4));
-                cache.offer(other, 4, s);                                   // evicts the least recently used (a[0,8))
+                cache.offer(other, 4, DecoderRunner.wrap(s));                                   // evicts the least recently used (a[0,8))
             }
             assertEquals(2, cache.size());
             assertEquals(4, cache.lookup(a).length());
@@ -145,10 +145,10 @@ class PrefixCacheTest {
                     + "All:\nSpeak, speak.\nFirst Citizen:\nYou are");
             SamplingParams p = SamplingParams.builder().temperature(0.9).topP(0.95).seed(5L).maxTokens(40).build();
             List<Integer> off;
-            try (Scheduler s = new Scheduler(decoder, model.tokenizer(), new Scheduler.Limits(8, 512, 16, 0, 0), EngineStats.NONE)) {
+            try (Scheduler s = new Scheduler(new DecoderRunner(decoder), model.tokenizer(), new Scheduler.Limits(8, 512, 16, 0, 0), EngineStats.NONE)) {
                 off = run(s, prompt, p).get(120, TimeUnit.SECONDS).tokens();
             }
-            try (Scheduler s = new Scheduler(decoder, model.tokenizer(),
+            try (Scheduler s = new Scheduler(new DecoderRunner(decoder), model.tokenizer(),
                     new Scheduler.Limits(8, 512, 16, 0, 32 * decoder.bytesPerSequence()), EngineStats.NONE)) {
                 Collect.Result first = run(s, prompt, p).get(120, TimeUnit.SECONDS);
                 Collect.Result second = run(s, prompt, p).get(120, TimeUnit.SECONDS);

@@ -23,10 +23,10 @@ class SeededBatchTest {
             long[] prompt = model.tokenizer().encode("KING HENRY:\nWhat say you");
             List<Integer> alone;
             List<Integer> batched;
-            try (Scheduler s = new Scheduler(decoder, model.tokenizer(), new Scheduler.Limits(64, 512, 256, 0), EngineStats.NONE)) {
+            try (Scheduler s = new Scheduler(new DecoderRunner(decoder), model.tokenizer(), new Scheduler.Limits(64, 512, 256, 0), EngineStats.NONE)) {
                 alone = run(s, prompt, probe).get(120, TimeUnit.SECONDS);
             }
-            try (Scheduler s = new Scheduler(decoder, model.tokenizer(), new Scheduler.Limits(64, 512, 256, 0), EngineStats.NONE)) {
+            try (Scheduler s = new Scheduler(new DecoderRunner(decoder), model.tokenizer(), new Scheduler.Limits(64, 512, 256, 0), EngineStats.NONE)) {
                 List<CompletableFuture<List<Integer>>> others = new ArrayList<>();
                 for (int i = 0; i < 63; i++) {
                     SamplingParams p = SamplingParams.builder().temperature(i % 3 == 0 ? 0 : 1.0).topK(i % 5).seed((long) i).maxTokens(20 + i).build();

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moaserve.decode.IncrementalDecoder;
 import dev.moaserve.engine.Collect;
+import dev.moaserve.engine.DecoderRunner;
 import dev.moaserve.engine.EngineStats;
 import dev.moaserve.engine.SamplingParams;
 import dev.moaserve.engine.Scheduler;
@@ -70,7 +71,7 @@ class BpeConstraintTest {
         int complete = 0;
         try (NDManager m = Djl.newManager();
              IncrementalDecoder decoder = new IncrementalDecoder(Init.random(config, m, 9, 0.1f), 16, IncrementalDecoder.Recompute.LAZY);
-             Scheduler s = new Scheduler(decoder, tk, new Scheduler.Limits(16, 512, 64, 0), EngineStats.NONE)) {
+             Scheduler s = new Scheduler(new DecoderRunner(decoder), tk, new Scheduler.Limits(16, 512, 64, 0), EngineStats.NONE)) {
             List<ObjectNode> schemas = new ArrayList<>();
             List<CompletableFuture<Collect.Result>> runs = new ArrayList<>();
             for (int i = 0; i < 12; i++) {

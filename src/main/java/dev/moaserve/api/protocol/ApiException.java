@@ -1,4 +1,4 @@
-package dev.moaserve.api;
+package dev.moaserve.api.protocol;
 
 /** An error a client caused (or must see), rendered as OpenAI error JSON with its status. */
 public class ApiException extends RuntimeException {

@@ -1,4 +1,4 @@
-package dev.moaserve.api;
+package dev.moaserve.api.protocol;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
@@ -12,7 +12,7 @@ import java.util.Set;
  * value must have its documented type and range. {@code null} counts as absent. Error
  * parameters are named with their path ({@code parameters.top_k}).
  */
-final class JsonFields {
+public final class JsonFields {
     private final JsonNode node;
     private final String prefix;
 
@@ -21,7 +21,7 @@ final class JsonFields {
      * @param unsupported keys clients send that this server does not implement, with the reason
      *                    (checked by the caller where some values are acceptable)
      */
-    JsonFields(JsonNode node, String prefix, Set<String> known, Map<String, String> unsupported) {
+    public JsonFields(JsonNode node, String prefix, Set<String> known, Map<String, String> unsupported) {
         if (node == null || !node.isObject()) {
             throw ApiException.invalid(prefix.isEmpty() ? null : prefix.substring(0, prefix.length() - 1),
                     prefix.isEmpty() ? "the request body must be a JSON object" : "'" + prefix.substring(0, prefix.length() - 1) + "' must be an object");
@@ -39,21 +39,21 @@ final class JsonFields {
         }
     }
 
-    String name(String key) {
+    public String name(String key) {
         return prefix + key;
     }
 
-    boolean has(String key) {
+    public boolean has(String key) {
         JsonNode v = node.get(key);
         return v != null && !v.isNull();
     }
 
-    JsonNode raw(String key) {
+    public JsonNode raw(String key) {
         JsonNode v = node.get(key);
         return v == null || v.isNull() ? null : v;
     }
 
-    boolean bool(String key, boolean fallback) {
+    public boolean bool(String key, boolean fallback) {
         JsonNode v = raw(key);
         if (v == null) {
             return fallback;
@@ -64,7 +64,7 @@ final class JsonFields {
         return v.asBoolean();
     }
 
-    String string(String key, String fallback) {
+    public String string(String key, String fallback) {
         JsonNode v = raw(key);
         if (v == null) {
             return fallback;
@@ -76,7 +76,7 @@ final class JsonFields {
     }
 
     /** A finite number in [min, max]. */
-    double number(String key, double fallback, double min, double max) {
+    public double number(String key, double fallback, double min, double max) {
         JsonNode v = raw(key);
         if (v == null) {
             return fallback;
@@ -89,7 +89,7 @@ final class JsonFields {
     }
 
     /** An integer (2 or 2.0, never 2.5) in [min, max]. */
-    long integer(String key, long fallback, long min, long max) {
+    public long integer(String key, long fallback, long min, long max) {
         JsonNode v = raw(key);
         if (v == null) {
             return fallback;
@@ -101,7 +101,7 @@ final class JsonFields {
     }
 
     /** Whether {@code v} is a JSON number with an integral value that fits a long. */
-    static boolean isInteger(JsonNode v) {
+    public static boolean isInteger(JsonNode v) {
         if (v.isIntegralNumber()) {
             return v.canConvertToLong();
         }

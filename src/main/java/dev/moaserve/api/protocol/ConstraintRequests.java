@@ -1,4 +1,4 @@
-package dev.moaserve.api;
+package dev.moaserve.api.protocol;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.moaserve.engine.constraint.ConstraintSpec;
@@ -11,11 +11,11 @@ import java.util.Set;
  * The structured-output fields of the three APIs, parsed into one {@link ConstraintSpec}:
  * OpenAI's {@code response_format} (json_object, json_schema), vLLM's {@code structured_outputs}
  * (json, regex, choice, json_object), TGI's {@code parameters.grammar} (json, regex). Compiling
- * happens later, off the event loop ({@link GenerationRoutes}).
+ * happens later, off the event loop (the generation routes).
  */
-final class ConstraintRequests {
+public final class ConstraintRequests {
     /** A parsed constraint and the request field it came from (named in errors). */
-    record Requested(ConstraintSpec spec, String param) {}
+    public record Requested(ConstraintSpec spec, String param) {}
 
     private ConstraintRequests() {}
 

@@ -1,8 +1,7 @@
-package dev.moaserve.api;
+package dev.moaserve.api.protocol;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.moaserve.api.GenerationRoutes.TokenEvent;
 import dev.moaserve.model.Tokenizer;
 
 import java.nio.charset.StandardCharsets;

@@ -1,4 +1,4 @@
-package dev.moaserve.api;
+package dev.moaserve.api.protocol;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.Test;

@@ -1,0 +1,65 @@
+package dev.moaserve.api.protocol;
+
+import dev.moaserve.engine.GenerationRequest;
+import dev.moaserve.engine.TokenListener;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/** One choice's output so far: collected by the response writer, read by the renderers. */
+public final class ChoiceOutput {
+    private final int index;
+    private final GenerationRequest request;
+    private final StringBuilder text = new StringBuilder();
+    private final List<TokenEvent> tokens = new ArrayList<>();
+    private long firstTokenNanos;
+    private TokenListener.Finish finish;
+
+    public ChoiceOutput(int index, GenerationRequest request) {
+        this.index = index;
+        this.request = request;
+    }
+
+    /** Appends an event's text (and its token, unless it is released held-back text). */
+    public void add(TokenEvent t) {
+        if (firstTokenNanos == 0) {
+            firstTokenNanos = System.nanoTime();
+        }
+        if (t.token() >= 0) {
+            tokens.add(t);
+        }
+        text.append(t.text());
+    }
+
+    public void finish(TokenListener.Finish f) {
+        this.finish = f;
+    }
+
+    public int index() {
+        return index;
+    }
+
+    public GenerationRequest request() {
+        return request;
+    }
+
+    /** The text released so far. */
+    public CharSequence text() {
+        return text;
+    }
+
+    /** The tokens so far, in order. */
+    public List<TokenEvent> tokens() {
+        return tokens;
+    }
+
+    /** When the first event arrived (0: none yet). */
+    public long firstTokenNanos() {
+        return firstTokenNanos;
+    }
+
+    /** How the choice ended; null while it runs. */
+    public TokenListener.Finish finish() {
+        return finish;
+    }
+}

@@ -1,0 +1,105 @@
+package dev.moaserve.api.protocol;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/** OpenAI's {@code /v1/completions}: a prompt (text or token ids) in, text (and legacy logprobs) out. */
+final class CompletionsProtocol extends OpenAiProtocol {
+    private static final Set<String> FIELDS = RequestFields.union(SAMPLING, "prompt", "echo", "best_of", "suffix",
+            "response_format", "structured_outputs");
+
+    @Override
+    public String name() {
+        return "completions";
+    }
+
+    @Override
+    public String idPrefix() {
+        return "cmpl-";
+    }
+
+    @Override
+    public GenerationSpec parse(JsonNode body, ServedModel model, boolean stream) {
+        JsonFields f = new JsonFields(body, "", FIELDS, Map.of());
+        RequestFields.checkModel(f, model);
+        if (f.has("best_of") && f.integer("best_of", 1, 1, RequestFields.MAX_N) != RequestFields.n(f)) {
+            throw ApiException.invalid("best_of", "best_of must equal n: choosing the best of several is not implemented");
+        }
+        if (!f.string("suffix", "").isEmpty()) {
+            throw ApiException.invalid("suffix", "'suffix' is not supported by this server: insertion is not implemented");
+        }
+        int logprobs = (int) f.integer("logprobs", 0, 0, 5);
+        boolean echo = f.bool("echo", false);
+        if (echo && f.has("logprobs")) {
+            throw ApiException.invalid("echo", "'echo' together with 'logprobs' (prompt log-probabilities) is not supported");
+        }
+        JsonNode p = f.raw("prompt");
+        String text;
+        long[] ids;
+        if (p == null) {
+            throw ApiException.invalid("prompt", "'prompt' is required");
+        } else if (p.isTextual()) {
+            text = p.asText();
+            ids = RequestFields.encode(text, model, "prompt");
+        } else if (p.isArray() && p.size() == 1 && p.get(0).isTextual()) {
+            text = p.get(0).asText();
+            ids = RequestFields.encode(text, model, "prompt");
+        } else if (p.isArray() && p.size() > 0 && p.get(0).isNumber()) {
+            ids = new long[p.size()];
+            for (int i = 0; i < ids.length; i++) {
+                if (!JsonFields.isInteger(p.get(i))) {
+                    throw ApiException.invalid("prompt", "'prompt' token array must hold only integers (token ids)");
+                }
+                ids[i] = p.get(i).asLong();
+            }
+            text = model.tokenizer().decode(RequestFields.checkIds(ids, model, "prompt"));
+        } else if (p.isArray() && p.size() > 1 && p.get(0).isTextual()) {
+            throw ApiException.invalid("prompt", "one prompt per request: 'prompt' lists " + p.size() + " strings");
+        } else {
+            throw ApiException.invalid("prompt", "'prompt' must be a string, a list with one string, or a list of token ids");
+        }
+        return spec(f, model, text, ids, 16, List.of(), false, echo, logprobs);
+    }
+
+    @Override
+    public Renderer renderer(Reply reply) {
+        return new OpenAiRenderer(reply) {
+            @Override
+            String object(boolean chunk) {
+                return "text_completion";
+            }
+
+            @Override
+            ObjectNode openChoice(ObjectNode chunk, ObjectNode choice, ChoiceOutput c) {
+                if (!reply.spec().echo()) {
+                    return null;
+                }
+                choice.put("text", reply.spec().promptText());
+                return chunk;
+            }
+
+            @Override
+            void tokenContent(ObjectNode choice, ChoiceOutput c, TokenEvent t) {
+                choice.put("text", t.text());
+                choice.set("logprobs", reply.spec().params().logprobs() > 0 && t.choice() != null
+                        ? Logprobs.completion(reply.model().tokenizer(), c.text(), List.of(t)) : null);
+            }
+
+            @Override
+            void endContent(ObjectNode choice) {
+                choice.put("text", "");
+            }
+
+            @Override
+            void bodyContent(ObjectNode choice, ChoiceOutput c) {
+                choice.put("text", reply.fullText(c.finish().text()));
+                choice.set("logprobs", reply.spec().params().logprobs() > 0
+                        ? Logprobs.completion(reply.model().tokenizer(), c.text(), c.tokens()) : null);
+            }
+        };
+    }
+}

@@ -1,0 +1,214 @@
+package dev.moaserve.api.protocol;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.moaserve.engine.SamplingParams;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/** What OpenAI's completions and chat completions share: the sampling fields and the answer's envelope. */
+abstract class OpenAiProtocol implements Protocol {
+    /** Sampling fields both OpenAI routes take. */
+    static final Set<String> SAMPLING = Set.of("model", "max_tokens", "temperature", "top_p", "top_k", "min_p",
+            "repetition_penalty", "presence_penalty", "frequency_penalty", "seed", "stop", "stream", "stream_options",
+            "logprobs", "n", "logit_bias", "user", "moa_decode");
+
+    @Override
+    public ErrorShape errors() {
+        return ErrorShape.OPENAI;
+    }
+
+    /**
+     * The fields both routes share, validated into the spec.
+     *
+     * @param defaultMax max_tokens when none is given (−1: the rest of the context)
+     * @param extraStops the chat template's stop strings
+     * @param logprobs   alternatives per token (−1: chat without logprobs)
+     */
+    static GenerationSpec spec(JsonFields f, ServedModel model, String text, long[] ids, int defaultMax,
+                               List<String> extraStops, boolean chat, boolean echo, int logprobs) {
+        int seqLen = model.contextLength();
+        String promptParam = chat ? "messages" : "prompt";
+        if (ids.length == 0) {
+            throw ApiException.invalid(promptParam, "the prompt is empty");
+        }
+        String maxKey = f.has("max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
+        int max;
+        if (f.has(maxKey)) {
+            max = (int) f.integer(maxKey, 0, 1, Integer.MAX_VALUE);
+        } else {
+            max = defaultMax > 0 ? defaultMax : Math.max(1, seqLen - ids.length);
+        }
+        if (ids.length + max > seqLen) {
+            throw contextExceeded(seqLen, ids.length, max, f.has(maxKey) ? maxKey : promptParam, chat);
+        }
+        double temperature = f.number("temperature", 1.0, 0, 2);
+        double topP = f.number("top_p", 1.0, 0, 1);
+        if (f.has("top_p") && topP <= 0) {
+            throw ApiException.invalid("top_p", "'top_p' must be in (0, 1]");
+        }
+        List<String> stops = new ArrayList<>(RequestFields.stops(f.raw("stop"), "stop"));
+        stops.addAll(extraStops);
+        boolean stream = f.bool("stream", false);
+        boolean includeUsage = false;
+        if (f.has("stream_options")) {
+            if (!stream) {
+                throw ApiException.invalid("stream_options", "'stream_options' is only allowed when 'stream' is true");
+            }
+            includeUsage = new JsonFields(f.raw("stream_options"), "stream_options.", Set.of("include_usage"), Map.of())
+                    .bool("include_usage", false);
+        }
+        f.string("user", "");
+        int topK = (int) Math.max(0, f.integer("top_k", 0, -1, 1 << 20)); // -1 = off, as in vLLM
+        SamplingParams sp = SamplingParams.builder()
+                .temperature(temperature).topK(topK).topP(topP).minP(f.number("min_p", 0, 0, 1))
+                .repetitionPenalty(f.number("repetition_penalty", 1.0, 1e-6, 100))
+                .presencePenalty(f.number("presence_penalty", 0, -2, 2))
+                .frequencyPenalty(f.number("frequency_penalty", 0, -2, 2))
+                .seed(RequestFields.seed(f, Long.MIN_VALUE)).maxTokens(max).stop(stops).logprobs(Math.max(logprobs, 0))
+                .logitBias(RequestFields.logitBias(f.raw("logit_bias"), model))
+                .build();
+        return new GenerationSpec(text, ids, sp, stream, includeUsage, chat && logprobs >= 0, echo, RequestFields.n(f),
+                ConstraintRequests.openAi(f), RequestFields.decodeMode(f, model));
+    }
+
+    /** OpenAI's wording and code, which clients (litellm, langchain) match to detect overflow. */
+    private static ApiException contextExceeded(int seqLen, int prompt, int completion, String param, boolean chat) {
+        String in = chat ? "messages" : "prompt";
+        return new ApiException(400, "invalid_request_error", "This model's maximum context length is " + seqLen
+                + " tokens. However, you requested " + (prompt + completion) + " tokens (" + prompt + " in the " + in + ", "
+                + completion + " for the completion). Please reduce the length of the " + in + " or completion.",
+                param, "context_length_exceeded");
+    }
+
+    /** The envelope both OpenAI answers share; subclasses fill in each choice's content. */
+    abstract static class OpenAiRenderer implements Renderer {
+        final Reply reply;
+
+        OpenAiRenderer(Reply reply) {
+            this.reply = reply;
+        }
+
+        /** {@code object} of the answer and of its stream's chunks. */
+        abstract String object(boolean chunk);
+
+        /** The first chunk of a choice's stream (null: none), given its bare choice object. */
+        abstract ObjectNode openChoice(ObjectNode chunk, ObjectNode choice, ChoiceOutput c);
+
+        /** A token chunk's content. */
+        abstract void tokenContent(ObjectNode choice, ChoiceOutput c, TokenEvent t);
+
+        /** The final chunk's empty content. */
+        abstract void endContent(ObjectNode choice);
+
+        /** The non-streamed answer's content of one choice. */
+        abstract void bodyContent(ObjectNode choice, ChoiceOutput c);
+
+        @Override
+        public List<Object> open() {
+            List<Object> out = new ArrayList<>();
+            for (ChoiceOutput c : reply.choices()) {
+                ObjectNode chunk = chunk();
+                ObjectNode choice = ((ArrayNode) chunk.get("choices")).addObject();
+                choice.put("index", c.index());
+                if (openChoice(chunk, choice, c) != null) {
+                    choice.putNull("logprobs");
+                    choice.putNull("finish_reason");
+                    out.add(chunk);
+                }
+            }
+            return out;
+        }
+
+        @Override
+        public List<Object> token(ChoiceOutput c, TokenEvent t) {
+            if (t.text().isEmpty()) {
+                return List.of();
+            }
+            ObjectNode chunk = chunk();
+            ObjectNode choice = ((ArrayNode) chunk.get("choices")).addObject();
+            choice.put("index", c.index());
+            tokenContent(choice, c, t);
+            choice.putNull("finish_reason");
+            return List.of(chunk);
+        }
+
+        @Override
+        public List<Object> choiceEnd(ChoiceOutput c) {
+            ObjectNode chunk = chunk();
+            ObjectNode choice = ((ArrayNode) chunk.get("choices")).addObject();
+            choice.put("index", c.index());
+            endContent(choice);
+            choice.putNull("logprobs");
+            choice.put("finish_reason", c.finish().reason().label());
+            return List.of(chunk);
+        }
+
+        @Override
+        public List<Object> close() {
+            if (!reply.spec().includeUsage()) {
+                return List.of("[DONE]");
+            }
+            ObjectNode u = chunk();
+            u.set("usage", usage());
+            return List.of(u, "[DONE]");
+        }
+
+        @Override
+        public List<Object> error(ApiException e) {
+            return List.of(ErrorShape.OPENAI.body(e), "[DONE]"); // a stream never ends silently
+        }
+
+        @Override
+        public ObjectNode body() {
+            ObjectNode o = envelope(object(false));
+            ArrayNode choices = (ArrayNode) o.get("choices");
+            for (ChoiceOutput c : reply.choices()) {
+                ObjectNode choice = choices.addObject();
+                choice.put("index", c.index());
+                bodyContent(choice, c);
+                choice.put("finish_reason", c.finish().reason().label());
+            }
+            o.set("usage", usage());
+            return o;
+        }
+
+        /** id, object, created, model, system_fingerprint and an empty choices array. */
+        private ObjectNode envelope(String object) {
+            ObjectNode o = Json.object();
+            o.put("id", reply.id());
+            o.put("object", object);
+            o.put("created", reply.created());
+            o.put("model", reply.model().name());
+            o.putNull("system_fingerprint");
+            o.putArray("choices");
+            return o;
+        }
+
+        private ObjectNode chunk() {
+            ObjectNode o = envelope(object(true));
+            if (reply.spec().includeUsage()) {
+                o.putNull("usage");
+            }
+            return o;
+        }
+
+        /** Prompt tokens once, completion tokens of every choice; cached prompt tokens as OpenAI reports them. */
+        private ObjectNode usage() {
+            var f = reply.choices().get(0).finish();
+            int completion = 0;
+            for (ChoiceOutput c : reply.choices()) {
+                completion += c.finish().completionTokens();
+            }
+            ObjectNode u = Json.object();
+            u.put("prompt_tokens", f.promptTokens());
+            u.put("completion_tokens", completion);
+            u.put("total_tokens", f.promptTokens() + completion);
+            u.putObject("prompt_tokens_details").put("cached_tokens", f.cachedTokens());
+            return u;
+        }
+    }
+}

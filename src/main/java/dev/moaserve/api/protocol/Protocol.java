@@ -1,0 +1,28 @@
+package dev.moaserve.api.protocol;
+
+import com.fasterxml.jackson.databind.JsonNode;
+
+/** One generation API: how its requests are validated and its answers rendered. */
+public interface Protocol {
+    /** Completions, chat (OpenAI) and TGI's generate. */
+    Protocol COMPLETIONS = new CompletionsProtocol();
+    Protocol CHAT = new ChatProtocol();
+    Protocol TGI = new TgiProtocol();
+
+    /** The request log's and spans' name for it: {@code completions}, {@code chat}, {@code tgi}. */
+    String name();
+
+    /** Response ids start with this. */
+    String idPrefix();
+
+    ErrorShape errors();
+
+    /**
+     * Validates a request body: strict (unknown or unimplemented fields are 400s naming them).
+     *
+     * @param stream the route streams (TGI's {@code /generate_stream}); OpenAI's routes read {@code stream} from the body
+     */
+    GenerationSpec parse(JsonNode body, ServedModel model, boolean stream);
+
+    Renderer renderer(Reply reply);
+}

@@ -1,0 +1,26 @@
+package dev.moaserve.api.protocol;
+
+import dev.moaserve.model.ChatTemplate;
+import dev.moaserve.model.DecodeMode;
+import dev.moaserve.model.Tokenizer;
+
+import java.util.Set;
+
+/** What parsing and rendering a request needs to know of the model being served. */
+public interface ServedModel {
+    /** The model's id in requests and responses. */
+    String name();
+
+    Tokenizer tokenizer();
+
+    /** Prompt plus completion tokens at most. */
+    int contextLength();
+
+    ChatTemplate chatTemplate();
+
+    /** The decode mode of requests that do not ask for one. */
+    DecodeMode decodeDefault();
+
+    /** The modes a request may ask for ({@code moa.decode-allow}). */
+    Set<DecodeMode> decodeAllowed();
+}

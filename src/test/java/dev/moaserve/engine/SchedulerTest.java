@@ -1,0 +1,288 @@
+package dev.moaserve.engine;
+
+import dev.moaserve.model.CharTokenizer;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The scheduler's policy over a {@link FakeRunner}: no model, no tensors. */
+class SchedulerTest {
+    private static final int W = 4;
+    private static final CharTokenizer TK = new CharTokenizer("abcdefghijklmnopqrstuvwxyz .,;:!?\n");
+    private static final int V = TK.vocabSize();
+
+    private static long[] prompt(int n, int salt) {
+        long[] p = new long[n];
+        for (int i = 0; i < n; i++) {
+            p[i] = (i * 7L + salt) % V;
+        }
+        return p;
+    }
+
+    private static SamplingParams greedy(int max) {
+        return SamplingParams.builder().temperature(0).maxTokens(max).build();
+    }
+
+    /** What the fake model generates greedily after {@code prompt}: the reference every scheduled run must give. */
+    private static List<Integer> expected(FakeRunner r, long[] prompt, int max) {
+        List<Long> ctx = new ArrayList<>();
+        for (long t : prompt) {
+            ctx.add(t);
+        }
+        List<Integer> out = new ArrayList<>();
+        for (int i = 0; i < max; i++) {
+            int t = r.next(ctx);
+            out.add(t);
+            ctx.add((long) t);
+        }
+        return out;
+    }
+
+    private static Collect.Result get(CompletableFuture<Collect.Result> f) throws Exception {
+        return f.get(30, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void promptsAreChunkedWithinWindowsAndTheTokenBudget() throws Exception {
+        FakeRunner r = new FakeRunner(W, V);
+        int budget = 6;
+        List<CompletableFuture<Collect.Result>> runs = new ArrayList<>();
+        List<long[]> prompts = new ArrayList<>();
+        try (Scheduler s = new Scheduler(r, TK, new Scheduler.Limits(4, budget, 16, 0), EngineStats.NONE)) {
+            for (int i = 0; i < 4; i++) {
+                prompts.add(prompt(9 + 3 * i, i));
+                runs.add(Collect.one(s, prompts.get(i), greedy(5)));
+            }
+            for (int i = 0; i < 4; i++) {
+                Collect.Result res = get(runs.get(i));
+                assertEquals(expected(r, prompts.get(i), 5), res.tokens(), "request " + i);
+                assertEquals(FinishReason.LENGTH, res.reason());
+            }
+        }
+        for (int[] step : r.steps) {
+            int total = 0;
+            for (int n : step) {
+                assertTrue(n >= 1 && n <= W);
+                total += n;
+            }
+            assertTrue(total <= budget || step.length == 1, "a step over the token budget: " + java.util.Arrays.toString(step));
+            assertTrue(step.length <= 4, "more sequences than max-batch-size in one step");
+        }
+        assertEquals(0, r.open.get(), "every state freed");
+    }
+
+    @Test
+    void admitsUpToTheBatchSizeAndRefusesBeyondTheQueue() throws Exception {
+        FakeRunner r = new FakeRunner(W, V);
+        CountDownLatch hold = new CountDownLatch(1);
+        try (Scheduler s = new Scheduler(new Gate(r, hold), TK, new Scheduler.Limits(2, 64, 3, 0), EngineStats.NONE)) {
+            List<CompletableFuture<Collect.Result>> runs = new ArrayList<>();
+            for (int i = 0; i < 2; i++) {
+                runs.add(Collect.one(s, prompt(5, i), greedy(3)));
+            }
+            waitFor(() -> s.runningCount() == 2);
+            for (int i = 2; i < 5; i++) {
+                runs.add(Collect.one(s, prompt(5, i), greedy(3)));
+            }
+            assertEquals(3, s.waitingCount());
+            assertThrows(QueueFullException.class, () -> Collect.one(s, prompt(5, 9), greedy(3)));
+            hold.countDown();
+            for (int i = 0; i < runs.size(); i++) {
+                assertEquals(expected(r, prompt(5, i), 3), get(runs.get(i)).tokens());
+            }
+        }
+        for (int[] step : r.steps) {
+            assertTrue(step.length <= 2);
+        }
+    }
+
+    @Test
+    void aCancelledRequestFreesItsStateAndOthersGoOn() throws Exception {
+        FakeRunner r = new FakeRunner(W, V);
+        try (Scheduler s = new Scheduler(r, TK, new Scheduler.Limits(4, 64, 16, 0), EngineStats.NONE)) {
+            List<FinishReason> reasons = new ArrayList<>();
+            CountDownLatch ended = new CountDownLatch(1);
+            GenerationRequest longOne = new GenerationRequest("long", prompt(6, 1), greedy(100_000 / 2), new TokenListener() {
+                @Override
+                public void onToken(int token, String text, Sampler.Choice choice) {}
+
+                @Override
+                public void onFinish(Finish finish) {
+                    reasons.add(finish.reason());
+                    ended.countDown();
+                }
+            });
+            s.submit(longOne);
+            CompletableFuture<Collect.Result> other = Collect.one(s, prompt(7, 2), greedy(20));
+            waitFor(() -> s.runningCount() == 2);
+            longOne.cancel();
+            assertTrue(ended.await(10, TimeUnit.SECONDS));
+            assertEquals(List.of(FinishReason.CANCELLED), reasons);
+            assertEquals(expected(r, prompt(7, 2), 20), get(other).tokens());
+            waitFor(() -> s.runningCount() == 0);
+            assertEquals(0, r.open.get());
+        }
+    }
+
+    @Test
+    void forksFeedThePromptOnceAndSampleLikeSoloRuns() throws Exception {
+        FakeRunner r = new FakeRunner(W, V);
+        long[] p = prompt(11, 3);
+        try (Scheduler s = new Scheduler(r, TK, new Scheduler.Limits(8, 64, 16, 0), EngineStats.NONE)) {
+            SamplingParams seeded = SamplingParams.builder().temperature(1.0).seed(7L).maxTokens(6).build();
+            List<CompletableFuture<Collect.Result>> group = Collect.choices(s, p,
+                    List.of(seeded, seeded.withSeed(8L), seeded.withSeed(9L)));
+            List<Collect.Result> forks = new ArrayList<>();
+            for (CompletableFuture<Collect.Result> f : group) {
+                forks.add(get(f));
+            }
+            int fedTokens = r.steps.stream().flatMapToInt(java.util.Arrays::stream).sum();
+            // the prompt's 8 tokens before its last window are fed once; each choice feeds the rest and its tokens
+            assertEquals(8 + 3 * (3 + 6 - 1), fedTokens);
+            assertEquals(0, forks.get(0).cached());
+            for (int i = 1; i < 3; i++) {
+                assertEquals(8, forks.get(i).cached(), "fork " + i + " copies its leader's state at the window boundary");
+                Collect.Result alone = get(Collect.one(s, p, seeded.withSeed(7L + i)));
+                assertEquals(alone.tokens(), forks.get(i).tokens(), "fork " + i);
+            }
+        }
+        assertEquals(0, r.open.get());
+    }
+
+    @Test
+    void theSecondRequestForAPromptStartsFromTheCache() throws Exception {
+        FakeRunner r = new FakeRunner(W, V);
+        long[] p = prompt(14, 5);
+        try (Scheduler s = new Scheduler(r, TK, new Scheduler.Limits(4, 64, 16, 0, 8 * r.bytesPerSequence()), EngineStats.NONE)) {
+            Collect.Result first = get(Collect.one(s, p, greedy(4)));
+            Collect.Result second = get(Collect.one(s, p, greedy(4)));
+            assertEquals(0, first.cached());
+            assertEquals(12, second.cached(), "the longest window boundary before the prompt's last token");
+            assertEquals(expected(r, p, 4), first.tokens());
+            assertEquals(first.tokens(), second.tokens());
+            assertTrue(s.prefixCache().hits() >= 1);
+            assertEquals(3, s.prefixCache().size(), "snapshots at 4, 8 and 12");
+        }
+        assertEquals(0, r.open.get(), "snapshots freed with the cache");
+    }
+
+    @Test
+    void aStopStringEndsTheRequestAndIsNotReturned() throws Exception {
+        FakeRunner r = new FakeRunner(W, V);
+        long[] p = prompt(6, 4);
+        List<Integer> want = expected(r, p, 12);
+        String text = TK.decode(want.stream().mapToLong(Integer::longValue).toArray());
+        String stop = text.substring(5, 7);
+        int cut = text.indexOf(stop);
+        try (Scheduler s = new Scheduler(r, TK, new Scheduler.Limits(4, 64, 16, 0), EngineStats.NONE)) {
+            List<String> pieces = new ArrayList<>();
+            CompletableFuture<TokenListener.Finish> done = new CompletableFuture<>();
+            s.submit(new GenerationRequest("stop", p, SamplingParams.builder().temperature(0).maxTokens(12)
+                    .stop(List.of(stop)).build(), new TokenListener() {
+                @Override
+                public void onToken(int token, String t, Sampler.Choice choice) {
+                    pieces.add(t);
+                }
+
+                @Override
+                public void onFinish(Finish finish) {
+                    done.complete(finish);
+                }
+            }));
+            TokenListener.Finish f = done.get(30, TimeUnit.SECONDS);
+            assertEquals(FinishReason.STOP, f.reason());
+            assertEquals(text.substring(0, cut), f.text());
+            assertEquals(text.substring(0, cut), String.join("", pieces));
+        }
+    }
+
+    @Test
+    void aFailedStepFailsItsBatchAndTheSchedulerGoesOn() throws Exception {
+        FakeRunner r = new FakeRunner(W, V);
+        try (Scheduler s = new Scheduler(r, TK, new Scheduler.Limits(4, 64, 16, 0), EngineStats.NONE)) {
+            r.failNext = true;
+            CompletableFuture<Collect.Result> failed = Collect.one(s, prompt(5, 1), greedy(3));
+            Exception e = assertThrows(Exception.class, () -> get(failed));
+            assertTrue(e.getCause().getMessage().contains("injected step failure"), e.toString());
+            assertEquals(expected(r, prompt(5, 2), 3), get(Collect.one(s, prompt(5, 2), greedy(3))).tokens());
+        }
+        assertEquals(0, r.open.get());
+    }
+
+    @Test
+    void afterADrainNewRequestsAreRefused() throws Exception {
+        FakeRunner r = new FakeRunner(W, V);
+        Scheduler s = new Scheduler(r, TK, new Scheduler.Limits(4, 64, 16, 0), EngineStats.NONE);
+        CompletableFuture<Collect.Result> running = Collect.one(s, prompt(5, 1), greedy(30));
+        s.drain(TimeUnit.SECONDS.toNanos(30));
+        assertEquals(expected(r, prompt(5, 1), 30), get(running).tokens(), "a running request finishes during the drain");
+        assertThrows(ShuttingDownException.class, () -> Collect.one(s, prompt(5, 2), greedy(3)));
+        assertNotEquals(0, r.steps.size());
+        assertEquals(0, r.open.get());
+    }
+
+    private static void waitFor(java.util.function.BooleanSupplier condition) throws InterruptedException {
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!condition.getAsBoolean()) {
+            assertTrue(System.nanoTime() < end, "timed out waiting");
+            Thread.sleep(1);
+        }
+    }
+
+    /** A runner whose steps wait until the latch opens: holds the batch still while a test looks at it. */
+    private record Gate(FakeRunner inner, CountDownLatch open) implements StepRunner {
+        @Override
+        public int window() {
+            return inner.window();
+        }
+
+        @Override
+        public int vocabSize() {
+            return inner.vocabSize();
+        }
+
+        @Override
+        public long bytesPerSequence() {
+            return inner.bytesPerSequence();
+        }
+
+        @Override
+        public State newState(dev.moaserve.model.DecodeMode mode) {
+            return inner.newState(mode);
+        }
+
+        @Override
+        public State fork(State s) {
+            return inner.fork(s);
+        }
+
+        @Override
+        public State snapshot(State s) {
+            return inner.snapshot(s);
+        }
+
+        @Override
+        public int roomInWindow(State s) {
+            return inner.roomInWindow(s);
+        }
+
+        @Override
+        public Sampler.Choice[] step(List<State> states, List<long[]> chunks, List<Sampler> samplers, long[] rows) {
+            try {
+                open.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return inner.step(states, chunks, samplers, rows);
+        }
+    }
+}
