@@ -1,5 +1,7 @@
 package dev.moaserve.cli;
 
+import dev.moaserve.bench.BenchCommand;
+import dev.moaserve.bench.LoadGenCommand;
 import dev.moaserve.model.ModelException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;

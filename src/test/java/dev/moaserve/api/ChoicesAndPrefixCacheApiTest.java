@@ -1,5 +1,6 @@
 package dev.moaserve.api;
 
+import dev.moaserve.testing.Sse;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;

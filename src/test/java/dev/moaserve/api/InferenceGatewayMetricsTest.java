@@ -1,5 +1,6 @@
 package dev.moaserve.api;
 
+import dev.moaserve.testing.Sse;
 import io.quarkus.test.junit.QuarkusTest;
 import jakarta.inject.Inject;
 import org.eclipse.microprofile.config.inject.ConfigProperty;

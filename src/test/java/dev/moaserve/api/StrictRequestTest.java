@@ -1,5 +1,6 @@
 package dev.moaserve.api;
 
+import dev.moaserve.testing.Sse;
 import dev.moaserve.api.protocol.Json;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.quarkus.test.junit.QuarkusTest;

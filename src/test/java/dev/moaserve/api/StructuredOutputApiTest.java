@@ -1,5 +1,6 @@
 package dev.moaserve.api;
 
+import dev.moaserve.testing.Sse;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;

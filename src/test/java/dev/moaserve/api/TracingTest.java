@@ -1,5 +1,6 @@
 package dev.moaserve.api;
 
+import dev.moaserve.testing.Sse;
 import io.opentelemetry.api.trace.SpanKind;
 import io.opentelemetry.sdk.testing.exporter.InMemorySpanExporter;
 import io.opentelemetry.sdk.trace.data.SpanData;

@@ -1,7 +1,7 @@
-package dev.moaserve.api;
+package dev.moaserve.bench;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.moaserve.cli.Soak;
+import dev.moaserve.bench.Soak;
 import io.quarkus.test.junit.QuarkusTest;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.junit.jupiter.api.Test;

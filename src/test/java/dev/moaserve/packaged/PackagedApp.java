@@ -1,5 +1,6 @@
-package dev.moaserve.api;
+package dev.moaserve.packaged;
 
+import dev.moaserve.testing.Sse;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.net.URI;

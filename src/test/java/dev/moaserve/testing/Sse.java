@@ -1,4 +1,4 @@
-package dev.moaserve.api;
+package dev.moaserve.testing;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -16,13 +16,13 @@ import java.util.ArrayList;
 import java.util.List;
 
 /** A real SSE client for tests: POSTs JSON and parses the event stream (data lines, blank-line separated). */
-final class Sse {
-    static final HttpClient HTTP = HttpClient.newHttpClient();
+public final class Sse {
+    public static final HttpClient HTTP = HttpClient.newHttpClient();
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** One parsed stream: the data payloads in order and the HTTP status. */
-    record Stream(int status, String contentType, List<String> data) {
-        List<JsonNode> json() {
+    public record Stream(int status, String contentType, List<String> data) {
+        public List<JsonNode> json() {
             List<JsonNode> out = new ArrayList<>();
             for (String d : data) {
                 if (!d.equals("[DONE]")) {
@@ -37,19 +37,19 @@ final class Sse {
         }
     }
 
-    static HttpResponse<InputStream> open(int port, String path, String body) throws IOException, InterruptedException {
+    public static HttpResponse<InputStream> open(int port, String path, String body) throws IOException, InterruptedException {
         HttpRequest req = HttpRequest.newBuilder(URI.create("http://localhost:" + port + path))
                 .header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(body)).build();
         return HTTP.send(req, HttpResponse.BodyHandlers.ofInputStream());
     }
 
-    static Stream post(int port, String path, String body) throws IOException, InterruptedException {
+    public static Stream post(int port, String path, String body) throws IOException, InterruptedException {
         return post(port, path, body, d -> { });
     }
 
     /** As {@link #post(int, String, String)}, handing each data payload to {@code onData} as it arrives. */
-    static Stream post(int port, String path, String body, java.util.function.Consumer<String> onData)
+    public static Stream post(int port, String path, String body, java.util.function.Consumer<String> onData)
             throws IOException, InterruptedException {
         HttpResponse<InputStream> r = open(port, path, body);
         List<String> data = new ArrayList<>();

@@ -1,4 +1,4 @@
-package dev.moaserve.cli;
+package dev.moaserve.bench;
 
 import dev.moaserve.decode.IncrementalDecoder;
 import dev.moaserve.engine.DecoderRunner;

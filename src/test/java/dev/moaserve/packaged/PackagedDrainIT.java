@@ -1,5 +1,6 @@
-package dev.moaserve.api;
+package dev.moaserve.packaged;
 
+import dev.moaserve.testing.Sse;
 import dev.moaserve.api.protocol.Json;
 import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.Test;

@@ -1,4 +1,4 @@
-package dev.moaserve.cli;
+package dev.moaserve.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -99,7 +99,7 @@ public final class LoadGenCommand implements Callable<Integer> {
 
     private final PrintStream out;
 
-    LoadGenCommand(PrintStream out) {
+    public LoadGenCommand(PrintStream out) {
         this.out = out;
     }
 

@@ -1,4 +1,4 @@
-package dev.moaserve.api;
+package dev.moaserve.packaged;
 
 import org.junit.jupiter.api.Test;
 

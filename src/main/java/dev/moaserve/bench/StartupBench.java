@@ -1,4 +1,4 @@
-package dev.moaserve.cli;
+package dev.moaserve.bench;
 
 import java.io.IOException;
 import java.io.PrintStream;

@@ -1,4 +1,4 @@
-package dev.moaserve.api;
+package dev.moaserve.packaged;
 
 import io.quarkus.test.junit.QuarkusIntegrationTest;
 import io.restassured.http.ContentType;

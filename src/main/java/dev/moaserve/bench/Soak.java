@@ -1,4 +1,4 @@
-package dev.moaserve.cli;
+package dev.moaserve.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

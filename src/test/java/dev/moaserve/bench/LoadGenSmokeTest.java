@@ -1,8 +1,8 @@
-package dev.moaserve.api;
+package dev.moaserve.bench;
 
 import dev.moaserve.api.protocol.Json;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.moaserve.cli.LoadGenCommand;
+import dev.moaserve.bench.LoadGenCommand;
 import io.quarkus.test.junit.QuarkusTest;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.junit.jupiter.api.Test;

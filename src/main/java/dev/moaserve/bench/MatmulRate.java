@@ -1,4 +1,4 @@
-package dev.moaserve.cli;
+package dev.moaserve.bench;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;

@@ -1,4 +1,4 @@
-package dev.moaserve.cli;
+package dev.moaserve.bench;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -48,7 +48,7 @@ import java.util.concurrent.Callable;
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false, abbreviateSynopsis = true,
         description = {"Decode benchmarks; every ratio is measured in the same run.",
                 "Tables of lazy vs full-window recompute at B = 1/8/32/64, context sweep, vs full re-forward; nothing asserts timings."})
-final class BenchCommand implements Callable<Integer> {
+public final class BenchCommand implements Callable<Integer> {
     /** Context capacity: 4,096 plus room for the measured steps after a 4,096-token prefix. */
     static final int SEQ = 4096 + 512;
 
@@ -82,7 +82,7 @@ final class BenchCommand implements Callable<Integer> {
 
     private final PrintStream out;
 
-    BenchCommand(PrintStream out) {
+    public BenchCommand(PrintStream out) {
         this.out = out;
     }
 
