@@ -78,16 +78,12 @@ public record ModelConfig(
     }
 
     public static ModelConfig parse(byte[] json, String source) {
-        JsonNode root;
-        try {
-            root = JSON.readTree(json);
-        } catch (IOException e) {
-            throw new ModelException(source + ": not valid JSON: " + e.getMessage(), e);
+        ObjectNode root = object(json, source);
+        if (EncoderConfig.MODEL_TYPE.equals(root.path("model_type").asText(""))) {
+            throw new ModelException(source + ": model_type '" + EncoderConfig.MODEL_TYPE
+                    + "' is an encoder, not an autoregressive model");
         }
-        if (root == null || !root.isObject()) {
-            throw new ModelException(source + ": must be a JSON object");
-        }
-        Reader r = new Reader((ObjectNode) root, source);
+        Reader r = new Reader(root, source);
         int local = r.integer("local_attn_window_size", null);
         Integer routed = r.optionalInteger("routed_window_size");
         ModelConfig config;
@@ -117,6 +113,25 @@ public record ModelConfig(
         }
         r.rejectUnknown();
         return config;
+    }
+
+    /** The JSON object of a config file. */
+    static ObjectNode object(byte[] json, String source) {
+        JsonNode root;
+        try {
+            root = JSON.readTree(json);
+        } catch (IOException e) {
+            throw new ModelException(source + ": not valid JSON: " + e.getMessage(), e);
+        }
+        if (root == null || !root.isObject()) {
+            throw new ModelException(source + ": must be a JSON object");
+        }
+        return (ObjectNode) root;
+    }
+
+    /** {@code model_type} of a config file, or "" when it names none (autoregressive MoA). */
+    public static String modelType(byte[] json, String source) {
+        return object(json, source).path("model_type").asText("");
     }
 
     /** The config as the reference writes it (snake_case keys). */
@@ -151,7 +166,7 @@ public record ModelConfig(
     }
 
     /** Typed access to the JSON keys, remembering which were used so unknown ones are caught. */
-    private static final class Reader {
+    static final class Reader {
         private final ObjectNode node;
         private final String source;
         private final java.util.Set<String> seen = new java.util.HashSet<>();
