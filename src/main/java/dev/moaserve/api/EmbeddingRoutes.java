@@ -132,7 +132,7 @@ public class EmbeddingRoutes {
         if (out.size() > MAX_INPUTS) {
             throw ApiException.invalid("input", "at most " + MAX_INPUTS + " inputs per request, got " + out.size());
         }
-        int seqLen = service.model().config().seqLen();
+        int seqLen = service.contextLength();
         for (int i = 0; i < out.size(); i++) {
             long[] ids = out.get(i);
             if (ids.length == 0) {

@@ -38,6 +38,14 @@ public class EngineMetrics implements EngineStats {
     private List<Counter> generatedTokens;
 
     void bind(ModelService service) {
+        if (service.generates()) {
+            bindEngine(service);
+        }
+        timers();
+    }
+
+    /** The scheduler's and structured output's gauges (a generating model only). */
+    private void bindEngine(ModelService service) {
         Gauge.builder("moa.queue.waiting", service, s -> s.scheduler().waitingCount())
                 .description("requests waiting for a decode slot").register(registry);
         Gauge.builder("moa.sequences.running", service, s -> s.scheduler().runningCount())
@@ -61,6 +69,9 @@ public class EngineMetrics implements EngineStats {
                 .description("structured-output requests whose constraint was already compiled").register(registry);
         FunctionCounter.builder("moa.structured.output.compile.seconds", service, s -> s.constraints().compileSeconds())
                 .description("time spent compiling structured-output constraints").baseUnit("seconds").register(registry);
+    }
+
+    private void timers() {
         batchSize = DistributionSummary.builder("moa.batch.size").description("sequences per decode step")
                 .serviceLevelObjectives(1, 2, 4, 8, 16, 32, 64, 128).register(registry);
         ttft = List.of(timer("moa.time.to.first.token", "time from request arrival to its first token"),

@@ -54,6 +54,11 @@ public class GenerationRoutes {
                 rc.response().putHeader("Retry-After", "1"); // loading, or draining: try again (elsewhere)
                 throw new ApiException(503, "server_error", service.notReadyReason(), null, "unavailable");
             }
+            if (!service.generates()) {
+                throw new ApiException(400, "invalid_request_error", "the model '" + service.name() + "' is an encoder"
+                        + " (moa_encoder): it computes embeddings (POST /v1/embeddings) and does not generate text",
+                        "model", "model_not_generative");
+            }
             GenerationSpec spec = protocol.parse(RouteTable.jsonBody(rc), service, stream);
             if (spec.constraint() == null) {
                 start(rc, protocol, spec);

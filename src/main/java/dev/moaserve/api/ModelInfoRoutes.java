@@ -29,7 +29,7 @@ public class ModelInfoRoutes {
     /** Runs a handler and answers its JSON, or its error in OpenAI's shape. */
     void answer(RoutingContext rc, Supplier<? extends JsonNode> handler) {
         try {
-            if (service.model() == null) {
+            if (!service.loaded()) {
                 rc.response().putHeader("Retry-After", "1");
                 throw new ApiException(503, "server_error", service.notReadyReason(), null, "unavailable");
             }
@@ -61,7 +61,7 @@ public class ModelInfoRoutes {
         m.put("object", "model");
         m.put("created", service.created());
         m.put("owned_by", "moa-serve");
-        m.put("max_model_len", service.model().config().seqLen());
+        m.put("max_model_len", service.contextLength());
         m.put("device", service.device());
         return m;
     }
@@ -73,14 +73,14 @@ public class ModelInfoRoutes {
     JsonNode tokenize(JsonNode body) {
         JsonFields f = new JsonFields(body, "", Set.of("inputs", "prompt", "model", "add_special_tokens", "return_token_strs"),
                 Map.of("messages", "tokenize the rendered chat text as 'prompt' instead"));
-        Tokenizer tk = service.model().tokenizer();
+        Tokenizer tk = service.tokenizer();
         if (f.has("prompt")) {
             f.bool("add_special_tokens", true); // this model's tokenizer adds none either way
             boolean strs = f.bool("return_token_strs", false);
             long[] ids = RequestFields.encode(f.string("prompt", ""), service, "prompt");
             ObjectNode o = Json.object();
             o.put("count", ids.length);
-            o.put("max_model_len", service.model().config().seqLen());
+            o.put("max_model_len", service.contextLength());
             ArrayNode tokens = o.putArray("tokens");
             ArrayNode texts = strs ? o.putArray("token_strs") : null;
             for (long id : ids) {
@@ -131,7 +131,7 @@ public class ModelInfoRoutes {
         }
         RequestFields.checkIds(arr, service, key);
         ObjectNode o = Json.object();
-        o.put(vllm ? "prompt" : "text", service.model().tokenizer().decode(arr));
+        o.put(vllm ? "prompt" : "text", service.tokenizer().decode(arr));
         return o;
     }
 }

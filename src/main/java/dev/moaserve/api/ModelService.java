@@ -8,6 +8,7 @@ import dev.moaserve.model.DeviceChoice;
 import dev.moaserve.model.DecodeMode;
 import dev.moaserve.engine.Embedder;
 import dev.moaserve.engine.Engine;
+import dev.moaserve.model.EncoderModel;
 import dev.moaserve.model.MoaModel;
 import io.quarkus.runtime.ShutdownDelayInitiatedEvent;
 import io.quarkus.runtime.ShutdownEvent;
@@ -34,6 +35,8 @@ public class ModelService implements ServedModel {
     EngineMetrics metrics;
 
     private volatile MoaModel model;
+    private volatile EncoderModel encoder;
+    private volatile boolean draining;
     private volatile Engine engine;
     private volatile Embedder embedder;
     private Embedder.Pooling pooling;
@@ -81,6 +84,10 @@ public class ModelService implements ServedModel {
         long t1 = System.nanoTime();
         ai.djl.Device device = DeviceChoice.resolve(config.device());
         ai.djl.ndarray.types.DataType dtype = DeviceChoice.dtype(config.dtype(), device);
+        if (config.modelPath().map(p -> EncoderModel.isEncoder(Path.of(p))).orElse(false)) {
+            loadEncoder(Path.of(config.modelPath().get()), device, t0, t1);
+            return;
+        }
         model = config.modelPath().map(p -> MoaModel.load(Path.of(p), device)).orElseGet(() -> MoaModel.loadEmbedded(device));
         this.device = device;
         long t2 = System.nanoTime();
@@ -97,7 +104,7 @@ public class ModelService implements ServedModel {
             throw new IllegalStateException(e.getMessage() + "; lower moa.max-batch-size (now " + config.maxBatchSize() + ")", e);
         }
         scheduler = engine.scheduler();
-        embedder = new Embedder(model.weights(), pooling, config.maxQueue());
+        embedder = Embedder.of(model.weights(), pooling, config.maxQueue());
         MoaModel m = model;
         constraints = new dev.moaserve.engine.constraint.Constraints(
                 () -> dev.moaserve.engine.constraint.Vocabulary.of(m.tokenizer(), m.config().numTokens()),
@@ -111,6 +118,25 @@ public class ModelService implements ServedModel {
                 (t2 - t1) / 1e6, (System.nanoTime() - t2) / 1e6, model.weights().parameterCount(),
                 engine.bytesPerSequence(), engine.bytesPerSequence() * config.maxBatchSize(), config.maxBatchSize(),
                 config.prefixCacheBytes().asLongValue());
+    }
+
+    /** An encoder serves embeddings only: no decoder, no scheduler; generation routes answer 400. */
+    private void loadEncoder(Path dir, ai.djl.Device device, long t0, long t1) {
+        EncoderModel e = EncoderModel.load(dir, device);
+        if (e.tokenizer() == null) {
+            throw new IllegalStateException("model directory " + dir + " has no tokenizer: serving needs vocab.json "
+                    + "(character vocabulary) or tokenizer.json (Hugging Face)");
+        }
+        encoder = e;
+        this.device = device;
+        name = config.servedModelName().orElse(e.name());
+        embedder = Embedder.of(e.weights(), config.maxQueue());
+        metrics.bind(this);
+        ready = true;
+        LOG.infof("encoder %s ready on %s, %d ms after JVM start: engine %.0f ms, load %.0f ms; %d parameters, "
+                        + "embeddings of %d dimensions (mean pooling)", name, DeviceChoice.describe(device),
+                java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime(), (t1 - t0) / 1e6,
+                (System.nanoTime() - t1) / 1e6, e.weights().parameterCount(), embedder.dimensions());
     }
 
     /**
@@ -134,6 +160,7 @@ public class ModelService implements ServedModel {
      */
     public void drain(java.time.Duration grace) {
         ready = false;
+        draining = true;
         Scheduler s = scheduler;
         if (s != null && s.accepting()) {
             LOG.infof("draining: %d running, %d waiting, grace %s", s.runningCount(), s.waitingCount(), grace);
@@ -148,7 +175,7 @@ public class ModelService implements ServedModel {
 
     /** Why generation is not available yet: loading, or draining. */
     public String notReadyReason() {
-        if (scheduler != null && !scheduler.accepting()) {
+        if (draining || scheduler != null && !scheduler.accepting()) {
             return "the server is shutting down";
         }
         return failure != null ? "the model failed to load: " + failure
@@ -156,9 +183,20 @@ public class ModelService implements ServedModel {
     }
 
     public boolean ready() {
-        return ready && scheduler != null && scheduler.accepting();
+        return ready && !draining && (encoder != null || scheduler != null && scheduler.accepting());
     }
 
+    /** A model is loaded (ready or draining). */
+    public boolean loaded() {
+        return model != null || encoder != null;
+    }
+
+    /** False for an encoder: it embeds, it does not generate. */
+    public boolean generates() {
+        return model != null;
+    }
+
+    /** The autoregressive model served; null for an encoder (see {@link #generates}). */
     public MoaModel model() {
         return model;
     }
@@ -179,12 +217,17 @@ public class ModelService implements ServedModel {
 
     @Override
     public Tokenizer tokenizer() {
-        return model.tokenizer();
+        return model != null ? model.tokenizer() : encoder.tokenizer();
     }
 
     @Override
     public int contextLength() {
-        return model.config().seqLen();
+        return model != null ? model.config().seqLen() : encoder.weights().config().seqLen();
+    }
+
+    /** Parameters of the served model. */
+    public long parameterCount() {
+        return model != null ? model.weights().parameterCount() : encoder.weights().parameterCount();
     }
 
     @Override

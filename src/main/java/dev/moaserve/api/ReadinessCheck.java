@@ -20,7 +20,7 @@ public class ReadinessCheck implements HealthCheck {
     public HealthCheckResponse call() {
         boolean up = service.ready();
         var b = HealthCheckResponse.named("model").status(up);
-        if (service.model() != null) {
+        if (service.loaded()) {
             b.withData("model", service.name());
         }
         if (service.scheduler() != null) {

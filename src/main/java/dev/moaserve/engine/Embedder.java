@@ -5,6 +5,8 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.Shape;
 import dev.moaserve.model.Djl;
+import dev.moaserve.model.EncoderForward;
+import dev.moaserve.model.EncoderWeights;
 import dev.moaserve.model.FullForward;
 import dev.moaserve.model.MoaWeights;
 import dev.moaserve.model.Ops;
@@ -22,12 +24,13 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * Text embeddings from an autoregressive MoA model, as vLLM serves them for decoder models: one
- * forward of each input (all its tokens visible, as the model's full forward computes them), the
- * final hidden states after the model's final norm, pooled over the tokens ({@link Pooling#MEAN})
- * or taken at the last token ({@link Pooling#LAST}), then L2-normalised. Requests wait in a bounded
- * queue and run on one worker thread; inputs of equal length in a request are computed as one
- * batch (padding would change the routing, so lengths are never mixed).
+ * Text embeddings: one forward of each input, the final hidden states after the model's final
+ * norm, pooled over the tokens ({@link Pooling#MEAN}) or taken at the last token
+ * ({@link Pooling#LAST}), then L2-normalised. From a MoA encoder ({@link #of(EncoderWeights, int)}:
+ * mean pooling, as sentence encoders do) or from an autoregressive model as vLLM serves decoder
+ * models ({@link #of(MoaWeights, Pooling, int)}: its full forward, every token visible). Requests
+ * wait in a bounded queue and run on one worker thread; inputs of equal length in a request are
+ * computed as one batch.
  */
 public final class Embedder implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(Embedder.class);
@@ -64,14 +67,38 @@ public final class Embedder implements AutoCloseable {
         }
     }
 
-    private final MoaWeights weights;
+    /** The model's final normed hidden states: ids [b, n] → [b, n, D], arrays in {@code m}. */
+    interface Forward {
+        NDArray hidden(NDManager m, NDArray ids);
+    }
+
+    private final Forward forward;
+    private final NDManager manager;
+    private final int dim;
     private final Pooling pooling;
     private final BlockingQueue<Request> queue;
     private final Thread worker;
     private volatile boolean stopped;
 
-    public Embedder(MoaWeights weights, Pooling pooling, int maxQueue) {
-        this.weights = weights;
+    /** Embeddings from an autoregressive model's full forward. */
+    public static Embedder of(MoaWeights weights, Pooling pooling, int maxQueue) {
+        return new Embedder((m, ids) -> Ops.rmsNorm(FullForward.finalHidden(weights, m, ids, null, false), weights.finalGamma()),
+                weights.manager(), weights.config().dim(), pooling, maxQueue);
+    }
+
+    /** Embeddings from an encoder: mean over the input's tokens. */
+    public static Embedder of(EncoderWeights weights, int maxQueue) {
+        return new Embedder((m, ids) -> {
+            int[] lengths = new int[(int) ids.getShape().get(0)];
+            java.util.Arrays.fill(lengths, (int) ids.getShape().get(1));
+            return EncoderForward.forward(weights, m, ids, lengths, null);
+        }, weights.manager(), weights.config().dim(), Pooling.MEAN, maxQueue);
+    }
+
+    private Embedder(Forward forward, NDManager manager, int dim, Pooling pooling, int maxQueue) {
+        this.forward = forward;
+        this.manager = manager;
+        this.dim = dim;
         this.pooling = pooling;
         this.queue = new ArrayBlockingQueue<>(Math.max(1, maxQueue));
         this.worker = new Thread(this::loop, "moa-embeddings");
@@ -85,7 +112,7 @@ public final class Embedder implements AutoCloseable {
 
     /** Width of the vectors: the model's dim. */
     public int dimensions() {
-        return weights.config().dim();
+        return dim;
     }
 
     /** Queues a request (token ids already checked against the model); never blocks. */
@@ -132,7 +159,7 @@ public final class Embedder implements AutoCloseable {
         for (int i = 0; i < inputs.size(); i++) {
             byLength.computeIfAbsent(inputs.get(i).length, k -> new ArrayList<>()).add(i);
         }
-        int d = weights.config().dim();
+        int d = dim;
         for (Map.Entry<Integer, List<Integer>> group : byLength.entrySet()) {
             int n = group.getKey();
             List<Integer> at = group.getValue();
@@ -141,10 +168,9 @@ public final class Embedder implements AutoCloseable {
                 System.arraycopy(inputs.get(at.get(j)), 0, ids, j * n, n);
             }
             float[] flat;
-            try (NDManager m = weights.manager().newSubManager(); NDScope scope = new NDScope()) {
+            try (NDManager m = manager.newSubManager(); NDScope scope = new NDScope()) {
                 scope.suppressNotUsedWarning();
-                NDArray h = FullForward.finalHidden(weights, m, m.create(ids, new Shape(at.size(), n)), null, false);
-                NDArray normed = Ops.rmsNorm(h, weights.finalGamma());                                 // [b, n, D]
+                NDArray normed = forward.hidden(m, m.create(ids, new Shape(at.size(), n)));          // [b, n, D]
                 NDArray pooled = pooling == Pooling.MEAN ? normed.mean(new int[] {1})
                         : normed.get(new ai.djl.ndarray.index.NDIndex(":, -1"));                      // [b, D]
                 flat = Ops.l2normalize(pooled).toFloatArray();

@@ -90,7 +90,7 @@ public final class MoaModel implements AutoCloseable {
         }
     }
 
-    private static Tokenizer loadTokenizer(ModelSource source, ModelConfig config) throws IOException {
+    static Tokenizer loadTokenizer(ModelSource source, ModelConfig config) throws IOException {
         byte[] vocab = source.read("vocab.json");
         Tokenizer t = null;
         if (vocab != null) {
