@@ -32,7 +32,7 @@ import java.util.concurrent.CancellationException;
  * of token ids or an array of such arrays; {@code encoding_format} float or base64 (little-endian
  * float32, as OpenAI's clients decode it); {@code dimensions} only if equal to the model's. The
  * vectors come from {@link Embedder} (bounded queue: 429 when full; a client that leaves before its
- * turn is skipped); one log line per request.
+ * turn is skipped); one log line per request. TEI's {@code POST /embed} beside it.
  */
 @ApplicationScoped
 public class EmbeddingRoutes {
@@ -40,6 +40,7 @@ public class EmbeddingRoutes {
     static final int MAX_INPUTS = 2048;
     private static final Logger LOG = Logger.getLogger(GenerationRoutes.class);
     private static final Set<String> FIELDS = Set.of("input", "model", "encoding_format", "dimensions", "user");
+    private static final Set<String> TEI_FIELDS = Set.of("inputs", "normalize", "truncate");
 
     @Inject
     ModelService service;
@@ -47,26 +48,57 @@ public class EmbeddingRoutes {
     @Inject
     EngineMetrics metrics;
 
+    /** OpenAI's {@code /v1/embeddings}. */
     void handle(RoutingContext rc) {
+        handle(rc, false);
+    }
+
+    /**
+     * TEI's {@code POST /embed}: {"inputs": string | [strings], "normalize": true, "truncate": false}
+     * → [[floats], …]; errors in TEI's shape (422 for invalid input).
+     */
+    void handleTei(RoutingContext rc) {
+        handle(rc, true);
+    }
+
+    private void handle(RoutingContext rc, boolean tei) {
         long start = System.nanoTime();
+        ErrorShape shape = tei ? ErrorShape.TGI : ErrorShape.OPENAI;
         try {
             if (!service.ready()) {
                 rc.response().putHeader("Retry-After", "1");
                 throw new ApiException(503, "server_error", service.notReadyReason(), null, "unavailable");
             }
-            JsonFields f = new JsonFields(RouteTable.jsonBody(rc), "", FIELDS, Map.of());
-            List<long[]> inputs = inputs(f.raw("input"));
-            String format = f.string("encoding_format", "float");
-            if (!format.equals("float") && !format.equals("base64")) {
-                throw ApiException.invalid("encoding_format", "'encoding_format' must be \"float\" or \"base64\"");
-            }
             Embedder embedder = service.embedder();
-            if (f.has("dimensions") && f.integer("dimensions", 0, 1, Integer.MAX_VALUE) != embedder.dimensions()) {
-                throw ApiException.invalid("dimensions", "this model's embeddings have " + embedder.dimensions()
-                        + " dimensions and cannot be shortened; omit 'dimensions' or send " + embedder.dimensions());
+            List<long[]> inputs;
+            String format = "float";
+            if (tei) {
+                JsonFields f = new JsonFields(RouteTable.jsonBody(rc), "", TEI_FIELDS, Map.of());
+                JsonNode in = f.raw("inputs");
+                if (in == null || !(in.isTextual() || in.isArray() && !in.isEmpty() && in.get(0).isTextual())) {
+                    throw ApiException.invalid("inputs", "'inputs' must be a string or an array of strings");
+                }
+                if (!f.bool("normalize", true)) {
+                    throw ApiException.invalid("normalize", "'normalize': false is not supported: vectors are always L2-normalised");
+                }
+                if (f.bool("truncate", false)) {
+                    throw ApiException.invalid("truncate", "'truncate' is not supported: inputs are never truncated");
+                }
+                inputs = inputs(in, "inputs");
+            } else {
+                JsonFields f = new JsonFields(RouteTable.jsonBody(rc), "", FIELDS, Map.of());
+                inputs = inputs(f.raw("input"), "input");
+                format = f.string("encoding_format", "float");
+                if (!format.equals("float") && !format.equals("base64")) {
+                    throw ApiException.invalid("encoding_format", "'encoding_format' must be \"float\" or \"base64\"");
+                }
+                if (f.has("dimensions") && f.integer("dimensions", 0, 1, Integer.MAX_VALUE) != embedder.dimensions()) {
+                    throw ApiException.invalid("dimensions", "this model's embeddings have " + embedder.dimensions()
+                            + " dimensions and cannot be shortened; omit 'dimensions' or send " + embedder.dimensions());
+                }
+                f.string("model", "");
+                f.string("user", "");
             }
-            f.string("model", "");
-            f.string("user", "");
             String id = "embd-" + UUID.randomUUID().toString().replace("-", "").substring(0, 24);
             int tokens = inputs.stream().mapToInt(a -> a.length).sum();
             Embedder.Request request;
@@ -79,6 +111,7 @@ public class EmbeddingRoutes {
             }
             rc.response().closeHandler(v -> request.cancel());
             Context ctx = rc.vertx().getOrCreateContext();
+            String encoding = format;
             request.result().whenComplete((vectors, failure) -> ctx.runOnContext(v -> {
                 if (failure instanceof CancellationException || rc.response().closed()) {
                     log(id, inputs.size(), tokens, start, "cancelled");
@@ -87,11 +120,11 @@ public class EmbeddingRoutes {
                 if (failure != null) {
                     log(id, inputs.size(), tokens, start, "error");
                     HttpErrors.send(rc.response(), new ApiException(503, "server_error",
-                            failure.getMessage() == null ? failure.toString() : failure.getMessage(), null, "unavailable"), ErrorShape.OPENAI);
+                            failure.getMessage() == null ? failure.toString() : failure.getMessage(), null, "unavailable"), shape);
                     return;
                 }
                 rc.response().setStatusCode(200).putHeader("Content-Type", "application/json")
-                        .end(Json.write(body(vectors, format, tokens)));
+                        .end(Json.write(tei ? teiBody(vectors) : body(vectors, encoding, tokens)));
                 metrics.outcome("embedding");
                 log(id, inputs.size(), tokens, start, "ok");
             }));
@@ -100,24 +133,35 @@ public class EmbeddingRoutes {
                 rc.response().putHeader("Retry-After", "1");
             }
             metrics.outcome(e.status() == 429 ? "rejected" : "invalid");
-            HttpErrors.send(rc.response(), e, ErrorShape.OPENAI);
+            HttpErrors.send(rc.response(), e, shape);
         }
     }
 
+    private static ArrayNode teiBody(float[][] vectors) {
+        ArrayNode root = Json.MAPPER.createArrayNode();
+        for (float[] vector : vectors) {
+            ArrayNode v = root.addArray();
+            for (float x : vector) {
+                v.add(x);
+            }
+        }
+        return root;
+    }
+
     /** The inputs as token ids: strings are tokenized, ids are checked; each one non-empty and within the context. */
-    private List<long[]> inputs(JsonNode input) {
+    private List<long[]> inputs(JsonNode input, String param) {
         if (input == null) {
-            throw ApiException.invalid("input", "'input' is required: a string, an array of strings, or token ids");
+            throw ApiException.invalid(param, "'" + param + "' is required: a string, an array of strings, or token ids");
         }
         List<long[]> out = new ArrayList<>();
         if (input.isTextual()) {
-            out.add(RequestFields.encode(input.asText(), service, "input"));
+            out.add(RequestFields.encode(input.asText(), service, param));
         } else if (input.isArray() && !input.isEmpty() && input.get(0).isTextual()) {
             for (JsonNode s : input) {
                 if (!s.isTextual()) {
-                    throw ApiException.invalid("input", "'input' mixes strings and other values");
+                    throw ApiException.invalid(param, "'input' mixes strings and other values");
                 }
-                out.add(RequestFields.encode(s.asText(), service, "input"));
+                out.add(RequestFields.encode(s.asText(), service, param));
             }
         } else if (input.isArray() && !input.isEmpty() && input.get(0).isArray()) {
             for (JsonNode ids : input) {
@@ -126,22 +170,22 @@ public class EmbeddingRoutes {
         } else if (input.isArray() && !input.isEmpty()) {
             out.add(ids(input));
         } else {
-            throw ApiException.invalid("input", "'input' must be a non-empty string, array of strings, array of token ids, "
+            throw ApiException.invalid(param, "'input' must be a non-empty string, array of strings, array of token ids, "
                     + "or array of token-id arrays");
         }
         if (out.size() > MAX_INPUTS) {
-            throw ApiException.invalid("input", "at most " + MAX_INPUTS + " inputs per request, got " + out.size());
+            throw ApiException.invalid(param, "at most " + MAX_INPUTS + " inputs per request, got " + out.size());
         }
         int seqLen = service.contextLength();
         for (int i = 0; i < out.size(); i++) {
             long[] ids = out.get(i);
             if (ids.length == 0) {
-                throw ApiException.invalid("input", "input " + i + " is empty");
+                throw ApiException.invalid(param, "input " + i + " is empty");
             }
             if (ids.length > seqLen) {
                 throw new ApiException(400, "invalid_request_error", "This model's maximum context length is " + seqLen
                         + " tokens, however you requested " + ids.length + " tokens (input " + i + "). Please reduce your input.",
-                        "input", "context_length_exceeded");
+                        param, "context_length_exceeded");
             }
         }
         return out;

@@ -41,6 +41,7 @@ public class RouteTable {
         post(router, "/generate", rc -> generation.handle(rc, Protocol.TGI, false));
         post(router, "/generate_stream", rc -> generation.handle(rc, Protocol.TGI, true));
         post(router, "/v1/embeddings", embeddings::handle);
+        post(router, "/embed", embeddings::handleTei);
         router.get("/v1/models").handler(rc -> info.answer(rc, info::models));
         router.get("/v1/models/:id").handler(rc -> info.answer(rc, () -> info.model(rc.pathParam("id"))));
         post(router, "/tokenize", rc -> info.answer(rc, () -> info.tokenize(jsonBody(rc))));
@@ -49,7 +50,7 @@ public class RouteTable {
         get(router, "/v1/health", interop::health);
         get(router, "/metrics", rc -> rc.reroute("/q/metrics"));
         router.errorHandler(404, rc -> InteropRoutes.error(rc, 404, "no such route; the API is /v1/models, /v1/completions, "
-                + "/v1/chat/completions, /v1/embeddings, /generate, /generate_stream, /tokenize, /detokenize"));
+                + "/v1/chat/completions, /v1/embeddings, /embed, /generate, /generate_stream, /tokenize, /detokenize"));
         router.errorHandler(405, rc -> InteropRoutes.error(rc, 405, "this method is not allowed on this route"));
     }
 

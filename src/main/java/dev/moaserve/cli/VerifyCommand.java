@@ -64,6 +64,13 @@ public final class VerifyCommand implements Callable<Integer> {
         }
         ai.djl.Device d = DeviceChoice.resolve(device);
         DataType type = DeviceChoice.dtype(dtype, d);
+        if (dev.moaserve.model.EncoderModel.isEncoder(dir)) {
+            try (dev.moaserve.model.EncoderModel model = dev.moaserve.model.EncoderModel.load(dir, d)) {
+                EncoderVerify.Result r = EncoderVerify.verify(model.weights(), dev.moaserve.model.Safetensors.open(vectors));
+                out.println(r.line());
+                return r.passed() ? 0 : 1;
+            }
+        }
         try (MoaModel model = MoaModel.load(dir, d)) {
             Result r = verify(model, ReferenceVectors.load(vectors), type);
             out.println(r.line());

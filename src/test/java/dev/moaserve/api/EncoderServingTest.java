@@ -123,6 +123,20 @@ class EncoderServingTest {
     }
 
     @Test
+    void teiEmbedGivesTheSameVectors() {
+        float[] openAi = vector(post("/v1/embeddings", "{\"input\": \"a quick test\"}"), 0);
+        List<List<Float>> tei = post("/embed", "{\"inputs\": [\"abc\", \"a quick test\"]}").then().statusCode(200)
+                .extract().jsonPath().getList("$");
+        assertEquals(2, tei.size());
+        for (int j = 0; j < openAi.length; j++) {
+            assertEquals(openAi[j], tei.get(1).get(j), 1e-6);
+        }
+        post("/embed", "{\"inputs\": 5}").then().statusCode(422).body("error_type", equalTo("validation"));
+        post("/embed", "{\"inputs\": \"abc\", \"normalize\": false}").then().statusCode(422)
+                .body("error", containsString("normalize"));
+    }
+
+    @Test
     void generationRoutesSayTheModelDoesNotGenerate() {
         post("/v1/completions", "{\"prompt\": \"abc\", \"max_tokens\": 2}").then().statusCode(400)
                 .body("error.code", equalTo("model_not_generative")).body("error.message", containsString("/v1/embeddings"));

@@ -6,12 +6,11 @@ import ai.djl.ndarray.types.Shape;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Test;
+import dev.moaserve.cli.EncoderVerify;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -63,33 +62,12 @@ class EncoderReferenceTest {
     void encoderMatchesTheReferenceAndEachSequenceAlone(String name) throws Exception {
         Path d = dir(name);
         EncoderConfig c = EncoderConfig.parse(Files.readAllBytes(d.resolve("config.json")), name);
-        Safetensors vectors = Safetensors.open(d.resolve("vectors.safetensors"));
         try (NDManager m = Djl.newManager();
              EncoderWeights w = EncoderWeights.load(c, Safetensors.open(d.resolve("model.safetensors")), m.newSubManager())) {
-            long[] shape = vectors.entry("tokens").shape();
-            NDArray ids = m.create(vectors.longs("tokens"), new Shape(shape));
-            int[] lengths = lengths(vectors, "mask");
-            List<NDArray> hidden = new ArrayList<>();
-            NDArray out = EncoderForward.forward(w, m, ids, lengths, hidden);
-            double worst = maxDiff(out, vectors, "output", lengths);
-            for (int l = 0; l < hidden.size(); l++) {
-                worst = Math.max(worst, maxDiff(hidden.get(l), vectors, "hidden." + l, lengths));
-            }
-            System.out.printf("encoder %s: max_abs_output=%.2e%n", name, worst);
-            assertTrue(worst <= TOL, name + ": max abs difference " + worst);
-            // the same sequences one by one, unpadded: the batch changes nothing
-            float[] batched = out.toFloatArray();
-            double apart = 0;
-            for (int b = 0; b < lengths.length; b++) {
-                int len = lengths[b];
-                NDArray one = ids.get(b + ":" + (b + 1) + ", 0:" + len);
-                float[] alone = EncoderForward.forward(w, m, one, new int[] {len}, null).toFloatArray();
-                for (int i = 0; i < alone.length; i++) {
-                    apart = Math.max(apart, Math.abs(alone[i] - batched[(int) (b * shape[1] * c.dim()) + i]));
-                }
-            }
-            System.out.printf("encoder %s: max_abs_batched_vs_alone=%.2e%n", name, apart);
-            assertTrue(apart <= 1e-5, name + ": batched vs alone " + apart);
+            EncoderVerify.Result r = EncoderVerify.verify(w, Safetensors.open(d.resolve("vectors.safetensors")));
+            System.out.println(name + ": " + r.line());
+            assertTrue(r.maxAbsOutput() <= TOL && r.maxAbsHidden() <= TOL, name + ": " + r.line());
+            assertTrue(r.maxAbsBatchedVsAlone() <= 1e-5, name + ": " + r.line());
         }
     }
 

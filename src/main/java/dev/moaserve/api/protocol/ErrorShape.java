@@ -10,9 +10,12 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 public enum ErrorShape {
     OPENAI, TGI;
 
-    /** TGI's routes, in any spelling the router takes for them ({@code /generate/}); everything else answers OpenAI's shape. */
+    /**
+     * TGI's routes and TEI's {@code /embed}, in any spelling the router takes for them
+     * ({@code /generate/}); everything else answers OpenAI's shape.
+     */
     public static ErrorShape forPath(String path) {
-        return path != null && path.startsWith("/generate") ? TGI : OPENAI;
+        return path != null && (path.startsWith("/generate") || path.equals("/embed") || path.equals("/embed/")) ? TGI : OPENAI;
     }
 
     public int status(ApiException e) {
