@@ -36,6 +36,9 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "where the model directory is written")
     Path out;
 
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     @Option(names = "--steps", defaultValue = "3000", description = "optimiser steps (default: ${DEFAULT-VALUE})")
     int steps;
     @Option(names = "--minutes", defaultValue = "0", description = "train for this long instead of --steps (0: use --steps)")
@@ -140,7 +143,11 @@ final class TrainCommand implements Callable<Integer> {
                 data.train().length, data.val().length);
         log.println("config: " + model.toJson());
         Path dir = out;
-        Trainer.Result r = new Trainer(cfg, log, minutes).train(data.train(), data.val(), best -> {
+        Trainer trainer = new Trainer(cfg, log, minutes);
+        if (resume && spec.commandLine().getParseResult().hasMatchedOption("--steps")) {
+            trainer.resumeWithSteps(steps); // a resumed run may shorten or extend its schedule
+        }
+        Trainer.Result r = trainer.train(data.train(), data.val(), best -> {
             try {
                 ModelWriter.write(dir, best, data.tokenizer(), half, Map.of("format", "pt"));
             } catch (IOException e) {

@@ -32,6 +32,7 @@ public final class Trainer {
     private final double minutes;
     private List<NDArray> gradients;
     private int stopAfter = Integer.MAX_VALUE;
+    private int resumeSteps;
 
     public Trainer(TrainConfig cfg, PrintStream log) {
         this(cfg, log, 0);
@@ -62,6 +63,15 @@ public final class Trainer {
     }
 
     /** Stops after {@code step} (its checkpoint written), as a run killed then would have (tests). */
+    /**
+     * A resumed run with a new schedule length: the cosine decay ends at {@code steps} instead of
+     * the checkpoint's (a run shortened or extended midway).
+     */
+    public Trainer resumeWithSteps(int steps) {
+        this.resumeSteps = steps;
+        return this;
+    }
+
     Trainer stopAfter(int step) {
         this.stopAfter = step;
         return this;
@@ -83,6 +93,14 @@ public final class Trainer {
         TrainCheckpoint from = resume ? TrainCheckpoint.load(checkpoints) : null;
         if (from != null) {
             cfg = from.config;
+            if (resumeSteps > 0) {
+                if (resumeSteps <= from.progress.step()) {
+                    throw new IllegalArgumentException("--steps " + resumeSteps + " must lie beyond the checkpoint's step "
+                            + from.progress.step());
+                }
+                cfg = new TrainConfig(cfg.model(), resumeSteps, cfg.batch(), cfg.lr(), cfg.minLr(), cfg.warmup(),
+                        cfg.weightDecay(), cfg.clip(), cfg.evalEvery(), cfg.evalBatches(), cfg.seed());
+            }
         }
         NDManager manager = Djl.newManager();
         MoaWeights w = Init.random(cfg.model(), manager, cfg.seed());

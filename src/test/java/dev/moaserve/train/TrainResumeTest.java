@@ -73,6 +73,22 @@ class TrainResumeTest {
     }
 
     @Test
+    void aResumedRunCanTakeANewLength(@TempDir Path tmp) throws Exception {
+        TextData d = data();
+        TrainConfig cfg = config(d.tokenizer().vocabSize());
+        PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
+        new Trainer(cfg, quiet).stopAfter(4).train(d.train(), d.val(), null, tmp, false).weights().close();
+        ByteArrayOutputStream log = new ByteArrayOutputStream();
+        Trainer.Result shorter = new Trainer(cfg, new PrintStream(log)).resumeWithSteps(8).train(d.train(), d.val(), null, tmp, true);
+        assertTrue(log.toString().contains("resumed at step 4/8"), log.toString());
+        assertEquals(8, shorter.curve().get(shorter.curve().size() - 1).step(), "the run ends at its new length");
+        shorter.weights().close();
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new Trainer(cfg, quiet)
+                .resumeWithSteps(3).train(d.train(), d.val(), null, tmp, true));
+        assertTrue(e.getMessage().contains("beyond the checkpoint's step"), e.getMessage());
+    }
+
+    @Test
     void resumingWithoutACheckpointSaysWhere(@TempDir Path tmp) {
         TextData d = data();
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new Trainer(config(d.tokenizer().vocabSize()),
