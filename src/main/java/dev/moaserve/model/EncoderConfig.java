@@ -23,31 +23,7 @@ public record EncoderConfig(ModelConfig shape, boolean localAttn) {
             throw new ModelException(source + ": local_attn needs local_attn_window_size");
         }
         int seqLen = r.integer("seq_len", null);
-        ModelConfig shape;
-        try {
-            shape = new ModelConfig(
-                    r.integer("num_tokens", null),
-                    r.integer("dim", null),
-                    r.integer("depth", null),
-                    seqLen,
-                    local ? window : 1,
-                    seqLen,
-                    r.integer("num_routed_queries", null),
-                    r.integer("num_routed_key_values", null),
-                    r.integer("num_experts", null),
-                    r.integer("dim_head", 64),
-                    r.integer("heads", 8),
-                    r.integer("ff_mult", 4),
-                    r.bool("cosine_sim_routing", false),
-                    r.number("fetch_k_ratio", 9.0 / 8.0),
-                    r.integer("router_n_iters", 20),
-                    r.number("router_eps", 0.03),
-                    r.number("router_eps_init", 4.0),
-                    r.number("router_eps_decay", 0.7),
-                    r.number("cosine_sim_scale", 8.0));
-        } catch (ModelException e) {
-            throw new ModelException(source + ": " + e.getMessage().replaceFirst("^config: ", ""), e);
-        }
+        ModelConfig shape = ModelConfig.read(r, source, local ? window : 1, seqLen, false);
         r.rejectUnknown();
         return new EncoderConfig(shape, local);
     }

@@ -2,10 +2,7 @@ package dev.moaserve.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.types.Shape;
 
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -79,34 +76,10 @@ public final class EncoderWeights implements AutoCloseable {
         s.put(prefix + "attn.to_out.weight", new long[] {g * d, i, 1});
     }
 
-    /**
-     * Checks every tensor against {@code expected} (names, shapes, float types; nothing missing or
-     * extra but rotary frequency buffers) before creating any array, then creates them.
-     */
+    /** Checks every tensor against {@code expected} before creating any array, then creates them. */
     public static Map<String, NDArray> loadParams(Map<String, long[]> expected, Safetensors file, NDManager manager) {
-        for (Map.Entry<String, long[]> e : expected.entrySet()) {
-            Safetensors.Entry entry = file.entry(e.getKey());
-            if (!Arrays.equals(entry.shape(), e.getValue())) {
-                throw new ModelException(file.source() + ": tensor '" + e.getKey() + "' has shape "
-                        + Arrays.toString(entry.shape()) + ", config.json implies " + Arrays.toString(e.getValue()));
-            }
-            if (entry.dtype() == Safetensors.DType.I64 || entry.dtype() == Safetensors.DType.I32) {
-                throw new ModelException(file.source() + ": tensor '" + e.getKey() + "' is " + entry.dtype()
-                        + ", expected a float type");
-            }
-        }
-        for (String name : file.entries().keySet()) {
-            if (!expected.containsKey(name) && !name.endsWith("inv_freq")) {
-                throw new ModelException(file.source() + ": unexpected tensor '" + name + "' (not a parameter of this config)");
-            }
-        }
-        Map<String, NDArray> params = new LinkedHashMap<>();
-        for (Map.Entry<String, long[]> e : expected.entrySet()) {
-            NDArray a = manager.create(file.floats(e.getKey()), new Shape(e.getValue()), DataType.FLOAT32);
-            a.setName(e.getKey());
-            params.put(e.getKey(), a);
-        }
-        return params;
+        MoaWeights.checkParams(expected, file);
+        return MoaWeights.createParams(expected, file, manager);
     }
 
     public static EncoderWeights load(EncoderConfig config, Safetensors file, NDManager manager) {
@@ -119,37 +92,12 @@ public final class EncoderWeights implements AutoCloseable {
      */
     public static Mixture mixture(Map<String, NDArray> p, String prefix, String ffPrefix, int dimContext, ModelConfig c,
                                   boolean local) {
-        int g = c.numExperts(), i = c.inner(), d = c.dim();
-        NDArray nullKv = get(p, prefix + "attn.null_kv");
-        MoaWeights.Layer w = new MoaWeights.Layer(
-                local ? get(p, prefix + "local_attn.norm.weight") : null,
-                local ? get(p, prefix + "local_attn.norm.bias") : null,
-                local ? get(p, prefix + "local_attn.to_qkv.weight").transpose() : null,
-                local ? get(p, prefix + "local_attn.to_out.weight").transpose() : null,
-                get(p, prefix + "query_router.routing_token"),
-                get(p, prefix + "key_value_router.routing_token"),
-                null,
-                nullKv.get(0),
-                nullKv.get(1),
-                get(p, prefix + "attn.norm.gamma").reshape(g, 1, d),
-                get(p, prefix + "attn.context_norm.gamma").reshape(g, 1, dimContext),
-                get(p, prefix + "attn.to_q.weight").reshape(g, i, d).transpose(0, 2, 1),
-                get(p, prefix + "attn.to_kv.weight").reshape(g, 2 * i, dimContext).transpose(0, 2, 1),
-                get(p, prefix + "attn.to_out.weight").reshape(g, d, i).transpose(0, 2, 1),
-                ffPrefix == null ? null : get(p, ffPrefix + "0.gamma"),
-                ffPrefix == null ? null : get(p, ffPrefix + "1.weight").transpose(),
-                ffPrefix == null ? null : get(p, ffPrefix + "1.bias"),
-                ffPrefix == null ? null : get(p, ffPrefix + "3.weight").transpose(),
-                ffPrefix == null ? null : get(p, ffPrefix + "3.bias"));
-        return new Mixture(w, local ? null : get(p, prefix + "null_routed_token").reshape(d));
-    }
-
-    private static NDArray get(Map<String, NDArray> p, String name) {
-        NDArray a = p.get(name);
-        if (a == null) {
-            throw new ModelException("missing parameter '" + name + "'");
+        MoaWeights.Layer w = MoaWeights.layer(p, prefix, ffPrefix, dimContext, c, local, null);
+        NDArray nullRouted = p.get(prefix + "null_routed_token");
+        if (!local && nullRouted == null) {
+            throw new ModelException("missing parameter '" + prefix + "null_routed_token'");
         }
-        return a;
+        return new Mixture(w, local ? null : nullRouted.reshape(c.dim()));
     }
 
     public EncoderConfig config() {

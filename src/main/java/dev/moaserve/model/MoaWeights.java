@@ -110,6 +110,28 @@ public final class MoaWeights implements AutoCloseable {
      */
     public static MoaWeights load(ModelConfig config, Safetensors file, NDManager manager) {
         Map<String, long[]> expected = expectedShapes(config);
+        checkParams(expected, file);
+        float[] invFreq = null;
+        if (file.entries().containsKey("rotary_emb.inv_freq")) {
+            Safetensors.Entry e = file.entry("rotary_emb.inv_freq");
+            if (e.elements() != config.dimHead() / 2) {
+                throw new ModelException(file.source() + ": tensor 'rotary_emb.inv_freq' has "
+                        + e.elements() + " elements, expected dim_head/2 = " + config.dimHead() / 2);
+            }
+            FloatBuffer fb = file.floats("rotary_emb.inv_freq");
+            invFreq = new float[fb.remaining()];
+            fb.get(invFreq);
+        }
+        Map<String, NDArray> params = createParams(expected, file, manager);
+        return new MoaWeights(config, manager, params, invFreq);
+    }
+
+    /**
+     * Checks every tensor against {@code expected} (names, shapes, float types; nothing missing
+     * or extra but rotary frequency buffers) before any array exists, so a bad file fails with a
+     * message naming the file and tensor, never inside native code.
+     */
+    static void checkParams(Map<String, long[]> expected, Safetensors file) {
         for (Map.Entry<String, long[]> e : expected.entrySet()) {
             Safetensors.Entry entry = file.entry(e.getKey());
             if (!Arrays.equals(entry.shape(), e.getValue())) {
@@ -127,24 +149,17 @@ public final class MoaWeights implements AutoCloseable {
                         + "' (not a parameter of this config)");
             }
         }
-        float[] invFreq = null;
-        if (file.entries().containsKey("rotary_emb.inv_freq")) {
-            Safetensors.Entry e = file.entry("rotary_emb.inv_freq");
-            if (e.elements() != config.dimHead() / 2) {
-                throw new ModelException(file.source() + ": tensor 'rotary_emb.inv_freq' has "
-                        + e.elements() + " elements, expected dim_head/2 = " + config.dimHead() / 2);
-            }
-            FloatBuffer fb = file.floats("rotary_emb.inv_freq");
-            invFreq = new float[fb.remaining()];
-            fb.get(invFreq);
-        }
+    }
+
+    /** The checked tensors as float32 arrays, by name. */
+    static Map<String, NDArray> createParams(Map<String, long[]> expected, Safetensors file, NDManager manager) {
         Map<String, NDArray> params = new LinkedHashMap<>();
         for (Map.Entry<String, long[]> e : expected.entrySet()) {
             NDArray a = manager.create(file.floats(e.getKey()), new Shape(e.getValue()), DataType.FLOAT32);
             a.setName(e.getKey());
             params.put(e.getKey(), a);
         }
-        return new MoaWeights(config, manager, params, invFreq);
+        return params;
     }
 
     /** Wraps parameter arrays that already exist (e.g. freshly initialised for training). */
@@ -158,32 +173,11 @@ public final class MoaWeights implements AutoCloseable {
      */
     public void derive() {
         ModelConfig c = config;
-        int g = c.numExperts(), h = c.heads(), dh = c.dimHead(), i = c.inner(), d = c.dim();
+        int d = c.dim();
         layers = new Layer[c.depth()];
         for (int l = 0; l < c.depth(); l++) {
             String a = "layers." + l + ".0.";
-            String f = "layers." + l + ".1.";
-            NDArray nullKv = p(a + "attn.null_kv");
-            layers[l] = new Layer(
-                    p(a + "local_attn.norm.weight"),
-                    p(a + "local_attn.norm.bias"),
-                    p(a + "local_attn.to_qkv.weight").transpose(),
-                    p(a + "local_attn.to_out.weight").transpose(),
-                    p(a + "query_router.routing_token"),
-                    p(a + "key_value_router.routing_token"),
-                    p(a + "null_tokens"),
-                    nullKv.get(0),
-                    nullKv.get(1),
-                    p(a + "attn.norm.gamma").reshape(g, 1, d),
-                    p(a + "attn.context_norm.gamma").reshape(g, 1, d),
-                    p(a + "attn.to_q.weight").reshape(g, i, d).transpose(0, 2, 1),
-                    p(a + "attn.to_kv.weight").reshape(g, 2 * i, d).transpose(0, 2, 1),
-                    p(a + "attn.to_out.weight").reshape(g, d, i).transpose(0, 2, 1),
-                    p(f + "0.gamma"),
-                    p(f + "1.weight").transpose(),
-                    p(f + "1.bias"),
-                    p(f + "3.weight").transpose(),
-                    p(f + "3.bias"));
+            layers[l] = layer(params, a, "layers." + l + ".1.", d, c, true, p(a + "null_tokens"));
         }
         tokenEmb = p("token_emb.weight");
         posEmb = p("pos_emb.weight");
@@ -192,12 +186,48 @@ public final class MoaWeights implements AutoCloseable {
         logitsBias = p("to_logits.1.bias");
     }
 
-    private NDArray p(String name) {
+    /**
+     * One attention layer in compute layout from state-dict names under {@code prefix}: the local
+     * branch (if {@code local}), the routers, the experts (keys/values of width {@code dimContext})
+     * and the feed-forward under {@code ffPrefix} (null: none).
+     */
+    static Layer layer(Map<String, NDArray> p, String prefix, String ffPrefix, int dimContext, ModelConfig c,
+                       boolean local, NDArray nullTokens) {
+        int g = c.numExperts(), i = c.inner(), d = c.dim();
+        NDArray nullKv = get(p, prefix + "attn.null_kv");
+        boolean ff = ffPrefix != null;
+        return new Layer(
+                local ? get(p, prefix + "local_attn.norm.weight") : null,
+                local ? get(p, prefix + "local_attn.norm.bias") : null,
+                local ? get(p, prefix + "local_attn.to_qkv.weight").transpose() : null,
+                local ? get(p, prefix + "local_attn.to_out.weight").transpose() : null,
+                get(p, prefix + "query_router.routing_token"),
+                get(p, prefix + "key_value_router.routing_token"),
+                nullTokens,
+                nullKv.get(0),
+                nullKv.get(1),
+                get(p, prefix + "attn.norm.gamma").reshape(g, 1, d),
+                get(p, prefix + "attn.context_norm.gamma").reshape(g, 1, dimContext),
+                get(p, prefix + "attn.to_q.weight").reshape(g, i, d).transpose(0, 2, 1),
+                get(p, prefix + "attn.to_kv.weight").reshape(g, 2 * i, dimContext).transpose(0, 2, 1),
+                get(p, prefix + "attn.to_out.weight").reshape(g, d, i).transpose(0, 2, 1),
+                ff ? get(p, ffPrefix + "0.gamma") : null,
+                ff ? get(p, ffPrefix + "1.weight").transpose() : null,
+                ff ? get(p, ffPrefix + "1.bias") : null,
+                ff ? get(p, ffPrefix + "3.weight").transpose() : null,
+                ff ? get(p, ffPrefix + "3.bias") : null);
+    }
+
+    private static NDArray get(Map<String, NDArray> params, String name) {
         NDArray a = params.get(name);
         if (a == null) {
             throw new ModelException("missing parameter '" + name + "'");
         }
         return a;
+    }
+
+    private NDArray p(String name) {
+        return get(params, name);
     }
 
     public ModelConfig config() {

@@ -86,22 +86,31 @@ public record ModelConfig(
         Reader r = new Reader(root, source);
         int local = r.integer("local_attn_window_size", null);
         Integer routed = r.optionalInteger("routed_window_size");
-        ModelConfig config;
+        ModelConfig config = read(r, source, local, routed == null ? local : routed, true);
+        r.rejectUnknown();
+        return config;
+    }
+
+    /**
+     * The sizes every MoA config names, with the windows given: the reader's keys, reference
+     * defaults for the optional ones (cosine routing's default differs between the modules).
+     */
+    static ModelConfig read(Reader r, String source, int localWindow, int routedWindow, boolean cosineDefault) {
         try {
-            config = new ModelConfig(
+            return new ModelConfig(
                     r.integer("num_tokens", null),
                     r.integer("dim", null),
                     r.integer("depth", null),
                     r.integer("seq_len", null),
-                    local,
-                    routed == null ? local : routed,
+                    localWindow,
+                    routedWindow,
                     r.integer("num_routed_queries", null),
                     r.integer("num_routed_key_values", null),
                     r.integer("num_experts", null),
                     r.integer("dim_head", 64),
                     r.integer("heads", 8),
                     r.integer("ff_mult", 4),
-                    r.bool("cosine_sim_routing", true),
+                    r.bool("cosine_sim_routing", cosineDefault),
                     r.number("fetch_k_ratio", 9.0 / 8.0),
                     r.integer("router_n_iters", 20),
                     r.number("router_eps", 0.03),
@@ -111,8 +120,6 @@ public record ModelConfig(
         } catch (ModelException e) {
             throw new ModelException(source + ": " + e.getMessage().replaceFirst("^config: ", ""), e);
         }
-        r.rejectUnknown();
-        return config;
     }
 
     /** The JSON object of a config file. */

@@ -32,7 +32,8 @@ class EmbeddingsApiTest {
         return given().contentType(ContentType.JSON).body(body).post("/v1/embeddings");
     }
 
-    private static float[] vector(Response r, int i) {
+    /** Vector i of an embeddings answer (which must be 200). */
+    static float[] vector(Response r, int i) {
         List<Float> v = r.then().statusCode(200).extract().jsonPath().getList("data[" + i + "].embedding", Float.class);
         float[] out = new float[v.size()];
         for (int j = 0; j < out.length; j++) {

@@ -70,12 +70,7 @@ class EncoderServingTest {
     }
 
     private static float[] vector(Response r, int i) {
-        List<Float> v = r.then().statusCode(200).extract().jsonPath().getList("data[" + i + "].embedding", Float.class);
-        float[] out = new float[v.size()];
-        for (int j = 0; j < out.length; j++) {
-            out[j] = v.get(j);
-        }
-        return out;
+        return EmbeddingsApiTest.vector(r, i);
     }
 
     @Test

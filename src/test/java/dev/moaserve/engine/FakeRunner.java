@@ -94,16 +94,16 @@ final class FakeRunner implements StepRunner {
 
     @Override
     public State fork(State s) {
-        FakeState src = (FakeState) s;
-        FakeState copy = new FakeState(src.mode, false);
-        copy.tokens.addAll(src.tokens);
-        return copy;
+        return copy((FakeState) s, false);
     }
 
     @Override
     public State snapshot(State s) {
-        FakeState src = (FakeState) s;
-        FakeState copy = new FakeState(src.mode, true);
+        return copy((FakeState) s, true);
+    }
+
+    private FakeState copy(FakeState src, boolean parked) {
+        FakeState copy = new FakeState(src.mode, parked);
         copy.tokens.addAll(src.tokens);
         return copy;
     }

@@ -110,10 +110,13 @@ class SchedulerTest {
         FakeRunner r = new FakeRunner(W, V);
         try (Scheduler s = new Scheduler(r, TK, new Scheduler.Limits(4, 64, 16, 0), EngineStats.NONE)) {
             List<FinishReason> reasons = new ArrayList<>();
+            CountDownLatch started = new CountDownLatch(1);
             CountDownLatch ended = new CountDownLatch(1);
             GenerationRequest longOne = new GenerationRequest("long", prompt(6, 1), greedy(100_000 / 2), new TokenListener() {
                 @Override
-                public void onToken(int token, String text, Sampler.Choice choice) {}
+                public void onToken(int token, String text, Sampler.Choice choice) {
+                    started.countDown();
+                }
 
                 @Override
                 public void onFinish(Finish finish) {
@@ -123,7 +126,7 @@ class SchedulerTest {
             });
             s.submit(longOne);
             CompletableFuture<Collect.Result> other = Collect.one(s, prompt(7, 2), greedy(20));
-            waitFor(() -> s.runningCount() == 2);
+            assertTrue(started.await(10, TimeUnit.SECONDS), "the long request runs");
             longOne.cancel();
             assertTrue(ended.await(10, TimeUnit.SECONDS));
             assertEquals(List.of(FinishReason.CANCELLED), reasons);
