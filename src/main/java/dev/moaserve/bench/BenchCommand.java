@@ -59,6 +59,9 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--structured-output", description = "instead: structured output's per-token overhead and compile times")
     boolean structuredOutput;
 
+    @Option(names = "--embeddings", description = "instead: embeddings/s (64 and 256 tokens, B = 1/8/32) and routed vs dense encoders at 256 and 1,024 tokens")
+    boolean embeddings;
+
     @Option(names = "--frozen", description = "instead: exact vs frozen-prefix decoding (moa.decode) at B = 1/8/32/64")
     boolean frozen;
     @Option(names = "--startup", description = "instead: start -> ready of the packaged app by JDK and AOT cache (needs --app)")
@@ -95,6 +98,10 @@ public final class BenchCommand implements Callable<Integer> {
         if (structuredOutput) {
             Djl.inferenceThread();
             return StructuredOutputBench.run(out, quick);
+        }
+        if (embeddings) {
+            Djl.inferenceThread();
+            return EmbeddingBench.run(out, quick);
         }
         if (frozen) {
             Djl.inferenceThread();

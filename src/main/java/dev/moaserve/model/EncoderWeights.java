@@ -82,6 +82,11 @@ public final class EncoderWeights implements AutoCloseable {
         return MoaWeights.createParams(expected, file, manager);
     }
 
+    /** Wraps parameter arrays that already exist (random initialisation for benchmarks and tests). */
+    public static EncoderWeights of(EncoderConfig config, NDManager manager, Map<String, NDArray> params) {
+        return new EncoderWeights(config, manager, params);
+    }
+
     public static EncoderWeights load(EncoderConfig config, Safetensors file, NDManager manager) {
         return new EncoderWeights(config, manager, loadParams(expectedShapes(config), file, manager));
     }

@@ -23,9 +23,19 @@ public final class Init {
 
     /** @param gammaJitter standard deviation added to the norm gains (tests use it so gains matter) */
     public static MoaWeights random(ModelConfig c, NDManager manager, long seed, float gammaJitter) {
+        return MoaWeights.of(c, manager, randomParams(MoaWeights.expectedShapes(c), c, manager, seed, gammaJitter));
+    }
+
+    /** A randomly initialised encoder (benchmarks, tests), initialised as the autoregressive model is. */
+    public static EncoderWeights randomEncoder(EncoderConfig c, NDManager manager, long seed) {
+        return EncoderWeights.of(c, manager, randomParams(EncoderWeights.expectedShapes(c), c.shape(), manager, seed, 0f));
+    }
+
+    private static Map<String, NDArray> randomParams(Map<String, long[]> shapes, ModelConfig c, NDManager manager, long seed,
+                                                     float gammaJitter) {
         Random rnd = new Random(seed);
         Map<String, NDArray> params = new LinkedHashMap<>();
-        for (Map.Entry<String, long[]> e : MoaWeights.expectedShapes(c).entrySet()) {
+        for (Map.Entry<String, long[]> e : shapes.entrySet()) {
             String name = e.getKey();
             long[] shape = e.getValue();
             float[] data = new float[(int) new Shape(shape).size()];
@@ -36,7 +46,7 @@ public final class Init {
             } else if (name.endsWith("norm.bias")) {
                 // zeros
             } else if (name.endsWith("emb.weight") || name.endsWith("routing_token") || name.endsWith("null_tokens")
-                    || name.endsWith("null_kv")) {
+                    || name.endsWith("null_routed_token") || name.endsWith("null_kv")) {
                 for (int i = 0; i < data.length; i++) {
                     data[i] = (float) rnd.nextGaussian();
                 }
@@ -51,7 +61,7 @@ public final class Init {
             a.setName(name);
             params.put(name, a);
         }
-        return MoaWeights.of(c, manager, params);
+        return params;
     }
 
     private static long biasFanIn(ModelConfig c, String name) {
