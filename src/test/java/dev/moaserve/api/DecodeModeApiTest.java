@@ -20,12 +20,16 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 @QuarkusTest
 @TestProfile(DecodeModeApiTest.FrozenAllowed.class)
 class DecodeModeApiTest {
+    /** A model whose routing can change inside a window (k_q 4 < w 8), so frozen decoding differs from exact. */
     public static class FrozenAllowed implements QuarkusTestProfile {
         @Override
         public Map<String, String> getConfigOverrides() {
-            return Map.of("moa.decode-allow", "exact,frozen");
+            return Map.of("moa.decode-allow", "exact,frozen", "moa.model-path", AsciiTestModel.dir().toAbsolutePath().toString());
         }
     }
+
+    /** AsciiTestModel's routed window. */
+    private static final int WINDOW = 8;
 
     // long enough to fill routed windows past k_q, where exact decoding revises rows and frozen does not
     private static final String PROMPT = "ROMEO:\nBut soft, what light through yonder window breaks? It is the east, "
@@ -85,7 +89,7 @@ class DecodeModeApiTest {
         }
         assertNotEquals(first.<String>path("choices[0].text"), first.<String>path("choices[1].text"), "choices use their own seeds");
         int promptTokens = second.path("usage.prompt_tokens");
-        assertEquals((promptTokens - 1) / 32 * 32, second.<Integer>path("usage.prompt_tokens_details.cached_tokens"),
+        assertEquals((promptTokens - 1) / WINDOW * WINDOW, second.<Integer>path("usage.prompt_tokens_details.cached_tokens"),
                 "the second request starts from the frozen prefix state the first one left");
         // an exact request with the same prompt never gets a frozen state from the cache
         Response exact = given().contentType(ContentType.JSON).body(body.replace("frozen", "exact")).post("/v1/completions");

@@ -1,5 +1,6 @@
 package dev.moaserve.api;
 
+import dev.moaserve.testing.EmbeddedModel;
 import com.openai.client.OpenAIClient;
 import com.openai.client.okhttp.OpenAIOkHttpClient;
 import com.openai.models.embeddings.CreateEmbeddingResponse;
@@ -108,7 +109,8 @@ class EmbeddingsApiTest {
         embed("{\"input\": \"x\", \"dimensions\": 64}").then().statusCode(400).body("error.param", equalTo("dimensions"));
         embed("{\"input\": \"x\", \"encoding_format\": \"int8\"}").then().statusCode(400).body("error.param", equalTo("encoding_format"));
         embed("{\"input\": \"x\", \"pooling\": \"cls\"}").then().statusCode(400).body("error.param", equalTo("pooling"));
-        embed("{\"input\": \"" + "a".repeat(300) + "\"}").then().statusCode(400).body("error.code", equalTo("context_length_exceeded"));
+        embed("{\"input\": \"" + "a".repeat(EmbeddedModel.CONTEXT + 1) + "\"}").then().statusCode(400)
+                .body("error.code", equalTo("context_length_exceeded"));
         embed("{\"input\": \"x\", \"dimensions\": 128}").then().statusCode(200);
     }
 }

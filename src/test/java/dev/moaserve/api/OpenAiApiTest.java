@@ -1,5 +1,6 @@
 package dev.moaserve.api;
 
+import dev.moaserve.testing.EmbeddedModel;
 import dev.moaserve.testing.Sse;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.quarkus.test.junit.QuarkusTest;
@@ -153,9 +154,9 @@ class OpenAiApiTest {
         post("/v1/completions", "{\"prompt\":\"\"}").then().statusCode(400).body("error.param", equalTo("prompt"));
         post("/v1/completions", "{\"prompt\":\"x\",\"max_tokens\":-1}").then().statusCode(400).body("error.param", equalTo("max_tokens"));
         post("/v1/completions", "{\"prompt\":\"x\",\"max_tokens\":100000}").then().statusCode(400).body("error.param", equalTo("max_tokens"));
-        post("/v1/completions", "{\"prompt\":\"x\",\"max_tokens\":256}").then().statusCode(400)
+        post("/v1/completions", "{\"prompt\":\"x\",\"max_tokens\":" + EmbeddedModel.CONTEXT + "}").then().statusCode(400)
                 .body("error.code", equalTo("context_length_exceeded"))
-                .body("error.message", containsString("maximum context length is 256 tokens"));
+                .body("error.message", containsString("maximum context length is " + EmbeddedModel.CONTEXT + " tokens"));
         post("/v1/completions", "{\"prompt\":\"x\",\"temperature\":-0.5}").then().statusCode(400).body("error.param", equalTo("temperature"));
         post("/v1/completions", "{\"prompt\":\"x\",\"top_p\":0}").then().statusCode(400).body("error.param", equalTo("top_p"));
         post("/v1/completions", "{\"prompt\":\"x\",\"top_p\":1.5}").then().statusCode(400).body("error.param", equalTo("top_p"));

@@ -1,5 +1,6 @@
 package dev.moaserve.cli;
 
+import dev.moaserve.testing.EmbeddedModel;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -111,11 +112,13 @@ class CliTest {
     void evalIsBoundedAndShowsProgress(@TempDir Path dir) throws Exception {
         String text = "First Citizen: Before we proceed any further, hear me speak. All: Speak, speak. ".repeat(40);
         Files.writeString(dir.resolve("t.txt"), text);
-        assertEquals(0, run("eval", "--text", dir.resolve("t.txt").toString(), "--from", "0", "--eval-tokens", "300"), err());
-        // 300 tokens → one whole 256-token block of the embedded model
-        assertTrue(out().matches("loss=\\d+\\.\\d{4} tokens=256 full_forward_loss=\\d+\\.\\d{4}\\R"), out());
-        assertTrue(err().contains("on 256 tokens of"), err());
-        assertTrue(err().contains("generation loss: 256/256 tokens (100.0 %)"), err());
-        assertTrue(err().contains("full-forward loss: 256/256 tokens (100.0 %)"), err());
+        int block = EmbeddedModel.CONTEXT;
+        assertEquals(0, run("eval", "--text", dir.resolve("t.txt").toString(), "--from", "0", "--eval-tokens",
+                String.valueOf(block + 44)), err());
+        // a little more than one context → one whole block of the embedded model
+        assertTrue(out().matches("loss=\\d+\\.\\d{4} tokens=" + block + " full_forward_loss=\\d+\\.\\d{4}\\R"), out());
+        assertTrue(err().contains("on " + block + " tokens of"), err());
+        assertTrue(err().contains("generation loss: " + block + "/" + block + " tokens (100.0 %)"), err());
+        assertTrue(err().contains("full-forward loss: " + block + "/" + block + " tokens (100.0 %)"), err());
     }
 }
