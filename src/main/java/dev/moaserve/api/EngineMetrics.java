@@ -41,6 +41,8 @@ public class EngineMetrics implements EngineStats {
         if (service.generates()) {
             bindEngine(service);
         }
+        Gauge.builder("moa.embeddings.waiting", service, s -> s.embedder().waitingCount())
+                .description("embedding requests waiting for the worker").register(registry);
         timers();
     }
 

@@ -106,6 +106,11 @@ public final class Embedder implements AutoCloseable {
         this.worker.start();
     }
 
+    /** Requests waiting for the worker (not the one it runs). */
+    public int waitingCount() {
+        return queue.size();
+    }
+
     public Pooling pooling() {
         return pooling;
     }
