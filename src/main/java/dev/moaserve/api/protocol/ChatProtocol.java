@@ -53,8 +53,8 @@ final class ChatProtocol extends OpenAiProtocol {
         if (f.has("top_logprobs") && !logprobs) {
             throw ApiException.invalid("top_logprobs", "'top_logprobs' needs 'logprobs': true");
         }
-        return spec(f, model, text, RequestFields.encode(text, model, "messages"), -1, t.stop(), true, false,
-                logprobs ? top : -1);
+        return spec(f, model, new Prompt(text, RequestFields.encode(text, model, "messages"), false),
+                new Route(true, null, t.stop(), logprobs ? top : 0, logprobs));
     }
 
     private static List<ChatTemplate.Message> messages(JsonNode msgs) {

@@ -62,7 +62,7 @@ final class CompletionsProtocol extends OpenAiProtocol {
         } else {
             throw ApiException.invalid("prompt", "'prompt' must be a string, a list with one string, or a list of token ids");
         }
-        return spec(f, model, text, ids, 16, List.of(), false, echo, logprobs);
+        return spec(f, model, new Prompt(text, ids, echo), new Route(false, 16, List.of(), logprobs, false));
     }
 
     @Override

@@ -21,15 +21,24 @@ abstract class OpenAiProtocol implements Protocol {
         return ErrorShape.OPENAI;
     }
 
+    /** The prompt as the route read it; {@code echo}: the answer's text starts with it (completions). */
+    record Prompt(String text, long[] ids, boolean echo) {}
+
     /**
-     * The fields both routes share, validated into the spec.
+     * What the two routes do differently with the shared fields.
      *
-     * @param defaultMax max_tokens when none is given (−1: the rest of the context)
-     * @param extraStops the chat template's stop strings
-     * @param logprobs   alternatives per token (−1: chat without logprobs)
+     * @param defaultMaxTokens max_tokens when the request gives none; null: the rest of the context
+     * @param templateStops    the chat template's stop strings (none for completions)
+     * @param alternatives     logprob alternatives asked for per token
+     * @param chatLogprobs     chat: per-token logprobs asked for
      */
-    static GenerationSpec spec(JsonFields f, ServedModel model, String text, long[] ids, int defaultMax,
-                               List<String> extraStops, boolean chat, boolean echo, int logprobs) {
+    record Route(boolean chat, Integer defaultMaxTokens, List<String> templateStops, int alternatives, boolean chatLogprobs) {}
+
+    /** The fields both routes share, validated into the spec. */
+    static GenerationSpec spec(JsonFields f, ServedModel model, Prompt prompt, Route route) {
+        String text = prompt.text();
+        long[] ids = prompt.ids();
+        boolean chat = route.chat();
         int seqLen = model.contextLength();
         String promptParam = chat ? "messages" : "prompt";
         if (ids.length == 0) {
@@ -40,7 +49,7 @@ abstract class OpenAiProtocol implements Protocol {
         if (f.has(maxKey)) {
             max = (int) f.integer(maxKey, 0, 1, Integer.MAX_VALUE);
         } else {
-            max = defaultMax > 0 ? defaultMax : Math.max(1, seqLen - ids.length);
+            max = route.defaultMaxTokens() != null ? route.defaultMaxTokens() : Math.max(1, seqLen - ids.length);
         }
         if (ids.length + max > seqLen) {
             throw contextExceeded(seqLen, ids.length, max, f.has(maxKey) ? maxKey : promptParam, chat);
@@ -51,7 +60,7 @@ abstract class OpenAiProtocol implements Protocol {
             throw ApiException.invalid("top_p", "'top_p' must be in (0, 1]");
         }
         List<String> stops = new ArrayList<>(RequestFields.stops(f.raw("stop"), "stop"));
-        stops.addAll(extraStops);
+        stops.addAll(route.templateStops());
         boolean stream = f.bool("stream", false);
         boolean includeUsage = false;
         if (f.has("stream_options")) {
@@ -68,10 +77,10 @@ abstract class OpenAiProtocol implements Protocol {
                 .repetitionPenalty(f.number("repetition_penalty", 1.0, 1e-6, 100))
                 .presencePenalty(f.number("presence_penalty", 0, -2, 2))
                 .frequencyPenalty(f.number("frequency_penalty", 0, -2, 2))
-                .seed(RequestFields.seed(f, Long.MIN_VALUE)).maxTokens(max).stop(stops).logprobs(Math.max(logprobs, 0))
+                .seed(RequestFields.seed(f, Long.MIN_VALUE)).maxTokens(max).stop(stops).logprobs(route.alternatives())
                 .logitBias(RequestFields.logitBias(f.raw("logit_bias"), model))
                 .build();
-        return new GenerationSpec(text, ids, sp, stream, includeUsage, chat && logprobs >= 0, echo, RequestFields.n(f),
+        return new GenerationSpec(text, ids, sp, stream, includeUsage, route.chatLogprobs(), prompt.echo(), RequestFields.n(f),
                 ConstraintRequests.openAi(f), RequestFields.decodeMode(f, model));
     }
 
