@@ -91,10 +91,7 @@ public class ModelService implements ServedModel {
         model = config.modelPath().map(p -> MoaModel.load(Path.of(p), device)).orElseGet(() -> MoaModel.loadEmbedded(device));
         this.device = device;
         long t2 = System.nanoTime();
-        if (model.tokenizer() == null) {
-            throw new IllegalStateException("model directory " + config.modelPath().orElse(model.name())
-                    + " has no tokenizer: serving needs vocab.json (character vocabulary) or tokenizer.json (Hugging Face)");
-        }
+        requireTokenizer(model.tokenizer(), config.modelPath().orElse(model.name()));
         name = config.servedModelName().orElse(model.name());
         chatTemplate = ChatTemplate.parse(model.chatTemplate(), model.name() + "/chat_template.json");
         try {
@@ -120,13 +117,18 @@ public class ModelService implements ServedModel {
                 config.prefixCacheBytes().asLongValue());
     }
 
-    /** An encoder serves embeddings only: no decoder, no scheduler; generation routes answer 400. */
-    private void loadEncoder(Path dir, ai.djl.Device device, long t0, long t1) {
-        EncoderModel e = EncoderModel.load(dir, device);
-        if (e.tokenizer() == null) {
+    /** Serving reads and writes text: a model directory without a tokenizer stops startup with one line. */
+    private static void requireTokenizer(Tokenizer tokenizer, String dir) {
+        if (tokenizer == null) {
             throw new IllegalStateException("model directory " + dir + " has no tokenizer: serving needs vocab.json "
                     + "(character vocabulary) or tokenizer.json (Hugging Face)");
         }
+    }
+
+    /** An encoder serves embeddings only: no decoder, no scheduler; generation routes answer 400. */
+    private void loadEncoder(Path dir, ai.djl.Device device, long t0, long t1) {
+        EncoderModel e = EncoderModel.load(dir, device);
+        requireTokenizer(e.tokenizer(), dir.toString());
         encoder = e;
         this.device = device;
         name = config.servedModelName().orElse(e.name());

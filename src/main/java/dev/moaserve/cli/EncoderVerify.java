@@ -42,13 +42,7 @@ public final class EncoderVerify {
         if (!vectors.entries().containsKey("mask") || !vectors.entries().containsKey("output")) {
             throw new IllegalArgumentException("encoder vectors need 'tokens', 'mask' and 'output'");
         }
-        long[] mask = vectors.longs("mask");
-        int[] lengths = new int[b];
-        for (int i = 0; i < b; i++) {
-            for (int t = 0; t < n; t++) {
-                lengths[i] += (int) mask[i * n + t];
-            }
-        }
+        int[] lengths = lengths(vectors, "mask");
         try (NDManager m = w.manager().newSubManager()) {
             NDArray ids = m.create(vectors.longs("tokens"), new Shape(b, n));
             List<NDArray> hidden = new ArrayList<>();
@@ -72,7 +66,21 @@ public final class EncoderVerify {
         }
     }
 
-    private static double maxDiff(float[] got, FloatBuffer want, int[] lengths, int n, int d) {
+    /** Real tokens per row of a [B, N] 0/1 mask tensor (padding at the end of each row). */
+    public static int[] lengths(Safetensors vectors, String mask) {
+        long[] m = vectors.longs(mask);
+        long[] shape = vectors.entry(mask).shape();
+        int[] out = new int[(int) shape[0]];
+        for (int b = 0; b < out.length; b++) {
+            for (int t = 0; t < shape[1]; t++) {
+                out[b] += (int) m[(int) (b * shape[1] + t)];
+            }
+        }
+        return out;
+    }
+
+    /** Largest |got − want| over the real positions of [B, N, D] tensors. */
+    public static double maxDiff(float[] got, FloatBuffer want, int[] lengths, int n, int d) {
         double worst = 0;
         for (int b = 0; b < lengths.length; b++) {
             for (int t = 0; t < lengths[b]; t++) {

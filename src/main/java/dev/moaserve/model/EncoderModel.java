@@ -31,8 +31,7 @@ public final class EncoderModel implements AutoCloseable {
     public static EncoderModel load(Path dir, ai.djl.Device device) {
         Djl.engine();
         ModelSource source = ModelSource.directory(dir);
-        String name = dir.toAbsolutePath().normalize().getFileName() == null ? "model"
-                : dir.toAbsolutePath().normalize().getFileName().toString();
+        String name = MoaModel.nameOf(dir);
         try {
             byte[] cfgBytes = source.read("config.json");
             if (cfgBytes == null) {

@@ -44,12 +44,7 @@ public final class EncoderWeights implements AutoCloseable {
         s.put("pos_emb.weight", new long[] {c.seqLen(), c.dim()});
         for (int l = 0; l < c.depth(); l++) {
             mixtureShapes(s, "layers." + l + ".0.", c, c.dim(), e.localAttn());
-            String f = "layers." + l + ".1.";
-            s.put(f + "0.gamma", new long[] {c.dim()});
-            s.put(f + "1.weight", new long[] {c.ffDim(), c.dim()});
-            s.put(f + "1.bias", new long[] {c.ffDim()});
-            s.put(f + "3.weight", new long[] {c.dim(), c.ffDim()});
-            s.put(f + "3.bias", new long[] {c.dim()});
+            MoaWeights.feedForwardShapes(s, "layers." + l + ".1.", c);
         }
         s.put("norm.gamma", new long[] {c.dim()});
         return s;

@@ -44,9 +44,13 @@ public final class MoaModel implements AutoCloseable {
 
     /** A model directory, its weights on {@code device}. */
     public static MoaModel load(Path dir, ai.djl.Device device) {
-        String name = dir.toAbsolutePath().normalize().getFileName() == null ? "model"
-                : dir.toAbsolutePath().normalize().getFileName().toString();
-        return load(ModelSource.directory(dir), name, device);
+        return load(ModelSource.directory(dir), nameOf(dir), device);
+    }
+
+    /** A model directory's served name: its own name ("model" for a root). */
+    static String nameOf(Path dir) {
+        Path name = dir.toAbsolutePath().normalize().getFileName();
+        return name == null ? "model" : name.toString();
     }
 
     public static MoaModel loadEmbedded() {

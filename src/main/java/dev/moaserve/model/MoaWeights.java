@@ -86,17 +86,21 @@ public final class MoaWeights implements AutoCloseable {
             s.put(a + "attn.to_q.weight", new long[] {g * i, d, 1});
             s.put(a + "attn.to_kv.weight", new long[] {g * 2 * i, d, 1});
             s.put(a + "attn.to_out.weight", new long[] {g * d, i, 1});
-            String f = "layers." + l + ".1.";
-            s.put(f + "0.gamma", new long[] {d});
-            s.put(f + "1.weight", new long[] {c.ffDim(), d});
-            s.put(f + "1.bias", new long[] {c.ffDim()});
-            s.put(f + "3.weight", new long[] {d, c.ffDim()});
-            s.put(f + "3.bias", new long[] {d});
+            feedForwardShapes(s, "layers." + l + ".1.", c);
         }
         s.put("to_logits.0.gamma", new long[] {d});
         s.put("to_logits.1.weight", new long[] {c.numTokens(), d});
         s.put("to_logits.1.bias", new long[] {c.numTokens()});
         return s;
+    }
+
+    /** The MoA {@code FeedForward} (RMSNorm, Linear, GELU, Linear) under {@code prefix}. */
+    static void feedForwardShapes(Map<String, long[]> s, String prefix, ModelConfig c) {
+        s.put(prefix + "0.gamma", new long[] {c.dim()});
+        s.put(prefix + "1.weight", new long[] {c.ffDim(), c.dim()});
+        s.put(prefix + "1.bias", new long[] {c.ffDim()});
+        s.put(prefix + "3.weight", new long[] {c.dim(), c.ffDim()});
+        s.put(prefix + "3.bias", new long[] {c.dim()});
     }
 
     /** Rotary frequency buffers the reference may save; optional, recomputed when absent. */

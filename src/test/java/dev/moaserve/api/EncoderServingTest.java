@@ -77,16 +77,12 @@ class EncoderServingTest {
     void embeddingsAreTheMeanOfTheReferenceOutputs() throws IOException {
         Safetensors vectors = Safetensors.open(reference().resolve("vectors.safetensors"));
         long[] tokens = vectors.longs("tokens");
-        long[] mask = vectors.longs("mask");
         long[] shape = vectors.entry("output").shape();
         int n = (int) shape[1], d = (int) shape[2];
         FloatBuffer out = vectors.floats("output");
         StringBuilder inputs = new StringBuilder("[");
-        int[] lengths = new int[(int) shape[0]];
+        int[] lengths = dev.moaserve.cli.EncoderVerify.lengths(vectors, "mask");
         for (int b = 0; b < lengths.length; b++) {
-            for (int t = 0; t < n; t++) {
-                lengths[b] += (int) mask[b * n + t];
-            }
             inputs.append(b == 0 ? "" : ", ").append(Arrays.toString(Arrays.copyOfRange(tokens, b * n, b * n + lengths[b])));
         }
         Response r = post("/v1/embeddings", "{\"input\": " + inputs.append("]") + "}");

@@ -28,35 +28,6 @@ class EncoderReferenceTest {
         return Path.of(EncoderReferenceTest.class.getResource("/encoder/" + name + "/config.json").toURI()).getParent();
     }
 
-    private static int[] lengths(Safetensors vectors, String name) {
-        long[] mask = vectors.longs(name);
-        long[] shape = vectors.entry(name).shape();
-        int[] out = new int[(int) shape[0]];
-        for (int b = 0; b < out.length; b++) {
-            for (int t = 0; t < shape[1]; t++) {
-                out[b] += (int) mask[(int) (b * shape[1] + t)];
-            }
-        }
-        return out;
-    }
-
-    private static double maxDiff(NDArray got, Safetensors vectors, String name, int[] lengths) {
-        float[] g = got.toFloatArray();
-        java.nio.FloatBuffer want = vectors.floats(name);
-        long[] shape = vectors.entry(name).shape();
-        long n = shape[1], d = shape[2];
-        double worst = 0;
-        for (int b = 0; b < lengths.length; b++) {
-            for (int t = 0; t < lengths[b]; t++) {
-                for (int j = 0; j < d; j++) {
-                    int at = (int) ((b * n + t) * d + j);
-                    worst = Math.max(worst, Math.abs(g[at] - want.get(at)));
-                }
-            }
-        }
-        return worst;
-    }
-
     @ParameterizedTest
     @ValueSource(strings = {"local", "routed"})
     void encoderMatchesTheReferenceAndEachSequenceAlone(String name) throws Exception {
@@ -87,11 +58,12 @@ class EncoderReferenceTest {
             EncoderWeights.Mixture module = EncoderWeights.mixture(params, "", null, dimContext, c, false);
             NDArray x = m.create(vectors.floats("x"), new Shape(vectors.entry("x").shape()));
             NDArray context = m.create(vectors.floats("context"), new Shape(vectors.entry("context").shape()));
-            int[] lengths = lengths(vectors, "mask");
-            int[] ctxLengths = lengths(vectors, "context_mask");
+            int[] lengths = EncoderVerify.lengths(vectors, "mask");
+            int[] ctxLengths = EncoderVerify.lengths(vectors, "context_mask");
             Rope rope = new Rope(m, 4, c.dimHead(), null);
             NDArray out = EncoderForward.mixture(c, rope, module, m, x, lengths, context, ctxLengths);
-            double worst = maxDiff(out, vectors, "out", lengths);
+            long[] shape = vectors.entry("out").shape();
+            double worst = EncoderVerify.maxDiff(out.toFloatArray(), vectors.floats("out"), lengths, (int) shape[1], (int) shape[2]);
             System.out.printf("encoder cross: max_abs_out=%.2e%n", worst);
             assertTrue(worst <= TOL, "cross-attention: max abs difference " + worst);
             assertEquals(0.0, out.get("1, " + lengths[1] + ":").abs().max().getFloat(), "padded queries are zero");
