@@ -84,8 +84,8 @@ public class ModelService implements ServedModel {
         long t1 = System.nanoTime();
         ai.djl.Device device = DeviceChoice.resolve(config.device());
         ai.djl.ndarray.types.DataType dtype = DeviceChoice.dtype(config.dtype(), device);
-        if (config.modelPath().map(p -> EncoderModel.isEncoder(Path.of(p))).orElse(false)) {
-            loadEncoder(Path.of(config.modelPath().get()), device, t0, t1);
+        if (config.modelPath().map(p -> EncoderModel.namesEmbedded(p) || EncoderModel.isEncoder(Path.of(p))).orElse(false)) {
+            loadEncoder(config.modelPath().get(), device, t0, t1);
             return;
         }
         model = config.modelPath().map(p -> MoaModel.load(Path.of(p), device)).orElseGet(() -> MoaModel.loadEmbedded(device));
@@ -126,9 +126,10 @@ public class ModelService implements ServedModel {
     }
 
     /** An encoder serves embeddings only: no decoder, no scheduler; generation routes answer 400. */
-    private void loadEncoder(Path dir, ai.djl.Device device, long t0, long t1) {
-        EncoderModel e = EncoderModel.load(dir, device);
-        requireTokenizer(e.tokenizer(), dir.toString());
+    private void loadEncoder(String path, ai.djl.Device device, long t0, long t1) {
+        EncoderModel e = EncoderModel.namesEmbedded(path) ? EncoderModel.loadEmbedded(device)
+                : EncoderModel.load(Path.of(path), device);
+        requireTokenizer(e.tokenizer(), path);
         encoder = e;
         this.device = device;
         name = config.servedModelName().orElse(e.name());

@@ -1,8 +1,12 @@
 package dev.moaserve.cli;
 
 import dev.moaserve.model.DecodeMode;
+import dev.moaserve.model.EncoderModel;
+import dev.moaserve.model.EncoderWeights;
+import dev.moaserve.model.Init;
 import dev.moaserve.model.MoaModel;
 import dev.moaserve.model.Tokenizer;
+import dev.moaserve.train.EncoderEvaluation;
 import dev.moaserve.train.Evaluation;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -20,7 +24,8 @@ import java.util.concurrent.Callable;
  * {@code loss=<nats/token> tokens=<n> full_forward_loss=<nats/token>} over the text from that
  * fraction on, in non-overlapping context-sized blocks; {@code loss} under the generation
  * semantics (incremental decoding), {@code full_forward_loss} from one (leaky) full forward.
- * Progress goes to stderr.
+ * Progress goes to stderr. On an encoder directory it prints
+ * {@code masked_char_loss=<nats> tokens=<n>} and a {@code retrieval ...} line instead.
  */
 @Command(name = "eval", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Language-model loss of a model on the tail of a text.",
@@ -71,6 +76,9 @@ final class EvalCommand implements Callable<Integer> {
         if (!Files.isRegularFile(text)) {
             throw new IllegalArgumentException("text file not found: " + text);
         }
+        if (model != null && EncoderModel.isEncoder(model)) {
+            return evaluateEncoder(limit);
+        }
         try (MoaModel m = model == null ? MoaModel.loadEmbedded() : MoaModel.load(model)) {
             int seq = m.config().seqLen();
             int[] data = slice(Files.readString(text, StandardCharsets.UTF_8), from, m.tokenizer());
@@ -90,6 +98,43 @@ final class EvalCommand implements Callable<Integer> {
             out.printf(Locale.ROOT, "loss=%.4f tokens=%d full_forward_loss=%.4f%s%n", gen.loss(), gen.tokens(), full.loss(), frozen);
         }
         return 0;
+    }
+
+    /**
+     * An encoder: its masked-character loss on the split (masks drawn from a fixed seed) and the
+     * retrieval of held-out passages' second halves from their first halves, by its embeddings,
+     * by bag-of-characters vectors, and by the same encoder untrained (a control).
+     */
+    private int evaluateEncoder(long limit) throws IOException {
+        try (EncoderModel e = EncoderModel.load(model, ai.djl.Device.cpu());
+             EncoderWeights untrained = Init.randomEncoder(e.weights().config(), dev.moaserve.model.Djl.newManager(), 1337)) {
+            if (e.weights().config().maskTokenId() == null) {
+                throw new IllegalArgumentException(model + ": an encoder needs mask_token_id in config.json to be evaluated");
+            }
+            int[] data = slice(Files.readString(text, StandardCharsets.UTF_8), from, e.tokenizer());
+            int seq = e.weights().config().seqLen();
+            if (limit < data.length) {
+                data = java.util.Arrays.copyOf(data, (int) limit);
+            }
+            if (data.length < seq) {
+                throw new IllegalArgumentException("text after --from is shorter than one context block (" + seq + " tokens)");
+            }
+            int characters = e.tokenizer().vocabSize();
+            err.printf(Locale.ROOT, "eval: encoder %s on %d tokens of %s%n", e.name(), data.length, text);
+            EncoderEvaluation.MaskedLoss loss = EncoderEvaluation.maskedLoss(e.weights(), data, characters, 1);
+            out.printf(Locale.ROOT, "masked_char_loss=%.4f tokens=%d%n", loss.loss(), loss.tokens());
+            int half = seq / 2; // a passage is one context, as the contrastive tuning takes them
+            EncoderEvaluation.Retrieval emb = EncoderEvaluation.byEmbeddings(e.weights(), data, half);
+            EncoderEvaluation.Retrieval boc = EncoderEvaluation.byCharacterCounts(data, half, e.weights().config().shape().numTokens());
+            EncoderEvaluation.Retrieval ctl = EncoderEvaluation.byEmbeddings(untrained, data, half);
+            out.printf(Locale.ROOT, "retrieval passages=%d half_tokens=%d %s %s %s%n", emb.passages(), half,
+                    retrieval("embeddings", emb), retrieval("bag_of_characters", boc), retrieval("untrained", ctl));
+        }
+        return 0;
+    }
+
+    private static String retrieval(String name, EncoderEvaluation.Retrieval r) {
+        return String.format(Locale.ROOT, "%1$s_top1=%2$.3f %1$s_recall10=%3$.3f %1$s_mrr=%4$.3f", name, r.top1(), r.recall10(), r.mrr());
     }
 
     /** {@code N} or {@code all} (= no bound) as a token count; 0 stays 0. */

@@ -1,6 +1,12 @@
 package dev.moaserve.cli;
 
+import dev.moaserve.model.CharTokenizer;
+import dev.moaserve.model.EncoderConfig;
+import dev.moaserve.model.EncoderModel;
+import dev.moaserve.model.EncoderWeights;
 import dev.moaserve.model.ModelConfig;
+import dev.moaserve.train.ContrastiveTuner;
+import dev.moaserve.train.EncoderTrainer;
 import dev.moaserve.train.Evaluation;
 import dev.moaserve.train.ModelWriter;
 import dev.moaserve.train.TextData;
@@ -15,6 +21,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -71,6 +78,13 @@ final class TrainCommand implements Callable<Integer> {
     int experts;
     @Option(names = "--fetch-k-ratio", defaultValue = "1.0", description = "router fetch ratio (default: ${DEFAULT-VALUE})")
     double fetchKRatio;
+    @Option(names = "--encoder", description = "a MoA encoder (model_type moa_encoder) by masked-character modelling: "
+            + "routed attention over the whole --seq-len, beside non-causal local attention of --local-window (0: none)")
+    boolean encoder;
+    @Option(names = "--contrastive-from", paramLabel = "DIR",
+            description = "tune the embeddings of the encoder in DIR for retrieval (InfoNCE: the two halves of a training "
+                    + "passage of its context are a pair, the batch's other passages the negatives); writes --out")
+    Path contrastiveFrom;
     @Option(names = "--dense", description = "the dense-attention baseline of the same size (windows = context: no routing)")
     boolean dense;
 
@@ -127,6 +141,12 @@ final class TrainCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--vocab must be 'text' or 'ascii', got '" + vocab + "'");
         }
         TextData data = TextData.load(text, 0.9, vocab.equals("ascii"));
+        if (contrastiveFrom != null) {
+            return tuneEncoder(data);
+        }
+        if (encoder) {
+            return trainEncoder(data);
+        }
         model = withVocab(model, data.tokenizer().vocabSize());
         TrainConfig cfg = new TrainConfig(model, steps, batch, lr, minLr, warmup, weightDecay, clip, evalEvery, evalBatches, seed);
         if (resume) {
@@ -154,7 +174,7 @@ final class TrainCommand implements Callable<Integer> {
                 throw new UncheckedIOException(e);
             }
         }, dir, resume);
-        Files.writeString(dir.resolve("training-curve.csv"), curveCsv(r), StandardCharsets.UTF_8);
+        Files.writeString(dir.resolve("training-curve.csv"), curveCsv(r.curve(), "val_loss_full_forward"), StandardCharsets.UTF_8);
         log.printf(Locale.ROOT, "done: %.0f s, best full-forward val %.4f at step %d, params %d%n",
                 r.seconds(), r.bestVal(), r.bestStep(), r.weights().parameterCount());
         if (evalLimit == 0) {
@@ -186,6 +206,66 @@ final class TrainCommand implements Callable<Integer> {
         return 0;
     }
 
+    /**
+     * An encoder: its vocabulary is the text's characters plus one mask id (the last), which no
+     * text encodes to; the routed "window" is the whole context.
+     */
+    private int trainEncoder(TextData data) throws IOException {
+        if (resume || minutes > 0 || dense) {
+            throw new IllegalArgumentException("--encoder trains by --steps, without --resume, --minutes or --dense");
+        }
+        int characters = data.tokenizer().vocabSize();
+        int local = localWindow == null ? window : localWindow;
+        ModelConfig shape = new ModelConfig(characters + 1, dim, depth, seqLen, local > 0 ? local : 1, seqLen, routedQueries,
+                routedKv, experts, dimHead, heads, ffMult, true, fetchKRatio, 20, 0.03, 4.0, 0.7, 8);
+        EncoderConfig model = new EncoderConfig(shape, local > 0, characters);
+        TrainConfig cfg = new TrainConfig(shape, steps, batch, lr, minLr, warmup, weightDecay, clip, evalEvery, evalBatches, seed);
+        log.printf(Locale.ROOT, "train encoder: %s, %d characters + mask, %d train / %d val tokens%n", text, characters,
+                data.train().length, data.val().length);
+        log.println("config: " + model.toJson());
+        EncoderTrainer.Result r = new EncoderTrainer(cfg, model, characters, log).train(data.train(), data.val(), best -> {
+            try {
+                ModelWriter.write(out, best, data.tokenizer(), !f32, Map.of("format", "pt"));
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
+        Files.writeString(out.resolve("training-curve.csv"), curveCsv(r.curve(), "val_loss_masked_char"), StandardCharsets.UTF_8);
+        log.printf(Locale.ROOT, "done: %.0f s, best masked-char val %.4f at step %d, params %d%n",
+                r.seconds(), r.bestVal(), r.bestStep(), r.weights().parameterCount());
+        r.weights().close();
+        return 0;
+    }
+
+    /** Contrastive tuning of a trained encoder's embeddings; the final weights are written. */
+    private int tuneEncoder(TextData data) throws IOException {
+        if (resume || minutes > 0 || dense) {
+            throw new IllegalArgumentException("--contrastive-from tunes by --steps, without --resume, --minutes or --dense");
+        }
+        try (EncoderModel from = EncoderModel.load(contrastiveFrom, ai.djl.Device.cpu())) {
+            EncoderWeights w = from.weights();
+            if (!(from.tokenizer() instanceof CharTokenizer chars) || !chars.chars().equals(data.tokenizer().chars())
+                    || w.config().maskTokenId() == null) {
+                throw new IllegalArgumentException("--contrastive-from: needs an encoder trained by train --encoder on this "
+                        + "text with --vocab " + vocab + " (its vocabulary and mask_token_id)");
+            }
+            int half = w.config().seqLen() / 2;
+            TrainConfig cfg = new TrainConfig(w.config().shape(), steps, batch, lr, minLr, warmup, weightDecay, clip, evalEvery,
+                    evalBatches, seed);
+            log.printf(Locale.ROOT, "tune encoder %s for retrieval: passages of 2 x %d tokens, %d per step, %d steps%n",
+                    contrastiveFrom, half, batch, steps);
+            List<ContrastiveTuner.Point> curve = new ContrastiveTuner(cfg, half, chars.vocabSize(), log).tune(w, data.train(), data.val());
+            ModelWriter.write(out, w, chars, !f32, Map.of("format", "pt"));
+            StringBuilder csv = new StringBuilder("step,seconds,train_loss,val_retrieval_mrr\n");
+            for (ContrastiveTuner.Point p : curve) {
+                csv.append(String.format(Locale.ROOT, "%d,%.1f,%.4f,%.4f%n", p.step(), p.seconds(), p.trainLoss(), p.valMrr()));
+            }
+            Files.writeString(out.resolve("training-curve.csv"), csv, StandardCharsets.UTF_8);
+            log.printf(Locale.ROOT, "done: written to %s%n", out);
+        }
+        return 0;
+    }
+
     private static ModelConfig withVocab(ModelConfig c, int vocab) {
         return new ModelConfig(vocab, c.dim(), c.depth(), c.seqLen(), c.localAttnWindowSize(), c.routedWindowSize(),
                 c.numRoutedQueries(), c.numRoutedKeyValues(), c.numExperts(), c.dimHead(), c.heads(), c.ffMult(),
@@ -193,9 +273,9 @@ final class TrainCommand implements Callable<Integer> {
                 c.routerEpsDecay(), c.cosineSimScale());
     }
 
-    private static String curveCsv(Trainer.Result r) {
-        StringBuilder sb = new StringBuilder("step,seconds,train_loss,val_loss_full_forward\n");
-        for (Trainer.Point p : r.curve()) {
+    private static String curveCsv(java.util.List<Trainer.Point> curve, String valColumn) {
+        StringBuilder sb = new StringBuilder("step,seconds,train_loss," + valColumn + "\n");
+        for (Trainer.Point p : curve) {
             sb.append(String.format(Locale.ROOT, "%d,%.1f,%.4f,%.4f%n", p.step(), p.seconds(), p.trainLoss(), p.valLoss()));
         }
         return sb.toString();

@@ -43,4 +43,9 @@ public final class CoordinateDescent {
         NDArray max = x.max(new int[] {axis}, true).stopGradient();
         return x.sub(max).exp().sum(new int[] {axis}, true).log().add(max);
     }
+
+    /** {@code c + (1 − c).detach()}: value 1, gradient of c (the reference's straight-through gate). */
+    public static NDArray straightThrough(NDArray c) {
+        return c.add(c.neg().add(1f).stopGradient());
+    }
 }

@@ -27,12 +27,22 @@ public final class EncoderForward {
      * @return [B, N, D] after the final norm
      */
     public static NDArray forward(EncoderWeights w, NDManager m, NDArray ids, int[] lengths, List<NDArray> hidden) {
+        return forward(w, m, ids, lengths, hidden, false);
+    }
+
+    /**
+     * @param train adds the routers' straight-through gates (value 1, gradient of the
+     *              coordinate-descent scores over each sequence's real tokens) so the routing
+     *              tokens learn; the values are those of the inference forward
+     */
+    public static NDArray forward(EncoderWeights w, NDManager m, NDArray ids, int[] lengths, List<NDArray> hidden,
+                                  boolean train) {
         ModelConfig c = w.config().shape();
         long n = ids.getShape().get(1);
         NDArray x = w.tokenEmb().get(ids).add(w.posEmb().get(new NDIndex("0:" + n)));
         for (int l = 0; l < c.depth(); l++) {
             EncoderWeights.Mixture layer = w.layer(l);
-            x = x.add(mixture(c, w.rope(), layer, m, x, lengths, null, null));
+            x = x.add(mixture(c, w.rope(), layer, m, x, lengths, null, null, train));
             x = x.add(Ops.feedForward(layer.w(), x));
             if (hidden != null) {
                 hidden.add(x);
@@ -53,6 +63,12 @@ public final class EncoderForward {
      */
     public static NDArray mixture(ModelConfig c, Rope rope, EncoderWeights.Mixture layer, NDManager m, NDArray x,
                                   int[] lengths, NDArray context, int[] ctxLengths) {
+        return mixture(c, rope, layer, m, x, lengths, context, ctxLengths, false);
+    }
+
+    /** As {@link #mixture(ModelConfig, Rope, EncoderWeights.Mixture, NDManager, NDArray, int[], NDArray, int[])}, with training gates. */
+    static NDArray mixture(ModelConfig c, Rope rope, EncoderWeights.Mixture layer, NDManager m, NDArray x,
+                           int[] lengths, NDArray context, int[] ctxLengths, boolean train) {
         MoaWeights.Layer lw = layer.w();
         boolean cross = context != null;
         NDArray ctx = cross ? context : x;
@@ -62,8 +78,10 @@ public final class EncoderForward {
         int kq = Math.min(c.numRoutedQueries(), n);
         int kkv = Math.min(c.numRoutedKeyValues(), mctx);
 
-        float[] sq = Ops.routingScores(c, x, lw.queryRouting()).toFloatArray();      // [B, N, G]
-        float[] skv = Ops.routingScores(c, ctx, lw.kvRouting()).toFloatArray();    // [B, M, G]
+        NDArray sqArr = Ops.routingScores(c, x, lw.queryRouting());                 // [B, N, G]
+        NDArray skvArr = Ops.routingScores(c, ctx, lw.kvRouting());                 // [B, M, G]
+        float[] sq = sqArr.toFloatArray();
+        float[] skv = skvArr.toFloatArray();
         long[] qPos = new long[bsz * g * kq];        // [B, G, kq] positions (0 for unused entries)
         long[] qRow = new long[qPos.length];         // rows of x flattened to [B·N, D]
         float[] qGate = new float[qPos.length];      // 1 for a routed query, 0 for an unused entry
@@ -115,9 +133,19 @@ public final class EncoderForward {
             kSin = rope.sin().get(kp).reshape(bsz, g, kkv, dh);
         }
         NDList kv = RoutedAttention.keysValues(c, lw, rope, hk, kCos, kSin);         // [B, G, H, kkv, dh]
-        NDArray out = RoutedAttention.attend(c, lw, rope, hq, qCos, qSin, kv.get(0), kv.get(1),
+        NDArray values = kv.get(1);
+        NDArray queryGate = m.create(qGate, new Shape(bsz, g, kq, 1));
+        if (train) {
+            NDArray cq = gateScores(c, m, sqArr, lengths, c.numRoutedQueries());     // [B, G, N]
+            NDArray ckv = gateScores(c, m, skvArr, ctxLen, c.numRoutedKeyValues());  // [B, G, M]
+            queryGate = queryGate.mul(CoordinateDescent.straightThrough(
+                    cq.gather(m.create(qPos, new Shape(bsz, g, kq)), 2)).expandDims(3));
+            values = values.mul(CoordinateDescent.straightThrough(
+                    ckv.gather(m.create(kvPos, new Shape(bsz, g, kkv)), 2)).reshape(bsz, g, 1, kkv, 1));
+        }
+        NDArray out = RoutedAttention.attend(c, lw, rope, hq, qCos, qSin, kv.get(0), values,
                 m.create(kvBias, new Shape(bsz, g, kkv)));                           // [B, G, kq, D]
-        out = out.mul(m.create(qGate, new Shape(bsz, g, kq, 1)));
+        out = out.mul(queryGate);
         // experts summed at their queries' positions
         NDArray routed = m.create(scatter, new Shape(bsz, g, kq, n)).swapAxes(2, 3).matMul(out).sum(new int[] {1}); // [B, N, D]
         NDArray valid = m.create(validMask(lengths, n), new Shape(bsz, n, 1));
@@ -131,6 +159,19 @@ public final class EncoderForward {
             routed = routed.add(m.create(unrouted, new Shape(bsz, n, 1)).mul(layer.nullRouted()));
         }
         return routed.mul(valid);
+    }
+
+    /**
+     * The routers' coordinate-descent scores over each row's real tokens (target k·fetch_k_ratio,
+     * at most the longest row), as the reference's training forward computes them.
+     *
+     * @param logits [B, N, G] routing logits
+     * @return [B, G, N] scores, 0 at padded positions
+     */
+    private static NDArray gateScores(ModelConfig c, NDManager m, NDArray logits, int[] lengths, int k) {
+        int bsz = (int) logits.getShape().get(0), n = (int) logits.getShape().get(1);
+        NDArray mask = m.create(validMask(lengths, n), new Shape(bsz, 1, n));
+        return CoordinateDescent.scores(c, logits.transpose(0, 2, 1), mask, Math.min(k * c.fetchKRatio(), n));
     }
 
     /**

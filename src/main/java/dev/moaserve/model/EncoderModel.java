@@ -7,6 +7,9 @@ import java.nio.file.Path;
 
 /** A MoA encoder model directory: config.json ({@code "model_type": "moa_encoder"}), weights, tokenizer. */
 public final class EncoderModel implements AutoCloseable {
+    /** The encoder the project trains and ships (docs/encoders.md), served by this name. */
+    public static final String EMBEDDED_NAME = "moa-shakespeare-encoder";
+    public static final String EMBEDDED = "models/" + EMBEDDED_NAME;
     private final String name;
     private final EncoderWeights weights;
     private final Tokenizer tokenizer;
@@ -27,11 +30,23 @@ public final class EncoderModel implements AutoCloseable {
         }
     }
 
+    /** Whether a model path names the shipped encoder: its name, where no such directory exists. */
+    public static boolean namesEmbedded(String path) {
+        return path.equals(EMBEDDED_NAME) && !java.nio.file.Files.isDirectory(Path.of(path));
+    }
+
+    /** The shipped encoder (a classpath folder). */
+    public static EncoderModel loadEmbedded(ai.djl.Device device) {
+        return load(ModelSource.classpath(EMBEDDED), EMBEDDED_NAME, device);
+    }
+
     /** Loads and validates everything before the first array is created; weights on {@code device}. */
     public static EncoderModel load(Path dir, ai.djl.Device device) {
+        return load(ModelSource.directory(dir), MoaModel.nameOf(dir), device);
+    }
+
+    private static EncoderModel load(ModelSource source, String name, ai.djl.Device device) {
         Djl.engine();
-        ModelSource source = ModelSource.directory(dir);
-        String name = MoaModel.nameOf(dir);
         try {
             byte[] cfgBytes = source.read("config.json");
             if (cfgBytes == null) {

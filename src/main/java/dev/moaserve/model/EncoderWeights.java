@@ -21,7 +21,7 @@ public final class EncoderWeights implements AutoCloseable {
     private final NDManager manager;
     private final Map<String, NDArray> params;
     private final Rope rope;
-    private final Mixture[] layers;
+    private Mixture[] layers;
 
     private EncoderWeights(EncoderConfig config, NDManager manager, Map<String, NDArray> params) {
         this.config = config;
@@ -29,11 +29,25 @@ public final class EncoderWeights implements AutoCloseable {
         this.params = params;
         // non-causal local attention rotates queries W positions ahead, over a padded last block
         this.rope = new Rope(manager, config.seqLen() + 3 * config.localWindow(), config.shape().dimHead(), null);
+        derive();
+    }
+
+    /**
+     * (Re)builds the compute-layout views from the parameters: training calls it inside each
+     * step's gradient scope, since views made before the parameters required gradients do not
+     * carry them.
+     */
+    public void derive() {
         ModelConfig c = config.shape();
         layers = new Mixture[c.depth()];
         for (int l = 0; l < c.depth(); l++) {
             layers[l] = mixture(params, "layers." + l + ".0.", "layers." + l + ".1.", c.dim(), c, config.localAttn());
         }
+    }
+
+    /** The parameters by state-dict name (training updates them in place). */
+    public Map<String, NDArray> params() {
+        return params;
     }
 
     /** Every parameter name and shape of an encoder with this config, in state-dict order. */
@@ -126,6 +140,11 @@ public final class EncoderWeights implements AutoCloseable {
 
     public NDArray finalGamma() {
         return params.get("norm.gamma");
+    }
+
+    /** Snapshot of the parameters as safetensors tensors (F16 when {@code half}). */
+    public java.util.List<Safetensors.Tensor> toTensors(boolean half) {
+        return MoaWeights.tensors(params, half);
     }
 
     public long parameterCount() {

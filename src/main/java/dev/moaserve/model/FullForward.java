@@ -269,10 +269,6 @@ public final class FullForward {
                 m.create(kvMask, new Shape(1, nq, 1, ctx)), Math.min(c.numRoutedKeyValues() * c.fetchKRatio(), ctx));
         NDArray gq = selQ.matMul(cq.expandDims(4));                                // [B, nq, G, kq, 1]
         NDArray gkv = ckv.gather(kvPos, 3).expandDims(4);                          // [B, nq, G, kkv, 1]
-        return new NDArray[] {straightThrough(gq), straightThrough(gkv)};
-    }
-
-    private static NDArray straightThrough(NDArray c) {
-        return c.add(c.neg().add(1f).stopGradient());
+        return new NDArray[] {CoordinateDescent.straightThrough(gq), CoordinateDescent.straightThrough(gkv)};
     }
 }

@@ -290,6 +290,11 @@ public final class MoaWeights implements AutoCloseable {
 
     /** Snapshot of the parameters as safetensors tensors (F16 when {@code half}). */
     public List<Safetensors.Tensor> toTensors(boolean half) {
+        return tensors(params, half);
+    }
+
+    /** Snapshot of named parameters as safetensors tensors (F16 when {@code half}), in map order. */
+    static List<Safetensors.Tensor> tensors(Map<String, NDArray> params, boolean half) {
         List<Safetensors.Tensor> out = new ArrayList<>();
         for (Map.Entry<String, NDArray> e : params.entrySet()) {
             float[] data = e.getValue().toFloatArray();

@@ -30,7 +30,7 @@ public final class Trainer {
     private TrainConfig cfg;
     private final PrintStream log;
     private final double minutes;
-    private List<NDArray> gradients;
+    private GradientStep update;
     private int stopAfter = Integer.MAX_VALUE;
     private int resumeSteps;
 
@@ -106,6 +106,7 @@ public final class Trainer {
         MoaWeights w = Init.random(cfg.model(), manager, cfg.seed());
         List<NDArray> params = new ArrayList<>(w.params().values());
         AdamW opt = new AdamW(params, manager, 0.9f, 0.99f, cfg.weightDecay());
+        update = new GradientStep(params, opt, log);
         Random rnd = new Random(cfg.seed());
         Random valRnd = new Random(cfg.seed() + 1);
         List<Point> curve = new ArrayList<>();
@@ -139,7 +140,7 @@ public final class Trainer {
             double loss;
             try (NDScope scope = new NDScope()) {
                 scope.suppressNotUsedWarning();
-                loss = trainStep(w, manager, params, opt, batch(train, rnd, seq), lr);
+                loss = trainStep(w, manager, batch(train, rnd, seq), lr);
             }
             emaLoss = Double.isNaN(emaLoss) ? loss : 0.95 * emaLoss + 0.05 * loss;
             double secs = (System.nanoTime() - t0) / 1e9;
@@ -189,7 +190,7 @@ public final class Trainer {
         return new Result(w, curve, best, bestStep, (System.nanoTime() - t0) / 1e9);
     }
 
-    private double trainStep(MoaWeights w, NDManager manager, List<NDArray> params, AdamW opt, long[][] xy, float lr) {
+    private double trainStep(MoaWeights w, NDManager manager, long[][] xy, float lr) {
         int b = cfg.batch();
         int seq = cfg.model().seqLen();
         NDArray x = manager.create(xy[0], new Shape(b, seq));
@@ -202,40 +203,7 @@ public final class Trainer {
             gc.backward(l);
             loss = l.getFloat();
         }
-        if (gradients == null) {
-            // One wrapper per parameter gradient, kept for the whole run: closing a wrapper
-            // returned by getGradient() frees libtorch's .grad storage, and the next backward
-            // then accumulates into freed memory (measured: NaN gradients at step 3).
-            gradients = new ArrayList<>(params.size());
-            for (NDArray p : params) {
-                NDArray g = p.getGradient();
-                NDScope.unregister(g);
-                gradients.add(g);
-            }
-        }
-        List<NDArray> grads = new ArrayList<>(gradients);
-        double sq = 0;
-        for (NDArray g : grads) {
-            sq += g.square().sum().getFloat();
-        }
-        double norm = Math.sqrt(sq);
-        if (!Double.isFinite(norm)) {
-            log.println("non-finite gradient norm: step skipped");
-            for (NDArray g : gradients) {
-                g.muli(0f);
-            }
-            return loss;
-        }
-        float scale = norm > cfg.clip() ? (float) (cfg.clip() / norm) : 1f;
-        for (int i = 0; i < grads.size(); i++) {
-            if (scale != 1f) {
-                grads.set(i, grads.get(i).mul(scale));
-            }
-        }
-        opt.step(grads, lr);
-        for (NDArray g : gradients) {
-            g.muli(0f); // gradients accumulate in libtorch: zero them for the next step
-        }
+        update.apply(lr, cfg.clip());
         return loss;
     }
 
@@ -291,6 +259,11 @@ public final class Trainer {
     }
 
     float learningRate(int step) {
+        return learningRate(cfg, step);
+    }
+
+    /** Linear warm-up to the peak, then cosine decay to the minimum at the run's last step. */
+    static float learningRate(TrainConfig cfg, int step) {
         if (step <= cfg.warmup()) {
             return cfg.lr() * step / cfg.warmup();
         }
@@ -298,7 +271,7 @@ public final class Trainer {
         return (float) (cfg.minLr() + 0.5 * (1 + Math.cos(Math.PI * progress)) * (cfg.lr() - cfg.minLr()));
     }
 
-    private static String bar(int step, int total) {
+    static String bar(int step, int total) {
         int width = 20;
         int filled = (int) ((long) step * width / total);
         return "[" + "#".repeat(filled) + ".".repeat(width - filled) + "]";

@@ -21,10 +21,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class TrainResumeTest {
 
     private static TextData data() {
+        return words(6000);
+    }
+
+    /** About {@code chars} characters of eight words in random order, split 90/10. */
+    static TextData words(int chars) {
         Random rnd = new Random(1);
         StringBuilder sb = new StringBuilder();
         String[] words = {"to ", "be ", "or ", "not ", "that ", "is ", "the ", "question\n"};
-        while (sb.length() < 6000) {
+        while (sb.length() < chars) {
             sb.append(words[rnd.nextInt(words.length)]);
         }
         String text = sb.toString();
