@@ -62,7 +62,6 @@ public final class Trainer {
         }
     }
 
-    /** Stops after {@code step} (its checkpoint written), as a run killed then would have (tests). */
     /**
      * A resumed run with a new schedule length: the cosine decay ends at {@code steps} instead of
      * the checkpoint's (a run shortened or extended midway).
@@ -72,6 +71,7 @@ public final class Trainer {
         return this;
     }
 
+    /** Stops after {@code step} (its checkpoint written), as a run killed then would have (tests). */
     Trainer stopAfter(int step) {
         this.stopAfter = step;
         return this;
