@@ -136,7 +136,13 @@ wait
 exit_code=$(p inspect -f '{{.State.ExitCode}}' moa-image-check)
 drained=0
 for i in $(seq 1 $streams); do tail -3 "$work/stream-$i.txt" | grep -q '^data: \[DONE\]' && drained=$((drained + 1)); done
-p logs moa-image-check 2>&1 | grep -q 'drain' || fail "no drain in the container's log"
+# the log of a container that just exited can lag behind it: look a few times, then show it
+logged=0
+for _ in $(seq 1 10); do
+  p logs moa-image-check 2>&1 | grep -q 'drain' && { logged=1; break; }
+  sleep 0.5
+done
+[ $logged -eq 1 ] || { p logs moa-image-check 2>&1 | tail -30; fail "no drain in the container's log (exit code $exit_code)"; }
 [ $drained -eq $streams ] || fail "only $drained of $streams streams ended with [DONE] after SIGTERM"
 [ "$exit_code" = 143 ] || [ "$exit_code" = 0 ] || fail "exit code $exit_code after SIGTERM"
 p rm -f moa-image-check >/dev/null
