@@ -254,13 +254,9 @@ final class TrainCommand implements Callable<Integer> {
                     evalBatches, seed);
             log.printf(Locale.ROOT, "tune encoder %s for retrieval: passages of 2 x %d tokens, %d per step, %d steps%n",
                     contrastiveFrom, half, batch, steps);
-            List<ContrastiveTuner.Point> curve = new ContrastiveTuner(cfg, half, chars.vocabSize(), log).tune(w, data.train(), data.val());
+            List<Trainer.Point> curve = new ContrastiveTuner(cfg, half, chars.vocabSize(), log).tune(w, data.train(), data.val());
             ModelWriter.write(out, w, chars, !f32, Map.of("format", "pt"));
-            StringBuilder csv = new StringBuilder("step,seconds,train_loss,val_retrieval_mrr\n");
-            for (ContrastiveTuner.Point p : curve) {
-                csv.append(String.format(Locale.ROOT, "%d,%.1f,%.4f,%.4f%n", p.step(), p.seconds(), p.trainLoss(), p.valMrr()));
-            }
-            Files.writeString(out.resolve("training-curve.csv"), csv, StandardCharsets.UTF_8);
+            Files.writeString(out.resolve("training-curve.csv"), curveCsv(curve, "val_retrieval_mrr"), StandardCharsets.UTF_8);
             log.printf(Locale.ROOT, "done: written to %s%n", out);
         }
         return 0;
@@ -273,10 +269,10 @@ final class TrainCommand implements Callable<Integer> {
                 c.routerEpsDecay(), c.cosineSimScale());
     }
 
-    private static String curveCsv(java.util.List<Trainer.Point> curve, String valColumn) {
+    private static String curveCsv(List<Trainer.Point> curve, String valColumn) {
         StringBuilder sb = new StringBuilder("step,seconds,train_loss," + valColumn + "\n");
         for (Trainer.Point p : curve) {
-            sb.append(String.format(Locale.ROOT, "%d,%.1f,%.4f,%.4f%n", p.step(), p.seconds(), p.trainLoss(), p.valLoss()));
+            sb.append(String.format(Locale.ROOT, "%d,%.1f,%.4f,%.4f%n", p.step(), p.seconds(), p.trainLoss(), p.validation()));
         }
         return sb.toString();
     }

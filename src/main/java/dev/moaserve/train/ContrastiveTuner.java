@@ -48,18 +48,15 @@ public final class ContrastiveTuner {
         this.log = log;
     }
 
-    /** A validation retrieval figure at a step. */
-    public record Point(int step, double trainLoss, double valMrr, double seconds) {}
-
-    /** Tunes {@code w} in place (its parameters must be its own); returns the validation curve. */
-    public List<Point> tune(EncoderWeights w, int[] train, int[] val) {
+    /** Tunes {@code w} in place (its parameters must be its own); returns the curve (validation: retrieval MRR). */
+    public List<Trainer.Point> tune(EncoderWeights w, int[] train, int[] val) {
         if (half > w.config().seqLen()) {
             throw new IllegalArgumentException("half " + half + " exceeds the context " + w.config().seqLen());
         }
         List<NDArray> params = new ArrayList<>(w.params().values());
         GradientStep update = new GradientStep(params, new AdamW(params, w.manager(), 0.9f, 0.99f, cfg.weightDecay()), log);
         Random rnd = new Random(cfg.seed());
-        List<Point> curve = new ArrayList<>();
+        List<Trainer.Point> curve = new ArrayList<>();
         log.printf(Locale.ROOT, "before tuning: validation retrieval mrr %.4f%n", valMrr(w, val));
         for (NDArray p : params) {
             p.setRequiresGradient(true);
@@ -86,19 +83,13 @@ public final class ContrastiveTuner {
                         step, cfg.steps(), ema, Trainer.hms(secs), Trainer.hms(secs / step * (cfg.steps() - step)));
             }
             if (step % cfg.evalEvery() == 0 || step == cfg.steps()) {
-                for (NDArray p : params) {
-                    p.setRequiresGradient(false);
-                }
                 double mrr;
-                try (NDScope scope = new NDScope()) { // views for the embedder, freed after it
+                try (NDScope scope = new NDScope()) { // views for the embedder (its thread runs without gradients)
                     scope.suppressNotUsedWarning();
                     w.derive();
                     mrr = valMrr(w, val);
                 }
-                for (NDArray p : params) {
-                    p.setRequiresGradient(true);
-                }
-                curve.add(new Point(step, ema, mrr, secs));
+                curve.add(new Trainer.Point(step, ema, mrr, secs));
                 log.printf(Locale.ROOT, "eval step %d train %.4f validation retrieval mrr %.4f%n", step, ema, mrr);
             }
         }

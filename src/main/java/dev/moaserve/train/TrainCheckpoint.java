@@ -75,7 +75,7 @@ final class TrainCheckpoint {
                 .put("batches_rng", serialize(p.batches())).put("validation_rng", serialize(p.validation()));
         ArrayNode curve = s.putArray("curve");
         for (Trainer.Point c : p.curve()) {
-            curve.addArray().add(c.step()).add(c.trainLoss()).add(c.valLoss()).add(c.seconds());
+            curve.addArray().add(c.step()).add(c.trainLoss()).add(c.validation()).add(c.seconds());
         }
         Files.writeString(tmp.resolve("state.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(s) + "\n");
         Path dir = out.resolve(DIR);

@@ -48,8 +48,11 @@ public final class Trainer {
         this.minutes = minutes;
     }
 
-    /** One point of the loss curve. */
-    public record Point(int step, double trainLoss, double valLoss, double seconds) {}
+    /**
+     * One point of a training curve: the smoothed training loss and the validation figure at a
+     * step (a validation loss; for contrastive tuning, the validation retrieval MRR).
+     */
+    public record Point(int step, double trainLoss, double validation, double seconds) {}
 
     /** Result: the trained weights (caller owns them) and the curve. */
     public record Result(MoaWeights weights, List<Point> curve, double bestVal, int bestStep, double seconds) {}

@@ -60,7 +60,7 @@ class TrainResumeTest {
 
         assertEquals(straight.curve().size(), resumed.curve().size());
         for (int i = 0; i < straight.curve().size(); i++) {
-            assertEquals(straight.curve().get(i).valLoss(), resumed.curve().get(i).valLoss(), 1e-6, "validation " + i);
+            assertEquals(straight.curve().get(i).validation(), resumed.curve().get(i).validation(), 1e-6, "validation " + i);
         }
         assertEquals(straight.bestStep(), resumed.bestStep());
         double worst = 0;
