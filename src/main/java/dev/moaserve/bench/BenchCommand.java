@@ -62,7 +62,7 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--embeddings", description = "instead: embeddings/s (64 and 256 tokens, B = 1/8/32) and routed vs dense encoders at 256 and 1,024 tokens")
     boolean embeddings;
 
-    @Option(names = "--frozen", description = "instead: exact vs frozen-prefix decoding (moa.decode) at B = 1/8/32/64")
+    @Option(names = "--frozen", description = "instead: exact vs frozen-prefix decoding (moa.decode), and frozen with bfloat16 matmuls, at B = 1/8/32/64")
     boolean frozen;
     @Option(names = "--startup", description = "instead: start -> ready of the packaged app by JDK and AOT cache (needs --app)")
     boolean startup;
@@ -356,7 +356,9 @@ public final class BenchCommand implements Callable<Integer> {
             StepStats d = dec.stats().since(before);
             double rows = (double) d.rows() / steps / c.depth();
             double flops = rows * c.depth() * rowFlops(c) + batch * 2.0 * c.dim() * c.numTokens();
-            return new Point(decodeMode == DecodeMode.FROZEN ? "frozen" : mode.name().toLowerCase(Locale.ROOT), batch, ms, rows, (double) d.ops() / steps,
+            String label = (decodeMode == DecodeMode.FROZEN ? "frozen" : mode.name().toLowerCase(Locale.ROOT))
+                    + (dtype == ai.djl.ndarray.types.DataType.BFLOAT16 ? "-bf16" : "");
+            return new Point(label, batch, ms, rows, (double) d.ops() / steps,
                     (double) d.transfers() / steps, (double) d.syncs() / steps, flops);
         } finally {
             states.forEach(DecodeState::close);

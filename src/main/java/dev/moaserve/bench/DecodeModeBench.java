@@ -14,9 +14,10 @@ import java.util.Locale;
 
 /**
  * {@code bench --frozen}: exact (lazy) against frozen-prefix decoding, the embedded model and the
- * synthetic d512 at B = 1/8/32/64, alternated in one run. Frozen decoding computes one row per
- * sequence per layer; exact decoding revises the current routed window's rows whose routing
- * changed. Prints one {@code decode …} line per point, as {@code bench} does.
+ * synthetic d512 at B = 1/8/32/64, alternated in one run, and frozen decoding with bfloat16
+ * matmuls ({@code moa.dtype=bfloat16}). Frozen decoding computes one row per sequence per layer;
+ * exact decoding revises the current routed window's rows whose routing changed. Prints one
+ * {@code decode …} line per point, as {@code bench} does.
  */
 final class DecodeModeBench {
     private DecodeModeBench() {}
@@ -41,20 +42,25 @@ final class DecodeModeBench {
         for (DecodeMode mode : DecodeMode.values()) { // warm-up, not measured
             BenchCommand.decodePoint(w, 8, big ? 4 : 100, IncrementalDecoder.Recompute.LAZY, quick, DataType.FLOAT32, mode);
         }
+        BenchCommand.decodePoint(w, 8, big ? 4 : 100, IncrementalDecoder.Recompute.LAZY, quick, DataType.BFLOAT16, DecodeMode.FROZEN);
         out.printf(Locale.ROOT, "%n## %s%n%n| batch | exact ms/step | exact tok/s | frozen ms/step | frozen tok/s | frozen ÷ exact "
-                + "| rows/layer exact / frozen |%n|---|---|---|---|---|---|---|%n", name);
+                + "| frozen bf16 ms/step | frozen bf16 tok/s | rows/layer exact / frozen |%n|---|---|---|---|---|---|---|---|---|%n", name);
         for (int b : new int[] {1, 8, 32, 64}) {
             BenchCommand.Point exact = null;
             BenchCommand.Point frozen = null;
+            BenchCommand.Point bf16 = null;
             for (int round = 0; round < rounds; round++) {
                 exact = BenchCommand.Point.best(exact, BenchCommand.decodePoint(w, b, steps, IncrementalDecoder.Recompute.LAZY,
                         quick, DataType.FLOAT32, DecodeMode.EXACT));
                 frozen = BenchCommand.Point.best(frozen, BenchCommand.decodePoint(w, b, steps, IncrementalDecoder.Recompute.LAZY,
                         quick, DataType.FLOAT32, DecodeMode.FROZEN));
+                bf16 = BenchCommand.Point.best(bf16, BenchCommand.decodePoint(w, b, steps, IncrementalDecoder.Recompute.LAZY,
+                        quick, DataType.BFLOAT16, DecodeMode.FROZEN));
             }
-            out.printf(Locale.ROOT, "| %d | %.2f | %.1f | %.2f | %.1f | %.2fx | %.1f / %.1f |%n", b, exact.ms(), exact.tokensPerS(),
-                    frozen.ms(), frozen.tokensPerS(), exact.ms() / frozen.ms(), exact.rowsPerLayer(), frozen.rowsPerLayer());
-            for (BenchCommand.Point p : new BenchCommand.Point[] {exact, frozen}) {
+            out.printf(Locale.ROOT, "| %d | %.2f | %.1f | %.2f | %.1f | %.2fx | %.2f | %.1f | %.1f / %.1f |%n", b, exact.ms(),
+                    exact.tokensPerS(), frozen.ms(), frozen.tokensPerS(), exact.ms() / frozen.ms(), bf16.ms(), bf16.tokensPerS(),
+                    exact.rowsPerLayer(), frozen.rowsPerLayer());
+            for (BenchCommand.Point p : new BenchCommand.Point[] {exact, frozen, bf16}) {
                 BenchCommand.printLine(out, name, b, p);
             }
         }

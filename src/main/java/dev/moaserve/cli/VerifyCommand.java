@@ -34,6 +34,8 @@ public final class VerifyCommand implements Callable<Integer> {
     public static final double TOLERANCE = 1e-4;
     /** Tolerance of the incremental decoder's logits in float16 (HalfPrecisionTest measures ~1e-3). */
     public static final double HALF_TOLERANCE = 1e-2;
+    /** The same with bfloat16 matmuls (3 fewer mantissa bits than float16: measured ~7e-3 on the tiny reference). */
+    public static final double BFLOAT16_TOLERANCE = 5e-2;
 
     @Parameters(index = "0", paramLabel = "MODEL_DIR", description = "config.json + *.safetensors (+ tokenizer)")
     Path dir;
@@ -45,7 +47,9 @@ public final class VerifyCommand implements Callable<Integer> {
     String device;
 
     @Option(names = "--dtype", defaultValue = "float32",
-            description = "precision of the incremental decoder: float32 or float16 (tolerance 1e-2 on its logits; the full forward stays float32) (default: ${DEFAULT-VALUE})")
+            description = "precision of the incremental decoder: float32, float16 (tolerance 1e-2 on its logits) or bfloat16 "
+                    + "(5e-2); in half precision a greedy token may differ only where the reference's own margin is within "
+                    + "twice the tolerance (a near-tie); the full forward stays float32 (default: ${DEFAULT-VALUE})")
     String dtype;
 
     private final PrintStream out;
@@ -80,10 +84,11 @@ public final class VerifyCommand implements Callable<Integer> {
 
     /** Outcome of one verification. */
     public record Result(double maxAbsLogits, double maxAbsHidden, int greedyMatch, int greedyTotal,
-                         int incrementalMatch, double maxAbsGreedyLogits, double decoderTolerance) {
+                         int incrementalMatch, int incrementalNearTies, double maxAbsGreedyLogits, double decoderTolerance) {
+        /** {@code incrementalNearTies}: differing tokens where the reference's margin was within 2× the tolerance (half precision only). */
         public boolean passed() {
             return maxAbsLogits <= TOLERANCE && maxAbsHidden <= TOLERANCE && greedyMatch == greedyTotal
-                    && incrementalMatch == greedyTotal && maxAbsGreedyLogits <= decoderTolerance;
+                    && incrementalMatch + incrementalNearTies == greedyTotal && maxAbsGreedyLogits <= decoderTolerance;
         }
 
         public String line() {
@@ -123,8 +128,10 @@ public final class VerifyCommand implements Callable<Integer> {
         return verify(model, ref, DataType.FLOAT32);
     }
 
-    /** {@code decoderType}: the incremental decoder's precision (float16 is checked against {@link #HALF_TOLERANCE}). */
+    /** {@code decoderType}: the incremental decoder's precision (half types are checked against their own tolerance). */
     public static Result verify(MoaModel model, ReferenceVectors ref, DataType decoderType) {
+        double tolerance = decoderType == DataType.FLOAT32 ? TOLERANCE
+                : decoderType == DataType.BFLOAT16 ? BFLOAT16_TOLERANCE : HALF_TOLERANCE;
         checkShapes(model, ref);
         MoaModel.Forward f = model.forward(ref.tokens(), true);
         double logits = 0;
@@ -150,21 +157,25 @@ public final class VerifyCommand implements Callable<Integer> {
         }
         // The same continuation by incremental decoding (what serving runs), against greedy_logits.
         int incremental = 0;
+        int nearTies = 0;
         double greedyLogits = 0;
         try (IncrementalDecoder dec = new IncrementalDecoder(model.weights(), 1, IncrementalDecoder.Recompute.LAZY, decoderType);
              DecodeState state = dec.newState()) {
             float[] next = dec.prefill(state, ref.prompt());
             for (int t = 0; t < ref.greedy().length; t++) {
                 greedyLogits = Math.max(greedyLogits, Numerics.maxAbsDiff(next, ref.greedyLogits(), t * v));
-                if (Numerics.argmax(next, 0, v) == ref.greedy()[t]) {
+                int mine = Numerics.argmax(next, 0, v);
+                if (mine == ref.greedy()[t]) {
                     incremental++;
+                } else if (decoderType != DataType.FLOAT32
+                        && ref.greedyLogits()[t * v + (int) ref.greedy()[t]] - ref.greedyLogits()[t * v + mine] <= 2 * tolerance) {
+                    nearTies++;
                 }
                 if (t + 1 < ref.greedy().length) {
                     next = dec.decode(List.of(state), new long[] {ref.greedy()[t]})[0];
                 }
             }
         }
-        return new Result(logits, hidden, match, ref.greedy().length, incremental, greedyLogits,
-                decoderType == DataType.FLOAT32 ? TOLERANCE : HALF_TOLERANCE);
+        return new Result(logits, hidden, match, ref.greedy().length, incremental, nearTies, greedyLogits, tolerance);
     }
 }

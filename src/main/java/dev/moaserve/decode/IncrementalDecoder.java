@@ -51,7 +51,8 @@ public final class IncrementalDecoder implements AutoCloseable {
     private final StatePool pool;
     private StatePool parked;          // snapshots (prefix cache), created on first use
     private final Recompute mode;
-    private final boolean half;        // matmuls in float16
+    private final DataType dtype;      // of the matmuls
+    private final boolean half;        // matmuls and keys/values in float16
     private final NDManager manager;
     private final StepStats stats = new StepStats();
     private final ScriptedStep script;
@@ -71,18 +72,22 @@ public final class IncrementalDecoder implements AutoCloseable {
     }
 
     /**
-     * @param dtype of the matmuls and of the pool's keys/values: FLOAT32 or FLOAT16 (norms,
-     *              softmax, routing scores and top-k selection stay in float32)
+     * @param dtype of the matmuls: FLOAT32, FLOAT16 (the pool's keys/values too) or BFLOAT16
+     *              (the keys/values stay float32: libtorch's CPU attention is slow in float16;
+     *              the bfloat16 weights exist only inside the step program, since DJL cannot
+     *              hold a bfloat16 array). Norms, softmax, routing scores and top-k selection
+     *              stay in float32.
      */
     public IncrementalDecoder(MoaWeights weights, int slots, Recompute mode, DataType dtype) {
-        if (dtype != DataType.FLOAT32 && dtype != DataType.FLOAT16) {
-            throw new IllegalArgumentException("decoder dtype must be float32 or float16, got " + dtype);
+        if (dtype != DataType.FLOAT32 && dtype != DataType.FLOAT16 && dtype != DataType.BFLOAT16) {
+            throw new IllegalArgumentException("decoder dtype must be float32, float16 or bfloat16, got " + dtype);
         }
         this.c = weights.config();
         this.mode = mode;
-        this.half = dtype != DataType.FLOAT32;
+        this.dtype = dtype;
+        this.half = dtype == DataType.FLOAT16;
         this.manager = weights.manager().newSubManager();
-        this.w = new DecodeWeights(weights, manager, dtype);
+        this.w = new DecodeWeights(weights, manager, half ? DataType.FLOAT16 : DataType.FLOAT32);
         this.pool = allocatePool(slots);
         this.script = loadScript();
         this.maxThreads = Math.max(1, JniUtils.getNumThreads());
@@ -103,7 +108,7 @@ public final class IncrementalDecoder implements AutoCloseable {
     /** The step program, compiled for this model; a program that does not compile frees the decoder. */
     private ScriptedStep loadScript() {
         try {
-            return new ScriptedStep(c, w, manager);
+            return new ScriptedStep(c, w, manager, dtype == DataType.BFLOAT16);
         } catch (RuntimeException e) {
             manager.close();
             throw e;
@@ -130,9 +135,9 @@ public final class IncrementalDecoder implements AutoCloseable {
         return c;
     }
 
-    /** Data type of the matmuls and the pool's keys/values. */
+    /** Data type of the matmuls. */
     public DataType dtype() {
-        return w.dtype;
+        return dtype;
     }
 
     /** Bytes of pool state one sequence holds with this decoder's dtype. */

@@ -36,18 +36,35 @@ final class ScriptedStep implements AutoCloseable {
     private int poolGeneration = -1;
 
     ScriptedStep(ModelConfig c, DecodeWeights w, NDManager manager) {
-        this(c, w, manager, ScriptArchive.resource(ScriptedStep.class, SOURCE));
+        this(c, w, manager, false);
+    }
+
+    /** @param bf16 matmuls in bfloat16: the program casts the float32 matmul weights once, here */
+    ScriptedStep(ModelConfig c, DecodeWeights w, NDManager manager, boolean bf16) {
+        this(c, w, manager, ScriptArchive.resource(ScriptedStep.class, SOURCE), bf16);
     }
 
     /** With another program text (tests: a broken script must fail here, with its line). */
     ScriptedStep(ModelConfig c, DecodeWeights w, NDManager manager, String source) {
+        this(c, w, manager, source, false);
+    }
+
+    private ScriptedStep(ModelConfig c, DecodeWeights w, NDManager manager, String source, boolean bf16) {
         byte[] archive = archive(c, source).bytes();
         try {
             module = JniUtils.loadModule((PtNDManager) manager, new ByteArrayInputStream(archive), true, false);
         } catch (IOException | EngineException e) {
             throw new IllegalStateException("the decode step program does not compile: " + oneLine(e.getMessage()), e);
         }
-        weights = IValue.listFrom(w.scriptArguments().stream().map(a -> (PtNDArray) a).toArray(PtNDArray[]::new));
+        IValue given = IValue.listFrom(w.scriptArguments().stream().map(a -> (PtNDArray) a).toArray(PtNDArray[]::new));
+        if (bf16) {
+            // the bfloat16 copies live only in this IValue: DJL aborts the JVM on a bfloat16 NDArray
+            try (given) {
+                weights = IValueUtils.runMethod(module, "bfloat16_matmuls", given);
+            }
+        } else {
+            weights = given;
+        }
         rowCounter = manager.zeros(new ai.djl.ndarray.types.Shape(1), DataType.INT64);
         rowCounterArg = IValue.from((PtNDArray) rowCounter);
     }

@@ -21,8 +21,8 @@ import java.util.List;
  * <ul>
  *   <li>local keys/values of the last R positions, at ring index {@code position mod R}: the W
  *       final positions before the current window and the window itself;</li>
- *   <li>the layer input of every current-window position (what lazy recompute reuses) and the
- *       window's current query-routing selection;</li>
+ *   <li>the layer input of every current-window position (what lazy recompute reuses), the
+ *       window's current query-routing selection and each row's query-routing logit;</li>
  *   <li>per expert the running top-k_kv routed keys/values of all completed windows, in rank
  *       order, with their routing logits, behind a fixed null key/value at entry 0.</li>
  * </ul>
@@ -42,6 +42,7 @@ final class StatePool implements AutoCloseable {
         NDArray routedV;     // [P, G, H, 1 + k_kv, dh]
         NDArray routedBias;  // [P, G, 1, 1, 1 + k_kv] 0, or NEG for an empty entry
         NDArray routedScore; // [P, G, k_kv] routing logits of the kept entries (NEG if empty)
+        NDArray winLogit;    // [P, w, G] query-routing logit of each current-window row (frozen decoding ranks new rows against them)
     }
 
     private final ModelConfig c;
@@ -142,7 +143,7 @@ final class StatePool implements AutoCloseable {
         }
     }
 
-    /** Every pool tensor, full capacity: ring positions, then per layer k, v, winH, winSel, routedK, routedV, routedBias, routedScore. */
+    /** Every pool tensor, full capacity: ring positions, then per layer k, v, winH, winSel, routedK, routedV, routedBias, routedScore, winLogit. */
     List<NDArray> tensors() {
         List<NDArray> all = new ArrayList<>();
         all.add(ringPos);
@@ -155,6 +156,7 @@ final class StatePool implements AutoCloseable {
             all.add(L.routedV);
             all.add(L.routedBias);
             all.add(L.routedScore);
+            all.add(L.winLogit);
         }
         return all;
     }
@@ -169,7 +171,7 @@ final class StatePool implements AutoCloseable {
         long ring = Math.min(c.localAttnWindowSize(), c.seqLen()) + c.routedWindowSize();
         long h = c.heads(), dh = c.dimHead(), g = c.numExperts(), kkv = c.numRoutedKeyValues(), win = c.routedWindowSize();
         long kv = 2 * h * ring * dh + 2 * g * h * (1 + kkv) * dh;
-        long rest = win * c.dim() + g * win + g * (1 + kkv) + g * kkv;
+        long rest = win * c.dim() + 2 * g * win + g * (1 + kkv) + g * kkv;
         return kvBytes * c.depth() * kv + 4 * (ring + c.depth() * rest);
     }
 
@@ -215,6 +217,7 @@ final class StatePool implements AutoCloseable {
                 L.routedBias = keep(manager.zeros(new Shape(p, g, 1, 1, 1 + kkv)));
                 L.routedBias.set(new NDIndex(":, :, :, :, 1:"), Ops.NEG);
                 L.routedScore = keep(manager.full(new Shape(p, g, kkv), Ops.NEG));
+                L.winLogit = keep(manager.zeros(new Shape(p, win, g)));
             }
         }
         capacity = p;

@@ -124,7 +124,7 @@ final class StepPlan {
             lastIsPlan = last[j] > last[j - 1];
         }
         meta = new long[] {slots, fresh, commits.size(), s, cached ? 1 : 0, anyRouted ? 1 : 0, fixed ? t : 0,
-                anyFrozen ? 1 : 0, dense ? 1 : 0, lastIsPlan ? 1 : 0};
+                anyFrozen ? 1 : 0, dense ? 1 : 0, lastIsPlan ? 1 : 0, anyFrozen && !exactStepping ? 1 : 0};
     }
 
     /** The program plans rows itself (and reads a row count back per layer). */

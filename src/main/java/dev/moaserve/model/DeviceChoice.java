@@ -48,9 +48,11 @@ public final class DeviceChoice {
     }
 
     /**
-     * Resolves {@code moa.dtype} (the matmuls' and decode state's precision): {@code auto}
-     * (float32 on the CPU, float16 on CUDA), {@code float32}, {@code float16}. {@code bfloat16}
-     * is refused: DJL 0.36's PyTorch engine aborts the whole JVM on a BF16 tensor.
+     * Resolves {@code moa.dtype} (the matmuls' precision): {@code auto} (float32 on the CPU,
+     * float16 on CUDA), {@code float32}, {@code float16} (the decode state's keys/values too),
+     * {@code bfloat16} (matmuls only, cast inside the decode step program: DJL 0.36's PyTorch
+     * engine aborts the JVM on a bfloat16 array, so Java never holds one; fast on CPUs with
+     * AVX512-BF16 or AMX).
      */
     public static DataType dtype(String spec, Device device) {
         String s = spec == null ? "auto" : spec.trim().toLowerCase(Locale.ROOT);
@@ -66,8 +68,7 @@ public final class DeviceChoice {
                 return DataType.FLOAT16;
             case "bfloat16":
             case "bf16":
-                throw new ModelException("moa.dtype=" + spec + " is not supported" + (device.isGpu() ? "" : " on the CPU")
-                        + ": DJL 0.36's PyTorch engine aborts the JVM on bfloat16 tensors; use float16 or float32");
+                return DataType.BFLOAT16;
             default:
                 throw new ModelException("moa.dtype must be auto, float32, float16 or bfloat16, got '" + spec + "'");
         }

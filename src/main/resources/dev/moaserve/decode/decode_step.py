@@ -31,7 +31,8 @@ class DecodeStep(Module):
     # meta: B, new tokens n, committing slots c, sequences S, cached (0/1),
     #       any slot past window 0 (0/1), rows T of a plan fixed by the host (0: lazy plan here),
     #       any frozen slot (0/1), the fixed plan is dense (0/1: row i of slot b at place b*T + i,
-    #       every slot T rows), the sequences' last rows are the fixed plan, in its order (0/1)
+    #       every slot T rows), the sequences' last rows are the fixed plan, in its order (0/1),
+    #       every slot that takes tokens is frozen (0/1: each layer routes the new rows only)
     # f [3*B*w + 2*B] float: valid | query position | new-row mask, each [B, w]
     #                        | window>=1 flag [B] | frozen flag [B] (DecodeMode.FROZEN)
     # ids int64: tokens [n] | their window rows b*w+t [n] | positions [n] | ring rows b*R+p%R [n]
@@ -47,6 +48,10 @@ class DecodeStep(Module):
     any_frozen = meta[7] == 1
     dense = meta[8] == 1
     last_is_plan = meta[9] == 1
+    frozen_only = meta[10] == 1
+    # frozen slots rank each new row among the logits its window's earlier rows had on arrival:
+    # keep them as rows are computed (never needed if every query is routed)
+    keep_logits = any_frozen and self.routed_queries < self.window
     w = self.window
     D = self.dim
     Bw = B * w
@@ -83,17 +88,25 @@ class DecodeStep(Module):
     h_last = emb
     for l in range(self.depth):
       lw = 5 + 16 * l
-      lp = 1 + 8 * l
+      lp = 1 + 9 * l
       win_h = pool[lp + 2][0:B]                                                # [B, w, D] layer inputs
       win_sel = pool[lp + 3][0:B]                                              # [B, G, w]
+      win_logit = pool[lp + 8][0:B]                                            # [B, w, G]
       if cached:
         # no earlier row can change: every expert routes every filled row
         sel = valid.unsqueeze(1).expand(B, self.experts, w)
+        if keep_logits:
+          self.keep_row_logits(win_h, win_logit, info[0], wts[lw + 4])
+      elif frozen_only:
+        sel = self.select_new_rows(win_h, win_sel, win_logit, info[0], wts[lw + 4])
       else:
-        sel = self.select(win_h, wts[lw + 4], invalid, valid)
+        logit = self.scores(win_h, wts[lw + 4])                                # [B, G, w]
+        if keep_logits:
+          win_logit.copy_(logit.transpose(1, 2))
+        sel = self.select(logit, invalid, valid)
         if any_frozen:
           # a frozen row keeps the routing it had on arrival: its rank among the rows up to it
-          sel = torch.where(frozen.view(B, 1, 1), self.select_arrival(win_h, wts[lw + 4], valid), sel)
+          sel = torch.where(frozen.view(B, 1, 1), self.select_arrival(logit, valid), sel)
       if fixed_t == 0:
         # lazy plan: a row's output can change if its input or an earlier row's input changed
         # (local attention carries it forward), or its own routing changed at this layer
@@ -114,12 +127,26 @@ class DecodeStep(Module):
       if final:
         h_last = out                                                           # [S, D]
       else:
-        torch.index_copy_(pool[lp + 8 + 2].view(-1, D), 0, info[0], out)
+        torch.index_copy_(pool[lp + 9 + 2].view(-1, D), 0, info[0], out)
 
     logits = torch.linear(self.unit(h_last).to(wts[3].dtype), wts[3], wts[4]).float()
     if c > 0:
       self.commit(wts, pool, commits, qpos)
     return logits                                                              # [S, V]
+
+  def bfloat16_matmuls(self: __torch__.DecodeStep, wts: List[Tensor]) -> List[Tensor]:
+    # the weights with every matmul's weight and bias in bfloat16 (dtype code 15), the rest as
+    # given: the step then multiplies in bfloat16 (oneDNN; 2-3x float32's rate at decode batch
+    # sizes on a CPU with AVX512-BF16) while norms, softmax, routing and the state stay float32
+    out: List[Tensor] = []
+    for i in range(len(wts)):
+      j = (i - 5) % 16
+      matmul = i == 3 or i == 4 or (i >= 5 and (j == 2 or j == 3 or j == 6 or j == 7 or j == 8 or j >= 12))
+      if matmul:
+        out.append(wts[i].to(15))
+      else:
+        out.append(wts[i])
+    return out
 
   def rows_info(self: __torch__.DecodeStep, rows: Tensor, place: Tensor, t_rows: int, B: int,
       qpos: Tensor, ring_pos: Tensor, flag: Tensor, rope_table: Tensor, dense: bool) -> Tuple[Tensor, Tensor, int, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, bool]:
@@ -205,7 +232,7 @@ class DecodeStep(Module):
     # one layer on the rows of `info`: their outputs [m, D]; the final layer writes the rows'
     # keys/values, then goes on with each sequence's last row only (`at_last`): [S, D]
     lw = 5 + 16 * l
-    lp = 1 + 8 * l
+    lp = 1 + 9 * l
     H = self.heads
     dh = self.dim_head
     I = self.inner
@@ -222,8 +249,9 @@ class DecodeStep(Module):
     qk = self.rotary(qkv[:, 0:2 * I].view(m, 2 * H, dh), cos, sin)             # [m, 2H, dh]
     q = qk[:, 0:H]
     k = qk[:, H:2 * H]
-    pool[lp + 0][info[3], :, info[6]] = k.to(cd)                               # [P, H, R, dh]
-    pool[lp + 1][info[3], :, info[6]] = qkv[:, 2 * I:3 * I].reshape(m, H, dh).to(cd)
+    kd = pool[lp + 0].dtype                                                    # keys/values
+    pool[lp + 0][info[3], :, info[6]] = k.to(kd)                               # [P, H, R, dh]
+    pool[lp + 1][info[3], :, info[6]] = qkv[:, 2 * I:3 * I].reshape(m, H, dh).to(kd)
     if final and not rows_are_last:
       # the last layer's outputs only feed the logits: only each sequence's last row goes on
       at = torch.searchsorted(rows, at_last[0])
@@ -250,7 +278,7 @@ class DecodeStep(Module):
     # every expert's attention of the rows over its null key/value and kept top-K of the past;
     # rows an expert did not select (in windows >= 1) take its null token
     lw = 5 + 16 * l
-    lp = 1 + 8 * l
+    lp = 1 + 9 * l
     rows = info[0]
     place = info[1]
     t_rows = info[2]
@@ -276,24 +304,50 @@ class DecodeStep(Module):
     out = torch.linear(torch.mul(per_row, chosen.unsqueeze(2)).reshape(m, G * I).to(cd), wts[lw + 8]).float()
     return torch.add(out, torch.matmul(torch.sub(row_flag, chosen), wts[lw + 9]))   # [m, D]
 
-  def select(self: __torch__.DecodeStep, h: Tensor, tokens_t: Tensor, invalid: Tensor, valid: Tensor) -> Tensor:
-    # canonical query routing of every slot's window: the top-k_q routing logits among filled
-    # rows, ties to the lower position (a stable sort keeps equal logits in position order)
-    s = torch.add(self.scores(h, tokens_t), invalid)                           # [B, G, w]
+  def select(self: __torch__.DecodeStep, logit: Tensor, invalid: Tensor, valid: Tensor) -> Tensor:
+    # canonical query routing of every slot's window from its routing logits [B, G, w]: the
+    # top-k_q among filled rows, ties to the lower position (a stable sort keeps equal logits in
+    # position order)
+    s = torch.add(logit, invalid)                                              # [B, G, w]
     order = torch.sort(s, dim=-1, descending=True, stable=True)[1]
     sel = torch.zeros_like(s)
     sel.scatter_(2, order[:, :, 0:self.routed_queries], 1.0)
     return torch.mul(sel, valid.unsqueeze(1))                                  # [B, G, w] 0/1
 
-  def select_arrival(self: __torch__.DecodeStep, h: Tensor, tokens_t: Tensor, valid: Tensor) -> Tensor:
-    # the canonical routing each row had when it arrived (frozen decoding): row t is selected iff
-    # fewer than k_q earlier rows j < t have a logit >= its own (ties to the lower position)
-    s = self.scores(h, tokens_t)                                               # [B, G, w]
+  def select_arrival(self: __torch__.DecodeStep, s: Tensor, valid: Tensor) -> Tensor:
+    # the canonical routing each row had when it arrived (frozen decoding), from the window's
+    # routing logits s [B, G, w]: row t is selected iff fewer than k_q earlier rows j < t have
+    # a logit >= its own (ties to the lower position)
     w = self.window
     earlier = torch.gt(torch.tril(torch.ones([w, w], dtype=s.dtype, device=s.device), -1), 0.5)   # [t, j]: j < t
     beats = torch.logical_and(torch.ge(s.unsqueeze(2), s.unsqueeze(3)), earlier)   # [B, G, t, j]
     rank = torch.sum(beats, [3])
     return torch.mul(torch.lt(rank, self.routed_queries).float(), valid.unsqueeze(1))   # [B, G, w] 0/1
+
+  def keep_row_logits(self: __torch__.DecodeStep, win_h: Tensor, win_logit: Tensor, rows: Tensor, tokens_t: Tensor) -> Tensor:
+    # routing logits of window rows [m] (b*w + t) from their layer inputs, kept in win_logit
+    # [B, w, G] -> [m, G]
+    x = torch.index_select(win_h.reshape(-1, self.dim), 0, rows)               # [m, D]
+    if self.cosine_routing:
+      s = torch.mul(torch.matmul(self.unit(x), tokens_t), self.routing_scale)
+    else:
+      s = torch.matmul(x, tokens_t)
+    torch.index_copy_(win_logit.view(-1, self.experts), 0, rows, s)
+    return s
+
+  def select_new_rows(self: __torch__.DecodeStep, win_h: Tensor, win_sel: Tensor, win_logit: Tensor, rows: Tensor,
+      tokens_t: Tensor) -> Tensor:
+    # frozen decoding, a step of new rows only: what select_arrival gives, computed for those
+    # rows alone against the logits their window's earlier rows kept on arrival. Row t is
+    # selected iff fewer than k_q rows j < t have a logit >= its own; earlier selections stay.
+    w = self.window
+    s = self.keep_row_logits(win_h, win_logit, rows, tokens_t)                 # [m, G]
+    slot = torch.div(rows, w, rounding_mode="floor")
+    t = torch.remainder(rows, w)
+    earlier = torch.lt(torch.arange(w, dtype=rows.dtype, device=rows.device).view(1, w), t.view(-1, 1))   # [m, w]
+    beats = torch.logical_and(torch.ge(torch.index_select(win_logit, 0, slot), s.unsqueeze(1)), earlier.unsqueeze(2))
+    win_sel[slot, :, t] = torch.lt(torch.sum(beats, [1]), self.routed_queries).float()   # [m, G]
+    return win_sel                                                             # [B, G, w] 0/1
 
   def scores(self: __torch__.DecodeStep, h: Tensor, tokens_t: Tensor) -> Tensor:
     # routing logits of rows h [N, w, D] for every expert -> [N, G, w]
@@ -316,8 +370,9 @@ class DecodeStep(Module):
     sin = rope[:, 1:2]
     for l in range(self.depth):
       lw = 5 + 16 * l
-      lp = 1 + 8 * l
+      lp = 1 + 9 * l
       cd = wts[lw + 7].dtype
+      kd = pool[lp + 4].dtype
       hw = torch.index_select(pool[lp + 2], 0, commits)                        # [c, w, D]
       new_score = self.scores(hw, wts[lw + 5])                                 # [c, G, w]
       kv = torch.linear(self.unit(hw).to(cd), wts[lw + 7]).float().view(c, w, G, 2, H, dh)
@@ -333,8 +388,8 @@ class DecodeStep(Module):
       at = pick.view(c, G, 1, K, 1).expand(c, G, H, K, dh)
       cand_k = torch.cat([torch.index_select(kept_k, 0, commits).float(), new_k], 3)
       cand_v = torch.cat([torch.index_select(kept_v, 0, commits).float(), new_v], 3)
-      torch.index_copy_(kept_k, 0, commits, torch.gather(cand_k, 3, at).to(cd))
-      torch.index_copy_(kept_v, 0, commits, torch.gather(cand_v, 3, at).to(cd))
+      torch.index_copy_(kept_k, 0, commits, torch.gather(cand_k, 3, at).to(kd))
+      torch.index_copy_(kept_v, 0, commits, torch.gather(cand_v, 3, at).to(kd))
       torch.index_copy_(pool[lp + 7], 0, commits, torch.gather(cand_score, 2, pick))
       torch.index_copy_(kept_bias, 0, commits, torch.gather(cand_bias, 2, pick).view(c, G, 1, 1, K))
       torch.index_fill_(pool[lp + 3], 0, commits, 0.0)

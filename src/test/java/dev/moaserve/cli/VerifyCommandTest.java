@@ -91,15 +91,27 @@ class VerifyCommandTest {
     }
 
     @Test
-    void unavailableDeviceAndBfloat16AreOneLineErrors() {
+    void anUnavailableDeviceIsAOneLineError() {
         Path tiny = SharedData.require("reference/tiny");
         String vectors = tiny.resolve("vectors.safetensors").toString();
         org.junit.jupiter.api.Assumptions.assumeTrue(dev.moaserve.model.Djl.engine().getGpuCount() == 0, "a GPU is present");
         assertEquals(2, run("--device", "cuda", tiny.toString(), vectors));
         assertTrue(err.toString(StandardCharsets.UTF_8).startsWith("verify: moa.device=cuda asks for CUDA device 0 but DJL found no GPU"),
                 err.toString(StandardCharsets.UTF_8));
-        err.reset();
-        assertEquals(2, run("--dtype", "bfloat16", tiny.toString(), vectors));
-        assertTrue(err.toString(StandardCharsets.UTF_8).contains("bfloat16"), err.toString(StandardCharsets.UTF_8));
+    }
+
+    /**
+     * bfloat16 matmuls (weights cast inside the step program): within their tolerance, and a
+     * greedy token may differ only at one of the reference's near-ties.
+     */
+    @Test
+    void bfloat16DecoderPassesWithinItsTolerance() {
+        Path tiny = SharedData.require("reference/tiny");
+        int code = run("--dtype", "bfloat16", tiny.toString(), tiny.resolve("vectors.safetensors").toString());
+        String line = out.toString(StandardCharsets.UTF_8).trim();
+        assertEquals(0, code, line + err);
+        double greedyLogits = Double.parseDouble(line.replaceAll(".*max_abs_greedy_logits=(\\S+).*", "$1"));
+        // coarser than float16 (~1e-3 here), so it did run in bfloat16
+        assertTrue(greedyLogits > 2e-3 && greedyLogits <= VerifyCommand.BFLOAT16_TOLERANCE, "not run in bfloat16? " + line);
     }
 }

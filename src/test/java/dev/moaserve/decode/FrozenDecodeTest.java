@@ -117,6 +117,34 @@ class FrozenDecodeTest {
         }
     }
 
+    /**
+     * Alone, a frozen sequence's steps route only their new rows, ranked against the logits its
+     * window's earlier rows kept on arrival; beside an exact sequence the step recomputes the
+     * whole window's routing logits and ranks every row. Both must give the same, every step.
+     */
+    @Test
+    void aFrozenSequenceStepsTheSameAloneAndBesideAnExactOne() {
+        ModelConfig c = config(3, 6, 2);
+        Random rnd = new Random(7);
+        long[] seq = tokens(rnd, 5 * c.routedWindowSize() + 3, c.numTokens());
+        try (NDManager m = Djl.newManager()) {
+            MoaWeights w = Init.random(c, m, 7, 0.3f);
+            try (IncrementalDecoder mixed = new IncrementalDecoder(w, 2, IncrementalDecoder.Recompute.LAZY);
+                 IncrementalDecoder alone = new IncrementalDecoder(w, 1, IncrementalDecoder.Recompute.LAZY);
+                 DecodeState exact = mixed.newState(DecodeMode.EXACT);
+                 DecodeState beside = mixed.newState(DecodeMode.FROZEN);
+                 DecodeState single = alone.newState(DecodeMode.FROZEN)) {
+                double worst = 0;
+                for (long t : seq) {
+                    float[] withExact = mixed.decode(List.of(exact, beside), new long[] {t, t})[1];
+                    worst = Math.max(worst, Numerics.maxAbsDiff(withExact, alone.decode(List.of(single), new long[] {t})[0], 0));
+                }
+                System.out.printf("frozen alone vs beside an exact sequence: max abs %.3g%n", worst);
+                assertTrue(worst <= TOL, "frozen alone vs beside an exact sequence: " + worst);
+            }
+        }
+    }
+
     @Test
     void frozenAndExactSequencesShareABatchAsIfAlone() {
         ModelConfig c = config(2, 5, 2);

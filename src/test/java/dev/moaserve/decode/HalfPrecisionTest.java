@@ -31,12 +31,32 @@ class HalfPrecisionTest {
     @ParameterizedTest
     @ValueSource(strings = {"tiny", "wide"})
     void halfPrecisionFollowsFloat32OnTheReferenceCases(String name) {
+        double[] r = versusFloat32(name, DataType.FLOAT16);
+        assertTrue(r[0] <= TOL, "max abs " + r[0]);
+        assertTrue(r[1] == r[2], "greedy agreement " + r[1] + "/" + r[2]);
+    }
+
+    /**
+     * bfloat16 matmuls (cast inside the step program; the state stays float32): three fewer
+     * mantissa bits than float16, so coarser (measured 7.3e-3 / 7.5e-3), within
+     * {@link dev.moaserve.cli.VerifyCommand#BFLOAT16_TOLERANCE}; a greedy token may flip at a near-tie.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"tiny", "wide"})
+    void bfloat16FollowsFloat32OnTheReferenceCases(String name) {
+        double[] r = versusFloat32(name, DataType.BFLOAT16);
+        assertTrue(r[0] <= dev.moaserve.cli.VerifyCommand.BFLOAT16_TOLERANCE, "max abs " + r[0]);
+        assertTrue(r[0] > 2e-3, "as close as float16: not run in bfloat16? " + r[0]);
+        assertTrue(r[1] >= r[2] - 1, "greedy agreement " + r[1] + "/" + r[2]);
+    }
+
+    /** Teacher-forced decoding of a reference case in float32 and in {@code dtype}: {max abs logits, greedy agreements, steps}. */
+    private static double[] versusFloat32(String name, DataType dtype) {
         Path dir = SharedData.require("reference/" + name);
         ReferenceVectors ref = ReferenceVectors.load(dir.resolve("vectors.safetensors"));
         try (MoaModel model = MoaModel.load(dir);
              IncrementalDecoder f32 = new IncrementalDecoder(model.weights(), 1, IncrementalDecoder.Recompute.LAZY);
-             IncrementalDecoder f16 = new IncrementalDecoder(model.weights(), 1, IncrementalDecoder.Recompute.LAZY,
-                     DataType.FLOAT16);
+             IncrementalDecoder f16 = new IncrementalDecoder(model.weights(), 1, IncrementalDecoder.Recompute.LAZY, dtype);
              DecodeState a = f32.newState();
              DecodeState b = f16.newState()) {
             int v = model.config().numTokens();
@@ -54,9 +74,8 @@ class HalfPrecisionTest {
                 x = f32.decode(List.of(a), new long[] {next})[0];
                 y = f16.decode(List.of(b), new long[] {next})[0];
             }
-            System.out.printf("%s float16 vs float32: max_abs_logits=%.3g greedy_agree=%d/%d%n", name, worst, agree, n);
-            assertTrue(worst <= TOL, "max abs " + worst);
-            assertTrue(agree == n, "greedy agreement " + agree + "/" + n);
+            System.out.printf("%s %s vs float32: max_abs_logits=%.3g greedy_agree=%d/%d%n", name, dtype, worst, agree, n);
+            return new double[] {worst, agree, n};
         }
     }
 

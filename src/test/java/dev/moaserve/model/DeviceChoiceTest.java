@@ -35,13 +35,12 @@ class DeviceChoiceTest {
     }
 
     @Test
-    void dtypeDefaultsPerDeviceAndRefusesBfloat16() {
+    void dtypeDefaultsPerDevice() {
         assertEquals(ai.djl.ndarray.types.DataType.FLOAT32, DeviceChoice.dtype("auto", Device.cpu()));
         assertEquals(ai.djl.ndarray.types.DataType.FLOAT16, DeviceChoice.dtype("auto", Device.gpu(0)));
         assertEquals(ai.djl.ndarray.types.DataType.FLOAT16, DeviceChoice.dtype("float16", Device.cpu()));
-        ModelException e = assertThrows(ModelException.class, () -> DeviceChoice.dtype("bfloat16", Device.cpu()));
-        assertEquals("moa.dtype=bfloat16 is not supported on the CPU: DJL 0.36's PyTorch engine aborts the JVM on "
-                + "bfloat16 tensors; use float16 or float32", e.getMessage());
-        assertThrows(ModelException.class, () -> DeviceChoice.dtype("int8", Device.cpu()));
+        assertEquals(ai.djl.ndarray.types.DataType.BFLOAT16, DeviceChoice.dtype("bf16", Device.cpu()));
+        ModelException e = assertThrows(ModelException.class, () -> DeviceChoice.dtype("int8", Device.cpu()));
+        assertEquals("moa.dtype must be auto, float32, float16 or bfloat16, got 'int8'", e.getMessage());
     }
 }
