@@ -120,7 +120,8 @@ class DecodeStep(Module):
         t_rows = int(torch.max(torch.sum(need.long(), [1])).item())
         place = torch.add(torch.mul(torch.div(rows, w, rounding_mode="floor"), t_rows), torch.index_select(rank, 0, rows))
         info = self.rows_info(rows, place, t_rows, B, qpos, ring_pos, flag, wts[2], False)
-      win_sel.copy_(sel)
+      if cached or not frozen_only:
+        win_sel.copy_(sel)                                                     # (select_new_rows wrote its own rows)
       rows_out.add_(info[0].size(0))
       final = l + 1 == self.depth
       out = self.layer(wts, pool, l, info, at_last, B, sel, any_routed, final, fixed_t > 0 and last_is_plan)
@@ -327,11 +328,7 @@ class DecodeStep(Module):
   def keep_row_logits(self: __torch__.DecodeStep, win_h: Tensor, win_logit: Tensor, rows: Tensor, tokens_t: Tensor) -> Tensor:
     # routing logits of window rows [m] (b*w + t) from their layer inputs, kept in win_logit
     # [B, w, G] -> [m, G]
-    x = torch.index_select(win_h.reshape(-1, self.dim), 0, rows)               # [m, D]
-    if self.cosine_routing:
-      s = torch.mul(torch.matmul(self.unit(x), tokens_t), self.routing_scale)
-    else:
-      s = torch.matmul(x, tokens_t)
+    s = self.row_logits(torch.index_select(win_h.reshape(-1, self.dim), 0, rows), tokens_t)   # [m, G]
     torch.index_copy_(win_logit.view(-1, self.experts), 0, rows, s)
     return s
 
@@ -351,9 +348,13 @@ class DecodeStep(Module):
 
   def scores(self: __torch__.DecodeStep, h: Tensor, tokens_t: Tensor) -> Tensor:
     # routing logits of rows h [N, w, D] for every expert -> [N, G, w]
+    return self.row_logits(h, tokens_t).transpose(-1, -2)
+
+  def row_logits(self: __torch__.DecodeStep, x: Tensor, tokens_t: Tensor) -> Tensor:
+    # routing logits of rows x [..., D] for every expert -> [..., G]
     if self.cosine_routing:
-      return torch.mul(torch.matmul(self.unit(h), tokens_t), self.routing_scale).transpose(1, 2)
-    return torch.matmul(h, tokens_t).transpose(1, 2)
+      return torch.mul(torch.matmul(self.unit(x), tokens_t), self.routing_scale)
+    return torch.matmul(x, tokens_t)
 
   def commit(self: __torch__.DecodeStep, wts: List[Tensor], pool: List[Tensor], commits: Tensor, qpos: Tensor) -> None:
     # folds every completed window into its slot's running top-K: candidates are the kept
