@@ -39,18 +39,27 @@ final class JsonSchemaAutomaton {
     private final Budget budget;
     private final Set<String> resolving = new HashSet<>();
 
-    private JsonSchemaAutomaton(JsonNode root, Budget budget) {
+    /**
+     * Builds the other side: a superset of the valid values' compact texts (formats, depth limits
+     * and member order let everything through). A oneOf branch subtracts its siblings' supersets:
+     * subtracting what they produce (fewer values than they accept) would leave values valid
+     * against two branches.
+     */
+    private final boolean widened;
+
+    private JsonSchemaAutomaton(JsonNode root, Budget budget, boolean widened) {
         this.root = root;
         this.budget = budget;
+        this.widened = widened;
     }
 
     static Automaton of(JsonNode schema, Budget budget) {
-        return new JsonSchemaAutomaton(schema, budget).schema(schema, "");
+        return new JsonSchemaAutomaton(schema, budget, false).schema(schema, "");
     }
 
     /** Any JSON object, nested at most {@link #FREE_DEPTH} deep (response_format json_object). */
     static Automaton anyObject(Budget budget) {
-        return new JsonSchemaAutomaton(JSON.createObjectNode(), budget).freeObject(FREE_DEPTH);
+        return new JsonSchemaAutomaton(JSON.createObjectNode(), budget, false).freeObject(FREE_DEPTH);
     }
 
     private Automaton schema(JsonNode s, String at) {
@@ -59,7 +68,7 @@ final class JsonSchemaAutomaton {
             if (!s.asBoolean()) {
                 throw new ConstraintException("schema" + at + " is false: no value is valid");
             }
-            return freeValue(FREE_DEPTH);
+            return widened ? Automaton.makeAnyString() : freeValue(FREE_DEPTH);
         }
         if (!s.isObject()) {
             throw new ConstraintException("schema" + at + " must be an object or a boolean");
@@ -75,7 +84,9 @@ final class JsonSchemaAutomaton {
             all.add(union(branches(s.get("anyOf"), at + ".anyOf")));
         }
         if (s.has("oneOf")) {
-            all.add(exactlyOne(branches(s.get("oneOf"), at + ".oneOf")));
+            List<Automaton> produced = branches(s.get("oneOf"), at + ".oneOf");
+            all.add(widened ? union(produced) : exactlyOne(produced,
+                    new JsonSchemaAutomaton(root, budget, true).branches(s.get("oneOf"), at + ".oneOf")));
         }
         if (s.has("allOf")) {
             Automaton a = null;
@@ -104,7 +115,7 @@ final class JsonSchemaAutomaton {
             }
         }
         if (all.isEmpty()) {
-            return freeValue(FREE_DEPTH); // {} accepts anything
+            return widened ? Automaton.makeAnyString() : freeValue(FREE_DEPTH); // {} accepts anything
         }
         Automaton a = all.get(0);
         for (int i = 1; i < all.size(); i++) {
@@ -162,7 +173,8 @@ final class JsonSchemaAutomaton {
                 throw new ConstraintException("schema" + at + ".required names properties the schema does not define: " + required);
             }
             return s.has("additionalProperties") && s.get("additionalProperties").isBoolean()
-                    && !s.get("additionalProperties").asBoolean() ? Automaton.makeString("{}") : freeObject(FREE_DEPTH - 1);
+                    && !s.get("additionalProperties").asBoolean() ? Automaton.makeString("{}")
+                    : widened ? Automaton.makeAnyString() : freeObject(FREE_DEPTH - 1);
         }
         List<String> names = new ArrayList<>();
         List<Automaton> members = new ArrayList<>();
@@ -176,7 +188,23 @@ final class JsonSchemaAutomaton {
                 throw new ConstraintException("schema" + at + ".required names '" + r + "', which is not in its properties");
             }
         }
-        return members(members, names, required);
+        return widened ? anyOrder(members, names, s) : members(members, names, required);
+    }
+
+    /**
+     * The widened object: its members in any order and number (required ones may be missing),
+     * plus, unless additionalProperties is false, members of other names with any text after them.
+     */
+    private static Automaton anyOrder(List<Automaton> members, List<String> names, JsonNode s) {
+        Automaton member = union(members);
+        JsonNode additional = s.get("additionalProperties");
+        if (additional == null || !additional.isBoolean() || additional.asBoolean()) {
+            Automaton declared = union(names.stream().map(n -> Automaton.makeString(quote(n))).toList());
+            member = member.union(JsonText.string().minus(declared).concatenate(Automaton.makeChar(':'))
+                    .concatenate(Automaton.makeAnyString()));
+        }
+        Automaton list = member.concatenate(Automaton.makeChar(',').concatenate(member).repeat()).optional();
+        return Automaton.makeChar('{').concatenate(list).concatenate(Automaton.makeChar('}'));
     }
 
     /**
@@ -220,7 +248,8 @@ final class JsonSchemaAutomaton {
     }
 
     private Automaton array(JsonNode s, String at) {
-        Automaton item = s.has("items") ? schema(s.get("items"), at + ".items") : freeValue(FREE_DEPTH - 1);
+        Automaton item = s.has("items") ? schema(s.get("items"), at + ".items")
+                : widened ? Automaton.makeAnyString() : freeValue(FREE_DEPTH - 1);
         int min = count(s, "minItems", 0, at);
         int max = count(s, "maxItems", -1, at);
         if (max >= 0 && max < min) {
@@ -248,12 +277,12 @@ final class JsonSchemaAutomaton {
         Automaton content = JsonText.content(min, max);
         budget.expect(12L * Math.max(min, max), at); // a string character is about a dozen states
         if (s.has("pattern")) {
-            // the pattern constrains the decoded string: written with plain (unescaped) characters only
-            Automaton p = RegexSyntax.search(s.get("pattern").asText()).intersection(JsonText.plain().repeat());
+            // the pattern constrains the decoded string: its language as JSON text, escapes and all
+            Automaton p = JsonText.encoded(RegexSyntax.search(s.get("pattern").asText()));
             budget.expect((long) p.getNumberOfStates() * content.getNumberOfStates(), at);
             content = content.intersection(p);
         }
-        if (s.has("format")) {
+        if (s.has("format") && !widened) { // formats produce fewer values than validators accept
             Automaton f = Formats.of(s.get("format").asText(), at);
             budget.expect((long) f.getNumberOfStates() * content.getNumberOfStates(), at);
             content = content.intersection(f);
@@ -317,28 +346,45 @@ final class JsonSchemaAutomaton {
         return out;
     }
 
-    /** The values valid against exactly one branch (oneOf), exactly. */
-    private static Automaton exactlyOne(List<Automaton> branches) {
+    /**
+     * The values a branch produces that no other branch accepts (oneOf): each branch's produced
+     * texts minus the widened languages of the others.
+     */
+    private static Automaton exactlyOne(List<Automaton> produced, List<Automaton> widened) {
         List<Automaton> only = new ArrayList<>();
-        for (int i = 0; i < branches.size(); i++) {
+        for (int i = 0; i < produced.size(); i++) {
             Automaton others = Automaton.makeEmpty();
-            for (int j = 0; j < branches.size(); j++) {
+            for (int j = 0; j < produced.size(); j++) {
                 if (j != i) {
-                    others = others.union(branches.get(j));
+                    others = others.union(widened.get(j));
                 }
             }
-            only.add(branches.get(i).minus(others));
+            only.add(produced.get(i).minus(others));
         }
         return union(only);
     }
 
-    private static Automaton literals(List<JsonNode> values) {
+    /**
+     * enum and const values as text. A number is spelled as the number automata spell it (1.0 as
+     * 1), so a text means one value whichever keyword produced it; widened, an object or array
+     * literal lets everything through (its members may come in any order).
+     */
+    private Automaton literals(List<JsonNode> values) {
         List<Automaton> out = new ArrayList<>();
         for (JsonNode v : values) {
-            try {
-                out.add(Automaton.makeString(JSON.writeValueAsString(v)));
-            } catch (JsonProcessingException e) {
-                throw new IllegalStateException(e);
+            if (v.isNumber()) {
+                if (v.isDouble() && !Double.isFinite(v.doubleValue())) {
+                    throw new ConstraintException("the number " + v + " in an enum or const is out of range");
+                }
+                out.add(Automaton.makeString(v.decimalValue().stripTrailingZeros().toPlainString()));
+            } else if (widened && v.isContainerNode()) {
+                out.add(Automaton.makeAnyString());
+            } else {
+                try {
+                    out.add(Automaton.makeString(JSON.writeValueAsString(v)));
+                } catch (JsonProcessingException e) {
+                    throw new IllegalStateException(e);
+                }
             }
         }
         return union(out);

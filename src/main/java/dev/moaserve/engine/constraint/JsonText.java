@@ -55,6 +55,33 @@ final class JsonText {
         return a;
     }
 
+    /** Text of code points: any UTF-16 unit but a lone surrogate, or a surrogate pair. */
+    private static final Automaton CODE_POINTS = Automaton.makeCharRange('\u0000', '\uD7FF')
+            .union(Automaton.makeCharRange('\uE000', '\uFFFF'))
+            .union(Automaton.makeCharRange('\uD800', '\uDBFF').concatenate(Automaton.makeCharRange('\uDC00', '\uDFFF')))
+            .repeat();
+
+    /**
+     * The string contents (quotes excluded) whose decoded text is in {@code decoded}, written as
+     * {@link #content} writes them: each character JSON must escape replaced by its one escape.
+     */
+    static Automaton encoded(Automaton decoded) {
+        Automaton a = decoded.intersection(CODE_POINTS.clone());
+        a = a.subst('\\', "\\\\"); // first: the escapes written below start with a backslash
+        a = a.subst('"', "\\\"");
+        for (char c = 0; c < 0x20; c++) {
+            a = a.subst(c, switch (c) {
+                case '\b' -> "\\b";
+                case '\f' -> "\\f";
+                case '\n' -> "\\n";
+                case '\r' -> "\\r";
+                case '\t' -> "\\t";
+                default -> String.format("\\u%04X", (int) c);
+            });
+        }
+        return a;
+    }
+
     /** Any JSON string, quotes included. */
     static Automaton string() {
         return Automaton.makeChar('"').concatenate(content(0, -1)).concatenate(Automaton.makeChar('"'));

@@ -11,12 +11,26 @@ import dk.brics.automaton.RegExp;
  * back-references, anchors inside the expression) are refused, never approximated.
  */
 final class RegexSyntax {
-    private static final String DIGIT = "[0-9]";
-    private static final String WORD = "[a-zA-Z0-9_]";
-    private static final String SPACE = "[ \\t\\n\\r\\f\\v]";
+    // dk.brics reads "\\n" as the letter n: control characters are written as themselves
     private static final String DIGIT_IN_CLASS = "0-9";
     private static final String WORD_IN_CLASS = "a-zA-Z0-9_";
-    private static final String SPACE_IN_CLASS = " \\t\\n\\r\\f\\v";
+    private static final String SPACE_IN_CLASS = " \t\n\r\f\u000B";
+    private static final String DIGIT = "[" + DIGIT_IN_CLASS + "]";
+    private static final String WORD = "[" + WORD_IN_CLASS + "]";
+    private static final String SPACE = "[" + SPACE_IN_CLASS + "]";
+
+    /**
+     * A character matches a whole code point, as in Java's and JavaScript's Unicode regexes: a
+     * negated set ({@code .}, {@code [^…]}, {@code \D}) takes a surrogate pair or any one unit
+     * that is not half of one.
+     */
+    private static final String SURROGATES = "\uD800-\uDFFF";
+    private static final String PAIR = "[\uD800-\uDBFF][\uDC00-\uDFFF]";
+    private static final String NEGATED_END = SURROGATES + "]|" + PAIR + ")";
+
+    private static String allBut(String classBody) {
+        return "([^" + classBody + NEGATED_END;
+    }
 
     private RegexSyntax() {}
 
@@ -76,6 +90,7 @@ final class RegexSyntax {
     private static String translate(String r, String original) {
         StringBuilder out = new StringBuilder();
         boolean inClass = false;
+        boolean negated = false;
         for (int i = 0; i < r.length(); i++) {
             char c = r.charAt(i);
             if (c == '\\') {
@@ -91,7 +106,7 @@ final class RegexSyntax {
                         if (inClass) {
                             throw unsupported(original, "\\" + e + " inside a character class");
                         }
-                        out.append(e == 'D' ? "[^0-9]" : e == 'W' ? "[^a-zA-Z0-9_]" : "[^ \\t\\n\\r\\f\\v]");
+                        out.append(allBut(e == 'D' ? DIGIT_IN_CLASS : e == 'W' ? WORD_IN_CLASS : SPACE_IN_CLASS));
                     }
                     case 'n' -> out.append('\n');
                     case 't' -> out.append('\t');
@@ -119,7 +134,9 @@ final class RegexSyntax {
             if (inClass) {
                 if (c == ']') {
                     inClass = false;
-                    out.append(c);
+                    out.append(negated ? NEGATED_END : "]");
+                } else if (Character.isSurrogate(c)) {
+                    throw unsupported(original, "a character outside the Basic Multilingual Plane inside a character class");
                 } else if (c == '[') {
                     out.append("\\[");
                 } else if (c == '^' || c == '-') {
@@ -132,10 +149,12 @@ final class RegexSyntax {
             switch (c) {
                 case '[' -> {
                     inClass = true;
-                    out.append(c);
-                    if (i + 1 < r.length() && r.charAt(i + 1) == '^') {
-                        out.append('^');
+                    negated = i + 1 < r.length() && r.charAt(i + 1) == '^';
+                    if (negated) {
+                        out.append("([^");
                         i++;
+                    } else {
+                        out.append('[');
                     }
                     if (i + 1 < r.length() && r.charAt(i + 1) == ']') {
                         out.append("\\]"); // a leading ] is a literal
@@ -164,7 +183,7 @@ final class RegexSyntax {
                 }
                 case '^' -> throw unsupported(original, "'^' other than at the start");
                 case '$' -> throw unsupported(original, "'$' other than at the end");
-                case '.' -> out.append("[^\\n]");
+                case '.' -> out.append(allBut("\n"));
                 case '*', '+', '?' -> {
                     out.append(c);
                     if (i + 1 < r.length() && (r.charAt(i + 1) == '?' || r.charAt(i + 1) == '+')) {
@@ -190,7 +209,13 @@ final class RegexSyntax {
                     }
                 }
                 case '|', ')' -> out.append(c);
-                default -> out.append(escape(c));
+                default -> {
+                    if (Character.isHighSurrogate(c) && i + 1 < r.length() && Character.isLowSurrogate(r.charAt(i + 1))) {
+                        out.append('(').append(c).append(r.charAt(++i)).append(')'); // one code point: a quantifier takes both units
+                    } else {
+                        out.append(escape(c));
+                    }
+                }
             }
         }
         if (inClass) {

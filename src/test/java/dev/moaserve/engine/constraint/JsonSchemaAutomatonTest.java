@@ -101,6 +101,33 @@ class JsonSchemaAutomatonTest {
     }
 
     @Test
+    void oneOfExcludesWhatAnotherBranchAccepts() {
+        // a pattern matches the decoded string: the escaped control character still contains "ab"
+        RunAutomaton pattern = run("{\"oneOf\":[{\"type\":\"string\",\"pattern\":\"ab\"},{\"type\":\"string\"}]}");
+        assertTrue(pattern.run("\"xy\"") && !pattern.run("\"ab\\u001D\"") && !pattern.run("\"\\\"ab\""));
+        RunAutomaton quote = run("{\"type\":\"string\",\"pattern\":\"^a\\\"\\\\s$\"}");
+        assertTrue(quote.run("\"a\\\"\\n\"") && quote.run("\"a\\\" \"") && !quote.run("\"a\\\"n\""));
+        // a format writes fewer values than validators accept: the other branch must not write them
+        RunAutomaton date = run("{\"oneOf\":[{\"type\":\"string\",\"format\":\"date\"},{\"type\":\"integer\"}]}");
+        assertTrue(date.run("\"2024-01-28\"") && date.run("3"));
+        RunAutomaton dateOrString = run("{\"oneOf\":[{\"type\":\"string\",\"format\":\"date\"},{\"type\":\"string\"}]}");
+        assertFalse(dateOrString.run("\"2024-01-30\"") || dateOrString.run("\"hello\""), "every string is valid for both");
+        // members in another order are the same object
+        RunAutomaton order = run("{\"oneOf\":[{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\"},"
+                + "\"b\":{\"type\":\"integer\"}},\"required\":[\"a\",\"b\"]},{\"type\":\"object\",\"properties\":"
+                + "{\"b\":{\"type\":\"integer\"},\"a\":{\"type\":\"integer\"}},\"required\":[\"a\",\"b\"]}]}");
+        assertFalse(order.run("{\"a\":1,\"b\":2}") || order.run("{\"b\":2,\"a\":1}"));
+        // a discriminator still tells objects apart, extra members allowed or not
+        RunAutomaton tagged = run("{\"oneOf\":[{\"type\":\"object\",\"properties\":{\"kind\":{\"const\":\"a\"},"
+                + "\"x\":{\"type\":\"integer\"}},\"required\":[\"kind\"]},{\"type\":\"object\",\"properties\":"
+                + "{\"kind\":{\"const\":\"b\"}},\"required\":[\"kind\"]}]}");
+        assertTrue(tagged.run("{\"kind\":\"a\",\"x\":1}") && tagged.run("{\"kind\":\"b\"}") && !tagged.run("{\"kind\":\"c\"}"));
+        // 1.0 is the integer 1: an enum of it is written 1, which the integer branch also accepts
+        RunAutomaton numbers = run("{\"oneOf\":[{\"enum\":[1.0,2.5]},{\"type\":\"integer\"}]}");
+        assertTrue(numbers.run("2.5") && numbers.run("3") && !numbers.run("1") && !numbers.run("1.0"));
+    }
+
+    @Test
     void keywordsOutsideTheSubsetAreNamed() {
         for (String[] c : List.of(
                 new String[] {"{\"type\":\"string\",\"contentEncoding\":\"base64\"}", "contentEncoding"},
