@@ -10,7 +10,7 @@ final class JsonText {
      * A character that stands for itself inside a JSON string: not {@code "}, {@code \} or a
      * control character; outside the BMP a surrogate pair (one character, as JSON Schema counts).
      */
-    static Automaton plain() {
+    private static Automaton plain() {
         return Automaton.makeCharRange('\u0020', '\u0021')
                 .union(Automaton.makeCharRange('\u0023', '\u005B'))
                 .union(Automaton.makeCharRange('\u005D', '\uD7FF'))
