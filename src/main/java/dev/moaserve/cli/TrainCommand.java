@@ -38,6 +38,9 @@ import java.util.concurrent.Callable;
         description = {"Train a character-level MoA model on a text.",
                 "First 90 %% of the text trains, the last 10 %% validates; the best model (by full-forward validation loss) is written to --out."})
 final class TrainCommand implements Callable<Integer> {
+    /** Where, under --out, the weights of the last step are written beside the best checkpoint. */
+    static final String LAST = "last";
+
     @Option(names = "--text", required = true, paramLabel = "FILE", description = "UTF-8 training text")
     Path text;
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "where the model directory is written")
@@ -177,6 +180,10 @@ final class TrainCommand implements Callable<Integer> {
         Files.writeString(dir.resolve("training-curve.csv"), curveCsv(r.curve(), "val_loss_full_forward"), StandardCharsets.UTF_8);
         log.printf(Locale.ROOT, "done: %.0f s, best full-forward val %.4f at step %d, params %d%n",
                 r.seconds(), r.bestVal(), r.bestStep(), r.weights().parameterCount());
+        // the best checkpoint is judged on a few random batches: keep the last weights beside it
+        ModelWriter.write(dir.resolve(LAST), r.weights(), data.tokenizer(), half, Map.of("format", "pt"));
+        log.printf(Locale.ROOT, "last weights (step %d): %s%n", r.curve().isEmpty() ? 0 : r.curve().get(r.curve().size() - 1).step(),
+                dir.resolve(LAST));
         if (evalLimit == 0) {
             log.println("final evaluation skipped (--eval-tokens 0)");
         } else {

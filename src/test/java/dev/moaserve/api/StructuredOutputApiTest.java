@@ -25,6 +25,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 
 import static io.restassured.RestAssured.given;
 import static org.hamcrest.Matchers.containsString;
@@ -139,16 +141,19 @@ class StructuredOutputApiTest {
         ObjectNode plain = completion("Plain:", 60, 42);
         String alone = post("/v1/completions", plain).path("choices[0].text");
         List<CompletableFuture<Response>> neighbours = new ArrayList<>();
+        // their own threads: the common pool may have one on a small machine, and would send them one at a time
+        ExecutorService clients = Executors.newFixedThreadPool(4);
         for (int i = 0; i < 4; i++) {
             ObjectNode c = completion("Record:", 120, 100 + i);
             c.putObject("response_format").put("type", "json_schema").putObject("json_schema").put("name", "r")
                     .set("schema", JSON.readTree(schema));
-            neighbours.add(CompletableFuture.supplyAsync(() -> post("/v1/completions", c)));
+            neighbours.add(CompletableFuture.supplyAsync(() -> post("/v1/completions", c), clients));
         }
         String beside = post("/v1/completions", plain).path("choices[0].text");
         for (CompletableFuture<Response> f : neighbours) {
             f.get();
         }
+        clients.shutdown();
         assertEquals(alone, beside);
     }
 

@@ -86,6 +86,23 @@ class CliTest {
         assertEquals(0, served.get());
     }
 
+    /** A tiny run writes the best checkpoint and, beside it, the last step's weights: both load and evaluate. */
+    @Test
+    void trainWritesTheBestAndTheLastWeights(@TempDir Path dir) throws Exception {
+        Path text = dir.resolve("t.txt");
+        Files.writeString(text, "To be, or not to be, that is the question.\n".repeat(40));
+        Path model = dir.resolve("m");
+        assertEquals(0, run("train", "--text", text.toString(), "--out", model.toString(), "--steps", "4", "--eval-every", "2",
+                "--eval-batches", "1", "--eval-tokens", "0", "--dim", "16", "--heads", "2", "--dim-head", "8", "--depth", "1",
+                "--seq-len", "32", "--window", "8", "--routed-queries", "4", "--routed-kv", "4", "--batch", "2"), err());
+        assertTrue(out().contains("last weights (step 4): " + model.resolve("last")), out());
+        for (Path m : new Path[] {model, model.resolve("last")}) {
+            out.reset();
+            assertEquals(0, run("eval", "--model", m.toString(), "--text", text.toString()), err());
+            assertTrue(out().matches("(?s)loss=\\d+\\.\\d+ tokens=\\d+ .*"), m + ": " + out());
+        }
+    }
+
     /** Bad input found while running (not by the parser): one line naming the command, exit 2, no trace. */
     @Test
     void badInputIsOneLine(@TempDir Path dir) throws Exception {
