@@ -60,9 +60,10 @@ class EmbeddingsApiTest {
         float[] a = vector(r, 0);
         float[] b = vector(r, 1);
         float[] again = vector(r, 2);
-        assertEquals(128, a.length, "the model's dim");
+        assertEquals(EmbeddedModel.DIM, a.length, "the model's dim");
         assertEquals(1.0, dot(a, a), 1e-5);
-        assertArrayEquals(a, again, "the same text gives the same vector, wherever it stands in the request");
+        // to the last bits only: rows of one batch may go through differently blocked matmul kernels
+        assertArrayEquals(a, again, 1e-6f, "the same text gives the same vector, wherever it stands in the request");
         assertTrue(dot(a, b) < 0.99, "different texts give different vectors: " + dot(a, b));
         assertArrayEquals(a, vector(embed("{\"input\": \"To be, or not to be\"}"), 0), 1e-6f, "alone = in a request of three");
     }
@@ -91,9 +92,9 @@ class EmbeddingsApiTest {
         CreateEmbeddingResponse r = client.embeddings().create(EmbeddingCreateParams.builder()
                 .model("moa-shakespeare").inputOfArrayOfStrings(List.of("To be, or not to be", "ROMEO:")).build());
         assertEquals(2, r.data().size());
-        assertEquals(128, r.data().get(0).embedding().size());
-        float[] fromClient = new float[128];
-        for (int i = 0; i < 128; i++) {
+        assertEquals(EmbeddedModel.DIM, r.data().get(0).embedding().size());
+        float[] fromClient = new float[EmbeddedModel.DIM];
+        for (int i = 0; i < EmbeddedModel.DIM; i++) {
             fromClient[i] = r.data().get(1).embedding().get(i);
         }
         assertArrayEquals(vector(embed("{\"input\": \"ROMEO:\"}"), 0), fromClient, 1e-6f);
@@ -111,6 +112,6 @@ class EmbeddingsApiTest {
         embed("{\"input\": \"x\", \"pooling\": \"cls\"}").then().statusCode(400).body("error.param", equalTo("pooling"));
         embed("{\"input\": \"" + "a".repeat(EmbeddedModel.CONTEXT + 1) + "\"}").then().statusCode(400)
                 .body("error.code", equalTo("context_length_exceeded"));
-        embed("{\"input\": \"x\", \"dimensions\": 128}").then().statusCode(200);
+        embed("{\"input\": \"x\", \"dimensions\": " + EmbeddedModel.DIM + "}").then().statusCode(200);
     }
 }

@@ -13,12 +13,15 @@ public final class EmbeddedModel {
     public static final int CONTEXT;
     /** Token ids are below this. */
     public static final int VOCAB;
+    /** Width of the hidden states (the embeddings' length). */
+    public static final int DIM;
 
     static {
         try (InputStream in = EmbeddedModel.class.getClassLoader().getResourceAsStream("models/moa-shakespeare/config.json")) {
             JsonNode c = new ObjectMapper().readTree(in);
             CONTEXT = c.get("seq_len").asInt();
             VOCAB = c.get("num_tokens").asInt();
+            DIM = c.get("dim").asInt();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
