@@ -103,6 +103,8 @@ final class TrainCommand implements Callable<Integer> {
     float weightDecay;
     @Option(names = "--clip", defaultValue = "1.0", description = "gradient norm clip (default: ${DEFAULT-VALUE})")
     float clip;
+    @Option(names = "--dropout", defaultValue = "0", description = "residual dropout probability while training (default: ${DEFAULT-VALUE})")
+    float dropout;
     @Option(names = "--eval-every", defaultValue = "250", description = "steps between validation estimates (default: ${DEFAULT-VALUE})")
     int evalEvery;
     @Option(names = "--eval-batches", defaultValue = "8", description = "batches per validation estimate (default: ${DEFAULT-VALUE})")
@@ -151,7 +153,8 @@ final class TrainCommand implements Callable<Integer> {
             return trainEncoder(data);
         }
         model = withVocab(model, data.tokenizer().vocabSize());
-        TrainConfig cfg = new TrainConfig(model, steps, batch, lr, minLr, warmup, weightDecay, clip, evalEvery, evalBatches, seed);
+        TrainConfig cfg = new TrainConfig(model, steps, batch, lr, minLr, warmup, weightDecay, clip, evalEvery, evalBatches, seed,
+                dropout);
         if (resume) {
             cfg = Trainer.checkpointedConfig(out);
             if (cfg.model().numTokens() != model.numTokens()) {

@@ -37,7 +37,13 @@ public final class FullForward {
      *              coordinate-descent scores) so the routing tokens learn; same values otherwise
      */
     public static NDArray logits(MoaWeights w, NDManager m, NDArray ids, List<NDArray> hidden, boolean train) {
-        return Ops.logits(w, finalHidden(w, m, ids, hidden, train));
+        return logits(w, m, ids, hidden, train, Dropout.NONE);
+    }
+
+    /** As above, with {@code dropout} on the embeddings and on each sublayer's output (training only). */
+    public static NDArray logits(MoaWeights w, NDManager m, NDArray ids, List<NDArray> hidden, boolean train,
+                                 Dropout dropout) {
+        return Ops.logits(w, finalHidden(w, m, ids, hidden, train, dropout));
     }
 
     /**
@@ -45,9 +51,14 @@ public final class FullForward {
      * {@code hidden}, if not null, receives it after each layer.
      */
     public static NDArray finalHidden(MoaWeights w, NDManager m, NDArray ids, List<NDArray> hidden, boolean train) {
-        NDArray h = embed(w, ids);
+        return finalHidden(w, m, ids, hidden, train, Dropout.NONE);
+    }
+
+    private static NDArray finalHidden(MoaWeights w, NDManager m, NDArray ids, List<NDArray> hidden, boolean train,
+                                       Dropout dropout) {
+        NDArray h = dropout.apply(m, embed(w, ids));
         for (int l = 0; l < w.config().depth(); l++) {
-            h = layer(w, m, l, h, train);
+            h = layer(w, m, l, h, train, dropout);
             if (hidden != null) {
                 hidden.add(h);
             }
@@ -63,9 +74,14 @@ public final class FullForward {
 
     /** One residual layer: h + MoAA(h), then + FF. */
     public static NDArray layer(MoaWeights w, NDManager m, int l, NDArray h, boolean train) {
+        return layer(w, m, l, h, train, Dropout.NONE);
+    }
+
+    /** As above, with {@code dropout} on each branch before it joins the residual stream (GPT-2's residual dropout). */
+    static NDArray layer(MoaWeights w, NDManager m, int l, NDArray h, boolean train, Dropout dropout) {
         MoaWeights.Layer lw = w.layer(l);
-        h = h.add(moaAttention(w, m, lw, h, train));
-        return h.add(Ops.feedForward(lw, h));
+        h = h.add(dropout.apply(m, moaAttention(w, m, lw, h, train)));
+        return h.add(dropout.apply(m, Ops.feedForward(lw, h)));
     }
 
     /** MoAA(h) = local attention + routed expert outputs: [B, N, D] → [B, N, D]. */

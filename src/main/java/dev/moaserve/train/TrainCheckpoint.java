@@ -69,7 +69,8 @@ final class TrainCheckpoint {
         ObjectNode t = s.putObject("train");
         t.put("steps", cfg.steps()).put("batch", cfg.batch()).put("lr", cfg.lr()).put("min_lr", cfg.minLr())
                 .put("warmup", cfg.warmup()).put("weight_decay", cfg.weightDecay()).put("clip", cfg.clip())
-                .put("eval_every", cfg.evalEvery()).put("eval_batches", cfg.evalBatches()).put("seed", cfg.seed());
+                .put("eval_every", cfg.evalEvery()).put("eval_batches", cfg.evalBatches()).put("seed", cfg.seed())
+                .put("dropout", cfg.dropout());
         s.put("step", p.step()).put("adam_steps", p.adamSteps()).put("best", p.best()).put("best_step", p.bestStep())
                 .put("ema_loss", p.emaLoss()).put("seconds", p.seconds())
                 .put("batches_rng", serialize(p.batches())).put("validation_rng", serialize(p.validation()));
@@ -100,7 +101,7 @@ final class TrainCheckpoint {
         TrainConfig cfg = new TrainConfig(model, t.get("steps").asInt(), t.get("batch").asInt(), (float) t.get("lr").asDouble(),
                 (float) t.get("min_lr").asDouble(), t.get("warmup").asInt(), (float) t.get("weight_decay").asDouble(),
                 (float) t.get("clip").asDouble(), t.get("eval_every").asInt(), t.get("eval_batches").asInt(),
-                t.get("seed").asLong());
+                t.get("seed").asLong(), (float) t.path("dropout").asDouble(0));
         List<Trainer.Point> curve = new ArrayList<>();
         for (JsonNode c : s.get("curve")) {
             curve.add(new Trainer.Point(c.get(0).asInt(), c.get(1).asDouble(), c.get(2).asDouble(), c.get(3).asDouble()));

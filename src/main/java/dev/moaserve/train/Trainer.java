@@ -8,6 +8,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
 import dev.moaserve.model.Djl;
+import dev.moaserve.model.Dropout;
 import dev.moaserve.model.FullForward;
 import dev.moaserve.model.Init;
 import dev.moaserve.model.MoaWeights;
@@ -101,8 +102,7 @@ public final class Trainer {
                     throw new IllegalArgumentException("--steps " + resumeSteps + " must lie beyond the checkpoint's step "
                             + from.progress.step());
                 }
-                cfg = new TrainConfig(cfg.model(), resumeSteps, cfg.batch(), cfg.lr(), cfg.minLr(), cfg.warmup(),
-                        cfg.weightDecay(), cfg.clip(), cfg.evalEvery(), cfg.evalBatches(), cfg.seed());
+                cfg = cfg.withSteps(resumeSteps);
             }
         }
         NDManager manager = Djl.newManager();
@@ -143,7 +143,7 @@ public final class Trainer {
             double loss;
             try (NDScope scope = new NDScope()) {
                 scope.suppressNotUsedWarning();
-                loss = trainStep(w, manager, batch(train, rnd, seq), lr);
+                loss = trainStep(w, manager, batch(train, rnd, seq), lr, step);
             }
             emaLoss = Double.isNaN(emaLoss) ? loss : 0.95 * emaLoss + 0.05 * loss;
             double secs = (System.nanoTime() - t0) / 1e9;
@@ -154,8 +154,7 @@ public final class Trainer {
                 // steady-state speed (steps 11..40, after JIT and allocator warm-up)
                 double perStep = (secs - calibrationStart) / 30;
                 int total = Math.max(41, (int) (40 + (minutes * 60 - secs) / perStep));
-                cfg = new TrainConfig(cfg.model(), total, cfg.batch(), cfg.lr(), cfg.minLr(), cfg.warmup(),
-                        cfg.weightDecay(), cfg.clip(), cfg.evalEvery(), cfg.evalBatches(), cfg.seed());
+                cfg = cfg.withSteps(total);
                 log.printf(Locale.ROOT, "time budget %.1f min at %.2f s/step: %d steps%n", minutes, perStep, total);
             }
             if (step % 10 == 0 || step == 1) {
@@ -193,15 +192,19 @@ public final class Trainer {
         return new Result(w, curve, best, bestStep, (System.nanoTime() - t0) / 1e9);
     }
 
-    private double trainStep(MoaWeights w, NDManager manager, long[][] xy, float lr) {
+    private double trainStep(MoaWeights w, NDManager manager, long[][] xy, float lr, int step) {
         int b = cfg.batch();
         int seq = cfg.model().seqLen();
         NDArray x = manager.create(xy[0], new Shape(b, seq));
         NDArray y = manager.create(xy[1], new Shape(b, seq));
+        if (cfg.dropout() > 0) {
+            // the step's masks depend on the seed and the step only, so a resumed run draws them again
+            Engine.getInstance().setRandomSeed((int) (cfg.seed() * 1_000_003L + step));
+        }
         float loss;
         try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
             w.derive();
-            NDArray logits = FullForward.logits(w, manager, x, null, true);
+            NDArray logits = FullForward.logits(w, manager, x, null, true, Dropout.of(cfg.dropout()));
             NDArray l = crossEntropy(logits, y, cfg.model().numTokens());
             gc.backward(l);
             loss = l.getFloat();

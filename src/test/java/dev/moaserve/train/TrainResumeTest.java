@@ -5,6 +5,8 @@ import dev.moaserve.model.CharTokenizer;
 import dev.moaserve.model.ModelConfig;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -14,6 +16,7 @@ import java.util.Map;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -37,14 +40,20 @@ class TrainResumeTest {
     }
 
     private static TrainConfig config(int vocab) {
-        ModelConfig m = new ModelConfig(vocab, 16, 2, 16, 4, 4, 2, 4, 2, 4, 2, 2, true, 1.0, 20, 0.03, 4, 0.7, 8);
-        return new TrainConfig(m, 12, 2, 3e-3f, 1e-4f, 2, 0.1f, 1.0f, 4, 1, 7);
+        return config(vocab, 0f);
     }
 
-    @Test
-    void aResumedRunEqualsAnUninterruptedOne(@TempDir Path tmp) throws Exception {
+    private static TrainConfig config(int vocab, float dropout) {
+        ModelConfig m = new ModelConfig(vocab, 16, 2, 16, 4, 4, 2, 4, 2, 4, 2, 2, true, 1.0, 20, 0.03, 4, 0.7, 8);
+        return new TrainConfig(m, 12, 2, 3e-3f, 1e-4f, 2, 0.1f, 1.0f, 4, 1, 7, dropout);
+    }
+
+    /** With dropout too: each step's masks are drawn again from the seed and the step. */
+    @ParameterizedTest(name = "dropout {0}")
+    @ValueSource(floats = {0f, 0.2f})
+    void aResumedRunEqualsAnUninterruptedOne(float dropout, @TempDir Path tmp) throws Exception {
         TextData d = data();
-        TrainConfig cfg = config(d.tokenizer().vocabSize());
+        TrainConfig cfg = config(d.tokenizer().vocabSize(), dropout);
         PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
         Trainer.Result straight = new Trainer(cfg, quiet).train(d.train(), d.val(), null, tmp.resolve("a"), false);
 
@@ -52,6 +61,7 @@ class TrainResumeTest {
         Trainer.Result stopped = new Trainer(cfg, quiet).stopAfter(4).train(d.train(), d.val(), null, b, false);
         stopped.weights().close();
         assertTrue(Files.isRegularFile(b.resolve("checkpoint/state.json")));
+        assertEquals(dropout, Trainer.checkpointedConfig(b).dropout(), "the checkpoint keeps the run's dropout");
         // the checkpoint's configuration wins over the one given (as `train --resume` documents)
         TrainConfig other = new TrainConfig(cfg.model(), 99, 2, 1e-2f, 1e-4f, 2, 0.1f, 1.0f, 4, 1, 8);
         ByteArrayOutputStream log = new ByteArrayOutputStream();
@@ -71,10 +81,25 @@ class TrainResumeTest {
                 worst = Math.max(worst, Math.abs(x[i] - y[i]));
             }
         }
-        System.out.printf("resumed vs uninterrupted: max abs parameter difference %.3g%n", worst);
+        System.out.printf("dropout %.1f: resumed vs uninterrupted: max abs parameter difference %.3g%n", dropout, worst);
         assertTrue(worst <= 1e-6, "parameters differ by " + worst);
         straight.weights().close();
         resumed.weights().close();
+    }
+
+    @Test
+    void dropoutChangesTheRun(@TempDir Path tmp) throws Exception {
+        TextData d = data();
+        PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
+        Trainer.Result plain = new Trainer(config(d.tokenizer().vocabSize(), 0f), quiet).stopAfter(4)
+                .train(d.train(), d.val(), null, tmp.resolve("a"), false);
+        Trainer.Result dropped = new Trainer(config(d.tokenizer().vocabSize(), 0.5f), quiet).stopAfter(4)
+                .train(d.train(), d.val(), null, tmp.resolve("b"), false);
+        // same initial weights and batches: the losses differ only through the dropped elements
+        assertNotEquals(plain.curve().get(0).trainLoss(), dropped.curve().get(0).trainLoss());
+        plain.weights().close();
+        dropped.weights().close();
+        assertThrows(IllegalArgumentException.class, () -> config(d.tokenizer().vocabSize(), 1f));
     }
 
     @Test
