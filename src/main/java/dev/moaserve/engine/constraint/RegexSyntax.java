@@ -18,6 +18,11 @@ final class RegexSyntax {
     private static final String DIGIT = "[" + DIGIT_IN_CLASS + "]";
     private static final String WORD = "[" + WORD_IN_CLASS + "]";
     private static final String SPACE = "[" + SPACE_IN_CLASS + "]";
+    /**
+     * What {@code .} does not match: Java's and JavaScript's line terminators (Python's {@code .}
+     * excludes only the newline): the narrower language, so a written string matches under each.
+     */
+    private static final String LINE_TERMINATORS = "\n\r\u0085\u2028\u2029";
 
     /**
      * A character matches a whole code point, as in Java's and JavaScript's Unicode regexes: a
@@ -183,7 +188,7 @@ final class RegexSyntax {
                 }
                 case '^' -> throw unsupported(original, "'^' other than at the start");
                 case '$' -> throw unsupported(original, "'$' other than at the end");
-                case '.' -> out.append(allBut("\n"));
+                case '.' -> out.append(allBut(LINE_TERMINATORS));
                 case '*', '+', '?' -> {
                     out.append(c);
                     if (i + 1 < r.length() && (r.charAt(i + 1) == '?' || r.charAt(i + 1) == '+')) {

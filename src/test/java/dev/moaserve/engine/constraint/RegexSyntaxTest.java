@@ -13,7 +13,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  */
 class RegexSyntaxTest {
     private static final String[] TEXTS = {"", "a", "t", "n", " ", "\t", "\n", "\u000B", "é", "\uD83D\uDE00",
-            "\uD83D\uDE00\uD83D\uDE00", "a\uD83D\uDE00b", "ab", "7", "x y"};
+            "\uD83D\uDE00\uD83D\uDE00", "a\uD83D\uDE00b", "ab", "7", "x y",
+            "\r", "a\rb", "\u0085", "\u2028", "\u2029"};
 
     @Test
     void classesAndDotsMatchAsJavaMatches() {
