@@ -139,6 +139,9 @@ final class TrainCommand implements Callable<Integer> {
         if (!Files.isRegularFile(text)) {
             throw new IllegalArgumentException("text file not found: " + text);
         }
+        if (dropout != 0 && (encoder || contrastiveFrom != null)) {
+            throw new IllegalArgumentException("--dropout is for the autoregressive trainer (not --encoder or --contrastive-from)");
+        }
         int w = dense ? seqLen : window;
         ModelConfig model = new ModelConfig(1, dim, depth, seqLen, dense ? seqLen : localWindow == null ? w : localWindow, w,
                 routedQueries, routedKv, experts, dimHead, heads, ffMult, true, fetchKRatio, 20, 0.03, 4.0, 0.7, 8);

@@ -86,6 +86,17 @@ class CliTest {
         assertEquals(0, served.get());
     }
 
+    @Test
+    void dropoutIsRefusedWhereItWouldBeIgnoredOrOutOfRange(@TempDir Path dir) throws Exception {
+        Path text = dir.resolve("t.txt");
+        Files.writeString(text, "To be, or not to be.\n".repeat(40));
+        String out = dir.resolve("m").toString();
+        assertEquals(2, run("train", "--text", text.toString(), "--out", out, "--encoder", "--dropout", "0.1"));
+        assertTrue(err().contains("--dropout is for the autoregressive trainer"), err());
+        assertEquals(2, run("train", "--text", text.toString(), "--out", out, "--dropout", "1"));
+        assertTrue(err().contains("--dropout must lie in [0, 1)"), err());
+    }
+
     /** A tiny run writes the best checkpoint and, beside it, the last step's weights: both load and evaluate. */
     @Test
     void trainWritesTheBestAndTheLastWeights(@TempDir Path dir) throws Exception {
