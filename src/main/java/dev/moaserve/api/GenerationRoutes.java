@@ -25,6 +25,10 @@ import org.jboss.logging.Logger;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -91,20 +95,33 @@ public class GenerationRoutes {
             start(rc, protocol, spec.constrained(cached));
             return;
         }
-        rc.vertx().<TokenConstraint>executeBlocking(() -> constraints.compile(want.spec()), false).onComplete(ar -> {
+        CompletableFuture<TokenConstraint> compiled;
+        AtomicBoolean gone = new AtomicBoolean();
+        rc.response().closeHandler(v -> gone.set(true)); // start() sets its own once the request runs
+        try {
+            // the compilation pool is bounded; a client that leaves stops its compilation at the next check
+            compiled = constraints.submit(want.spec(), gone::get);
+        } catch (RejectedExecutionException e) {
+            throw new ApiException(429, "rate_limit_exceeded", "too many structured-output constraints are compiling ("
+                    + constraints.waitingCount() + " waiting); retry later", want.param(), "rate_limit_exceeded");
+        }
+        Context ctx = rc.vertx().getOrCreateContext();
+        compiled.whenComplete((constraint, failure) -> ctx.runOnContext(v -> {
             try {
-                if (ar.failed()) {
-                    throw ar.cause() instanceof ConstraintException ce ? ApiException.invalid(want.param(), ce.getMessage())
-                            : new ApiException(500, "server_error", "the constraint could not be compiled", want.param(), null);
-                }
                 if (rc.response().closed()) {
                     return; // the client left while its constraint compiled: nothing to start
                 }
-                start(rc, protocol, spec.constrained(ar.result()));
+                if (failure != null) {
+                    Throwable cause = failure instanceof CompletionException && failure.getCause() != null
+                            ? failure.getCause() : failure;
+                    throw cause instanceof ConstraintException ce ? ApiException.invalid(want.param(), ce.getMessage())
+                            : new ApiException(500, "server_error", "the constraint could not be compiled", want.param(), null);
+                }
+                start(rc, protocol, spec.constrained(constraint));
             } catch (ApiException e) {
                 fail(rc, protocol, e);
             }
-        });
+        }));
     }
 
     private void start(RoutingContext rc, Protocol protocol, GenerationSpec spec) {

@@ -105,7 +105,9 @@ public class ModelService implements ServedModel {
         MoaModel m = model;
         constraints = new dev.moaserve.engine.constraint.Constraints(
                 () -> dev.moaserve.engine.constraint.Vocabulary.of(m.tokenizer(), m.config().numTokens()),
-                config.structuredOutputCacheSize(), config.structuredOutputCompileTimeout().toMillis(), 200_000);
+                config.structuredOutputCacheSize(), new dev.moaserve.engine.constraint.Constraints.Limits(
+                        config.structuredOutputCompileThreads(), config.structuredOutputCompileQueue(),
+                        config.structuredOutputCompileTimeout().toMillis(), config.structuredOutputMaxStates()));
         metrics.bind(this);
         ready = true;
         LOG.infof("model %s ready on %s, %s, %d ms after JVM start: engine %.0f ms, load %.0f ms, warm-up %.0f ms; "
@@ -173,6 +175,10 @@ public class ModelService implements ServedModel {
         Embedder e = embedder;
         if (e != null) {
             e.close();
+        }
+        dev.moaserve.engine.constraint.Constraints c = constraints;
+        if (c != null) {
+            c.close();
         }
     }
 

@@ -85,9 +85,27 @@ public interface ServingConfig {
     @WithDefault("64")
     int structuredOutputCacheSize();
 
-    /** A constraint that takes longer to compile is refused (400). */
+    /**
+     * A constraint that takes longer to compile is refused (400); the deadline is checked inside
+     * the compilation's loops, so it holds for every kind of constraint.
+     */
     @WithDefault("2s")
     Duration structuredOutputCompileTimeout();
+
+    /**
+     * Most states of a compiled constraint (its deterministic automaton) and of every automaton
+     * built on the way; a constraint over it is refused (400).
+     */
+    @WithDefault("200000")
+    int structuredOutputMaxStates();
+
+    /** Threads that compile constraints (a pool of their own, below decoding's priority). */
+    @WithDefault("1")
+    int structuredOutputCompileThreads();
+
+    /** Compilations waiting for a thread; beyond it requests with a new constraint get 429. */
+    @WithDefault("16")
+    int structuredOutputCompileQueue();
 
     /** Accepted Bearer keys; with neither these nor {@link #apiKeysFile()}: no authentication. */
     Optional<List<String>> apiKeys();

@@ -75,20 +75,20 @@ final class JsonSchemaAutomaton {
             all.add(ref(s.get("$ref").asText(), at));
         }
         if (s.has("enum") || s.has("const")) {
-            all.add(literals(s.has("const") ? List.of(s.get("const")) : list(s.get("enum"), at + ".enum")));
+            all.add(literals(s.has("const") ? List.of(s.get("const")) : list(s.get("enum"), at + ".enum"), at));
         }
         if (s.has("anyOf")) {
-            all.add(union(branches(s.get("anyOf"), at + ".anyOf")));
+            all.add(union(branches(s.get("anyOf"), at + ".anyOf"), at));
         }
         if (s.has("oneOf")) {
             List<Automaton> produced = branches(s.get("oneOf"), at + ".oneOf");
-            all.add(widened ? union(produced) : exactlyOne(produced,
-                    new JsonSchemaAutomaton(root, budget, true).branches(s.get("oneOf"), at + ".oneOf")));
+            all.add(widened ? union(produced, at) : exactlyOne(produced,
+                    new JsonSchemaAutomaton(root, budget, true).branches(s.get("oneOf"), at + ".oneOf"), at + ".oneOf"));
         }
         if (s.has("allOf")) {
             Automaton a = null;
             for (Automaton b : branches(s.get("allOf"), at + ".allOf")) {
-                a = a == null ? b : a.intersection(b);
+                a = a == null ? b : budget.intersection(a, b, at);
             }
             all.add(a);
         }
@@ -116,7 +116,7 @@ final class JsonSchemaAutomaton {
         }
         Automaton a = all.get(0);
         for (int i = 1; i < all.size(); i++) {
-            a = a.intersection(all.get(i));
+            a = budget.intersection(a, all.get(i), at);
         }
         return at.isEmpty() ? a : budget.reduced(a, at); // the root is minimised once, by the caller
     }
@@ -148,7 +148,7 @@ final class JsonSchemaAutomaton {
                 default -> throw new ConstraintException("unsupported type '" + type + "' at schema" + at);
             });
         }
-        return union(alternatives);
+        return union(alternatives, at);
     }
 
     private static JsonNode bound(JsonNode s, String key, String at) {
@@ -223,12 +223,12 @@ final class JsonSchemaAutomaton {
             // the pattern constrains the decoded string: its language as JSON text, escapes and all
             Automaton p = JsonText.encoded(RegexSyntax.search(s.get("pattern").asText()));
             budget.expect((long) p.getNumberOfStates() * content.getNumberOfStates(), at);
-            content = content.intersection(p);
+            content = budget.intersection(content, p, at);
         }
         if (s.has("format") && !widened) { // formats produce fewer values than validators accept
             Automaton f = Formats.of(s.get("format").asText(), at);
             budget.expect((long) f.getNumberOfStates() * content.getNumberOfStates(), at);
-            content = content.intersection(f);
+            content = budget.intersection(content, f, at);
         }
         return Automaton.makeChar('"').concatenate(content).concatenate(Automaton.makeChar('"'));
     }
@@ -293,18 +293,14 @@ final class JsonSchemaAutomaton {
      * The values a branch produces that no other branch accepts (oneOf): each branch's produced
      * texts minus the widened languages of the others.
      */
-    private static Automaton exactlyOne(List<Automaton> produced, List<Automaton> widened) {
+    private Automaton exactlyOne(List<Automaton> produced, List<Automaton> widened, String at) {
         List<Automaton> only = new ArrayList<>();
         for (int i = 0; i < produced.size(); i++) {
-            Automaton others = Automaton.makeEmpty();
-            for (int j = 0; j < produced.size(); j++) {
-                if (j != i) {
-                    others = others.union(widened.get(j));
-                }
-            }
-            only.add(produced.get(i).minus(others));
+            List<Automaton> others = new ArrayList<>(widened);
+            others.remove(i);
+            only.add(others.isEmpty() ? produced.get(i) : budget.minus(produced.get(i), union(others, at), at + "[" + i + "]"));
         }
-        return union(only);
+        return union(only, at);
     }
 
     /**
@@ -312,33 +308,38 @@ final class JsonSchemaAutomaton {
      * 1), so a text means one value whichever keyword produced it; widened, an object or array
      * literal lets everything through (its members may come in any order).
      */
-    private Automaton literals(List<JsonNode> values) {
-        List<Automaton> out = new ArrayList<>();
+    private Automaton literals(List<JsonNode> values, String at) {
+        List<String> texts = new ArrayList<>();
+        boolean anything = false;
         for (JsonNode v : values) {
             if (v.isNumber()) {
                 if (v.isDouble() && !Double.isFinite(v.doubleValue())) {
                     throw new ConstraintException("the number " + v + " in an enum or const is out of range");
                 }
-                out.add(Automaton.makeString(v.decimalValue().stripTrailingZeros().toPlainString()));
+                texts.add(v.decimalValue().stripTrailingZeros().toPlainString());
             } else if (widened && v.isContainerNode()) {
-                out.add(Automaton.makeAnyString());
+                anything = true;
             } else {
                 try {
-                    out.add(Automaton.makeString(JSON.writeValueAsString(v)));
+                    texts.add(JSON.writeValueAsString(v));
                 } catch (JsonProcessingException e) {
                     throw new IllegalStateException(e);
                 }
             }
         }
-        return union(out);
+        if (anything) {
+            return Automaton.makeAnyString();
+        }
+        budget.expect(texts.stream().mapToLong(String::length).sum(), at);
+        budget.check(at);
+        return Automaton.makeStringUnion(texts.toArray(new String[0])); // deterministic and minimal as built
     }
 
-    private static Automaton union(List<Automaton> as) {
-        Automaton a = Automaton.makeEmpty();
-        for (Automaton b : as) {
-            a = a.union(b);
-        }
-        return a;
+    /** One automaton for the alternatives, linear in their sizes (one at a time would copy the union so far each time). */
+    private Automaton union(List<Automaton> as, String at) {
+        budget.expect(as.stream().mapToLong(Automaton::getNumberOfStates).sum(), at);
+        budget.check(at);
+        return as.isEmpty() ? Automaton.makeEmpty() : Automaton.union(as);
     }
 
     private final Map<Integer, Automaton> free = new java.util.HashMap<>();
@@ -356,7 +357,7 @@ final class JsonSchemaAutomaton {
 
     private Automaton buildFreeValue(int depth) {
         Automaton scalar = union(List.of(JsonText.string(), Numbers.number(null, null, null, null, ""),
-                Automaton.makeString("true"), Automaton.makeString("false"), Automaton.makeString("null")));
+                Automaton.makeString("true"), Automaton.makeString("false"), Automaton.makeString("null")), "");
         if (depth <= 0) {
             return scalar;
         }
@@ -364,7 +365,7 @@ final class JsonSchemaAutomaton {
         Automaton array = Automaton.makeChar('[').concatenate(inner.concatenate(Automaton.makeChar(',').concatenate(inner).repeat())
                 .optional()).concatenate(Automaton.makeChar(']'));
         budget.check("");
-        return minimal(union(List.of(scalar, array, freeObject(depth))));
+        return minimal(union(List.of(scalar, array, freeObject(depth)), ""));
     }
 
     private Automaton freeObject(int depth) {
@@ -374,7 +375,8 @@ final class JsonSchemaAutomaton {
         return minimal(Automaton.makeChar('{').concatenate(members).concatenate(Automaton.makeChar('}')));
     }
 
-    private static Automaton minimal(Automaton a) {
+    private Automaton minimal(Automaton built) {
+        Automaton a = budget.deterministic(built, "");
         a.minimize();
         return a;
     }

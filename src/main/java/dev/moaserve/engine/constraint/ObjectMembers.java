@@ -24,7 +24,8 @@ final class ObjectMembers {
     static Automaton anyOrder(List<Automaton> members, List<String> names, boolean closed) {
         Automaton member = Automaton.union(members);
         if (!closed) {
-            Automaton declared = Automaton.union(names.stream().map(n -> Automaton.makeString(JsonSchemaAutomaton.quote(n))).toList());
+            // deterministic as built, so the difference below never determinises an automaton itself
+            Automaton declared = Automaton.makeStringUnion(names.stream().map(JsonSchemaAutomaton::quote).toArray(String[]::new));
             member = member.union(JsonText.string().minus(declared).concatenate(Automaton.makeChar(':'))
                     .concatenate(Automaton.makeAnyString()));
         }

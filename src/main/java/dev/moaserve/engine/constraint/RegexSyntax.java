@@ -77,7 +77,10 @@ final class RegexSyntax {
         }
         Automaton a;
         try {
-            a = new RegExp(translated, RegExp.NONE).toAutomaton();
+            new RegExp(translated, RegExp.NONE); // syntax errors in dk.brics' words
+            // built without determinising (dk.brics' toAutomaton would, exponentially for (a|b)*a(a|b){18});
+            // the constraint is made deterministic once, under the compilation's budget
+            a = RegexAutomaton.of(translated);
         } catch (IllegalArgumentException e) {
             throw new ConstraintException("invalid regular expression '" + regex + "': " + e.getMessage());
         }

@@ -14,18 +14,22 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A compiled constraint over one vocabulary. The automaton is kept as it was built (possibly
- * nondeterministic) and made deterministic lazily: a position is the set of automaton states the
- * output can be in, created when generation first reaches it, so compiling never pays for the
- * whole deterministic automaton (most of whose states no request visits). Per position, the set of
- * tokens that keep the output inside the language is computed once (walking the vocabulary's trie)
- * and cached; positions are shared by every request with the same constraint.
+ * A compiled constraint over one vocabulary. A position is the set of automaton states the output
+ * can be in, created when generation first reaches it; {@link Constraints} hands over a
+ * deterministic automaton, so each set is one state and finding a position's allowed tokens is one
+ * walk of the vocabulary's trie, a cost bounded by the vocabulary whatever the constraint (a
+ * nondeterministic automaton would multiply it by the set's size). Per position the allowed tokens
+ * are cached, up to {@link #MAX_CACHED_BYTES} per constraint (past that they are walked again when
+ * needed); positions are shared by every request with the same constraint.
  *
  * <p>Only states from which the vocabulary can finish the output count ("live": an accepting
  * state is reachable through characters that are tokens on their own), so a token never leads
  * into a dead end.
  */
 public final class TokenConstraint {
+    /** Most bytes of allowed-token sets one constraint keeps (a set is the vocabulary's size in bits). */
+    static final long MAX_CACHED_BYTES = 16L << 20;
+
     private final String description;
     private final Vocabulary vocabulary;
     // the automaton as arrays: per state its transitions' ranges and targets (live targets only)
@@ -38,6 +42,7 @@ public final class TokenConstraint {
     private final List<int[]> sets = new ArrayList<>();
     private final List<long[]> allowed = new ArrayList<>();
     private final int initial;
+    private long cachedBytes;
 
     private record Key(int[] states) {
         @Override
@@ -104,6 +109,7 @@ public final class TokenConstraint {
             }
         }
         initial = intern(new int[] {0});
+        allowed(initial); // the first position every request needs: walked here, off the scheduler's thread
     }
 
     /** States from which an accepting state is reachable through characters of {@code chars} (null: any). */
@@ -222,9 +228,16 @@ public final class TokenConstraint {
         }
         if (bits == null) {
             bits = new long[(vocabulary.size + 63) / 64];
-            walk(vocabulary.root, sets.get(position), bits);
+            int[] set;
             synchronized (this) {
-                allowed.set(position, bits);
+                set = sets.get(position);
+            }
+            walk(vocabulary.root, set, bits);
+            synchronized (this) {
+                if (allowed.get(position) == null && cachedBytes + 8L * bits.length <= MAX_CACHED_BYTES) {
+                    allowed.set(position, bits);
+                    cachedBytes += 8L * bits.length;
+                }
             }
         }
         return bits;
