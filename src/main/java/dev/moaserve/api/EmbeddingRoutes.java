@@ -48,6 +48,9 @@ public class EmbeddingRoutes {
     @Inject
     EngineMetrics metrics;
 
+    @Inject
+    ServingConfig config;
+
     /** OpenAI's {@code /v1/embeddings}. */
     void handle(RoutingContext rc) {
         handle(rc, false);
@@ -175,6 +178,12 @@ public class EmbeddingRoutes {
         }
         if (out.size() > MAX_INPUTS) {
             throw ApiException.invalid(param, "at most " + MAX_INPUTS + " inputs per request, got " + out.size());
+        }
+        long tokens = out.stream().mapToLong(a -> a.length).sum();
+        int maxTokens = config.embeddings().maxRequestTokens();
+        if (tokens > maxTokens) {
+            throw ApiException.invalid(param, "at most " + maxTokens + " tokens per request (moa.embeddings.max-request-tokens), got "
+                    + tokens + " in " + out.size() + " inputs; send them in smaller requests");
         }
         int seqLen = service.contextLength();
         for (int i = 0; i < out.size(); i++) {

@@ -101,7 +101,7 @@ public class ModelService implements ServedModel {
             throw new IllegalStateException(e.getMessage() + "; lower moa.max-batch-size (now " + config.maxBatchSize() + ")", e);
         }
         scheduler = engine.scheduler();
-        embedder = Embedder.of(model.weights(), pooling, config.maxQueue());
+        embedder = Embedder.of(model.weights(), pooling, embeddingLimits());
         MoaModel m = model;
         constraints = new dev.moaserve.engine.constraint.Constraints(
                 () -> dev.moaserve.engine.constraint.Vocabulary.of(m.tokenizer(), m.config().numTokens()),
@@ -127,6 +127,10 @@ public class ModelService implements ServedModel {
         }
     }
 
+    private Embedder.Limits embeddingLimits() {
+        return new Embedder.Limits(config.embeddings().maxBatchedTokens(), config.maxQueue(), config.embeddings().maxQueuedTokens());
+    }
+
     /** An encoder serves embeddings only: no decoder, no scheduler; generation routes answer 400. */
     private void loadEncoder(String path, ai.djl.Device device, long t0, long t1) {
         EncoderModel e = EncoderModel.namesEmbedded(path) ? EncoderModel.loadEmbedded(device)
@@ -135,7 +139,7 @@ public class ModelService implements ServedModel {
         encoder = e;
         this.device = device;
         name = config.servedModelName().orElse(e.name());
-        embedder = Embedder.of(e.weights(), config.maxQueue());
+        embedder = Embedder.of(e.weights(), embeddingLimits());
         metrics.bind(this);
         ready = true;
         LOG.infof("encoder %s ready on %s, %d ms after JVM start: engine %.0f ms, load %.0f ms; %d parameters, "

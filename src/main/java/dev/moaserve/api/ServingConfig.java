@@ -107,6 +107,27 @@ public interface ServingConfig {
     @WithDefault("16")
     int structuredOutputCompileQueue();
 
+    /** Bounds of {@code /v1/embeddings} and {@code /embed} (moa.embeddings.*). */
+    Embeddings embeddings();
+
+    interface Embeddings {
+        /**
+         * Most padded tokens (rows × the longest row) in one embeddings forward: what bounds the
+         * memory a forward needs (docs/performance.md gives bytes per batched token). Raised to
+         * the model's context length when below it.
+         */
+        @WithDefault("4096")
+        int maxBatchedTokens();
+
+        /** Most tokens in one request (OpenAI's bound is 300,000); over it: 400. */
+        @WithDefault("300000")
+        int maxRequestTokens();
+
+        /** Most tokens waiting or in progress, all requests together; over it: 429. */
+        @WithDefault("1200000")
+        long maxQueuedTokens();
+    }
+
     /** Accepted Bearer keys; with neither these nor {@link #apiKeysFile()}: no authentication. */
     Optional<List<String>> apiKeys();
 

@@ -9,28 +9,36 @@ import dev.moaserve.model.EncoderForward;
 import dev.moaserve.model.EncoderWeights;
 import dev.moaserve.model.FullForward;
 import dev.moaserve.model.MoaWeights;
+import dev.moaserve.model.NativeMemory;
 import dev.moaserve.model.Ops;
 import org.jboss.logging.Logger;
 
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
+import java.util.ArrayDeque;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
-import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Text embeddings: one forward of each input, the final hidden states after the model's final
  * norm, pooled over the tokens ({@link Pooling#MEAN}) or taken at the last token
- * ({@link Pooling#LAST}), then L2-normalised. From a MoA encoder ({@link #of(EncoderWeights, int)}:
+ * ({@link Pooling#LAST}), then L2-normalised. From a MoA encoder ({@link #of(EncoderWeights, Limits)}:
  * mean pooling, as sentence encoders do) or from an autoregressive model as vLLM serves decoder
- * models ({@link #of(MoaWeights, Pooling, int)}: its full forward, every token visible). Requests
- * wait in a bounded queue and run on one worker thread; inputs of equal length in a request are
- * computed as one batch.
+ * models ({@link #of(MoaWeights, Pooling, Limits)}: its full forward, every token visible).
+ *
+ * <p>Work is bounded by tokens, never by input count: a request's inputs (longest first) are cut
+ * into micro-batches of at most {@link Limits#batchTokens} padded tokens (rows × the longest
+ * row), so the memory one forward needs is bounded whatever the request; the requests in progress
+ * take turns, one micro-batch each, so a small request is not stuck behind a large one; a request
+ * whose client left stops before its next micro-batch. Waiting work is bounded in requests and in
+ * tokens (both refused with {@link QueueFullException}: a 429). Right-padding is exact: the
+ * autoregressive forward is causal and ranks routed queries among real tokens only, the encoder's
+ * forward masks padded positions; pooling reads real positions only.
  */
 public final class Embedder implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(Embedder.class);
@@ -45,70 +53,99 @@ public final class Embedder implements AutoCloseable {
         }
     }
 
+    /**
+     * @param batchTokens  most padded tokens in one forward (raised to the context length, so any input fits)
+     * @param maxRequests  most requests waiting or in progress
+     * @param queuedTokens most tokens waiting or in progress, all requests together
+     */
+    public record Limits(int batchTokens, int maxRequests, long queuedTokens) {
+        /** One request at a time (evaluation, tests). */
+        public static Limits single(int batchTokens) {
+            return new Limits(batchTokens, 1, Long.MAX_VALUE);
+        }
+    }
+
     /** One request: its inputs' token ids; the result, one unit vector [D] per input, in order. */
     public static final class Request {
         final String id;
         final List<long[]> inputs;
+        final int tokens;
+        final Integer[] order; // input indices, longest first
+        final float[][] vectors;
+        int next; // position in order of the next input to embed
         final CompletableFuture<float[][]> result = new CompletableFuture<>();
         final AtomicBoolean cancelled = new AtomicBoolean();
 
         Request(String id, List<long[]> inputs) {
             this.id = id;
             this.inputs = inputs;
+            this.tokens = inputs.stream().mapToInt(a -> a.length).sum();
+            this.order = new Integer[inputs.size()];
+            for (int i = 0; i < order.length; i++) {
+                order[i] = i;
+            }
+            java.util.Arrays.sort(order, (a, b) -> Integer.compare(inputs.get(b).length, inputs.get(a).length));
+            this.vectors = new float[inputs.size()][];
         }
 
         public CompletableFuture<float[][]> result() {
             return result;
         }
 
-        /** The client left: the worker skips it if it has not started. */
+        /** The client left: the worker drops it before its next micro-batch. */
         public void cancel() {
             cancelled.set(true);
         }
     }
 
-    /** The model's final normed hidden states: ids [b, n] → [b, n, D], arrays in {@code m}. */
+    /** The model's final normed hidden states of right-padded rows: ids [b, n] → [b, n, D], arrays in {@code m}. */
     interface Forward {
-        NDArray hidden(NDManager m, NDArray ids);
+        NDArray hidden(NDManager m, NDArray ids, int[] lengths);
     }
+
+    /** A request at least this large gives the C heap's free memory back when it ends (and nothing else waits). */
+    private static final int TRIM_AFTER_TOKENS = 8192;
 
     private final Forward forward;
     private final NDManager manager;
     private final int dim;
     private final Pooling pooling;
-    private final BlockingQueue<Request> queue;
+    private final Limits limits;
+    private final int batchTokens;
+    private final BlockingQueue<Request> arrivals;
+    private final AtomicLong pendingTokens = new AtomicLong();
+    private final AtomicInteger pendingRequests = new AtomicInteger();
     private final Thread worker;
     private volatile boolean stopped;
 
     /** Embeddings from an autoregressive model's full forward. */
-    public static Embedder of(MoaWeights weights, Pooling pooling, int maxQueue) {
-        return new Embedder((m, ids) -> Ops.rmsNorm(FullForward.finalHidden(weights, m, ids, null, false), weights.finalGamma()),
-                weights.manager(), weights.config().dim(), pooling, maxQueue);
+    public static Embedder of(MoaWeights weights, Pooling pooling, Limits limits) {
+        return new Embedder((m, ids, lengths) -> Ops.rmsNorm(FullForward.paddedHidden(weights, m, ids, lengths), weights.finalGamma()),
+                weights.manager(), weights.config().dim(), weights.config().seqLen(), pooling, limits);
     }
 
     /** Embeddings from an encoder: mean over the input's tokens. */
-    public static Embedder of(EncoderWeights weights, int maxQueue) {
-        return new Embedder((m, ids) -> {
-            int[] lengths = new int[(int) ids.getShape().get(0)];
-            java.util.Arrays.fill(lengths, (int) ids.getShape().get(1));
-            return EncoderForward.forward(weights, m, ids, lengths, null);
-        }, weights.manager(), weights.config().dim(), Pooling.MEAN, maxQueue);
+    public static Embedder of(EncoderWeights weights, Limits limits) {
+        return new Embedder((m, ids, lengths) -> EncoderForward.forward(weights, m, ids, lengths, null),
+                weights.manager(), weights.config().dim(), weights.config().seqLen(), Pooling.MEAN, limits);
     }
 
-    private Embedder(Forward forward, NDManager manager, int dim, Pooling pooling, int maxQueue) {
+    private Embedder(Forward forward, NDManager manager, int dim, int contextLength, Pooling pooling, Limits limits) {
         this.forward = forward;
         this.manager = manager;
         this.dim = dim;
         this.pooling = pooling;
-        this.queue = new ArrayBlockingQueue<>(Math.max(1, maxQueue));
+        this.limits = limits;
+        this.batchTokens = Math.max(limits.batchTokens(), contextLength);
+        this.arrivals = new LinkedBlockingQueue<>();
         this.worker = new Thread(this::loop, "moa-embeddings");
         this.worker.setDaemon(true);
         this.worker.start();
     }
 
-    /** Requests waiting for the worker (not the one it runs). */
+    /** Requests waiting or in progress. */
     public int waitingCount() {
-        return queue.size();
+        return pendingRequests.get();
     }
 
     public Pooling pooling() {
@@ -120,74 +157,129 @@ public final class Embedder implements AutoCloseable {
         return dim;
     }
 
-    /** Queues a request (token ids already checked against the model); never blocks. */
+    /** Most padded tokens in one forward. */
+    public int batchTokens() {
+        return batchTokens;
+    }
+
+    /**
+     * Queues a request (token ids already checked against the model); never blocks.
+     *
+     * @throws QueueFullException when the requests or tokens waiting are at their bound
+     */
     public Request submit(String id, List<long[]> inputs) {
         if (stopped) {
             throw new ShuttingDownException("the server is shutting down");
         }
         Request r = new Request(id, List.copyOf(inputs));
-        if (!queue.offer(r)) {
-            throw new QueueFullException("too many embedding requests are waiting (" + queue.size() + "); retry later");
+        if (pendingRequests.incrementAndGet() > limits.maxRequests()) {
+            pendingRequests.decrementAndGet();
+            throw new QueueFullException("too many embedding requests are waiting (" + limits.maxRequests() + "); retry later");
         }
+        if (pendingTokens.addAndGet(r.tokens) > limits.queuedTokens() && pendingTokens.get() != r.tokens) {
+            pendingTokens.addAndGet(-r.tokens);
+            pendingRequests.decrementAndGet();
+            throw new QueueFullException("too many embedding tokens are waiting (at most " + limits.queuedTokens()
+                    + ", moa.embeddings.max-queued-tokens); retry later");
+        }
+        arrivals.add(r);
         return r;
     }
 
     private void loop() {
         Djl.inferenceThread();
+        ArrayDeque<Request> turns = new ArrayDeque<>();
         while (!stopped) {
+            arrivals.drainTo(turns);
             Request r;
-            try {
-                r = queue.poll(100, TimeUnit.MILLISECONDS);
-            } catch (InterruptedException e) {
-                return;
-            }
-            if (r == null) {
-                continue;
+            if (turns.isEmpty()) {
+                try {
+                    r = arrivals.poll(100, TimeUnit.MILLISECONDS);
+                } catch (InterruptedException e) {
+                    return;
+                }
+                if (r == null) {
+                    continue;
+                }
+            } else {
+                r = turns.poll();
             }
             if (r.cancelled.get()) {
+                finish(r);
                 r.result.cancel(false);
                 continue;
             }
             try {
-                r.result.complete(embed(r.inputs));
+                embedNext(r);
+                if (r.next < r.order.length) {
+                    turns.add(r); // the others' turn first
+                } else {
+                    finish(r);
+                    r.result.complete(r.vectors);
+                }
             } catch (RuntimeException e) {
                 LOG.warn("embedding request " + r.id + " failed", e);
+                finish(r);
                 r.result.completeExceptionally(e);
             }
         }
+        for (Request r : turns) {
+            r.result.completeExceptionally(new ShuttingDownException("the server shut down before this request finished"));
+        }
     }
 
-    /** Unit vectors [D] of the inputs, in order; equal lengths computed together. */
-    float[][] embed(List<long[]> inputs) {
-        float[][] out = new float[inputs.size()][];
-        Map<Integer, List<Integer>> byLength = new LinkedHashMap<>();
-        for (int i = 0; i < inputs.size(); i++) {
-            byLength.computeIfAbsent(inputs.get(i).length, k -> new ArrayList<>()).add(i);
+    private void finish(Request r) {
+        pendingRequests.decrementAndGet();
+        pendingTokens.addAndGet(-r.tokens);
+        if (r.next > 0 && r.tokens >= TRIM_AFTER_TOKENS && pendingRequests.get() == 0) {
+            NativeMemory.trim(); // the forwards' freed tensors back to the system, not kept by malloc's arenas
         }
-        int d = dim;
-        for (Map.Entry<Integer, List<Integer>> group : byLength.entrySet()) {
-            int n = group.getKey();
-            List<Integer> at = group.getValue();
-            long[] ids = new long[at.size() * n];
-            for (int j = 0; j < at.size(); j++) {
-                System.arraycopy(inputs.get(at.get(j)), 0, ids, j * n, n);
-            }
-            float[] flat;
-            try (NDManager m = manager.newSubManager(); NDScope scope = new NDScope()) {
-                scope.suppressNotUsedWarning();
-                NDArray normed = forward.hidden(m, m.create(ids, new Shape(at.size(), n)));          // [b, n, D]
-                NDArray pooled = pooling == Pooling.MEAN ? normed.mean(new int[] {1})
-                        : normed.get(new ai.djl.ndarray.index.NDIndex(":, -1"));                      // [b, D]
-                flat = Ops.l2normalize(pooled).toFloatArray();
-            }
-            for (int j = 0; j < at.size(); j++) {
-                out[at.get(j)] = java.util.Arrays.copyOfRange(flat, j * d, (j + 1) * d);
-            }
-        }
-        return out;
     }
 
-    /** Stops taking requests; queued ones fail with a shutdown error. */
+    /** One micro-batch of the request: its next inputs (longest first) up to the token budget, padded to the longest. */
+    private void embedNext(Request r) {
+        int longest = r.inputs.get(r.order[r.next]).length;
+        int rows = Math.max(1, Math.min(r.order.length - r.next, batchTokens / longest));
+        long[] ids = new long[rows * longest];
+        int[] lengths = new int[rows];
+        for (int j = 0; j < rows; j++) {
+            long[] in = r.inputs.get(r.order[r.next + j]);
+            System.arraycopy(in, 0, ids, j * longest, in.length);
+            lengths[j] = in.length;
+        }
+        float[] hidden;
+        try (NDManager m = manager.newSubManager(); NDScope scope = new NDScope()) {
+            scope.suppressNotUsedWarning();
+            hidden = forward.hidden(m, m.create(ids, new Shape(rows, longest)), lengths).toFloatArray(); // [rows, longest, D]
+        }
+        for (int j = 0; j < rows; j++) {
+            r.vectors[r.order[r.next + j]] = pool(hidden, j * longest * dim, lengths[j]);
+        }
+        r.next += rows;
+    }
+
+    /** One row's unit vector from its hidden states at {@code base} (row-major [n, D]), over its {@code length} real tokens. */
+    private float[] pool(float[] hidden, int base, int length) {
+        double[] acc = new double[dim];
+        int from = pooling == Pooling.MEAN ? 0 : length - 1;
+        for (int t = from; t < length; t++) {
+            for (int d = 0; d < dim; d++) {
+                acc[d] += hidden[base + t * dim + d];
+            }
+        }
+        double norm = 0;
+        for (double x : acc) {
+            norm += x * x;
+        }
+        double scale = 1.0 / Math.max(Math.sqrt(norm), 1e-12); // the mean's 1/n cancels in the normalisation
+        float[] v = new float[dim];
+        for (int d = 0; d < dim; d++) {
+            v[d] = (float) (acc[d] * scale);
+        }
+        return v;
+    }
+
+    /** Stops taking requests; waiting ones fail with a shutdown error. */
     @Override
     public void close() {
         stopped = true;
@@ -196,7 +288,7 @@ public final class Embedder implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        for (Request r; (r = queue.poll()) != null; ) {
+        for (Request r; (r = arrivals.poll()) != null; ) {
             r.result.completeExceptionally(new ShuttingDownException("the server shut down before this request ran"));
         }
         LOG.debugf("embeddings stopped (%s pooling)", pooling.name().toLowerCase(Locale.ROOT));

@@ -67,7 +67,7 @@ public final class EncoderEvaluation {
         List<long[][]> halves = halves(text, half);
         float[][] queries = new float[halves.size()][];
         float[][] answers = new float[halves.size()][];
-        try (Embedder embedder = Embedder.of(w, 1)) {
+        try (Embedder embedder = Embedder.of(w, Embedder.Limits.single(8192))) {
             for (int from = 0; from < halves.size(); from += 64) {
                 List<long[]> inputs = new ArrayList<>();
                 int to = Math.min(halves.size(), from + 64);

@@ -48,7 +48,7 @@ class ShippedEncoderServingTest {
                 .model(EncoderModel.EMBEDDED_NAME).inputOfArrayOfStrings(lines).build());
         assertEquals(lines.get(0).length() + lines.get(1).length(), r.usage().promptTokens());
         try (EncoderModel e = EncoderModel.loadEmbedded(ai.djl.Device.cpu());
-             Embedder direct = Embedder.of(e.weights(), 1)) {
+             Embedder direct = Embedder.of(e.weights(), Embedder.Limits.single(8192))) {
             List<long[]> ids = lines.stream().map(s -> e.tokenizer().encode(s)).toList();
             float[][] expected = direct.submit("test", ids).result().get();
             for (int i = 0; i < lines.size(); i++) {
