@@ -84,7 +84,7 @@ public class GenerationRoutes {
 
     /**
      * Structured output: the constraint compiled (or found in the cache), then the request starts.
-     * A compilation can take a while (bounded by moa.structured-output.compile-timeout), so it runs
+     * A compilation can take a while (bounded by moa.structured-output-compile-timeout), so it runs
      * on a worker thread, never on the event loop.
      */
     private void constrainThenStart(RoutingContext rc, Protocol protocol, GenerationSpec spec) {

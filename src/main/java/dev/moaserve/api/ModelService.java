@@ -101,7 +101,7 @@ public class ModelService implements ServedModel {
             throw new IllegalStateException(e.getMessage() + "; lower moa.max-batch-size (now " + config.maxBatchSize() + ")", e);
         }
         scheduler = engine.scheduler();
-        embedder = Embedder.of(model.weights(), pooling, embeddingLimits());
+        embedder = engine.embedder(model.weights(), pooling, embeddingLimits());
         MoaModel m = model;
         constraints = new dev.moaserve.engine.constraint.Constraints(
                 () -> dev.moaserve.engine.constraint.Vocabulary.of(m.tokenizer(), m.config().numTokens()),

@@ -62,6 +62,7 @@ final class DecodeWeights {
     final NDArray rope;       // [S', 2, dh]: cos, and sin signed for roll (−sin in the first half)
     final NDArray logits;     // [V, D] after RMSNorm
     final NDArray logitsBias; // [V]
+    final NDArray finalNorm;  // [D] √D · final gamma: the final RMSNorm after normalize (embeddings)
 
     DecodeWeights(MoaWeights w, NDManager manager, DataType dtype) {
         this.config = w.config();
@@ -113,6 +114,7 @@ final class DecodeWeights {
             rope = keep(NDArrays.stack(new NDList(w.rope().cos(), w.rope().sin().mul(rollSign(manager, dh))), 1), manager);
             logits = keep(cast(w.param("to_logits.1.weight").mul(w.finalGamma().mul(rootD).reshape(1, d)), dtype), manager);
             logitsBias = keep(cast(w.logitsBias().duplicate(), dtype), manager);
+            finalNorm = keep(w.finalGamma().mul(rootD), manager);
         }
     }
 

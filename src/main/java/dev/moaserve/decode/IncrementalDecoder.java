@@ -131,6 +131,23 @@ public final class IncrementalDecoder implements AutoCloseable {
         }
     }
 
+    /**
+     * The model's full forward over right-padded rows, in one call of the step program (not the
+     * decode state): ids [B, N] int64 on this decoder's device, {@code lengths[b]} real tokens in
+     * row b → the final normed hidden states [B, N, D] float32 in {@code m}; what padded positions
+     * hold is meaningless. Exact under the canonical rule ({@link dev.moaserve.model.FullForward}).
+     * Safe to call from another thread than the one stepping.
+     */
+    public NDArray hidden(NDManager m, NDArray ids, int[] lengths) {
+        long[] l = new long[lengths.length];
+        for (int i = 0; i < l.length; i++) {
+            l[i] = lengths[i];
+        }
+        try (NDArray lens = m.create(l)) {
+            return script.hidden(ids, lens, m);
+        }
+    }
+
     public ModelConfig config() {
         return c;
     }

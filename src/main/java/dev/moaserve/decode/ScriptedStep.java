@@ -30,6 +30,7 @@ final class ScriptedStep implements AutoCloseable {
 
     private final PtSymbolBlock module;
     private final IValue weights;
+    private final NDArray finalNorm;
     private final NDArray rowCounter;     // int64 [1]: rows computed, summed over layers and steps
     private final IValue rowCounterArg;
     private IValue poolArg;
@@ -65,6 +66,7 @@ final class ScriptedStep implements AutoCloseable {
         } else {
             weights = given;
         }
+        finalNorm = w.finalNorm;
         rowCounter = manager.zeros(new ai.djl.ndarray.types.Shape(1), DataType.INT64);
         rowCounterArg = IValue.from((PtNDArray) rowCounter);
     }
@@ -104,6 +106,15 @@ final class ScriptedStep implements AutoCloseable {
                          NDArray sampleFloats, NDArray sampleInts, long[] sampleMeta, NDManager manager) {
         return call(manager, "step_sample", weights, poolArg(pool), floats, ints, meta, rowCounterArg,
                 sampleFloats, sampleInts, sampleMeta);
+    }
+
+    /**
+     * The full forward of right-padded rows (embeddings): ids [B, N] int64, lengths [B] int64 →
+     * the final normed hidden states [B, N, D] float32 (the caller's manager owns them). Runs on
+     * any thread: it reads the weights and touches no decode state.
+     */
+    NDArray hidden(NDArray ids, NDArray lengths, NDManager manager) {
+        return call(manager, "hidden", weights, ids, lengths, finalNorm);
     }
 
     /** The program's sampler alone, on logits [N, V] (tests, and steps that were not sampled in the call). */

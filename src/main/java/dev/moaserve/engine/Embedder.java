@@ -7,10 +7,9 @@ import ai.djl.ndarray.types.Shape;
 import dev.moaserve.model.Djl;
 import dev.moaserve.model.EncoderForward;
 import dev.moaserve.model.EncoderWeights;
-import dev.moaserve.model.FullForward;
+import dev.moaserve.decode.IncrementalDecoder;
 import dev.moaserve.model.MoaWeights;
 import dev.moaserve.model.NativeMemory;
-import dev.moaserve.model.Ops;
 import org.jboss.logging.Logger;
 
 import java.util.ArrayDeque;
@@ -29,7 +28,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * norm, pooled over the tokens ({@link Pooling#MEAN}) or taken at the last token
  * ({@link Pooling#LAST}), then L2-normalised. From a MoA encoder ({@link #of(EncoderWeights, Limits)}:
  * mean pooling, as sentence encoders do) or from an autoregressive model as vLLM serves decoder
- * models ({@link #of(MoaWeights, Pooling, Limits)}: its full forward, every token visible).
+ * models ({@link #of(IncrementalDecoder, MoaWeights, Pooling, Limits)}: its full forward, every token visible).
  *
  * <p>Work is bounded by tokens, never by input count: a request's inputs (longest first) are cut
  * into micro-batches of at most {@link Limits#batchTokens} padded tokens (rows × the longest
@@ -118,10 +117,12 @@ public final class Embedder implements AutoCloseable {
     private final Thread worker;
     private volatile boolean stopped;
 
-    /** Embeddings from an autoregressive model's full forward. */
-    public static Embedder of(MoaWeights weights, Pooling pooling, Limits limits) {
-        return new Embedder((m, ids, lengths) -> Ops.rmsNorm(FullForward.paddedHidden(weights, m, ids, lengths), weights.finalGamma()),
-                weights.manager(), weights.config().dim(), weights.config().seqLen(), pooling, limits);
+    /**
+     * Embeddings from an autoregressive model's full forward: one call of its decoder's step
+     * program per micro-batch ({@link IncrementalDecoder#hidden}), the decode state untouched.
+     */
+    public static Embedder of(IncrementalDecoder decoder, MoaWeights weights, Pooling pooling, Limits limits) {
+        return new Embedder(decoder::hidden, weights.manager(), weights.config().dim(), weights.config().seqLen(), pooling, limits);
     }
 
     /** Embeddings from an encoder: mean over the input's tokens. */

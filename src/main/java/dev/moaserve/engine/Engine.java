@@ -6,6 +6,7 @@ import dev.moaserve.decode.IncrementalDecoder;
 import dev.moaserve.decode.PoolAllocationException;
 import dev.moaserve.model.Djl;
 import dev.moaserve.model.MoaModel;
+import dev.moaserve.model.MoaWeights;
 
 import java.util.List;
 
@@ -64,6 +65,11 @@ public final class Engine implements AutoCloseable {
             decoder.prefill(s, new long[] {0, 0});
             decoder.decode(List.of(s), new long[] {0});
         }
+    }
+
+    /** Embeddings of this model, computed by the decoder's program beside the scheduler's steps. */
+    public Embedder embedder(MoaWeights weights, Embedder.Pooling pooling, Embedder.Limits limits) {
+        return Embedder.of(decoder, weights, pooling, limits);
     }
 
     public Scheduler scheduler() {

@@ -417,3 +417,131 @@ class DecodeStep(Module):
   def unit(self: __torch__.DecodeStep, x: Tensor) -> Tensor:
     # F.normalize: x / max(|x|_2, 1e-12) along the last axis
     return torch.div(x, torch.clamp_min(torch.linalg_vector_norm(x, 2, [-1], True), 1e-12))
+
+  def hidden(self: __torch__.DecodeStep, wts: List[Tensor], ids: Tensor, lengths: Tensor, final_gamma: Tensor) -> Tensor:
+    # The model's full forward over right-padded rows, for embeddings: ids [B, N] int64, lengths
+    # [B] int64 (row b's first lengths[b] tokens are real) -> the final normed hidden states
+    # [B, N, D] float32 (padded positions hold nothing meaningful). The canonical rule, as
+    # FullForward computes it: local attention of position i over i-W..i; per window >= 1 and
+    # expert, the top-k_q of the window's real rows and the top-k_kv of the positions before the
+    # window (stable sorts: ties to the lower position). Every row of a window attends to the
+    # window's routed keys; rows an expert did not select take its null token instead.
+    B = ids.size(0)
+    N = ids.size(1)
+    D = self.dim
+    pos = torch.arange(N, dtype=ids.dtype, device=ids.device)
+    x = torch.add(torch.index_select(wts[0], 0, ids.reshape(-1)).view(B, N, D), wts[1][0:N])
+    rope = torch.index_select(wts[2], 0, pos)                                 # [N, 2, dh]
+    cos = rope[:, 0:1].unsqueeze(0)                                           # [1, N, 1, dh]
+    sin = rope[:, 1:2].unsqueeze(0)
+    real = torch.lt(pos.view(1, N), lengths.view(B, 1))                        # [B, N]
+    local_bias = self.local_bias_blocks(N, x.device)                          # [nb, W, 2W]
+    for l in range(self.depth):
+      lw = 5 + 16 * l
+      cd = wts[lw + 2].dtype
+      mix = self.local_full(wts, lw, x, cos, sin, local_bias)
+      if N > self.window:
+        mix = torch.add(mix, self.routed_full(wts, lw, x, cos, sin, real))
+      h = torch.add(x, mix)
+      ff = torch.gelu(torch.linear(self.unit(h).to(cd), wts[lw + 12], wts[lw + 13]).float())
+      x = torch.add(h, torch.linear(ff.to(cd), wts[lw + 14], wts[lw + 15]).float())
+    return torch.mul(self.unit(x), final_gamma)                                # [B, N, D]
+
+  def local_bias_blocks(self: __torch__.DecodeStep, N: int, device: Device) -> Tensor:
+    # additive mask of blocked local attention, [nb, W, 2W]: query i of block b sees look-around
+    # key j (absolute (b-1)W + j) iff 0 <= W + i - j <= W; block 0 has no previous block
+    W = self.local_window
+    nb = (N + W - 1) // W
+    i = torch.arange(W, device=device).view(W, 1)
+    j = torch.arange(2 * W, device=device).view(1, 2 * W)
+    seen = torch.logical_and(torch.ge(j, i), torch.le(j, torch.add(i, W)))    # [W, 2W]
+    first = torch.logical_and(seen, torch.ge(j, W))
+    blocks = torch.cat([first.unsqueeze(0), seen.unsqueeze(0).expand(nb - 1, W, 2 * W)], 0)
+    return torch.mul(torch.logical_not(blocks).float(), self.neg)
+
+  def local_full(self: __torch__.DecodeStep, wts: List[Tensor], lw: int, x: Tensor, cos: Tensor, sin: Tensor,
+      bias: Tensor) -> Tensor:
+    # causal local attention of every position over the W before it, in blocks of W with one
+    # block of look-back: x [B, N, D] -> [B, N, D]
+    B = x.size(0)
+    N = x.size(1)
+    H = self.heads
+    dh = self.dim_head
+    I = self.inner
+    W = self.local_window
+    nb = bias.size(0)
+    cd = wts[lw + 2].dtype
+    ln = torch.layer_norm(x, [self.dim], wts[lw + 0], wts[lw + 1], 1e-5)
+    qkv = torch.linear(ln.to(cd), wts[lw + 2]).float()                         # [B, N, 3I]
+    qk = self.rotary(qkv[:, :, 0:2 * I].reshape(B, N, 2 * H, dh), cos, sin)   # [B, N, 2H, dh]
+    v = qkv[:, :, 2 * I:3 * I].reshape(B, N, H, dh)
+    pad = nb * W - N
+    qk = torch.constant_pad_nd(qk, [0, 0, 0, 0, 0, pad], 0.0)
+    v = torch.constant_pad_nd(v, [0, 0, 0, 0, 0, pad], 0.0)
+    q = qk[:, :, 0:H].reshape(B * nb, W, H, dh).transpose(1, 2)               # [B*nb, H, W, dh]
+    k = qk[:, :, H:2 * H].reshape(B, nb, W, H, dh)
+    vb = v.reshape(B, nb, W, H, dh)
+    k = torch.cat([torch.constant_pad_nd(k[:, 0:nb - 1], [0, 0, 0, 0, 0, 0, 1, 0], 0.0), k], 2)   # [B, nb, 2W, H, dh]
+    vb = torch.cat([torch.constant_pad_nd(vb[:, 0:nb - 1], [0, 0, 0, 0, 0, 0, 1, 0], 0.0), vb], 2)
+    k = k.reshape(B * nb, 2 * W, H, dh).transpose(1, 2)                       # [B*nb, H, 2W, dh]
+    vb = vb.reshape(B * nb, 2 * W, H, dh).transpose(1, 2)
+    mask = bias.unsqueeze(0).expand(B, nb, W, 2 * W).reshape(B * nb, 1, W, 2 * W)
+    att = torch.scaled_dot_product_attention(q, k, vb, mask, 0.0, False, scale=1.0)   # [B*nb, H, W, dh]
+    out = att.transpose(1, 2).reshape(B, nb * W, I)[:, 0:N]
+    return torch.linear(out.to(cd), wts[lw + 3]).float()                      # [B, N, D]
+
+  def routed_full(self: __torch__.DecodeStep, wts: List[Tensor], lw: int, x: Tensor, cos: Tensor, sin: Tensor,
+      real: Tensor) -> Tensor:
+    # every expert's attention for windows >= 1: x [B, N, D], real [B, N] -> [B, N, D] (window 0: 0)
+    B = x.size(0)
+    N = x.size(1)
+    D = self.dim
+    H = self.heads
+    dh = self.dim_head
+    I = self.inner
+    G = self.experts
+    w = self.window
+    nw = (N + w - 1) // w
+    nq = nw - 1
+    ctx = nq * w
+    K = min(self.routed_kv, ctx)
+    cd = wts[lw + 2].dtype
+    pad = nw * w - N
+    u = self.unit(x)
+    # queries: the top-k_q real rows of each window by the query router
+    sq = torch.where(real.unsqueeze(2), self.row_logits(x, wts[lw + 4]), self.neg)   # [B, N, G]
+    sq = torch.constant_pad_nd(sq, [0, 0, 0, pad], self.neg)
+    sq = sq.view(B, nw, w, G)[:, 1:].permute([0, 1, 3, 2])                   # [B, nq, G, w]
+    order = torch.sort(sq, dim=-1, descending=True, stable=True)[1]
+    sel = torch.zeros_like(sq).scatter_(3, order[:, :, :, 0:self.routed_queries], 1.0)
+    realw = torch.constant_pad_nd(real.float(), [0, pad], 0.0).view(B, nw, 1, w)[:, 1:]
+    sel = torch.mul(sel, realw)                                               # [B, nq, G, w] 0/1
+    # keys/values: for window i, the top-k_kv of positions < i*w by the key/value router
+    skv = self.row_logits(x[:, 0:ctx], wts[lw + 5]).permute([0, 2, 1])       # [B, G, ctx]
+    cpos = torch.arange(ctx, device=x.device).view(1, ctx)
+    ends = torch.mul(torch.arange(1, nq + 1, device=x.device), w).view(nq, 1)
+    avail = torch.lt(cpos, ends)                                              # [nq, ctx]
+    s4 = torch.where(avail, skv.unsqueeze(2), self.neg)                       # [B, G, nq, ctx]
+    pick = torch.sort(s4, dim=-1, descending=True, stable=True)[1][:, :, :, 0:K]   # [B, G, nq, K]
+    kv = torch.linear(u[:, 0:ctx].to(cd), wts[lw + 7]).float().view(B, ctx, G, 2, H, dh)
+    keys = self.rotary(kv[:, :, :, 0], cos[:, 0:ctx].unsqueeze(2), sin[:, 0:ctx].unsqueeze(2))   # [B, ctx, G, H, dh]
+    at = pick.reshape(B, G, nq * K, 1, 1).expand(B, G, nq * K, H, dh)
+    keys = torch.gather(keys.permute([0, 2, 1, 3, 4]), 2, at).view(B, G, nq, K, H, dh)
+    values = torch.gather(kv[:, :, :, 1].permute([0, 2, 1, 3, 4]), 2, at).view(B, G, nq, K, H, dh)
+    null_k = wts[lw + 10].float().view(1, G, 1, H, 1, dh).expand(B, G, nq, H, 1, dh)
+    null_v = wts[lw + 11].float().view(1, G, 1, H, 1, dh).expand(B, G, nq, H, 1, dh)
+    keys = torch.cat([null_k, keys.transpose(3, 4)], 4).reshape(B * G * nq, H, K + 1, dh)
+    values = torch.cat([null_v, values.transpose(3, 4)], 4).reshape(B * G * nq, H, K + 1, dh)
+    have = torch.lt(torch.arange(K, device=x.device).view(1, K), ends)        # [nq, K]: fewer than K before window i
+    bias = torch.cat([torch.zeros([nq, 1], device=x.device), torch.mul(torch.logical_not(have).float(), self.neg)], 1)
+    bias = bias.view(1, 1, nq, 1, 1, K + 1).expand(B, G, nq, 1, 1, K + 1).reshape(B * G * nq, 1, 1, K + 1)
+    # every row of windows >= 1 attends (a row its expert did not select is masked out below)
+    qs = self.rotary(torch.linear(u.to(cd), wts[lw + 6]).float().view(B, N, G * H, dh), cos, sin)
+    qs = torch.constant_pad_nd(qs, [0, 0, 0, 0, 0, pad], 0.0).view(B, nw, w, G, H, dh)[:, 1:]
+    qs = qs.permute([0, 3, 1, 4, 2, 5]).reshape(B * G * nq, H, w, dh)
+    att = torch.scaled_dot_product_attention(qs, keys, values, bias, 0.0, False, scale=1.0)   # [B*G*nq, H, w, dh]
+    att = att.view(B, G, nq, H, w, dh).permute([0, 2, 4, 1, 3, 5]).reshape(B, ctx, G, I)
+    chosen = sel.permute([0, 1, 3, 2]).reshape(B, ctx, G)                     # [B, nq*w, G]
+    out = torch.linear(torch.mul(att, chosen.unsqueeze(3)).reshape(B, ctx, G * I).to(cd), wts[lw + 8]).float()
+    out = torch.add(out, torch.matmul(torch.rsub(chosen, 1.0), wts[lw + 9]))   # [B, nq*w, D]
+    return torch.constant_pad_nd(out, [0, 0, w, 0], 0.0)[:, 0:N]              # window 0 gets none

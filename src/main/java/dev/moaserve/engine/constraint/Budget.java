@@ -51,7 +51,7 @@ final class Budget {
      */
     void expect(long states, String at) {
         if (states > maxStates) {
-            throw new ConstraintException("the constraint would compile to more than " + maxStates + " states (moa.structured-output.max-states; at schema" + at
+            throw new ConstraintException("the constraint would compile to more than " + maxStates + " states (moa.structured-output-max-states; at schema" + at
                     + "); simplify it (fewer repetitions, shorter bounds)");
         }
     }
@@ -61,7 +61,7 @@ final class Budget {
             throw new ConstraintException("the compilation was abandoned: its client left");
         }
         if (System.nanoTime() > deadline) {
-            throw new ConstraintException("the constraint took longer than " + maxMillis + " ms to compile (moa.structured-output.compile-timeout; at schema" + at
+            throw new ConstraintException("the constraint took longer than " + maxMillis + " ms to compile (moa.structured-output-compile-timeout; at schema" + at
                     + "); simplify it");
         }
     }
@@ -77,7 +77,7 @@ final class Budget {
             a.minimize();
         }
         if (a.getNumberOfStates() > maxStates) {
-            throw new ConstraintException("the constraint compiles to more than " + maxStates + " states (moa.structured-output.max-states; at schema" + at
+            throw new ConstraintException("the constraint compiles to more than " + maxStates + " states (moa.structured-output-max-states; at schema" + at
                     + "); simplify it");
         }
         return a;
@@ -87,7 +87,7 @@ final class Budget {
     Automaton done(Automaton a, String at) {
         check(at);
         if (a.getNumberOfStates() > maxStates) {
-            throw new ConstraintException("the constraint compiles to more than " + maxStates + " states (moa.structured-output.max-states; at schema" + at
+            throw new ConstraintException("the constraint compiles to more than " + maxStates + " states (moa.structured-output-max-states; at schema" + at
                     + "); simplify it");
         }
         return a;

@@ -146,7 +146,7 @@ public final class Constraints implements AutoCloseable {
         }
         if (chars + 1 > budget.maxStates()) {
             throw new ConstraintException("the choices have " + chars + " characters in all; at most " + (budget.maxStates() - 1)
-                    + " are compiled (moa.structured-output.max-states)");
+                    + " are compiled (moa.structured-output-max-states)");
         }
         return texts.length == 0 ? Automaton.makeEmpty() : Automaton.makeStringUnion(texts);
     }

@@ -1,0 +1,84 @@
+package dev.moaserve.decode;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.Shape;
+import dev.moaserve.model.Djl;
+import dev.moaserve.model.FullForward;
+import dev.moaserve.model.Init;
+import dev.moaserve.model.ModelConfig;
+import dev.moaserve.model.MoaModel;
+import dev.moaserve.model.MoaWeights;
+import dev.moaserve.model.Ops;
+import org.junit.jupiter.api.Test;
+
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The step program's full forward of right-padded rows ({@code hidden}, what embeddings run)
+ * equals the definition: each row's real positions match {@link FullForward} on that row alone,
+ * then the final norm; for models that route every query (k_q = w, the shipped one) and for
+ * models that choose (k_q &lt; w, where padding must not compete for a window's query slots),
+ * for rows shorter than one window, than the local window, and many windows long.
+ */
+class ScriptedHiddenTest {
+    private static final double TOL = 2e-5;
+
+    @Test
+    void paddedRowsEqualTheFullForward() {
+        Djl.inferenceThread();
+        try (NDManager m = Djl.newManager()) {
+            for (int kq : new int[] {8, 3}) {
+                ModelConfig c = new ModelConfig(19, 16, 2, 200, 6, 8, kq, 5, 2, 4, 2, 2, true, 1.0, 20, 0.03, 4, 0.7, 8);
+                MoaWeights w = Init.random(c, m, 11 + kq);
+                try (IncrementalDecoder dec = new IncrementalDecoder(w)) {
+                    double err = maxError(w, dec, m, new int[] {200, 57, 8, 9, 3, 1}, new Random(kq));
+                    assertTrue(err < TOL, "k_q " + kq + ": max |scripted - full forward| " + err);
+                }
+            }
+        }
+    }
+
+    @Test
+    void theShippedModelAgrees() {
+        Djl.inferenceThread();
+        try (MoaModel model = MoaModel.loadEmbedded(); NDManager m = Djl.newManager();
+             IncrementalDecoder dec = new IncrementalDecoder(model.weights())) {
+            double err = maxError(model.weights(), dec, m, new int[] {1024, 390, 65, 31}, new Random(3));
+            assertTrue(err < 1e-4, "max |scripted - full forward| " + err);
+        }
+    }
+
+    /** Largest difference over every row's real positions, the batch padded to its longest row. */
+    private static double maxError(MoaWeights w, IncrementalDecoder dec, NDManager parent, int[] lengths, Random rnd) {
+        ModelConfig c = w.config();
+        int n = lengths[0];
+        int d = c.dim();
+        long[][] rows = new long[lengths.length][];
+        long[] ids = new long[lengths.length * n];
+        for (int b = 0; b < lengths.length; b++) {
+            rows[b] = new long[lengths[b]];
+            for (int t = 0; t < lengths[b]; t++) {
+                rows[b][t] = rnd.nextInt(c.numTokens());
+                ids[b * n + t] = rows[b][t];
+            }
+        }
+        double worst = 0;
+        try (NDManager m = parent.newSubManager(); NDScope scope = new NDScope()) {
+            scope.suppressNotUsedWarning();
+            float[] got = dec.hidden(m, m.create(ids, new Shape(lengths.length, n)), lengths).toFloatArray();
+            for (int b = 0; b < lengths.length; b++) {
+                NDArray alone = Ops.rmsNorm(FullForward.finalHidden(w, m, m.create(rows[b], new Shape(1, lengths[b])), null, false),
+                        w.finalGamma());
+                float[] want = alone.toFloatArray();
+                for (int i = 0; i < lengths[b] * d; i++) {
+                    worst = Math.max(worst, Math.abs(got[b * n * d + i] - want[i]));
+                }
+            }
+        }
+        return worst;
+    }
+}
