@@ -62,7 +62,10 @@ public final class RequestFields {
         }
     }
 
-    /** A string or a list of at most 4 non-empty strings. */
+    /** Longest stop string: matching costs up to its length per generated token. */
+    static final int MAX_STOP_CHARS = 1_000;
+
+    /** A string or a list of at most 4 non-empty strings of at most {@link #MAX_STOP_CHARS} characters. */
     static List<String> stops(JsonNode s, String param) {
         if (s == null) {
             return List.of();
@@ -83,6 +86,9 @@ public final class RequestFields {
         for (String x : out) {
             if (x.isEmpty()) {
                 throw ApiException.invalid(param, "'" + param + "' strings must not be empty");
+            }
+            if (x.length() > MAX_STOP_CHARS) {
+                throw ApiException.invalid(param, "'" + param + "' strings must have at most " + MAX_STOP_CHARS + " characters");
             }
         }
         return out;

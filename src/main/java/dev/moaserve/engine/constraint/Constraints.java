@@ -96,7 +96,13 @@ public final class Constraints implements AutoCloseable {
      * @throws RejectedExecutionException when the pool's queue is full (a 429)
      */
     public CompletableFuture<TokenConstraint> submit(ConstraintSpec spec, BooleanSupplier abandoned) {
-        return CompletableFuture.supplyAsync(() -> compile(spec, abandoned), pool);
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                return compile(spec, abandoned);
+            } catch (StackOverflowError e) { // a regex's groups nested by the thousand: a client error
+                throw new ConstraintException("the constraint is nested too deeply to compile");
+            }
+        }, pool);
     }
 
     private TokenConstraint compile(ConstraintSpec spec, BooleanSupplier abandoned) {

@@ -35,6 +35,7 @@ final class JsonSchemaAutomaton {
     private final JsonNode root;
     private final Budget budget;
     private final Set<String> resolving = new HashSet<>();
+    private int depth;
 
     /**
      * Builds the other side: a superset of the valid values' compact texts (formats, depth limits
@@ -59,8 +60,22 @@ final class JsonSchemaAutomaton {
         return new JsonSchemaAutomaton(JSON.createObjectNode(), budget, false).freeObject(FREE_DEPTH);
     }
 
+    /** Deepest nesting of subschemas compiled (each level is a few stack frames of the compiler). */
+    static final int MAX_DEPTH = 64;
+
     private Automaton schema(JsonNode s, String at) {
         budget.check(at);
+        if (++depth > MAX_DEPTH) {
+            throw new ConstraintException("schema" + at + " is nested more than " + MAX_DEPTH + " levels deep");
+        }
+        try {
+            return schemaAtDepth(s, at);
+        } finally {
+            depth--;
+        }
+    }
+
+    private Automaton schemaAtDepth(JsonNode s, String at) {
         if (s.isBoolean()) {
             if (!s.asBoolean()) {
                 throw new ConstraintException("schema" + at + " is false: no value is valid");

@@ -110,6 +110,8 @@ class ProtocolParseTest {
         assertEquals("parameters.top_p", refused(Protocol.TGI, "{\"inputs\": \"a\", \"parameters\": {\"top_p\": 1.0}}").param());
         assertEquals(404, refused(Protocol.COMPLETIONS, "{\"prompt\": \"a\", \"model\": \"other\"}").status());
         assertEquals("moa_decode", refused(Protocol.COMPLETIONS, "{\"prompt\": \"a\", \"moa_decode\": \"turbo\"}").param());
+        String longStop = "x".repeat(RequestFields.MAX_STOP_CHARS + 1);
+        assertEquals("stop", refused(Protocol.COMPLETIONS, "{\"prompt\": \"a\", \"stop\": [\"" + longStop + "\"]}").param());
     }
 
     @Test

@@ -107,6 +107,27 @@ class CompileBoundsTest {
     }
 
     @Test
+    void deepNestingIsRefusedByName() throws Exception {
+        String nested = "{\"type\":\"string\"}";
+        for (int i = 0; i < 100; i++) {
+            nested = "{\"type\":\"array\",\"items\":" + nested + "}";
+        }
+        String schema = nested;
+        try (Constraints constraints = new Constraints(() -> Vocabulary.ofTexts(printable()), 4,
+                new Constraints.Limits(1, 4, DEADLINE_MS, 200_000))) {
+            var e = assertThrows(java.util.concurrent.ExecutionException.class, () -> constraints.submit(
+                    new ConstraintSpec(ConstraintSpec.Kind.JSON_SCHEMA, schema), () -> false).get(30, TimeUnit.SECONDS));
+            assertTrue(e.getCause().getMessage().contains("nested more than " + JsonSchemaAutomaton.MAX_DEPTH), e.getCause().getMessage());
+            String regex = "(".repeat(900) + "a" + ")".repeat(900);
+            try {
+                constraints.submit(new ConstraintSpec(ConstraintSpec.Kind.REGEX, regex), () -> false).get(30, TimeUnit.SECONDS);
+            } catch (java.util.concurrent.ExecutionException refused) {
+                assertInstanceOf(ConstraintException.class, refused.getCause()); // never a server error
+            }
+        }
+    }
+
+    @Test
     void anAbandonedCompilationStops() throws Exception {
         AtomicBoolean gone = new AtomicBoolean();
         try (Constraints constraints = new Constraints(() -> Vocabulary.ofTexts("a", "b"), 4,
