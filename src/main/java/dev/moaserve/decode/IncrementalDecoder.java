@@ -250,6 +250,28 @@ public final class IncrementalDecoder implements AutoCloseable {
         }
     }
 
+    /**
+     * Feeds a fresh exact-decoding state the first whole routed windows of its prompt in one call
+     * (a full forward of them, then the state a step per window would leave at that boundary:
+     * ring, local keys/values, kept routed keys/values), instead of one step per window.
+     *
+     * @param tokens a multiple of the routed window, at least one window; {@code s} has consumed nothing
+     */
+    public void prefillWindows(DecodeState s, long[] tokens) {
+        int w = c.routedWindowSize();
+        if (s.length != 0 || s.mode != DecodeMode.EXACT || tokens.length == 0 || tokens.length % w != 0
+                || tokens.length > c.seqLen()) {
+            throw new IllegalArgumentException("prefillWindows takes whole windows of a fresh exact state, got "
+                    + tokens.length + " tokens after " + s.length);
+        }
+        useThreads(tokens.length);
+        try (NDManager m = manager.newSubManager(); NDArray ids = m.create(tokens)) {
+            script.prefillWindows(pool, ids, s.slot, m);
+        }
+        s.length = tokens.length;
+        s.fill = 0;
+    }
+
     /** How many tokens the next step may append to this state without crossing a window boundary. */
     public int roomInWindow(DecodeState s) {
         return c.routedWindowSize() - s.fill;

@@ -117,6 +117,11 @@ final class ScriptedStep implements AutoCloseable {
         return call(manager, "hidden", weights, ids, lengths, finalNorm);
     }
 
+    /** Feeds a fresh slot's first whole windows of prompt ({@code ids} [n] int64) in one full forward. */
+    void prefillWindows(StatePool pool, NDArray ids, int slot, NDManager manager) {
+        call(manager, "prefill_windows", weights, poolArg(pool), ids, (long) slot).close();
+    }
+
     /** The program's sampler alone, on logits [N, V] (tests, and steps that were not sampled in the call). */
     NDArray sample(NDArray logits, NDArray sampleFloats, NDArray sampleInts, long[] sampleMeta, NDManager manager) {
         return call(manager, "sample", logits, sampleFloats, sampleInts, sampleMeta);
@@ -134,7 +139,8 @@ final class ScriptedStep implements AutoCloseable {
                 if (args[k] instanceof IValue kept) {
                     values[k] = kept;
                 } else {
-                    values[k] = args[k] instanceof long[] ints ? IValue.listFrom(ints) : IValue.from((PtNDArray) args[k]);
+                    values[k] = args[k] instanceof long[] ints ? IValue.listFrom(ints)
+                            : args[k] instanceof Long one ? IValue.from(one) : IValue.from((PtNDArray) args[k]);
                     own.add(values[k]);
                 }
             }

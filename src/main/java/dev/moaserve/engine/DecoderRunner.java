@@ -7,6 +7,7 @@ import dev.moaserve.model.DecodeMode;
 import dev.moaserve.model.Djl;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /** The scheduler's runner over the model: an {@link IncrementalDecoder}, sampling inside its step program. */
@@ -33,6 +34,9 @@ public final class DecoderRunner implements StepRunner {
             state.close();
         }
     }
+
+    /** Fewer whole windows than this go through the step, which handles them as fast. */
+    static final int MIN_WINDOWS = 2;
 
     private final IncrementalDecoder decoder;
 
@@ -83,6 +87,18 @@ public final class DecoderRunner implements StepRunner {
     @Override
     public State snapshot(State s) {
         return new Slot(decoder.snapshot(decodeState(s)));
+    }
+
+    /** Exact decoding of a fresh state only (frozen decoding routes rows as they arrive, which a full forward does not). */
+    @Override
+    public int prefillWindows(State s, long[] prompt) {
+        int w = window();
+        int whole = (prompt.length - 1) / w * w;
+        if (s.length() != 0 || s.mode() != DecodeMode.EXACT || whole < MIN_WINDOWS * w) {
+            return 0;
+        }
+        decoder.prefillWindows(decodeState(s), Arrays.copyOf(prompt, whole));
+        return whole;
     }
 
     @Override

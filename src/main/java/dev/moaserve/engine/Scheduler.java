@@ -272,6 +272,11 @@ public final class Scheduler implements AutoCloseable {
             s.cached = hit.length();
         } else {
             s.state = runner.newState(s.request.decodeMode());
+            // a new prompt's whole windows in one call where the runner can; the rest goes through steps
+            s.fed = runner.prefillWindows(s.state, s.request.prompt());
+            if (s.fed > 0) {
+                cache.offer(s.request.prompt(), s.fed, s.state);
+            }
         }
     }
 

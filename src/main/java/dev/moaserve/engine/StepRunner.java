@@ -43,6 +43,17 @@ public interface StepRunner {
     /** A parked copy of {@code s} that no step touches (a prefix-cache entry), to be forked later. */
     State snapshot(State s);
 
+    /**
+     * Feeds a fresh state the whole routed windows of its prompt at once where the runner can (a
+     * full forward instead of a step per window), always leaving at least one token for the step
+     * that samples the first token.
+     *
+     * @return the tokens fed: a multiple of {@link #window()}, 0 when it does not apply
+     */
+    default int prefillWindows(State s, long[] prompt) {
+        return 0;
+    }
+
     /** Tokens {@code s} may still take in this step: a chunk never crosses its window's end. */
     int roomInWindow(State s);
 

@@ -437,15 +437,19 @@ class DecodeStep(Module):
     real = torch.lt(pos.view(1, N), lengths.view(B, 1))                        # [B, N]
     local_bias = self.local_bias_blocks(N, x.device)                          # [nb, W, 2W]
     for l in range(self.depth):
-      lw = 5 + 16 * l
-      cd = wts[lw + 2].dtype
-      mix = self.local_full(wts, lw, x, cos, sin, local_bias)
-      if N > self.window:
-        mix = torch.add(mix, self.routed_full(wts, lw, x, cos, sin, real))
-      h = torch.add(x, mix)
-      ff = torch.gelu(torch.linear(self.unit(h).to(cd), wts[lw + 12], wts[lw + 13]).float())
-      x = torch.add(h, torch.linear(ff.to(cd), wts[lw + 14], wts[lw + 15]).float())
+      x = self.full_layer(wts, 5 + 16 * l, x, cos, sin, local_bias, real)
     return torch.mul(self.unit(x), final_gamma)                                # [B, N, D]
+
+  def full_layer(self: __torch__.DecodeStep, wts: List[Tensor], lw: int, x: Tensor, cos: Tensor, sin: Tensor,
+      local_bias: Tensor, real: Tensor) -> Tensor:
+    # one residual layer over whole rows: x + local + routed, then + feed-forward; x [B, N, D]
+    cd = wts[lw + 2].dtype
+    mix = self.local_full(wts, lw, x, cos, sin, local_bias)
+    if x.size(1) > self.window:
+      mix = torch.add(mix, self.routed_full(wts, lw, x, cos, sin, real))
+    h = torch.add(x, mix)
+    ff = torch.gelu(torch.linear(self.unit(h).to(cd), wts[lw + 12], wts[lw + 13]).float())
+    return torch.add(h, torch.linear(ff.to(cd), wts[lw + 14], wts[lw + 15]).float())
 
   def local_bias_blocks(self: __torch__.DecodeStep, N: int, device: Device) -> Tensor:
     # additive mask of blocked local attention, [nb, W, 2W]: query i of block b sees look-around
@@ -545,3 +549,55 @@ class DecodeStep(Module):
     out = torch.linear(torch.mul(att, chosen.unsqueeze(3)).reshape(B, ctx, G * I).to(cd), wts[lw + 8]).float()
     out = torch.add(out, torch.matmul(torch.rsub(chosen, 1.0), wts[lw + 9]))   # [B, nq*w, D]
     return torch.constant_pad_nd(out, [0, 0, w, 0], 0.0)[:, 0:N]              # window 0 gets none
+
+  def prefill_windows(self: __torch__.DecodeStep, wts: List[Tensor], pool: List[Tensor], ids: Tensor, slot: int) -> Tensor:
+    # Feeds a fresh slot's first n prompt tokens (whole routed windows, exact decoding) in one
+    # full forward, and leaves the state a step per window would have left at this boundary:
+    # the positions' ring entries; per layer the local keys/values of the last R positions at
+    # ring index p % R, and per expert the top-k_kv routed keys/values of all n positions in rank
+    # order (logit descending, ties to the lower position: what commit keeps), with their
+    # logits; no current-window rows. ids [n] int64 -> an empty tensor.
+    n = ids.size(0)
+    D = self.dim
+    H = self.heads
+    dh = self.dim_head
+    I = self.inner
+    G = self.experts
+    R = self.ring
+    K = min(self.routed_kv, n)
+    pos = torch.arange(n, dtype=ids.dtype, device=ids.device)
+    x = torch.add(torch.index_select(wts[0], 0, ids), wts[1][0:n]).view(1, n, D)
+    rope = torch.index_select(wts[2], 0, pos)                                 # [n, 2, dh]
+    cos = rope[:, 0:1].unsqueeze(0)                                           # [1, n, 1, dh]
+    sin = rope[:, 1:2].unsqueeze(0)
+    real = torch.ge(pos, 0).view(1, n)
+    local_bias = self.local_bias_blocks(n, ids.device)
+    first = max(0, n - R)
+    kept = pos[first:]                                                        # [r] positions the ring keeps
+    ring_at = torch.remainder(kept, R)
+    slots = torch.full([n - first], slot, dtype=ids.dtype, device=ids.device)
+    pool[0][slot].index_copy_(0, ring_at, kept.float())
+    for l in range(self.depth):
+      lw = 5 + 16 * l
+      lp = 1 + 9 * l
+      cd = wts[lw + 2].dtype
+      kd = pool[lp + 0].dtype
+      # local keys/values of the ring's positions
+      ln = torch.layer_norm(x[0, first:], [D], wts[lw + 0], wts[lw + 1], 1e-5)
+      qkv = torch.linear(ln.to(cd), wts[lw + 2]).float()                       # [r, 3I]
+      k = self.rotary(qkv[:, I:2 * I].reshape(n - first, H, dh), cos[0, first:], sin[0, first:])
+      pool[lp + 0][slots, :, ring_at] = k.to(kd)                               # [P, H, R, dh]
+      pool[lp + 1][slots, :, ring_at] = qkv[:, 2 * I:3 * I].reshape(n - first, H, dh).to(kd)
+      # every expert's top-k_kv of all n positions
+      u = self.unit(x[0])
+      order = torch.sort(self.row_logits(x[0], wts[lw + 5]).transpose(0, 1), dim=-1, descending=True, stable=True)
+      pick = order[1][:, 0:K]                                                  # [G, K]
+      kv = torch.linear(u.to(cd), wts[lw + 7]).float().view(n, G, 2, H, dh)
+      keys = self.rotary(kv[:, :, 0], cos[0].unsqueeze(1), sin[0].unsqueeze(1))   # [n, G, H, dh]
+      at = pick.reshape(G, K, 1, 1).expand(G, K, H, dh)
+      pool[lp + 4][slot, :, :, 1:K + 1] = torch.gather(keys.transpose(0, 1), 1, at).transpose(1, 2).to(kd)   # [G, H, K, dh]
+      pool[lp + 5][slot, :, :, 1:K + 1] = torch.gather(kv[:, :, 1].transpose(0, 1), 1, at).transpose(1, 2).to(kd)
+      pool[lp + 6][slot, :, :, :, 1:K + 1] = 0.0
+      pool[lp + 7][slot, :, 0:K] = order[0][:, 0:K]
+      x = self.full_layer(wts, lw, x, cos, sin, local_bias, real)
+    return torch.zeros([0], device=ids.device)
