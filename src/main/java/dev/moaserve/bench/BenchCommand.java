@@ -62,6 +62,9 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--embeddings", description = "instead: embeddings/s (64 and 256 tokens, B = 1/8/32) and routed vs dense encoders at 256 and 1,024 tokens")
     boolean embeddings;
 
+    @Option(names = "--prefill", description = "instead: time to the first token's logits at 256/512/1,000 prompt tokens, whole windows at once vs window by window")
+    boolean prefill;
+
     @Option(names = "--frozen", description = "instead: exact vs frozen-prefix decoding (moa.decode), and frozen with bfloat16 matmuls, at B = 1/8/32/64")
     boolean frozen;
     @Option(names = "--startup", description = "instead: start -> ready of the packaged app by JDK and AOT cache (needs --app)")
@@ -102,6 +105,10 @@ public final class BenchCommand implements Callable<Integer> {
         if (embeddings) {
             Djl.inferenceThread();
             return EmbeddingBench.run(out, quick);
+        }
+        if (prefill) {
+            Djl.inferenceThread();
+            return PrefillBench.run(out, quick);
         }
         if (frozen) {
             Djl.inferenceThread();
