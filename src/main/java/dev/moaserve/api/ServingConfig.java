@@ -116,7 +116,7 @@ public interface ServingConfig {
          * memory a forward needs (docs/performance.md gives bytes per batched token). Raised to
          * the model's context length when below it.
          */
-        @WithDefault("4096")
+        @WithDefault("2048")
         int maxBatchedTokens();
 
         /** Most tokens in one request (OpenAI's bound is 300,000); over it: 400. */

@@ -80,7 +80,7 @@ final class EmbeddingBench {
             }
             texts.add(ids);
         }
-        Embedder.Limits limits = new Embedder.Limits(4096, 1, Long.MAX_VALUE);
+        Embedder.Limits limits = new Embedder.Limits(2048, 1, Long.MAX_VALUE);
         try (Embedder embedder = Embedder.of(decoder, model.weights(), Embedder.Pooling.MEAN, limits)) {
             embedder.submit("warm-up", texts.subList(0, 8)).result().get();
             long idle = Rss.current();

@@ -27,22 +27,10 @@ final class Determinizer {
     private final char[][] max;
     private final int[][] dest;
     private final boolean[] accept;
-    private final Map<Key, State> made = new HashMap<>();
+    private final Map<StateSet, State> made = new HashMap<>();
     private final ArrayDeque<State> todo = new ArrayDeque<>();
     private final Map<State, int[]> subsetOf = new IdentityHashMap<>();
     private long entries;
-
-    private record Key(int[] states) {
-        @Override
-        public boolean equals(Object o) {
-            return o instanceof Key k && Arrays.equals(states, k.states);
-        }
-
-        @Override
-        public int hashCode() {
-            return Arrays.hashCode(states);
-        }
-    }
 
     private Determinizer(Automaton a, Budget budget, String at) {
         this.budget = budget;
@@ -80,7 +68,7 @@ final class Determinizer {
     }
 
     private State stateOf(int[] subset) {
-        Key key = new Key(subset);
+        StateSet key = new StateSet(subset);
         State s = made.get(key);
         if (s == null) {
             budget.expect(made.size() + 1L, at);
@@ -143,20 +131,8 @@ final class Determinizer {
                 }
             }
             if (size > 0) {
-                from.addTransition(new Transition((char) lo, (char) (cuts[p + 1] - 1), stateOf(sortedUnique(targets, size))));
+                from.addTransition(new Transition((char) lo, (char) (cuts[p + 1] - 1), stateOf(StateSet.sortedUnique(targets, size))));
             }
         }
-    }
-
-    private static int[] sortedUnique(int[] values, int size) {
-        int[] s = Arrays.copyOf(values, size);
-        Arrays.sort(s);
-        int unique = 0;
-        for (int i = 0; i < s.length; i++) {
-            if (i == 0 || s[i] != s[i - 1]) {
-                s[unique++] = s[i];
-            }
-        }
-        return unique == s.length ? s : Arrays.copyOf(s, unique);
     }
 }

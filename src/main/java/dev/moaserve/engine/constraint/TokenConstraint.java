@@ -1,15 +1,12 @@
 package dev.moaserve.engine.constraint;
 
 import dk.brics.automaton.Automaton;
-import dk.brics.automaton.State;
-import dk.brics.automaton.Transition;
 
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.BitSet;
 import java.util.HashMap;
-import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -38,23 +35,11 @@ public final class TokenConstraint {
     private final int[][] dest;
     private final boolean[] accept;
     // positions: sets of states, interned
-    private final Map<Key, Integer> ids = new HashMap<>();
+    private final Map<StateSet, Integer> ids = new HashMap<>();
     private final List<int[]> sets = new ArrayList<>();
     private final List<long[]> allowed = new ArrayList<>();
     private final int initial;
     private long cachedBytes;
-
-    private record Key(int[] states) {
-        @Override
-        public boolean equals(Object o) {
-            return o instanceof Key k && Arrays.equals(states, k.states);
-        }
-
-        @Override
-        public int hashCode() {
-            return Arrays.hashCode(states);
-        }
-    }
 
     /**
      * @throws ConstraintException when no output is accepted, or none the vocabulary can spell
@@ -62,26 +47,12 @@ public final class TokenConstraint {
     TokenConstraint(String description, Automaton language, Vocabulary vocabulary) {
         this.description = description;
         this.vocabulary = vocabulary;
-        Map<State, Integer> index = new IdentityHashMap<>();
-        List<State> states = new ArrayList<>();
-        ArrayDeque<State> todo = new ArrayDeque<>();
-        index.put(language.getInitialState(), 0);
-        states.add(language.getInitialState());
-        todo.add(language.getInitialState());
-        while (!todo.isEmpty()) {
-            for (Transition t : todo.poll().getTransitions()) {
-                if (!index.containsKey(t.getDest())) {
-                    index.put(t.getDest(), states.size());
-                    states.add(t.getDest());
-                    todo.add(t.getDest());
-                }
-            }
-        }
-        int n = states.size();
-        if (!live(states, index, null).get(0)) {
+        Nfa a = new Nfa(language);
+        int n = a.size();
+        if (!live(a, null).get(0)) {
             throw new ConstraintException("no output satisfies this " + description);
         }
-        BitSet live = live(states, index, vocabulary.singles.toString());
+        BitSet live = live(a, vocabulary.singles.toString());
         if (!live.get(0)) {
             throw new ConstraintException("the model's vocabulary cannot produce any output this " + description
                     + " accepts (its tokens lack characters the constraint needs)");
@@ -89,23 +60,22 @@ public final class TokenConstraint {
         min = new char[n][];
         max = new char[n][];
         dest = new int[n][];
-        accept = new boolean[n];
+        accept = a.accept;
         for (int i = 0; i < n; i++) {
-            State s = states.get(i);
-            accept[i] = s.isAccept();
-            List<Transition> ts = new ArrayList<>();
-            for (Transition t : s.getTransitions()) {
-                if (live.get(index.get(t.getDest()))) {
-                    ts.add(t);
-                }
+            int kept = 0;
+            for (int k = 0; k < a.dest[i].length; k++) {
+                kept += live.get(a.dest[i][k]) ? 1 : 0;
             }
-            min[i] = new char[ts.size()];
-            max[i] = new char[ts.size()];
-            dest[i] = new int[ts.size()];
-            for (int k = 0; k < ts.size(); k++) {
-                min[i][k] = ts.get(k).getMin();
-                max[i][k] = ts.get(k).getMax();
-                dest[i][k] = index.get(ts.get(k).getDest());
+            min[i] = new char[kept];
+            max[i] = new char[kept];
+            dest[i] = new int[kept];
+            int j = 0;
+            for (int k = 0; k < a.dest[i].length; k++) {
+                if (live.get(a.dest[i][k])) {
+                    min[i][j] = a.min[i][k];
+                    max[i][j] = a.max[i][k];
+                    dest[i][j++] = a.dest[i][k];
+                }
             }
         }
         initial = intern(new int[] {0});
@@ -113,23 +83,23 @@ public final class TokenConstraint {
     }
 
     /** States from which an accepting state is reachable through characters of {@code chars} (null: any). */
-    private static BitSet live(List<State> states, Map<State, Integer> index, String chars) {
-        int n = states.size();
+    private static BitSet live(Nfa a, String chars) {
+        int n = a.size();
         List<List<Integer>> into = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
             into.add(new ArrayList<>());
         }
         for (int i = 0; i < n; i++) {
-            for (Transition t : states.get(i).getTransitions()) {
-                if (chars == null || spells(t, chars)) {
-                    into.get(index.get(t.getDest())).add(i);
+            for (int k = 0; k < a.dest[i].length; k++) {
+                if (chars == null || spells(a.min[i][k], a.max[i][k], chars)) {
+                    into.get(a.dest[i][k]).add(i);
                 }
             }
         }
         BitSet live = new BitSet(n);
         ArrayDeque<Integer> todo = new ArrayDeque<>();
         for (int i = 0; i < n; i++) {
-            if (states.get(i).isAccept()) {
+            if (a.accept[i]) {
                 live.set(i);
                 todo.add(i);
             }
@@ -145,10 +115,10 @@ public final class TokenConstraint {
         return live;
     }
 
-    private static boolean spells(Transition t, String chars) {
+    private static boolean spells(char lo, char hi, String chars) {
         for (int i = 0; i < chars.length(); i++) {
             char c = chars.charAt(i);
-            if (c >= t.getMin() && c <= t.getMax()) {
+            if (c >= lo && c <= hi) {
                 return true;
             }
         }
@@ -156,7 +126,7 @@ public final class TokenConstraint {
     }
 
     private synchronized int intern(int[] set) {
-        Key k = new Key(set);
+        StateSet k = new StateSet(set);
         Integer id = ids.get(k);
         if (id == null) {
             id = sets.size();
@@ -184,18 +154,7 @@ public final class TokenConstraint {
                 }
             }
         }
-        if (out == null) {
-            return null;
-        }
-        int[] sorted = Arrays.copyOf(out, size);
-        Arrays.sort(sorted);
-        int unique = 0;
-        for (int i = 0; i < sorted.length; i++) {
-            if (i == 0 || sorted[i] != sorted[i - 1]) {
-                sorted[unique++] = sorted[i];
-            }
-        }
-        return unique == sorted.length ? sorted : Arrays.copyOf(sorted, unique);
+        return out == null ? null : StateSet.sortedUnique(out, size);
     }
 
     private boolean accepting(int position) {
