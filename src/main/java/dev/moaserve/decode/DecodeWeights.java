@@ -52,6 +52,27 @@ final class DecodeWeights {
             NDArray ff1Bias,      // [F]
             NDArray ff2,          // [D, F]
             NDArray ff2Bias) {    // [D]
+
+        NDArray get(StepSlots.Layer slot) {
+            return switch (slot) {
+                case LN_WEIGHT -> lnWeight;
+                case LN_BIAS -> lnBias;
+                case LOCAL_IN -> localIn;
+                case LOCAL_OUT -> localOut;
+                case QUERY_TOKENS -> queryTokensT;
+                case KV_TOKENS -> kvTokensT;
+                case ROUTED_Q -> routedQ;
+                case ROUTED_KV -> routedKv;
+                case ROUTED_OUT -> routedOut;
+                case NULL_TOKENS -> nullTokens;
+                case NULL_K -> nullK;
+                case NULL_V -> nullV;
+                case FF1 -> ff1;
+                case FF1_BIAS -> ff1Bias;
+                case FF2 -> ff2;
+                case FF2_BIAS -> ff2Bias;
+            };
+        }
     }
 
     final ModelConfig config;
@@ -118,16 +139,22 @@ final class DecodeWeights {
         }
     }
 
-    /**
-     * The weights as the decode step program takes them: token and position embeddings, rotary
-     * table, logits weight and bias, then each layer's 16 tensors in {@link Layer}'s order.
-     */
+    /** The weights as the step program takes them: the model-wide slots, then each layer's ({@link StepSlots}). */
     List<NDArray> scriptArguments() {
-        List<NDArray> all = new ArrayList<>(List.of(tokenEmb, posEmb, rope, logits, logitsBias));
+        List<NDArray> all = new ArrayList<>();
+        for (StepSlots.Model slot : StepSlots.Model.values()) {
+            all.add(switch (slot) {
+                case TOKEN_EMB -> tokenEmb;
+                case POS_EMB -> posEmb;
+                case ROPE -> rope;
+                case LOGITS -> logits;
+                case LOGITS_BIAS -> logitsBias;
+            });
+        }
         for (Layer l : layers) {
-            all.addAll(List.of(l.lnWeight(), l.lnBias(), l.localIn(), l.localOut(), l.queryTokensT(), l.kvTokensT(),
-                    l.routedQ(), l.routedKv(), l.routedOut(), l.nullTokens(), l.nullK(), l.nullV(),
-                    l.ff1(), l.ff1Bias(), l.ff2(), l.ff2Bias()));
+            for (StepSlots.Layer slot : StepSlots.Layer.values()) {
+                all.add(l.get(slot));
+            }
         }
         return all;
     }

@@ -148,6 +148,19 @@ public final class IncrementalDecoder implements AutoCloseable {
         }
     }
 
+    /** Every named slot as the step program reads it, in {@link StepSlots}' order (tests pin the layout with it). */
+    NDArray[] programSlots(int layer, NDManager m) {
+        return script.echoSlots(pool, layer, m);
+    }
+
+    DecodeWeights decodeWeights() {
+        return w;
+    }
+
+    StatePool statePool() {
+        return pool;
+    }
+
     public ModelConfig config() {
         return c;
     }

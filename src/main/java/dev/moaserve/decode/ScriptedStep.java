@@ -60,8 +60,8 @@ final class ScriptedStep implements AutoCloseable {
         IValue given = IValue.listFrom(w.scriptArguments().stream().map(a -> (PtNDArray) a).toArray(PtNDArray[]::new));
         if (bf16) {
             // the bfloat16 copies live only in this IValue: DJL aborts the JVM on a bfloat16 NDArray
-            try (given) {
-                weights = IValueUtils.runMethod(module, "bfloat16_matmuls", given);
+            try (given; IValue matmuls = IValue.listFrom(StepSlots.matmulWeights(c.depth()))) {
+                weights = IValueUtils.runMethod(module, "bfloat16_matmuls", given, matmuls);
             }
         } else {
             weights = given;
@@ -73,7 +73,7 @@ final class ScriptedStep implements AutoCloseable {
 
     /** The program's attributes: the model's sizes, fixed for the decoder's life. */
     private static ScriptArchive archive(ModelConfig c, String source) {
-        return new ScriptArchive(CLASS, source)
+        return StepSlots.declare(new ScriptArchive(CLASS, source))
                 .with("depth", c.depth())
                 .with("dim", c.dim())
                 .with("heads", c.heads())
@@ -115,6 +115,14 @@ final class ScriptedStep implements AutoCloseable {
      */
     NDArray hidden(NDArray ids, NDArray lengths, NDManager manager) {
         return call(manager, "hidden", weights, ids, lengths, finalNorm);
+    }
+
+    /** Every named slot as the program reads it, model-wide then layer {@code layer}'s, weights then pool (tests). */
+    NDArray[] echoSlots(StatePool pool, int layer, NDManager manager) {
+        try (IValue l = IValue.from((long) layer);
+             IValue out = IValueUtils.runMethod(module, "echo_slots", weights, poolArg(pool), l)) {
+            return out.toTensorArray((PtNDManager) manager);
+        }
     }
 
     /** Feeds a fresh slot's first whole windows of prompt ({@code ids} [n] int64) in one full forward. */

@@ -43,6 +43,20 @@ final class StatePool implements AutoCloseable {
         NDArray routedBias;  // [P, G, 1, 1, 1 + k_kv] 0, or NEG for an empty entry
         NDArray routedScore; // [P, G, k_kv] routing logits of the kept entries (NEG if empty)
         NDArray winLogit;    // [P, w, G] query-routing logit of each current-window row (frozen decoding ranks new rows against them)
+
+        NDArray get(StepSlots.PoolLayer slot) {
+            return switch (slot) {
+                case K -> k;
+                case V -> v;
+                case WIN_H -> winH;
+                case WIN_SEL -> winSel;
+                case ROUTED_K -> routedK;
+                case ROUTED_V -> routedV;
+                case ROUTED_BIAS -> routedBias;
+                case ROUTED_SCORE -> routedScore;
+                case WIN_LOGIT -> winLogit;
+            };
+        }
     }
 
     private final ModelConfig c;
@@ -143,20 +157,18 @@ final class StatePool implements AutoCloseable {
         }
     }
 
-    /** Every pool tensor, full capacity: ring positions, then per layer k, v, winH, winSel, routedK, routedV, routedBias, routedScore, winLogit. */
+    /** Every pool tensor, full capacity: the model-wide slots, then each layer's ({@link StepSlots}). */
     List<NDArray> tensors() {
         List<NDArray> all = new ArrayList<>();
-        all.add(ringPos);
-        for (Layer L : layers) {
-            all.add(L.k);
-            all.add(L.v);
-            all.add(L.winH);
-            all.add(L.winSel);
-            all.add(L.routedK);
-            all.add(L.routedV);
-            all.add(L.routedBias);
-            all.add(L.routedScore);
-            all.add(L.winLogit);
+        for (StepSlots.Pool slot : StepSlots.Pool.values()) {
+            all.add(switch (slot) {
+                case RING_POS -> ringPos;
+            });
+        }
+        for (Layer layer : layers) {
+            for (StepSlots.PoolLayer slot : StepSlots.PoolLayer.values()) {
+                all.add(layer.get(slot));
+            }
         }
         return all;
     }

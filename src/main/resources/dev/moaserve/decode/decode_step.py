@@ -1,9 +1,10 @@
 class DecodeStep(Module):
   # One exact incremental decode step of canonical MoA for a batch of B running sequences, as
-  # one TorchScript call. This file is TorchScript source (the dialect libtorch compiles when it
+  # one TorchScript call; and the full forward of whole rows, for embeddings (hidden) and for a
+  # prompt's whole windows (prefill_windows). This file is TorchScript source (the dialect libtorch compiles when it
   # loads an archive); ScriptArchive writes it into an archive at startup with the model's
-  # sizes as the attributes below. Weights and the state pool come in as tensor lists (layouts
-  # in DecodeWeights and StatePool); the pool is updated in place.
+  # sizes as the attributes below. Weights and the state pool come in as tensor lists whose
+  # slots are named by attributes (w_*, p_*: StepSlots); the pool is updated in place.
   #
   # Letters: B running slots, P pool slots, w routed window, W local window, R ring entries,
   # D dim, H heads, dh dim_head, I = H*dh, G experts, K kept routed keys/values (k_kv),
@@ -25,6 +26,42 @@ class DecodeStep(Module):
   cosine_routing : bool
   routing_scale : float
   neg : float
+  # the slots of the weight and pool lists, named once in StepSlots (Java) and set at load
+  w_token_emb : int
+  w_pos_emb : int
+  w_rope : int
+  w_logits : int
+  w_logits_bias : int
+  w_first_layer : int
+  w_per_layer : int
+  w_ln_weight : int
+  w_ln_bias : int
+  w_local_in : int
+  w_local_out : int
+  w_query_tokens : int
+  w_kv_tokens : int
+  w_routed_q : int
+  w_routed_kv : int
+  w_routed_out : int
+  w_null_tokens : int
+  w_null_k : int
+  w_null_v : int
+  w_ff1 : int
+  w_ff1_bias : int
+  w_ff2 : int
+  w_ff2_bias : int
+  p_ring_pos : int
+  p_first_layer : int
+  p_per_layer : int
+  p_k : int
+  p_v : int
+  p_win_h : int
+  p_win_sel : int
+  p_routed_k : int
+  p_routed_v : int
+  p_routed_bias : int
+  p_routed_score : int
+  p_win_logit : int
 
   def step(self: __torch__.DecodeStep,
       wts: List[Tensor], pool: List[Tensor], f: Tensor, ids: Tensor, meta: List[int], rows_out: Tensor) -> Tensor:
@@ -71,36 +108,36 @@ class DecodeStep(Module):
     mf = fixed_rows.size(0) // 2
 
     # new tokens: embeddings into layer 0's window rows, positions into the ring
-    emb = torch.add(torch.index_select(wts[0], 0, tokens), torch.index_select(wts[1], 0, positions))
-    torch.index_copy_(pool[3].view(-1, D), 0, win_rows, emb)
-    torch.index_copy_(pool[0].view(-1), 0, ring_rows, positions.float())
-    ring_pos = pool[0][0:B]                                                    # [B, R]
+    emb = torch.add(torch.index_select(wts[self.w_token_emb], 0, tokens), torch.index_select(wts[self.w_pos_emb], 0, positions))
+    torch.index_copy_(pool[self.p_first_layer + self.p_win_h].view(-1, D), 0, win_rows, emb)
+    torch.index_copy_(pool[self.p_ring_pos].view(-1), 0, ring_rows, positions.float())
+    ring_pos = pool[self.p_ring_pos][0:B]                                                    # [B, R]
     invalid = torch.mul(torch.sub(valid, 1.0), -self.neg).unsqueeze(1)         # [B, 1, w] 0 or NEG
 
     # what attention needs about a row set, computed once for every layer that uses it: the
     # host's fixed plan, and each sequence's last row (all the last layer goes on with)
     slot_last = torch.div(last, w, rounding_mode="floor")
-    at_last = self.rows_info(last, slot_last, 1, B, qpos, ring_pos, flag, wts[2], S == B and last_is_plan)
+    at_last = self.rows_info(last, slot_last, 1, B, qpos, ring_pos, flag, wts[self.w_rope], S == B and last_is_plan)
     info = at_last
     if fixed_t > 0 and not last_is_plan:
-      info = self.rows_info(fixed_rows[0:mf], fixed_rows[mf:], fixed_t, B, qpos, ring_pos, flag, wts[2], dense)
+      info = self.rows_info(fixed_rows[0:mf], fixed_rows[mf:], fixed_t, B, qpos, ring_pos, flag, wts[self.w_rope], dense)
 
     h_last = emb
     for l in range(self.depth):
-      lw = 5 + 16 * l
-      lp = 1 + 9 * l
-      win_h = pool[lp + 2][0:B]                                                # [B, w, D] layer inputs
-      win_sel = pool[lp + 3][0:B]                                              # [B, G, w]
-      win_logit = pool[lp + 8][0:B]                                            # [B, w, G]
+      lw = self.w_first_layer + self.w_per_layer * l
+      lp = self.p_first_layer + self.p_per_layer * l
+      win_h = pool[lp + self.p_win_h][0:B]                                                # [B, w, D] layer inputs
+      win_sel = pool[lp + self.p_win_sel][0:B]                                              # [B, G, w]
+      win_logit = pool[lp + self.p_win_logit][0:B]                                            # [B, w, G]
       if cached:
         # no earlier row can change: every expert routes every filled row
         sel = valid.unsqueeze(1).expand(B, self.experts, w)
         if keep_logits:
-          self.keep_row_logits(win_h, win_logit, info[0], wts[lw + 4])
+          self.keep_row_logits(win_h, win_logit, info[0], wts[lw + self.w_query_tokens])
       elif frozen_only:
-        sel = self.select_new_rows(win_h, win_sel, win_logit, info[0], wts[lw + 4])
+        sel = self.select_new_rows(win_h, win_sel, win_logit, info[0], wts[lw + self.w_query_tokens])
       else:
-        logit = self.scores(win_h, wts[lw + 4])                                # [B, G, w]
+        logit = self.scores(win_h, wts[lw + self.w_query_tokens])                                # [B, G, w]
         if keep_logits:
           win_logit.copy_(logit.transpose(1, 2))
         sel = self.select(logit, invalid, valid)
@@ -119,7 +156,7 @@ class DecodeStep(Module):
         rank = torch.sub(torch.cumsum(need.long(), 1), 1).view(-1)
         t_rows = int(torch.max(torch.sum(need.long(), [1])).item())
         place = torch.add(torch.mul(torch.div(rows, w, rounding_mode="floor"), t_rows), torch.index_select(rank, 0, rows))
-        info = self.rows_info(rows, place, t_rows, B, qpos, ring_pos, flag, wts[2], False)
+        info = self.rows_info(rows, place, t_rows, B, qpos, ring_pos, flag, wts[self.w_rope], False)
       if cached or not frozen_only:
         win_sel.copy_(sel)                                                     # (select_new_rows wrote its own rows)
       rows_out.add_(info[0].size(0))
@@ -128,26 +165,38 @@ class DecodeStep(Module):
       if final:
         h_last = out                                                           # [S, D]
       else:
-        torch.index_copy_(pool[lp + 9 + 2].view(-1, D), 0, info[0], out)
+        torch.index_copy_(pool[lp + self.p_per_layer + self.p_win_h].view(-1, D), 0, info[0], out)
 
-    logits = torch.linear(self.unit(h_last).to(wts[3].dtype), wts[3], wts[4]).float()
+    logits = torch.linear(self.unit(h_last).to(wts[self.w_logits].dtype), wts[self.w_logits], wts[self.w_logits_bias]).float()
     if c > 0:
       self.commit(wts, pool, commits, qpos)
     return logits                                                              # [S, V]
 
-  def bfloat16_matmuls(self: __torch__.DecodeStep, wts: List[Tensor]) -> List[Tensor]:
-    # the weights with every matmul's weight and bias in bfloat16 (dtype code 15), the rest as
-    # given: the step then multiplies in bfloat16 (oneDNN; 2-3x float32's rate at decode batch
-    # sizes on a CPU with AVX512-BF16) while norms, softmax, routing and the state stay float32
+  def bfloat16_matmuls(self: __torch__.DecodeStep, wts: List[Tensor], matmul: List[int]) -> List[Tensor]:
+    # the weights with every matmul's weight and bias (indices `matmul`: StepSlots) in bfloat16
+    # (dtype code 15), the rest as given: the step then multiplies in bfloat16 (oneDNN; 2-3x
+    # float32's rate at decode batch sizes on a CPU with AVX512-BF16) while norms, softmax,
+    # routing and the state stay float32
     out: List[Tensor] = []
     for i in range(len(wts)):
-      j = (i - 5) % 16
-      matmul = i == 3 or i == 4 or (i >= 5 and (j == 2 or j == 3 or j == 6 or j == 7 or j == 8 or j >= 12))
-      if matmul:
-        out.append(wts[i].to(15))
-      else:
-        out.append(wts[i])
+      out.append(wts[i])
+    for i in matmul:
+      out[i] = wts[i].to(15)
     return out
+
+  def echo_slots(self: __torch__.DecodeStep, wts: List[Tensor], pool: List[Tensor], l: int) -> List[Tensor]:
+    # every named slot as the program reads it, model-wide then layer l's, weights then pool, in
+    # StepSlots' order: what a test compares with the Java side's tensors
+    lw = self.w_first_layer + self.w_per_layer * l
+    lp = self.p_first_layer + self.p_per_layer * l
+    return [wts[self.w_token_emb], wts[self.w_pos_emb], wts[self.w_rope], wts[self.w_logits], wts[self.w_logits_bias],
+        wts[lw + self.w_ln_weight], wts[lw + self.w_ln_bias], wts[lw + self.w_local_in], wts[lw + self.w_local_out],
+        wts[lw + self.w_query_tokens], wts[lw + self.w_kv_tokens], wts[lw + self.w_routed_q], wts[lw + self.w_routed_kv],
+        wts[lw + self.w_routed_out], wts[lw + self.w_null_tokens], wts[lw + self.w_null_k], wts[lw + self.w_null_v],
+        wts[lw + self.w_ff1], wts[lw + self.w_ff1_bias], wts[lw + self.w_ff2], wts[lw + self.w_ff2_bias],
+        pool[self.p_ring_pos], pool[lp + self.p_k], pool[lp + self.p_v], pool[lp + self.p_win_h], pool[lp + self.p_win_sel],
+        pool[lp + self.p_routed_k], pool[lp + self.p_routed_v], pool[lp + self.p_routed_bias], pool[lp + self.p_routed_score],
+        pool[lp + self.p_win_logit]]
 
   def rows_info(self: __torch__.DecodeStep, rows: Tensor, place: Tensor, t_rows: int, B: int,
       qpos: Tensor, ring_pos: Tensor, flag: Tensor, rope_table: Tensor, dense: bool) -> Tuple[Tensor, Tensor, int, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, bool]:
@@ -232,27 +281,27 @@ class DecodeStep(Module):
       B: int, sel: Tensor, any_routed: bool, final: bool, rows_are_last: bool) -> Tensor:
     # one layer on the rows of `info`: their outputs [m, D]; the final layer writes the rows'
     # keys/values, then goes on with each sequence's last row only (`at_last`): [S, D]
-    lw = 5 + 16 * l
-    lp = 1 + 9 * l
+    lw = self.w_first_layer + self.w_per_layer * l
+    lp = self.p_first_layer + self.p_per_layer * l
     H = self.heads
     dh = self.dim_head
     I = self.inner
-    cd = wts[lw + 2].dtype                                                     # matmul dtype
+    cd = wts[lw + self.w_local_in].dtype                                                     # matmul dtype
     rows = info[0]
     m = rows.size(0)
     cos = info[4]
     sin = info[5]
-    x = torch.index_select(pool[lp + 2][0:B].reshape(-1, self.dim), 0, rows)   # [m, D]
+    x = torch.index_select(pool[lp + self.p_win_h][0:B].reshape(-1, self.dim), 0, rows)   # [m, D]
 
     # local attention over the ring: the W final positions before the window, and the window
-    ln = torch.layer_norm(x, [self.dim], wts[lw + 0], wts[lw + 1], 1e-5)
-    qkv = torch.linear(ln.to(cd), wts[lw + 2]).float()                         # [m, 3I]: q, k, v
+    ln = torch.layer_norm(x, [self.dim], wts[lw + self.w_ln_weight], wts[lw + self.w_ln_bias], 1e-5)
+    qkv = torch.linear(ln.to(cd), wts[lw + self.w_local_in]).float()                         # [m, 3I]: q, k, v
     qk = self.rotary(qkv[:, 0:2 * I].view(m, 2 * H, dh), cos, sin)             # [m, 2H, dh]
     q = qk[:, 0:H]
     k = qk[:, H:2 * H]
-    kd = pool[lp + 0].dtype                                                    # keys/values
-    pool[lp + 0][info[3], :, info[6]] = k.to(kd)                               # [P, H, R, dh]
-    pool[lp + 1][info[3], :, info[6]] = qkv[:, 2 * I:3 * I].reshape(m, H, dh).to(kd)
+    kd = pool[lp + self.p_k].dtype                                                    # keys/values
+    pool[lp + self.p_k][info[3], :, info[6]] = k.to(kd)                               # [P, H, R, dh]
+    pool[lp + self.p_v][info[3], :, info[6]] = qkv[:, 2 * I:3 * I].reshape(m, H, dh).to(kd)
     if final and not rows_are_last:
       # the last layer's outputs only feed the logits: only each sequence's last row goes on
       at = torch.searchsorted(rows, at_last[0])
@@ -263,23 +312,23 @@ class DecodeStep(Module):
     t_rows = info[2]
     qb = self.to_layout(q, place, B, t_rows, info[9])                         # [B, T, H, dh]
     att = torch.scaled_dot_product_attention(qb.transpose(1, 2),
-        pool[lp + 0][0:B].float(), pool[lp + 1][0:B].float(), info[7], 0.0, False, scale=1.0)
+        pool[lp + self.p_k][0:B].float(), pool[lp + self.p_v][0:B].float(), info[7], 0.0, False, scale=1.0)
     local = self.from_layout(att.transpose(1, 2).reshape(B * t_rows, I), place, info[9])   # [m, I]
-    mix = torch.linear(local.to(cd), wts[lw + 3]).float()                      # [m, D]
+    mix = torch.linear(local.to(cd), wts[lw + self.w_local_out]).float()                      # [m, D]
 
     if any_routed:
       mix = torch.add(mix, self.routed(wts, pool, l, x, info, B, sel))
     h = torch.add(x, mix)
-    ff = torch.gelu(torch.linear(self.unit(h).to(cd), wts[lw + 12], wts[lw + 13]).float())
-    return torch.add(h, torch.linear(ff.to(cd), wts[lw + 14], wts[lw + 15]).float())   # [m, D]
+    ff = torch.gelu(torch.linear(self.unit(h).to(cd), wts[lw + self.w_ff1], wts[lw + self.w_ff1_bias]).float())
+    return torch.add(h, torch.linear(ff.to(cd), wts[lw + self.w_ff2], wts[lw + self.w_ff2_bias]).float())   # [m, D]
 
   def routed(self: __torch__.DecodeStep, wts: List[Tensor], pool: List[Tensor], l: int, x: Tensor,
       info: Tuple[Tensor, Tensor, int, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, bool],
       B: int, sel: Tensor) -> Tensor:
     # every expert's attention of the rows over its null key/value and kept top-K of the past;
     # rows an expert did not select (in windows >= 1) take its null token
-    lw = 5 + 16 * l
-    lp = 1 + 9 * l
+    lw = self.w_first_layer + self.w_per_layer * l
+    lp = self.p_first_layer + self.p_per_layer * l
     rows = info[0]
     place = info[1]
     t_rows = info[2]
@@ -290,20 +339,20 @@ class DecodeStep(Module):
     I = self.inner
     G = self.experts
     K1 = self.routed_kv + 1
-    cd = wts[lw + 2].dtype
-    qs = torch.linear(self.unit(x).to(cd), wts[lw + 6]).float().view(m, G * H, dh)
+    cd = wts[lw + self.w_local_in].dtype
+    qs = torch.linear(self.unit(x).to(cd), wts[lw + self.w_routed_q]).float().view(m, G * H, dh)
     q = self.rotary(qs, info[4], info[5])                                              # [m, G*H, dh]
     qb = self.to_layout(q, place, B, t_rows, info[9]).view(B, t_rows, G, H, dh)
     qb = qb.permute([0, 2, 3, 1, 4]).reshape(B * G, H, t_rows, dh)
-    keys = pool[lp + 4][0:B].reshape(B * G, H, K1, dh).float()
-    values = pool[lp + 5][0:B].reshape(B * G, H, K1, dh).float()
-    bias = pool[lp + 6][0:B].reshape(B * G, 1, 1, K1)
+    keys = pool[lp + self.p_routed_k][0:B].reshape(B * G, H, K1, dh).float()
+    values = pool[lp + self.p_routed_v][0:B].reshape(B * G, H, K1, dh).float()
+    bias = pool[lp + self.p_routed_bias][0:B].reshape(B * G, 1, 1, K1)
     att = torch.scaled_dot_product_attention(qb, keys, values, bias, 0.0, False, scale=1.0)   # [B*G, H, T, dh]
     att = att.view(B, G, H, t_rows, dh).permute([0, 3, 1, 2, 4]).reshape(B * t_rows, G, I)
     per_row = self.from_layout(att, place, info[9])                           # [m, G, I]
     chosen = torch.mul(torch.index_select(sel.transpose(1, 2).reshape(-1, G), 0, rows), row_flag)   # [m, G]
-    out = torch.linear(torch.mul(per_row, chosen.unsqueeze(2)).reshape(m, G * I).to(cd), wts[lw + 8]).float()
-    return torch.add(out, torch.matmul(torch.sub(row_flag, chosen), wts[lw + 9]))   # [m, D]
+    out = torch.linear(torch.mul(per_row, chosen.unsqueeze(2)).reshape(m, G * I).to(cd), wts[lw + self.w_routed_out]).float()
+    return torch.add(out, torch.matmul(torch.sub(row_flag, chosen), wts[lw + self.w_null_tokens]))   # [m, D]
 
   def select(self: __torch__.DecodeStep, logit: Tensor, invalid: Tensor, valid: Tensor) -> Tensor:
     # canonical query routing of every slot's window from its routing logits [B, G, w]: the
@@ -366,24 +415,24 @@ class DecodeStep(Module):
     G = self.experts
     w = self.window
     K = self.routed_kv
-    rope = torch.index_select(wts[2], 0, torch.index_select(qpos, 0, commits).reshape(-1).long())
+    rope = torch.index_select(wts[self.w_rope], 0, torch.index_select(qpos, 0, commits).reshape(-1).long())
     cos = rope[:, 0:1]                                                         # [c*w, 1, dh]
     sin = rope[:, 1:2]
     for l in range(self.depth):
-      lw = 5 + 16 * l
-      lp = 1 + 9 * l
-      cd = wts[lw + 7].dtype
-      kd = pool[lp + 4].dtype
-      hw = torch.index_select(pool[lp + 2], 0, commits)                        # [c, w, D]
-      new_score = self.scores(hw, wts[lw + 5])                                 # [c, G, w]
-      kv = torch.linear(self.unit(hw).to(cd), wts[lw + 7]).float().view(c, w, G, 2, H, dh)
+      lw = self.w_first_layer + self.w_per_layer * l
+      lp = self.p_first_layer + self.p_per_layer * l
+      cd = wts[lw + self.w_routed_kv].dtype
+      kd = pool[lp + self.p_routed_k].dtype
+      hw = torch.index_select(pool[lp + self.p_win_h], 0, commits)                        # [c, w, D]
+      new_score = self.scores(hw, wts[lw + self.w_kv_tokens])                                 # [c, G, w]
+      kv = torch.linear(self.unit(hw).to(cd), wts[lw + self.w_routed_kv]).float().view(c, w, G, 2, H, dh)
       new_k = self.rotary(kv[:, :, :, 0].reshape(c * w, G * H, dh), cos, sin)
       new_k = new_k.view(c, w, G, H, dh).permute([0, 2, 3, 1, 4])            # [c, G, H, w, dh]
       new_v = kv[:, :, :, 1].permute([0, 2, 3, 1, 4])
-      kept_k = pool[lp + 4][:, :, :, 1:]                                       # [P, G, H, K, dh] views
-      kept_v = pool[lp + 5][:, :, :, 1:]
-      kept_bias = pool[lp + 6][:, :, :, :, 1:]                                 # [P, G, 1, 1, K]
-      cand_score = torch.cat([torch.index_select(pool[lp + 7], 0, commits), new_score], 2)   # [c, G, K + w]
+      kept_k = pool[lp + self.p_routed_k][:, :, :, 1:]                                       # [P, G, H, K, dh] views
+      kept_v = pool[lp + self.p_routed_v][:, :, :, 1:]
+      kept_bias = pool[lp + self.p_routed_bias][:, :, :, :, 1:]                                 # [P, G, 1, 1, K]
+      cand_score = torch.cat([torch.index_select(pool[lp + self.p_routed_score], 0, commits), new_score], 2)   # [c, G, K + w]
       cand_bias = torch.cat([torch.index_select(kept_bias, 0, commits).reshape(c, G, K), torch.zeros_like(new_score)], 2)
       pick = torch.sort(cand_score, dim=-1, descending=True, stable=True)[1][:, :, 0:K]    # [c, G, K]
       at = pick.view(c, G, 1, K, 1).expand(c, G, H, K, dh)
@@ -391,9 +440,9 @@ class DecodeStep(Module):
       cand_v = torch.cat([torch.index_select(kept_v, 0, commits).float(), new_v], 3)
       torch.index_copy_(kept_k, 0, commits, torch.gather(cand_k, 3, at).to(kd))
       torch.index_copy_(kept_v, 0, commits, torch.gather(cand_v, 3, at).to(kd))
-      torch.index_copy_(pool[lp + 7], 0, commits, torch.gather(cand_score, 2, pick))
+      torch.index_copy_(pool[lp + self.p_routed_score], 0, commits, torch.gather(cand_score, 2, pick))
       torch.index_copy_(kept_bias, 0, commits, torch.gather(cand_bias, 2, pick).view(c, G, 1, 1, K))
-      torch.index_fill_(pool[lp + 3], 0, commits, 0.0)
+      torch.index_fill_(pool[lp + self.p_win_sel], 0, commits, 0.0)
 
   def to_layout(self: __torch__.DecodeStep, packed: Tensor, place: Tensor, B: int, t_rows: int, dense: bool) -> Tensor:
     # packed rows [m, X, dh] -> [B, T, X, dh], each row at its slot's place, zero padding
@@ -430,26 +479,26 @@ class DecodeStep(Module):
     N = ids.size(1)
     D = self.dim
     pos = torch.arange(N, dtype=ids.dtype, device=ids.device)
-    x = torch.add(torch.index_select(wts[0], 0, ids.reshape(-1)).view(B, N, D), wts[1][0:N])
-    rope = torch.index_select(wts[2], 0, pos)                                 # [N, 2, dh]
+    x = torch.add(torch.index_select(wts[self.w_token_emb], 0, ids.reshape(-1)).view(B, N, D), wts[self.w_pos_emb][0:N])
+    rope = torch.index_select(wts[self.w_rope], 0, pos)                                 # [N, 2, dh]
     cos = rope[:, 0:1].unsqueeze(0)                                           # [1, N, 1, dh]
     sin = rope[:, 1:2].unsqueeze(0)
     real = torch.lt(pos.view(1, N), lengths.view(B, 1))                        # [B, N]
     local_bias = self.local_bias_blocks(N, x.device)                          # [nb, W, 2W]
     for l in range(self.depth):
-      x = self.full_layer(wts, 5 + 16 * l, x, cos, sin, local_bias, real)
+      x = self.full_layer(wts, self.w_first_layer + self.w_per_layer * l, x, cos, sin, local_bias, real)
     return torch.mul(self.unit(x), final_gamma)                                # [B, N, D]
 
   def full_layer(self: __torch__.DecodeStep, wts: List[Tensor], lw: int, x: Tensor, cos: Tensor, sin: Tensor,
       local_bias: Tensor, real: Tensor) -> Tensor:
     # one residual layer over whole rows: x + local + routed, then + feed-forward; x [B, N, D]
-    cd = wts[lw + 2].dtype
+    cd = wts[lw + self.w_local_in].dtype
     mix = self.local_full(wts, lw, x, cos, sin, local_bias)
     if x.size(1) > self.window:
       mix = torch.add(mix, self.routed_full(wts, lw, x, cos, sin, real))
     h = torch.add(x, mix)
-    ff = torch.gelu(torch.linear(self.unit(h).to(cd), wts[lw + 12], wts[lw + 13]).float())
-    return torch.add(h, torch.linear(ff.to(cd), wts[lw + 14], wts[lw + 15]).float())
+    ff = torch.gelu(torch.linear(self.unit(h).to(cd), wts[lw + self.w_ff1], wts[lw + self.w_ff1_bias]).float())
+    return torch.add(h, torch.linear(ff.to(cd), wts[lw + self.w_ff2], wts[lw + self.w_ff2_bias]).float())
 
   def local_bias_blocks(self: __torch__.DecodeStep, N: int, device: Device) -> Tensor:
     # additive mask of blocked local attention, [nb, W, 2W]: query i of block b sees look-around
@@ -474,9 +523,9 @@ class DecodeStep(Module):
     I = self.inner
     W = self.local_window
     nb = bias.size(0)
-    cd = wts[lw + 2].dtype
-    ln = torch.layer_norm(x, [self.dim], wts[lw + 0], wts[lw + 1], 1e-5)
-    qkv = torch.linear(ln.to(cd), wts[lw + 2]).float()                         # [B, N, 3I]
+    cd = wts[lw + self.w_local_in].dtype
+    ln = torch.layer_norm(x, [self.dim], wts[lw + self.w_ln_weight], wts[lw + self.w_ln_bias], 1e-5)
+    qkv = torch.linear(ln.to(cd), wts[lw + self.w_local_in]).float()                         # [B, N, 3I]
     qk = self.rotary(qkv[:, :, 0:2 * I].reshape(B, N, 2 * H, dh), cos, sin)   # [B, N, 2H, dh]
     v = qkv[:, :, 2 * I:3 * I].reshape(B, N, H, dh)
     pad = nb * W - N
@@ -492,7 +541,7 @@ class DecodeStep(Module):
     mask = bias.unsqueeze(0).expand(B, nb, W, 2 * W).reshape(B * nb, 1, W, 2 * W)
     att = torch.scaled_dot_product_attention(q, k, vb, mask, 0.0, False, scale=1.0)   # [B*nb, H, W, dh]
     out = att.transpose(1, 2).reshape(B, nb * W, I)[:, 0:N]
-    return torch.linear(out.to(cd), wts[lw + 3]).float()                      # [B, N, D]
+    return torch.linear(out.to(cd), wts[lw + self.w_local_out]).float()                      # [B, N, D]
 
   def routed_full(self: __torch__.DecodeStep, wts: List[Tensor], lw: int, x: Tensor, cos: Tensor, sin: Tensor,
       real: Tensor) -> Tensor:
@@ -509,11 +558,11 @@ class DecodeStep(Module):
     nq = nw - 1
     ctx = nq * w
     K = min(self.routed_kv, ctx)
-    cd = wts[lw + 2].dtype
+    cd = wts[lw + self.w_local_in].dtype
     pad = nw * w - N
     u = self.unit(x)
     # queries: the top-k_q real rows of each window by the query router
-    sq = torch.where(real.unsqueeze(2), self.row_logits(x, wts[lw + 4]), self.neg)   # [B, N, G]
+    sq = torch.where(real.unsqueeze(2), self.row_logits(x, wts[lw + self.w_query_tokens]), self.neg)   # [B, N, G]
     sq = torch.constant_pad_nd(sq, [0, 0, 0, pad], self.neg)
     sq = sq.view(B, nw, w, G)[:, 1:].permute([0, 1, 3, 2])                   # [B, nq, G, w]
     order = torch.sort(sq, dim=-1, descending=True, stable=True)[1]
@@ -521,33 +570,33 @@ class DecodeStep(Module):
     realw = torch.constant_pad_nd(real.float(), [0, pad], 0.0).view(B, nw, 1, w)[:, 1:]
     sel = torch.mul(sel, realw)                                               # [B, nq, G, w] 0/1
     # keys/values: for window i, the top-k_kv of positions < i*w by the key/value router
-    skv = self.row_logits(x[:, 0:ctx], wts[lw + 5]).permute([0, 2, 1])       # [B, G, ctx]
+    skv = self.row_logits(x[:, 0:ctx], wts[lw + self.w_kv_tokens]).permute([0, 2, 1])       # [B, G, ctx]
     cpos = torch.arange(ctx, device=x.device).view(1, ctx)
     ends = torch.mul(torch.arange(1, nq + 1, device=x.device), w).view(nq, 1)
     avail = torch.lt(cpos, ends)                                              # [nq, ctx]
     s4 = torch.where(avail, skv.unsqueeze(2), self.neg)                       # [B, G, nq, ctx]
     pick = torch.sort(s4, dim=-1, descending=True, stable=True)[1][:, :, :, 0:K]   # [B, G, nq, K]
-    kv = torch.linear(u[:, 0:ctx].to(cd), wts[lw + 7]).float().view(B, ctx, G, 2, H, dh)
+    kv = torch.linear(u[:, 0:ctx].to(cd), wts[lw + self.w_routed_kv]).float().view(B, ctx, G, 2, H, dh)
     keys = self.rotary(kv[:, :, :, 0], cos[:, 0:ctx].unsqueeze(2), sin[:, 0:ctx].unsqueeze(2))   # [B, ctx, G, H, dh]
     at = pick.reshape(B, G, nq * K, 1, 1).expand(B, G, nq * K, H, dh)
     keys = torch.gather(keys.permute([0, 2, 1, 3, 4]), 2, at).view(B, G, nq, K, H, dh)
     values = torch.gather(kv[:, :, :, 1].permute([0, 2, 1, 3, 4]), 2, at).view(B, G, nq, K, H, dh)
-    null_k = wts[lw + 10].float().view(1, G, 1, H, 1, dh).expand(B, G, nq, H, 1, dh)
-    null_v = wts[lw + 11].float().view(1, G, 1, H, 1, dh).expand(B, G, nq, H, 1, dh)
+    null_k = wts[lw + self.w_null_k].float().view(1, G, 1, H, 1, dh).expand(B, G, nq, H, 1, dh)
+    null_v = wts[lw + self.w_null_v].float().view(1, G, 1, H, 1, dh).expand(B, G, nq, H, 1, dh)
     keys = torch.cat([null_k, keys.transpose(3, 4)], 4).reshape(B * G * nq, H, K + 1, dh)
     values = torch.cat([null_v, values.transpose(3, 4)], 4).reshape(B * G * nq, H, K + 1, dh)
     have = torch.lt(torch.arange(K, device=x.device).view(1, K), ends)        # [nq, K]: fewer than K before window i
     bias = torch.cat([torch.zeros([nq, 1], device=x.device), torch.mul(torch.logical_not(have).float(), self.neg)], 1)
     bias = bias.view(1, 1, nq, 1, 1, K + 1).expand(B, G, nq, 1, 1, K + 1).reshape(B * G * nq, 1, 1, K + 1)
     # every row of windows >= 1 attends (a row its expert did not select is masked out below)
-    qs = self.rotary(torch.linear(u.to(cd), wts[lw + 6]).float().view(B, N, G * H, dh), cos, sin)
+    qs = self.rotary(torch.linear(u.to(cd), wts[lw + self.w_routed_q]).float().view(B, N, G * H, dh), cos, sin)
     qs = torch.constant_pad_nd(qs, [0, 0, 0, 0, 0, pad], 0.0).view(B, nw, w, G, H, dh)[:, 1:]
     qs = qs.permute([0, 3, 1, 4, 2, 5]).reshape(B * G * nq, H, w, dh)
     att = torch.scaled_dot_product_attention(qs, keys, values, bias, 0.0, False, scale=1.0)   # [B*G*nq, H, w, dh]
     att = att.view(B, G, nq, H, w, dh).permute([0, 2, 4, 1, 3, 5]).reshape(B, ctx, G, I)
     chosen = sel.permute([0, 1, 3, 2]).reshape(B, ctx, G)                     # [B, nq*w, G]
-    out = torch.linear(torch.mul(att, chosen.unsqueeze(3)).reshape(B, ctx, G * I).to(cd), wts[lw + 8]).float()
-    out = torch.add(out, torch.matmul(torch.rsub(chosen, 1.0), wts[lw + 9]))   # [B, nq*w, D]
+    out = torch.linear(torch.mul(att, chosen.unsqueeze(3)).reshape(B, ctx, G * I).to(cd), wts[lw + self.w_routed_out]).float()
+    out = torch.add(out, torch.matmul(torch.rsub(chosen, 1.0), wts[lw + self.w_null_tokens]))   # [B, nq*w, D]
     return torch.constant_pad_nd(out, [0, 0, w, 0], 0.0)[:, 0:N]              # window 0 gets none
 
   def prefill_windows(self: __torch__.DecodeStep, wts: List[Tensor], pool: List[Tensor], ids: Tensor, slot: int) -> Tensor:
@@ -566,8 +615,8 @@ class DecodeStep(Module):
     R = self.ring
     K = min(self.routed_kv, n)
     pos = torch.arange(n, dtype=ids.dtype, device=ids.device)
-    x = torch.add(torch.index_select(wts[0], 0, ids), wts[1][0:n]).view(1, n, D)
-    rope = torch.index_select(wts[2], 0, pos)                                 # [n, 2, dh]
+    x = torch.add(torch.index_select(wts[self.w_token_emb], 0, ids), wts[self.w_pos_emb][0:n]).view(1, n, D)
+    rope = torch.index_select(wts[self.w_rope], 0, pos)                                 # [n, 2, dh]
     cos = rope[:, 0:1].unsqueeze(0)                                           # [1, n, 1, dh]
     sin = rope[:, 1:2].unsqueeze(0)
     real = torch.ge(pos, 0).view(1, n)
@@ -576,28 +625,28 @@ class DecodeStep(Module):
     kept = pos[first:]                                                        # [r] positions the ring keeps
     ring_at = torch.remainder(kept, R)
     slots = torch.full([n - first], slot, dtype=ids.dtype, device=ids.device)
-    pool[0][slot].index_copy_(0, ring_at, kept.float())
+    pool[self.p_ring_pos][slot].index_copy_(0, ring_at, kept.float())
     for l in range(self.depth):
-      lw = 5 + 16 * l
-      lp = 1 + 9 * l
-      cd = wts[lw + 2].dtype
-      kd = pool[lp + 0].dtype
+      lw = self.w_first_layer + self.w_per_layer * l
+      lp = self.p_first_layer + self.p_per_layer * l
+      cd = wts[lw + self.w_local_in].dtype
+      kd = pool[lp + self.p_k].dtype
       # local keys/values of the ring's positions
-      ln = torch.layer_norm(x[0, first:], [D], wts[lw + 0], wts[lw + 1], 1e-5)
-      qkv = torch.linear(ln.to(cd), wts[lw + 2]).float()                       # [r, 3I]
+      ln = torch.layer_norm(x[0, first:], [D], wts[lw + self.w_ln_weight], wts[lw + self.w_ln_bias], 1e-5)
+      qkv = torch.linear(ln.to(cd), wts[lw + self.w_local_in]).float()                       # [r, 3I]
       k = self.rotary(qkv[:, I:2 * I].reshape(n - first, H, dh), cos[0, first:], sin[0, first:])
-      pool[lp + 0][slots, :, ring_at] = k.to(kd)                               # [P, H, R, dh]
-      pool[lp + 1][slots, :, ring_at] = qkv[:, 2 * I:3 * I].reshape(n - first, H, dh).to(kd)
+      pool[lp + self.p_k][slots, :, ring_at] = k.to(kd)                               # [P, H, R, dh]
+      pool[lp + self.p_v][slots, :, ring_at] = qkv[:, 2 * I:3 * I].reshape(n - first, H, dh).to(kd)
       # every expert's top-k_kv of all n positions
       u = self.unit(x[0])
-      order = torch.sort(self.row_logits(x[0], wts[lw + 5]).transpose(0, 1), dim=-1, descending=True, stable=True)
+      order = torch.sort(self.row_logits(x[0], wts[lw + self.w_kv_tokens]).transpose(0, 1), dim=-1, descending=True, stable=True)
       pick = order[1][:, 0:K]                                                  # [G, K]
-      kv = torch.linear(u.to(cd), wts[lw + 7]).float().view(n, G, 2, H, dh)
+      kv = torch.linear(u.to(cd), wts[lw + self.w_routed_kv]).float().view(n, G, 2, H, dh)
       keys = self.rotary(kv[:, :, 0], cos[0].unsqueeze(1), sin[0].unsqueeze(1))   # [n, G, H, dh]
       at = pick.reshape(G, K, 1, 1).expand(G, K, H, dh)
-      pool[lp + 4][slot, :, :, 1:K + 1] = torch.gather(keys.transpose(0, 1), 1, at).transpose(1, 2).to(kd)   # [G, H, K, dh]
-      pool[lp + 5][slot, :, :, 1:K + 1] = torch.gather(kv[:, :, 1].transpose(0, 1), 1, at).transpose(1, 2).to(kd)
-      pool[lp + 6][slot, :, :, :, 1:K + 1] = 0.0
-      pool[lp + 7][slot, :, 0:K] = order[0][:, 0:K]
+      pool[lp + self.p_routed_k][slot, :, :, 1:K + 1] = torch.gather(keys.transpose(0, 1), 1, at).transpose(1, 2).to(kd)   # [G, H, K, dh]
+      pool[lp + self.p_routed_v][slot, :, :, 1:K + 1] = torch.gather(kv[:, :, 1].transpose(0, 1), 1, at).transpose(1, 2).to(kd)
+      pool[lp + self.p_routed_bias][slot, :, :, :, 1:K + 1] = 0.0
+      pool[lp + self.p_routed_score][slot, :, 0:K] = order[0][:, 0:K]
       x = self.full_layer(wts, lw, x, cos, sin, local_bias, real)
     return torch.zeros([0], device=ids.device)

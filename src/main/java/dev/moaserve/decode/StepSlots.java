@@ -1,0 +1,93 @@
+package dev.moaserve.decode;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The names of the tensor lists that cross the border between Java and the step program
+ * ({@code decode_step.py}): the weights' and the state pool's slots, each defined once, here.
+ * The archive carries them as attributes ({@code w_<slot>} and {@code p_<slot>}, with where the
+ * per-layer slots start and how many a layer has), so the program reads
+ * {@code wts[lw + self.w_query_tokens]}, never an offset written in two languages;
+ * {@link DecodeWeights} and {@link StatePool} build their lists by walking the same enums.
+ */
+final class StepSlots {
+    private StepSlots() {}
+
+    /** Model-wide weights, at the head of the weight list. */
+    enum Model {
+        TOKEN_EMB(false), POS_EMB(false), ROPE(false), LOGITS(true), LOGITS_BIAS(true);
+
+        /** Multiplied by a matmul: cast to bfloat16 under {@code moa.dtype=bfloat16}. */
+        final boolean matmul;
+
+        Model(boolean matmul) {
+            this.matmul = matmul;
+        }
+    }
+
+    /** Each layer's weights, after the model-wide ones, layer after layer. */
+    enum Layer {
+        LN_WEIGHT(false), LN_BIAS(false), LOCAL_IN(true), LOCAL_OUT(true), QUERY_TOKENS(false), KV_TOKENS(false),
+        ROUTED_Q(true), ROUTED_KV(true), ROUTED_OUT(true), NULL_TOKENS(false), NULL_K(false), NULL_V(false),
+        FF1(true), FF1_BIAS(true), FF2(true), FF2_BIAS(true);
+
+        final boolean matmul;
+
+        Layer(boolean matmul) {
+            this.matmul = matmul;
+        }
+    }
+
+    /** Model-wide state, at the head of the pool list. */
+    enum Pool {
+        RING_POS
+    }
+
+    /** Each layer's state, after the model-wide one, layer after layer. */
+    enum PoolLayer {
+        K, V, WIN_H, WIN_SEL, ROUTED_K, ROUTED_V, ROUTED_BIAS, ROUTED_SCORE, WIN_LOGIT
+    }
+
+    /** The slots as the program's attributes. */
+    static ScriptArchive declare(ScriptArchive a) {
+        for (Model s : Model.values()) {
+            a.with("w_" + name(s), s.ordinal());
+        }
+        a.with("w_first_layer", Model.values().length).with("w_per_layer", Layer.values().length);
+        for (Layer s : Layer.values()) {
+            a.with("w_" + name(s), s.ordinal());
+        }
+        for (Pool s : Pool.values()) {
+            a.with("p_" + name(s), s.ordinal());
+        }
+        a.with("p_first_layer", Pool.values().length).with("p_per_layer", PoolLayer.values().length);
+        for (PoolLayer s : PoolLayer.values()) {
+            a.with("p_" + name(s), s.ordinal());
+        }
+        return a;
+    }
+
+    /** Indices in the weight list of the weights matmuls multiply by, for a model of {@code depth} layers. */
+    static long[] matmulWeights(int depth) {
+        List<Long> at = new ArrayList<>();
+        for (Model s : Model.values()) {
+            if (s.matmul) {
+                at.add((long) s.ordinal());
+            }
+        }
+        for (int l = 0; l < depth; l++) {
+            for (Layer s : Layer.values()) {
+                if (s.matmul) {
+                    at.add((long) Model.values().length + (long) l * Layer.values().length + s.ordinal());
+                }
+            }
+        }
+        return at.stream().mapToLong(Long::longValue).toArray();
+    }
+
+    private static String name(Enum<?> slot) {
+        return slot.name().toLowerCase(Locale.ROOT);
+    }
+}
