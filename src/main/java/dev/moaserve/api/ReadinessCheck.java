@@ -5,20 +5,33 @@ import jakarta.inject.Inject;
 import org.eclipse.microprofile.health.HealthCheck;
 import org.eclipse.microprofile.health.HealthCheckResponse;
 import org.eclipse.microprofile.health.Readiness;
+import org.jboss.logging.Logger;
+
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Ready once the model is loaded and a warm-up step ran; DOWN again as soon as draining starts.
  * (Started and liveness are UP as soon as Quarkus runs: a model that cannot load ends the process.)
+ * Logs its transitions, once each (SmallRye Health's own line for every DOWN poll is silenced in
+ * application.properties: a probe every few hundred milliseconds while the model loads).
  */
 @Readiness
 @ApplicationScoped
 public class ReadinessCheck implements HealthCheck {
+    private static final Logger LOG = Logger.getLogger(ReadinessCheck.class);
+
     @Inject
     ModelService service;
+
+    private final AtomicReference<Boolean> last = new AtomicReference<>();
 
     @Override
     public HealthCheckResponse call() {
         boolean up = service.ready();
+        Boolean was = last.getAndSet(up);
+        if (was == null || was != up) {
+            LOG.infof("readiness %s%s", up ? "UP" : "DOWN", up ? "" : ": " + service.notReadyReason());
+        }
         var b = HealthCheckResponse.named("model").status(up);
         if (service.loaded()) {
             b.withData("model", service.name());

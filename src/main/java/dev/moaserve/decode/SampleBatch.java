@@ -7,8 +7,26 @@ package dev.moaserve.decode;
  * sampled row: token, its log-probability, then the top alternatives' ids and log-probabilities.
  */
 public record SampleBatch(float[] floats, long[] ints, long[] meta, int width) {
+    /** The sampler's integers, in this order; the program reads them by these names ({@code s_rows}, …). */
+    public enum Meta {
+        ROWS, PENALISED, CANDIDATES, LOGPROBS, ANY_SAMPLED, MASKED
+    }
+
+    /** A batch whose integers are given by name. */
+    public static SampleBatch of(float[] floats, long[] ints, int rows, int penalised, int candidates, int logprobs,
+                                 boolean anySampled, boolean masked) {
+        long[] meta = new long[Meta.values().length];
+        meta[Meta.ROWS.ordinal()] = rows;
+        meta[Meta.PENALISED.ordinal()] = penalised;
+        meta[Meta.CANDIDATES.ordinal()] = candidates;
+        meta[Meta.LOGPROBS.ordinal()] = logprobs;
+        meta[Meta.ANY_SAMPLED.ordinal()] = anySampled ? 1 : 0;
+        meta[Meta.MASKED.ordinal()] = masked ? 1 : 0;
+        return new SampleBatch(floats, ints, meta, 2 + 2 * logprobs);
+    }
+
     /** Rows sampled. */
     public int rows() {
-        return (int) meta[0];
+        return (int) meta[Meta.ROWS.ordinal()];
     }
 }

@@ -123,12 +123,30 @@ final class StepPlan {
         for (int j = 1; j < s && lastIsPlan; j++) {
             lastIsPlan = last[j] > last[j - 1];
         }
-        meta = new long[] {slots, fresh, commits.size(), s, cached ? 1 : 0, anyRouted ? 1 : 0, fixed ? t : 0,
-                anyFrozen ? 1 : 0, dense ? 1 : 0, lastIsPlan ? 1 : 0, anyFrozen && !exactStepping ? 1 : 0};
+        meta = new long[StepSlots.Plan.values().length];
+        set(StepSlots.Plan.BATCH, slots);
+        set(StepSlots.Plan.NEW_TOKENS, fresh);
+        set(StepSlots.Plan.COMMITS, commits.size());
+        set(StepSlots.Plan.SEQUENCES, s);
+        set(StepSlots.Plan.CACHED, cached ? 1 : 0);
+        set(StepSlots.Plan.ANY_ROUTED, anyRouted ? 1 : 0);
+        set(StepSlots.Plan.FIXED_ROWS, fixed ? t : 0);
+        set(StepSlots.Plan.ANY_FROZEN, anyFrozen ? 1 : 0);
+        set(StepSlots.Plan.DENSE, dense ? 1 : 0);
+        set(StepSlots.Plan.LAST_IS_PLAN, lastIsPlan ? 1 : 0);
+        set(StepSlots.Plan.FROZEN_ONLY, anyFrozen && !exactStepping ? 1 : 0);
+    }
+
+    private void set(StepSlots.Plan field, long value) {
+        meta[field.ordinal()] = value;
+    }
+
+    long get(StepSlots.Plan field) {
+        return meta[field.ordinal()];
     }
 
     /** The program plans rows itself (and reads a row count back per layer). */
     boolean planOnDevice() {
-        return meta[6] == 0;
+        return get(StepSlots.Plan.FIXED_ROWS) == 0;
     }
 }

@@ -5,8 +5,9 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * The names of the tensor lists that cross the border between Java and the step program
- * ({@code decode_step.py}): the weights' and the state pool's slots, each defined once, here.
+ * The names of what crosses the border between Java and the step program ({@code decode_step.py}):
+ * the weights' and the state pool's slots, the step's and the sampler's integers, each defined
+ * once, here (the sampler's in {@link SampleBatch.Meta}).
  * The archive carries them as attributes ({@code w_<slot>} and {@code p_<slot>}, with where the
  * per-layer slots start and how many a layer has), so the program reads
  * {@code wts[lw + self.w_query_tokens]}, never an offset written in two languages;
@@ -50,6 +51,21 @@ final class StepSlots {
         K, V, WIN_H, WIN_SEL, ROUTED_K, ROUTED_V, ROUTED_BIAS, ROUTED_SCORE, WIN_LOGIT
     }
 
+    /** The step's integers ({@link StepPlan}), in this order. */
+    enum Plan {
+        BATCH,          // B running slots stepped
+        NEW_TOKENS,     // n new tokens
+        COMMITS,        // c slots whose window completes
+        SEQUENCES,      // S sequences whose logits come out
+        CACHED,         // 1: no earlier row can change (every expert routes every filled row)
+        ANY_ROUTED,     // 1: some slot is past window 0
+        FIXED_ROWS,     // T rows per slot of a plan fixed by the host; 0: the program plans lazily
+        ANY_FROZEN,     // 1: some slot decodes frozen
+        DENSE,          // 1: the fixed plan is dense (row i of slot b at b*T + i, every slot T rows)
+        LAST_IS_PLAN,   // 1: the sequences' last rows are the fixed plan, in its order
+        FROZEN_ONLY     // 1: every slot that takes tokens is frozen (each layer routes the new rows only)
+    }
+
     /** The slots as the program's attributes. */
     static ScriptArchive declare(ScriptArchive a) {
         for (Model s : Model.values()) {
@@ -65,6 +81,12 @@ final class StepSlots {
         a.with("p_first_layer", Pool.values().length).with("p_per_layer", PoolLayer.values().length);
         for (PoolLayer s : PoolLayer.values()) {
             a.with("p_" + name(s), s.ordinal());
+        }
+        for (Plan s : Plan.values()) {
+            a.with("m_" + name(s), s.ordinal());
+        }
+        for (SampleBatch.Meta s : SampleBatch.Meta.values()) {
+            a.with("s_" + name(s), s.ordinal());
         }
         return a;
     }

@@ -90,8 +90,7 @@ public final class BatchSampler {
         System.arraycopy(index, 0, ints, 0, s);
         System.arraycopy(pen.rows, 0, ints, s, p);
         System.arraycopy(pen.tokens, 0, ints, s + p, p);
-        long[] meta = {s, p, k, logprobs, anySampled ? 1 : 0, anyConstrained ? 1 : 0};
-        return new SampleBatch(f, ints, meta, 2 + 2 * logprobs);
+        return SampleBatch.of(f, ints, s, p, k, logprobs, anySampled, anyConstrained);
     }
 
     /** The rows' choices from the program's output ({@code batch.width()} floats per row); each sampler takes its token. */

@@ -62,30 +62,44 @@ class DecodeStep(Module):
   p_routed_bias : int
   p_routed_score : int
   p_win_logit : int
+  # the step's and the sampler's integers, by name (StepSlots.Plan, SampleBatch.Meta)
+  m_batch : int
+  m_new_tokens : int
+  m_commits : int
+  m_sequences : int
+  m_cached : int
+  m_any_routed : int
+  m_fixed_rows : int
+  m_any_frozen : int
+  m_dense : int
+  m_last_is_plan : int
+  m_frozen_only : int
+  s_rows : int
+  s_penalised : int
+  s_candidates : int
+  s_logprobs : int
+  s_any_sampled : int
+  s_masked : int
 
   def step(self: __torch__.DecodeStep,
       wts: List[Tensor], pool: List[Tensor], f: Tensor, ids: Tensor, meta: List[int], rows_out: Tensor) -> Tensor:
-    # meta: B, new tokens n, committing slots c, sequences S, cached (0/1),
-    #       any slot past window 0 (0/1), rows T of a plan fixed by the host (0: lazy plan here),
-    #       any frozen slot (0/1), the fixed plan is dense (0/1: row i of slot b at place b*T + i,
-    #       every slot T rows), the sequences' last rows are the fixed plan, in its order (0/1),
-    #       every slot that takes tokens is frozen (0/1: each layer routes the new rows only)
+    # meta: the step's integers by name (StepSlots.Plan has what each means)
     # f [3*B*w + 2*B] float: valid | query position | new-row mask, each [B, w]
     #                        | window>=1 flag [B] | frozen flag [B] (DecodeMode.FROZEN)
     # ids int64: tokens [n] | their window rows b*w+t [n] | positions [n] | ring rows b*R+p%R [n]
     #            | committing slots [c] | each sequence's last new row [S]
     #            | fixed plan (if T > 0): rows [mf] | their places in the [B, T] layout [mf]
-    B = meta[0]
-    n = meta[1]
-    c = meta[2]
-    S = meta[3]
-    cached = meta[4] == 1
-    any_routed = meta[5] == 1
-    fixed_t = meta[6]
-    any_frozen = meta[7] == 1
-    dense = meta[8] == 1
-    last_is_plan = meta[9] == 1
-    frozen_only = meta[10] == 1
+    B = meta[self.m_batch]
+    n = meta[self.m_new_tokens]
+    c = meta[self.m_commits]
+    S = meta[self.m_sequences]
+    cached = meta[self.m_cached] == 1
+    any_routed = meta[self.m_any_routed] == 1
+    fixed_t = meta[self.m_fixed_rows]
+    any_frozen = meta[self.m_any_frozen] == 1
+    dense = meta[self.m_dense] == 1
+    last_is_plan = meta[self.m_last_is_plan] == 1
+    frozen_only = meta[self.m_frozen_only] == 1
     # frozen slots rank each new row among the logits its window's earlier rows had on arrival:
     # keep them as rows are computed (never needed if every query is routed)
     keep_logits = any_frozen and self.routed_queries < self.window
@@ -228,15 +242,16 @@ class DecodeStep(Module):
     # each row's own uniform (drawn on the host from its seeded generator, so a seeded request
     # samples the same alone or in any batch). Candidates by partial selection (topk over at
     # most k tokens), never a full sort of the vocabulary.
-    # smeta: S, penalised entries p, candidates k, logprobs L, any sampled (0/1), masked (0/1)
+    # smeta by name (SampleBatch.Meta): rows S, penalised entries p, candidates k, logprobs L,
+    #       any sampled (0/1), masked (0/1)
     # sf float: per row [S, 6] temperature, top-k, top-p, min-p, uniform, greedy
     #           | per entry a [p], b [p], c [p]: l' = (l > 0 ? l*a : l*b) - c | mask [S, V]
     # si int64: rows of `logits` to sample [S] | entries' row [p] | entries' token [p]
     # -> [S, 2 + 2L]: token, its log-probability, the L most likely tokens, their log-probabilities
-    S = smeta[0]
-    p = smeta[1]
-    k = smeta[2]
-    L = smeta[3]
+    S = smeta[self.s_rows]
+    p = smeta[self.s_penalised]
+    k = smeta[self.s_candidates]
+    L = smeta[self.s_logprobs]
     model = torch.index_select(logits, 0, si[0:S])                             # [S, V]
     V = model.size(1)
     x = model
@@ -249,10 +264,10 @@ class DecodeStep(Module):
       old = model[at_row, at_token]
       x = model.clone()
       x[at_row, at_token] = torch.sub(torch.where(torch.gt(old, 0.0), torch.mul(old, a), torch.mul(old, b)), c)
-    if smeta[5] == 1:
+    if smeta[self.s_masked] == 1:
       x = torch.add(x, sf[6 * S + 3 * p:6 * S + 3 * p + S * V].view(S, V))
     token = torch.argmax(x, 1)                                                 # greedy [S]
-    if smeta[4] == 1:
+    if smeta[self.s_any_sampled] == 1:
       q = sf[0:6 * S].view(S, 6)
       probs = torch.softmax(torch.div(x, q[:, 0:1]), 1)
       top = torch.topk(probs, k, 1, True, True)
