@@ -168,8 +168,9 @@ public final class BenchCommand implements Callable<Integer> {
 
     static ModelConfig cfg(int vocab, int dim, int depth, int heads, int dh, int local, int routed, int kq, int kkv,
                                    int experts, int seq) {
-        return new ModelConfig(vocab, dim, depth, seq, local, routed, kq, kkv, experts, dh, heads, 4, true, 1.0, 20,
-                0.03, 4.0, 0.7, 8);
+        return ModelConfig.builder().vocab(vocab).dim(dim).depth(depth).seqLen(seq).localWindow(local)
+                .routedWindow(routed).routedQueries(kq).routedKeyValues(kkv).experts(experts).dimHead(dh)
+                .heads(heads).ffMult(4).build();
     }
 
     private static String describe(ModelConfig c) {

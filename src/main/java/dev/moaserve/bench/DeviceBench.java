@@ -33,8 +33,8 @@ final class DeviceBench {
         if (!device.isGpu()) {
             return; // on the CPU, the full bench covers d512 (and a d512 batch of 64 takes minutes per point)
         }
-        ModelConfig d512 = new ModelConfig(256, 512, 8, 4096 + 512, 64, 64, 32, 64, 2, 64, 8, 4, true, 1.0, 20,
-                0.03, 4.0, 0.7, 8);
+        ModelConfig d512 = ModelConfig.builder().vocab(256).dim(512).depth(8).seqLen(4096 + 512).localWindow(64)
+                .routedWindow(64).routedQueries(32).routedKeyValues(64).experts(2).dimHead(64).heads(8).ffMult(4).build();
         try (NDManager m = Djl.newManager(device)) {
             sweep(out, "d512-L8-w64", Init.random(d512, m, 1), device, dtype, batches, quick);
         }

@@ -107,8 +107,9 @@ final class EmbeddingBench {
 
     /** dim 128, 4 layers, 4 heads × 32, 2 experts, the local branch of window W. */
     private static EncoderConfig encoder(int vocab, int seqLen, int window, int kq, int kkv) {
-        return new EncoderConfig(new ModelConfig(vocab, 128, 4, seqLen, window, seqLen, kq, kkv, 2, 32, 4, 4, true, 1.0, 20,
-                0.03, 4.0, 0.7, 8.0), true);
+        return new EncoderConfig(ModelConfig.builder().vocab(vocab).dim(128).depth(4).seqLen(seqLen).localWindow(window)
+                .routedWindow(seqLen).routedQueries(kq).routedKeyValues(kkv).experts(2).dimHead(32).heads(4)
+                .ffMult(4).build(), true);
     }
 
     private static int[] lengths(NDArray ids) {

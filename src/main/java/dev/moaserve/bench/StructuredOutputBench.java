@@ -54,10 +54,12 @@ final class StructuredOutputBench {
         try (MoaModel embedded = MoaModel.loadEmbedded()) {
             e = embedded.config();
         }
-        ModelConfig c = new ModelConfig(chars.length(), e.dim(), e.depth(), e.seqLen(), e.localAttnWindowSize(),
-                e.routedWindowSize(), e.numRoutedQueries(), e.numRoutedKeyValues(), e.numExperts(), e.dimHead(), e.heads(),
-                e.ffMult(), e.cosineSimRouting(), e.fetchKRatio(), e.routerNIters(), e.routerEps(), e.routerEpsInit(),
-                e.routerEpsDecay(), e.cosineSimScale());
+        ModelConfig c = ModelConfig.builder().vocab(chars.length()).dim(e.dim()).depth(e.depth()).seqLen(e.seqLen())
+                .localWindow(e.localAttnWindowSize()).routedWindow(e.routedWindowSize())
+                .routedQueries(e.numRoutedQueries()).routedKeyValues(e.numRoutedKeyValues()).experts(e.numExperts())
+                .dimHead(e.dimHead()).heads(e.heads()).ffMult(e.ffMult()).cosineRouting(e.cosineSimRouting())
+                .fetchKRatio(e.fetchKRatio()).routerIters(e.routerNIters()).routerEps(e.routerEps())
+                .routerEpsInit(e.routerEpsInit()).routerEpsDecay(e.routerEpsDecay()).cosineScale(e.cosineSimScale()).build();
         Constraints constraints = new Constraints(() -> Vocabulary.of(tk, c.numTokens()), 16, 5_000, 200_000);
         TokenConstraint json = constraints.compile(new ConstraintSpec(ConstraintSpec.Kind.JSON_SCHEMA, TIMED));
         out.printf(Locale.ROOT, "## structured output: decode step time (wall time ÷ tokens × batch), %d-dim %d-layer model over %d ASCII tokens, "

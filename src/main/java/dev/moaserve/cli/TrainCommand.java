@@ -143,8 +143,10 @@ final class TrainCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--dropout is for the autoregressive trainer (not --encoder or --contrastive-from)");
         }
         int w = dense ? seqLen : window;
-        ModelConfig model = new ModelConfig(1, dim, depth, seqLen, dense ? seqLen : localWindow == null ? w : localWindow, w,
-                routedQueries, routedKv, experts, dimHead, heads, ffMult, true, fetchKRatio, 20, 0.03, 4.0, 0.7, 8);
+        ModelConfig model = ModelConfig.builder().vocab(1).dim(dim).depth(depth).seqLen(seqLen)
+                .localWindow(dense ? seqLen : localWindow == null ? w : localWindow).routedWindow(w)
+                .routedQueries(routedQueries).routedKeyValues(routedKv).experts(experts).dimHead(dimHead)
+                .heads(heads).ffMult(ffMult).fetchKRatio(fetchKRatio).build();
         if (!vocab.equals("text") && !vocab.equals("ascii")) {
             throw new IllegalArgumentException("--vocab must be 'text' or 'ascii', got '" + vocab + "'");
         }
@@ -229,8 +231,10 @@ final class TrainCommand implements Callable<Integer> {
         }
         int characters = data.tokenizer().vocabSize();
         int local = localWindow == null ? window : localWindow;
-        ModelConfig shape = new ModelConfig(characters + 1, dim, depth, seqLen, local > 0 ? local : 1, seqLen, routedQueries,
-                routedKv, experts, dimHead, heads, ffMult, true, fetchKRatio, 20, 0.03, 4.0, 0.7, 8);
+        ModelConfig shape = ModelConfig.builder().vocab(characters + 1).dim(dim).depth(depth).seqLen(seqLen)
+                .localWindow(local > 0 ? local : 1).routedWindow(seqLen).routedQueries(routedQueries)
+                .routedKeyValues(routedKv).experts(experts).dimHead(dimHead).heads(heads).ffMult(ffMult)
+                .fetchKRatio(fetchKRatio).build();
         EncoderConfig model = new EncoderConfig(shape, local > 0, characters);
         TrainConfig cfg = new TrainConfig(shape, steps, batch, lr, minLr, warmup, weightDecay, clip, evalEvery, evalBatches, seed);
         log.printf(Locale.ROOT, "train encoder: %s, %d characters + mask, %d train / %d val tokens%n", text, characters,
@@ -276,10 +280,12 @@ final class TrainCommand implements Callable<Integer> {
     }
 
     private static ModelConfig withVocab(ModelConfig c, int vocab) {
-        return new ModelConfig(vocab, c.dim(), c.depth(), c.seqLen(), c.localAttnWindowSize(), c.routedWindowSize(),
-                c.numRoutedQueries(), c.numRoutedKeyValues(), c.numExperts(), c.dimHead(), c.heads(), c.ffMult(),
-                c.cosineSimRouting(), c.fetchKRatio(), c.routerNIters(), c.routerEps(), c.routerEpsInit(),
-                c.routerEpsDecay(), c.cosineSimScale());
+        return ModelConfig.builder().vocab(vocab).dim(c.dim()).depth(c.depth()).seqLen(c.seqLen())
+                .localWindow(c.localAttnWindowSize()).routedWindow(c.routedWindowSize())
+                .routedQueries(c.numRoutedQueries()).routedKeyValues(c.numRoutedKeyValues()).experts(c.numExperts())
+                .dimHead(c.dimHead()).heads(c.heads()).ffMult(c.ffMult()).cosineRouting(c.cosineSimRouting())
+                .fetchKRatio(c.fetchKRatio()).routerIters(c.routerNIters()).routerEps(c.routerEps())
+                .routerEpsInit(c.routerEpsInit()).routerEpsDecay(c.routerEpsDecay()).cosineScale(c.cosineSimScale()).build();
     }
 
     private static String curveCsv(List<Trainer.Point> curve, String valColumn) {

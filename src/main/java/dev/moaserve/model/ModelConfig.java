@@ -67,6 +67,66 @@ public record ModelConfig(
         }
     }
 
+    /** A config by name: the sizes given, the router settings at the reference's defaults unless set. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** Named fields for {@link ModelConfig}; router settings default to the reference's. */
+    public static final class Builder {
+        private int vocab = 1;
+        private int dim = 1;
+        private int depth = 1;
+        private int seqLen = 1;
+        private int localWindow = 1;
+        private int routedWindow = 1;
+        private int routedQueries = 1;
+        private int routedKeyValues = 1;
+        private int experts = 2;
+        private int dimHead = 2;
+        private int heads = 1;
+        private int ffMult = 4;
+        private boolean cosineRouting = true;
+        private double fetchKRatio = 1.0;
+        private int routerIters = 20;
+        private double routerEps = 0.03;
+        private double routerEpsInit = 4.0;
+        private double routerEpsDecay = 0.7;
+        private double cosineScale = 8.0;
+
+        private Builder() {}
+
+        public Builder vocab(int v) { vocab = v; return this; }
+        public Builder dim(int v) { dim = v; return this; }
+        public Builder depth(int v) { depth = v; return this; }
+        public Builder seqLen(int v) { seqLen = v; return this; }
+        /** W: local attention sees the W positions before a query. */
+        public Builder localWindow(int v) { localWindow = v; return this; }
+        /** w: the routed window. */
+        public Builder routedWindow(int v) { routedWindow = v; return this; }
+        /** k_q: queries each expert routes per window. */
+        public Builder routedQueries(int v) { routedQueries = v; return this; }
+        /** k_kv: keys/values each expert keeps. */
+        public Builder routedKeyValues(int v) { routedKeyValues = v; return this; }
+        public Builder experts(int v) { experts = v; return this; }
+        public Builder dimHead(int v) { dimHead = v; return this; }
+        public Builder heads(int v) { heads = v; return this; }
+        public Builder ffMult(int v) { ffMult = v; return this; }
+        public Builder cosineRouting(boolean v) { cosineRouting = v; return this; }
+        public Builder fetchKRatio(double v) { fetchKRatio = v; return this; }
+        public Builder routerIters(int v) { routerIters = v; return this; }
+        public Builder routerEps(double v) { routerEps = v; return this; }
+        public Builder routerEpsInit(double v) { routerEpsInit = v; return this; }
+        public Builder routerEpsDecay(double v) { routerEpsDecay = v; return this; }
+        public Builder cosineScale(double v) { cosineScale = v; return this; }
+
+        public ModelConfig build() {
+            return new ModelConfig(vocab, dim, depth, seqLen, localWindow, routedWindow, routedQueries, routedKeyValues,
+                    experts, dimHead, heads, ffMult, cosineRouting, fetchKRatio, routerIters, routerEps, routerEpsInit,
+                    routerEpsDecay, cosineScale);
+        }
+    }
+
     /** Inner width of one attention block: heads × dim_head. */
     public int inner() {
         return heads * dimHead;

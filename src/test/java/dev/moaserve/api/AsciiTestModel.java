@@ -33,7 +33,8 @@ final class AsciiTestModel {
             for (char c = ' '; c <= '~'; c++) {
                 chars.append(c);
             }
-            ModelConfig c = new ModelConfig(chars.length(), 32, 2, 512, 8, 8, 4, 8, 2, 8, 2, 2, true, 1.0, 20, 0.03, 4, 0.7, 8);
+            ModelConfig c = ModelConfig.builder().vocab(chars.length()).dim(32).depth(2).seqLen(512).localWindow(8)
+                    .routedWindow(8).routedQueries(4).routedKeyValues(8).experts(2).dimHead(8).heads(2).ffMult(2).build();
             Path d = Path.of("target", NAME);
             // plain Java (no libtorch here: a test profile runs before the application owns DJL's natives)
             Random rnd = new Random(2026);

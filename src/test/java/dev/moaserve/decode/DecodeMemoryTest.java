@@ -27,7 +27,8 @@ class DecodeMemoryTest {
     /** A pool the device cannot hold fails with what was asked for, and frees what it had (no native leak). */
     @Test
     void aPoolTooLargeForTheDeviceFailsClearly() throws Exception {
-        ModelConfig c = new ModelConfig(13, 16, 2, 64, 4, 4, 2, 3, 2, 4, 2, 2, true, 1.0, 20, 0.03, 4, 0.7, 8);
+        ModelConfig c = ModelConfig.builder().vocab(13).dim(16).depth(2).seqLen(64).localWindow(4).routedWindow(4)
+                .routedQueries(2).routedKeyValues(3).experts(2).dimHead(4).heads(2).ffMult(2).build();
         try (NDManager m = Djl.newManager()) {
             var weights = Init.random(c, m, 5);
             long baseline = liveArrays(m);
@@ -43,7 +44,8 @@ class DecodeMemoryTest {
 
     @Test
     void noNativeArraysAccumulateOverTenThousandSteps() throws Exception {
-        ModelConfig c = new ModelConfig(13, 16, 2, 64, 4, 4, 2, 3, 2, 4, 2, 2, true, 1.0, 20, 0.03, 4, 0.7, 8);
+        ModelConfig c = ModelConfig.builder().vocab(13).dim(16).depth(2).seqLen(64).localWindow(4).routedWindow(4)
+                .routedQueries(2).routedKeyValues(3).experts(2).dimHead(4).heads(2).ffMult(2).build();
         try (NDManager m = Djl.newManager()) {
             IncrementalDecoder dec = new IncrementalDecoder(Init.random(c, m, 5));
             long baseline = liveArrays(m);

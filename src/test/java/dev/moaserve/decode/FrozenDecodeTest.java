@@ -25,7 +25,8 @@ class FrozenDecodeTest {
     private static final double TOL = 1e-5;
 
     private static ModelConfig config(int depth, int w, int kq) {
-        return new ModelConfig(19, 16, depth, 200, 6, w, kq, 5, 2, 4, 2, 2, true, 1.0, 20, 0.03, 4, 0.7, 8);
+        return ModelConfig.builder().vocab(19).dim(16).depth(depth).seqLen(200).localWindow(6).routedWindow(w)
+                .routedQueries(kq).routedKeyValues(5).experts(2).dimHead(4).heads(2).ffMult(2).build();
     }
 
     private static long[] tokens(Random rnd, int n, int v) {

@@ -92,8 +92,9 @@ class HalfPrecisionTest {
                 default -> w + 1;
             };
             int len = 5 * w + rnd.nextInt(w);
-            ModelConfig c = new ModelConfig(17, 16, 2, len + 2, 1 + rnd.nextInt(9), w, kq, 1 + rnd.nextInt(3 * w),
-                    1 + rnd.nextInt(3), 4, 2, 2, true, 1.0, 20, 0.03, 4, 0.7, 8);
+            ModelConfig c = ModelConfig.builder().vocab(17).dim(16).depth(2).seqLen(len + 2).localWindow(1 + rnd.nextInt(9))
+                    .routedWindow(w).routedQueries(kq).routedKeyValues(1 + rnd.nextInt(3 * w))
+                    .experts(1 + rnd.nextInt(3)).dimHead(4).heads(2).ffMult(2).build();
             try (NDManager m = Djl.newManager()) {
                 MoaModel model = MoaModel.of("random", Init.random(c, m, 7 + trial, 0.1f), null, null);
                 try (IncrementalDecoder dec = new IncrementalDecoder(model.weights(), 1,

@@ -71,8 +71,9 @@ class IncrementalDecodingTest {
             };
             int kkv = 1 + rnd.nextInt(3 * w);       // includes k_kv larger than the past
             int len = 5 * w + rnd.nextInt(w);       // crosses several window boundaries
-            ModelConfig c = new ModelConfig(17, 8 * (1 + rnd.nextInt(3)), 1 + rnd.nextInt(3), len + 2, bigW, w, kq, kkv,
-                    experts, dh, heads, 2, rnd.nextBoolean(), 1.0, 20, 0.03, 4, 0.7, 8);
+            ModelConfig c = ModelConfig.builder().vocab(17).dim(8 * (1 + rnd.nextInt(3))).depth(1 + rnd.nextInt(3))
+                    .seqLen(len + 2).localWindow(bigW).routedWindow(w).routedQueries(kq).routedKeyValues(kkv)
+                    .experts(experts).dimHead(dh).heads(heads).ffMult(2).cosineRouting(rnd.nextBoolean()).build();
             checkAgainstFullForward(c, 1000 + trial, len, rnd, IncrementalDecoder.Recompute.valueOf(mode));
         }
     }
@@ -105,7 +106,8 @@ class IncrementalDecodingTest {
     /** A batch of sequences at different lengths and window offsets equals each sequence alone. */
     @Test
     void mixedBatchEqualsEachSequenceAlone() {
-        ModelConfig c = new ModelConfig(23, 32, 2, 80, 6, 5, 2, 7, 3, 8, 2, 2, true, 1.0, 20, 0.03, 4, 0.7, 8);
+        ModelConfig c = ModelConfig.builder().vocab(23).dim(32).depth(2).seqLen(80).localWindow(6).routedWindow(5)
+                .routedQueries(2).routedKeyValues(7).experts(3).dimHead(8).heads(2).ffMult(2).build();
         Random rnd = new Random(7);
         try (NDManager m = Djl.newManager()) {
             IncrementalDecoder dec = new IncrementalDecoder(Init.random(c, m, 3, 0.1f));
@@ -163,7 +165,8 @@ class IncrementalDecodingTest {
      */
     @Test
     void lazyStepsEqualFullWindowRecompute() {
-        ModelConfig c = new ModelConfig(29, 32, 3, 120, 5, 8, 3, 6, 2, 8, 2, 2, true, 1.0, 20, 0.03, 4, 0.7, 8);
+        ModelConfig c = ModelConfig.builder().vocab(29).dim(32).depth(3).seqLen(120).localWindow(5).routedWindow(8)
+                .routedQueries(3).routedKeyValues(6).experts(2).dimHead(8).heads(2).ffMult(2).build();
         Random rnd = new Random(11);
         try (NDManager m = Djl.newManager()) {
             MoaWeights weights = Init.random(c, m, 9, 0.1f);
@@ -227,7 +230,8 @@ class IncrementalDecodingTest {
 
     @Test
     void stateSizeDoesNotGrowWithLength() {
-        ModelConfig c = new ModelConfig(11, 16, 2, 400, 4, 4, 2, 3, 2, 4, 2, 2, true, 1.0, 20, 0.03, 4, 0.7, 8);
+        ModelConfig c = ModelConfig.builder().vocab(11).dim(16).depth(2).seqLen(400).localWindow(4).routedWindow(4)
+                .routedQueries(2).routedKeyValues(3).experts(2).dimHead(4).heads(2).ffMult(2).build();
         try (NDManager m = Djl.newManager()) {
             IncrementalDecoder dec = new IncrementalDecoder(Init.random(c, m, 1));
             try (DecodeState st = dec.newState()) {

@@ -32,7 +32,8 @@ class ScriptedHiddenTest {
         Djl.inferenceThread();
         try (NDManager m = Djl.newManager()) {
             for (int kq : new int[] {8, 3}) {
-                ModelConfig c = new ModelConfig(19, 16, 2, 200, 6, 8, kq, 5, 2, 4, 2, 2, true, 1.0, 20, 0.03, 4, 0.7, 8);
+                ModelConfig c = ModelConfig.builder().vocab(19).dim(16).depth(2).seqLen(200).localWindow(6).routedWindow(8)
+                        .routedQueries(kq).routedKeyValues(5).experts(2).dimHead(4).heads(2).ffMult(2).build();
                 MoaWeights w = Init.random(c, m, 11 + kq);
                 try (IncrementalDecoder dec = new IncrementalDecoder(w)) {
                     double err = maxError(w, dec, m, new int[] {200, 57, 8, 9, 3, 1}, new Random(kq));

@@ -24,7 +24,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** The archive the server writes for its step program, and what happens when the program is broken. */
 class ScriptedStepTest {
     private static final ModelConfig CONFIG =
-            new ModelConfig(19, 16, 2, 64, 6, 8, 3, 5, 2, 4, 2, 2, true, 1.0, 20, 0.03, 4, 0.7, 8);
+            ModelConfig.builder().vocab(19).dim(16).depth(2).seqLen(64).localWindow(6).routedWindow(8)
+                    .routedQueries(3).routedKeyValues(5).experts(2).dimHead(4).heads(2).ffMult(2).build();
 
     @Test
     void attributesWrittenIntoTheArchiveReachTheProgram() throws Exception {
@@ -67,7 +68,8 @@ class ScriptedStepTest {
     @Test
     void theShippedProgramCompilesForEveryRoutingVariant() {
         for (boolean cosine : new boolean[] {true, false}) {
-            ModelConfig c = new ModelConfig(19, 16, 1, 64, 6, 8, 8, 5, 1, 4, 2, 2, cosine, 1.0, 20, 0.03, 4, 0.7, 8);
+            ModelConfig c = ModelConfig.builder().vocab(19).dim(16).depth(1).seqLen(64).localWindow(6).routedWindow(8)
+                    .routedQueries(8).routedKeyValues(5).experts(1).dimHead(4).heads(2).ffMult(2).cosineRouting(cosine).build();
             try (NDManager m = Djl.newManager();
                  IncrementalDecoder dec = new IncrementalDecoder(Init.random(c, m, 2, 0.1f))) {
                 DecodeState s = dec.newState();

@@ -27,7 +27,8 @@ class StepSlotsTest {
     @Test
     void everyNamedSlotIsWhereJavaMeansIt() {
         Djl.inferenceThread();
-        ModelConfig c = new ModelConfig(19, 16, 3, 64, 6, 8, 3, 5, 2, 4, 2, 2, true, 1.0, 20, 0.03, 4, 0.7, 8);
+        ModelConfig c = ModelConfig.builder().vocab(19).dim(16).depth(3).seqLen(64).localWindow(6).routedWindow(8)
+                .routedQueries(3).routedKeyValues(5).experts(2).dimHead(4).heads(2).ffMult(2).build();
         try (NDManager m = Djl.newManager(); IncrementalDecoder dec = new IncrementalDecoder(Init.random(c, m, 4));
              DecodeState s = dec.newState()) {
             dec.prefill(s, new long[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}); // a state that is not all zeros

@@ -26,7 +26,8 @@ class StepTransfersTest {
     @ParameterizedTest
     @ValueSource(ints = {1, 24})
     void transfersPerStepAreBoundedWhateverTheBatch(int batch) {
-        ModelConfig c = new ModelConfig(19, 16, 3, 200, 6, 8, 3, 5, 2, 4, 2, 2, true, 1.0, 20, 0.03, 4, 0.7, 8);
+        ModelConfig c = ModelConfig.builder().vocab(19).dim(16).depth(3).seqLen(200).localWindow(6).routedWindow(8)
+                .routedQueries(3).routedKeyValues(5).experts(2).dimHead(4).heads(2).ffMult(2).build();
         Random rnd = new Random(batch);
         try (NDManager m = Djl.newManager();
              IncrementalDecoder dec = new IncrementalDecoder(Init.random(c, m, 4, 0.1f), batch,

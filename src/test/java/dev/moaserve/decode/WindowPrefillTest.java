@@ -32,7 +32,8 @@ class WindowPrefillTest {
         Djl.inferenceThread();
         try (NDManager m = Djl.newManager()) {
             for (int kq : new int[] {8, 3}) {
-                ModelConfig c = new ModelConfig(19, 16, 2, 200, 6, 8, kq, 5, 2, 4, 2, 2, true, 1.0, 20, 0.03, 4, 0.7, 8);
+                ModelConfig c = ModelConfig.builder().vocab(19).dim(16).depth(2).seqLen(200).localWindow(6).routedWindow(8)
+                        .routedQueries(kq).routedKeyValues(5).experts(2).dimHead(4).heads(2).ffMult(2).build();
                 MoaWeights w = Init.random(c, m, 21 + kq);
                 try (IncrementalDecoder dec = new IncrementalDecoder(w, 4, IncrementalDecoder.Recompute.LAZY)) {
                     Random rnd = new Random(kq);
@@ -59,7 +60,8 @@ class WindowPrefillTest {
     void onlyFreshExactStatesAndWholeWindows() {
         Djl.inferenceThread();
         try (NDManager m = Djl.newManager()) {
-            ModelConfig c = new ModelConfig(19, 16, 2, 200, 6, 8, 3, 5, 2, 4, 2, 2, true, 1.0, 20, 0.03, 4, 0.7, 8);
+            ModelConfig c = ModelConfig.builder().vocab(19).dim(16).depth(2).seqLen(200).localWindow(6).routedWindow(8)
+                    .routedQueries(3).routedKeyValues(5).experts(2).dimHead(4).heads(2).ffMult(2).build();
             try (IncrementalDecoder dec = new IncrementalDecoder(Init.random(c, m, 2));
                  DecodeState frozen = dec.newState(DecodeMode.FROZEN); DecodeState exact = dec.newState()) {
                 assertThrows(IllegalArgumentException.class, () -> dec.prefillWindows(frozen, new long[16]));

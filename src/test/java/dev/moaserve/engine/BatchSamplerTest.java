@@ -50,7 +50,8 @@ class BatchSamplerTest {
         }
         Random rnd = new Random(5);
         Djl.inferenceThread();
-        ModelConfig c = new ModelConfig(vocab, 8, 1, 16, 4, 4, 2, 2, 1, 4, 2, 2, true, 1.0, 20, 0.03, 4, 0.7, 8);
+        ModelConfig c = ModelConfig.builder().vocab(vocab).dim(8).depth(1).seqLen(16).localWindow(4).routedWindow(4)
+                .routedQueries(2).routedKeyValues(2).experts(1).dimHead(4).heads(2).ffMult(2).build();
         try (NDManager m = Djl.newManager();
              IncrementalDecoder decoder = new IncrementalDecoder(Init.random(c, m, 1))) {
             for (int step = 0; step < 60; step++) {

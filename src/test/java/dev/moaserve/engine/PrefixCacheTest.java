@@ -38,9 +38,10 @@ class PrefixCacheTest {
         for (int trial = 0; trial < 5; trial++) {
             int w = 2 + rnd.nextInt(6);
             int kq = trial % 2 == 0 ? 1 + rnd.nextInt(w) : w + 1;
-            ModelConfig c = new ModelConfig(19, 16, 1 + rnd.nextInt(2), 12 * w + 8, 1 + rnd.nextInt(8), w, kq,
-                    1 + rnd.nextInt(2 * w), 1 + rnd.nextInt(3), 4, 1 + rnd.nextInt(2), 2, rnd.nextBoolean(), 1.0, 20, 0.03,
-                    4, 0.7, 8);
+            ModelConfig c = ModelConfig.builder().vocab(19).dim(16).depth(1 + rnd.nextInt(2)).seqLen(12 * w + 8)
+                    .localWindow(1 + rnd.nextInt(8)).routedWindow(w).routedQueries(kq)
+                    .routedKeyValues(1 + rnd.nextInt(2 * w)).experts(1 + rnd.nextInt(3)).dimHead(4)
+                    .heads(1 + rnd.nextInt(2)).ffMult(2).cosineRouting(rnd.nextBoolean()).build();
             try (NDManager m = Djl.newManager()) {
                 IncrementalDecoder dec = new IncrementalDecoder(Init.random(c, m, 100 + trial, 0.1f), 4,
                         trial % 3 == 2 ? IncrementalDecoder.Recompute.ALL : IncrementalDecoder.Recompute.LAZY);
@@ -101,7 +102,8 @@ class PrefixCacheTest {
 
     @Test
     void lookupTakesTheLongestVerifiedBoundaryAndEvictsLeastRecentlyUsed() {
-        ModelConfig c = new ModelConfig(19, 16, 1, 200, 4, 4, 2, 3, 2, 4, 1, 2, true, 1.0, 20, 0.03, 4, 0.7, 8);
+        ModelConfig c = ModelConfig.builder().vocab(19).dim(16).depth(1).seqLen(200).localWindow(4).routedWindow(4)
+                .routedQueries(2).routedKeyValues(3).experts(2).dimHead(4).heads(1).ffMult(2).build();
         try (NDManager m = Djl.newManager()) {
             IncrementalDecoder dec = new IncrementalDecoder(Init.random(c, m, 5, 0.1f), 2, IncrementalDecoder.Recompute.LAZY);
             PrefixCache cache = new PrefixCache(new DecoderRunner(dec), 2 * dec.bytesPerSequence()); // room for two snapshots

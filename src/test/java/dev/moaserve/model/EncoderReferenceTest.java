@@ -47,9 +47,11 @@ class EncoderReferenceTest {
         Path d = dir("cross");
         var cfg = new com.fasterxml.jackson.databind.ObjectMapper().readTree(d.resolve("config.json").toFile());
         int dim = cfg.get("dim").asInt(), dimContext = cfg.get("dim_context").asInt();
-        ModelConfig c = new ModelConfig(1, dim, 1, 1, 1, 1, cfg.get("num_routed_queries").asInt(),
-                cfg.get("num_routed_key_values").asInt(), cfg.get("num_experts").asInt(), cfg.get("dim_head").asInt(),
-                cfg.get("heads").asInt(), 1, cfg.get("cosine_sim_routing").asBoolean(), 1.0, 20, 0.03, 4, 0.7, 8);
+        ModelConfig c = ModelConfig.builder().vocab(1).dim(dim).depth(1).seqLen(1).localWindow(1).routedWindow(1)
+                .routedQueries(cfg.get("num_routed_queries").asInt())
+                .routedKeyValues(cfg.get("num_routed_key_values").asInt()).experts(cfg.get("num_experts").asInt())
+                .dimHead(cfg.get("dim_head").asInt()).heads(cfg.get("heads").asInt()).ffMult(1)
+                .cosineRouting(cfg.get("cosine_sim_routing").asBoolean()).build();
         Safetensors vectors = Safetensors.open(d.resolve("vectors.safetensors"));
         try (NDManager m = Djl.newManager()) {
             Map<String, long[]> shapes = new LinkedHashMap<>();

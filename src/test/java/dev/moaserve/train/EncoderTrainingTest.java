@@ -31,8 +31,9 @@ class EncoderTrainingTest {
 
     /** An encoder with a local branch, 2 experts, k_q and k_kv below the length (routing selects). */
     private static EncoderConfig config(int characters, int seqLen) {
-        ModelConfig m = new ModelConfig(characters + 1, 32, 2, seqLen, 8, seqLen, seqLen / 2, seqLen / 2, 2, 8, 4, 2, true, 1.0,
-                20, 0.03, 4, 0.7, 8);
+        ModelConfig m = ModelConfig.builder().vocab(characters + 1).dim(32).depth(2).seqLen(seqLen).localWindow(8)
+                .routedWindow(seqLen).routedQueries(seqLen / 2).routedKeyValues(seqLen / 2).experts(2).dimHead(8)
+                .heads(4).ffMult(2).build();
         return new EncoderConfig(m, true, characters);
     }
 

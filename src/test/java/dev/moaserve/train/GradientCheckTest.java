@@ -32,14 +32,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class GradientCheckTest {
     /** Real routing choices (k_q < w, k_kv < context): for the straight-through check. */
     private static final ModelConfig CONFIG =
-            new ModelConfig(11, 16, 2, 24, 4, 6, 3, 5, 2, 4, 2, 2, true, 1.0, 20, 0.03, 4, 0.7, 8);
+            ModelConfig.builder().vocab(11).dim(16).depth(2).seqLen(24).localWindow(4).routedWindow(6)
+                    .routedQueries(3).routedKeyValues(5).experts(2).dimHead(4).heads(2).ffMult(2).build();
     /**
      * Every query and past token routed, so no selection can flip under a finite perturbation
      * and the loss is smooth in every parameter; the routed path (gathers, expert projections,
      * null K/V, scatter, null tokens in window 0's absence) is still fully exercised.
      */
     private static final ModelConfig SMOOTH =
-            new ModelConfig(11, 16, 2, 24, 4, 6, 6, 24, 2, 4, 2, 2, true, 1.0, 20, 0.03, 4, 0.7, 8);
+            ModelConfig.builder().vocab(11).dim(16).depth(2).seqLen(24).localWindow(4).routedWindow(6)
+                    .routedQueries(6).routedKeyValues(24).experts(2).dimHead(4).heads(2).ffMult(2).build();
 
     @Test
     void analyticGradientsMatchFiniteDifferences() {

@@ -44,7 +44,8 @@ class TrainResumeTest {
     }
 
     private static TrainConfig config(int vocab, float dropout) {
-        ModelConfig m = new ModelConfig(vocab, 16, 2, 16, 4, 4, 2, 4, 2, 4, 2, 2, true, 1.0, 20, 0.03, 4, 0.7, 8);
+        ModelConfig m = ModelConfig.builder().vocab(vocab).dim(16).depth(2).seqLen(16).localWindow(4).routedWindow(4)
+                .routedQueries(2).routedKeyValues(4).experts(2).dimHead(4).heads(2).ffMult(2).build();
         return new TrainConfig(m, 12, 2, 3e-3f, 1e-4f, 2, 0.1f, 1.0f, 4, 1, 7, dropout);
     }
 

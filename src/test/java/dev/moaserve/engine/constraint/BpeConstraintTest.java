@@ -64,7 +64,8 @@ class BpeConstraintTest {
     void generatedOutputsValidateThroughTheScheduler() throws Exception {
         HfTokenizer tk = tokenizer();
         int vocab = tk.vocabSize();
-        ModelConfig config = new ModelConfig(vocab, 32, 2, 512, 8, 8, 4, 8, 2, 8, 2, 2, true, 1.0, 20, 0.03, 4, 0.7, 8);
+        ModelConfig config = ModelConfig.builder().vocab(vocab).dim(32).depth(2).seqLen(512).localWindow(8).routedWindow(8)
+                .routedQueries(4).routedKeyValues(8).experts(2).dimHead(8).heads(2).ffMult(2).build();
         Constraints constraints = new Constraints(() -> Vocabulary.of(tk, vocab), 16, 2_000, 200_000);
         Random random = new Random(5);
         int merged = 0;
