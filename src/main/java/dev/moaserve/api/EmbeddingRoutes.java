@@ -15,7 +15,6 @@ import io.vertx.core.Context;
 import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
-import org.jboss.logging.Logger;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -38,7 +37,6 @@ import java.util.concurrent.CancellationException;
 public class EmbeddingRoutes {
     /** OpenAI's bound on the inputs of one request. */
     static final int MAX_INPUTS = 2048;
-    private static final Logger LOG = Logger.getLogger(GenerationRoutes.class);
     private static final Set<String> FIELDS = Set.of("input", "model", "encoding_format", "dimensions", "user");
     private static final Set<String> TEI_FIELDS = Set.of("inputs", "normalize", "truncate");
 
@@ -241,7 +239,7 @@ public class EmbeddingRoutes {
     }
 
     private void log(String id, int inputs, int tokens, long start, String outcome) {
-        LOG.infof("request %s embeddings inputs=%d prompt_tokens=%d total_ms=%.1f outcome=%s", id, inputs, tokens,
+        RequestLog.LOG.infof("request %s embeddings inputs=%d prompt_tokens=%d total_ms=%.1f outcome=%s", id, inputs, tokens,
                 (System.nanoTime() - start) / 1e6, outcome);
     }
 }

@@ -13,7 +13,6 @@ import dev.moaserve.engine.GenerationRequest;
 import dev.moaserve.engine.TokenListener;
 import dev.moaserve.model.DecodeMode;
 import io.vertx.core.http.HttpServerResponse;
-import org.jboss.logging.Logger;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -27,7 +26,6 @@ final class ResponseWriter {
     /** Says which decode mode produced a response ("exact" or "frozen"), so approximate output is never mistaken for exact. */
     static final String DECODE_HEADER = "X-Moa-Decode";
     /** The request log keeps GenerationRoutes' category, which operators filter on. */
-    private static final Logger LOG = Logger.getLogger(GenerationRoutes.class);
 
     /** What the scheduler reports for one request, as stream items. */
     sealed interface Event permits Token, Done {}
@@ -185,7 +183,7 @@ final class ResponseWriter {
         String outcome = ended != null ? ended.reason().label() : outs.size() == 1 ? f.reason().label() : "n=" + outs.size();
         int cached = outs.get(0).finish() == null ? 0 : outs.get(0).finish().cachedTokens();
         double ttftMs = first == 0 ? -1.0 : (first - startNanos) / 1e6;
-        LOG.infof("request %s %s prompt_tokens=%d cached_tokens=%d generated_tokens=%d ttft_ms=%.1f total_ms=%.1f outcome=%s%s%s",
+        RequestLog.LOG.infof("request %s %s prompt_tokens=%d cached_tokens=%d generated_tokens=%d ttft_ms=%.1f total_ms=%.1f outcome=%s%s%s",
                 id, protocol.name(), f.promptTokens(), cached,
                 generated, ttftMs, (now - startNanos) / 1e6,
                 outcome, spec.decode() == DecodeMode.EXACT ? "" : " decode=" + spec.decode().label(),

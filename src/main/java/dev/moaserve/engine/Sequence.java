@@ -11,7 +11,7 @@ import java.util.List;
  * prompt it has fed, its sampler and stop matcher; and the rules that end it (emit, finish).
  */
 final class Sequence {
-    private static final Logger LOG = Logger.getLogger(Scheduler.class);
+    private static final Logger LOG = Logger.getLogger(Sequence.class);
 
     final GenerationRequest request;
     final Sequence leader;     // n > 1: the sequence whose prefill this one forks from
