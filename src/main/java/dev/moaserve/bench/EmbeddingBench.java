@@ -14,6 +14,7 @@ import dev.moaserve.model.ModelConfig;
 import dev.moaserve.model.MoaModel;
 
 import dev.moaserve.decode.IncrementalDecoder;
+import dev.moaserve.decode.ScriptedEncoder;
 import dev.moaserve.engine.Embedder;
 
 import java.io.PrintStream;
@@ -28,7 +29,8 @@ import java.util.function.BiFunction;
  * {@code bench --embeddings}: first one request as {@code /v1/embeddings} runs it (256 inputs of
  * 390 tokens: tokens/s and resident memory); then embeddings/s of the forward it runs (the step
  * program's, and the eager full forward beside it), at batch 1/8/32 for inputs of 64 and 256
- * tokens, for the embedded (autoregressive) model and a MoA encoder of the same size; then the point of routing: a routed encoder (local W = 64 + 2 experts
+ * tokens, for the embedded (autoregressive) model and a MoA encoder of the same size (its program
+ * and its eager forward); then the point of routing: a routed encoder (local W = 64 + 2 experts
  * of k = 64) against a dense one (every token routed: full attention) at 256 and 1,024 tokens.
  * Random weights for the encoders (speed does not depend on them). One {@code embed …} line per point.
  */
@@ -43,15 +45,19 @@ final class EmbeddingBench {
              IncrementalDecoder decoder = new IncrementalDecoder(model.weights())) {
             request(out, model, decoder, 256, 390, quick ? 1 : 3);
             EncoderWeights encoder = Init.randomEncoder(encoder(model.config().numTokens(), 1024, 64, 32, 32), m, 1);
-            out.printf(Locale.ROOT, "%n| model | tokens | batch | ms/batch | embeddings/s | tokens/s |%n|---|---|---|---|---|---|%n");
-            for (int n : new int[] {64, 256}) {
-                for (int b : new int[] {1, 8, 32}) {
-                    point(out, "moa-shakespeare", n, b, reps, model.config().numTokens(),
-                            (mm, ids) -> decoder.hidden(mm, ids, lengths(ids)), model.weights().manager());
-                    point(out, "moa-shakespeare-eager", n, b, reps, model.config().numTokens(),
-                            (mm, ids) -> FullForward.finalHidden(model.weights(), mm, ids, null, false), model.weights().manager());
-                    point(out, "encoder-d128", n, b, reps, model.config().numTokens(),
-                            (mm, ids) -> EncoderForward.forward(encoder, mm, ids, lengths(ids), null), m);
+            try (ScriptedEncoder encoderProgram = new ScriptedEncoder(encoder)) {
+                out.printf(Locale.ROOT, "%n| model | tokens | batch | ms/batch | embeddings/s | tokens/s |%n|---|---|---|---|---|---|%n");
+                for (int n : new int[] {64, 256}) {
+                    for (int b : new int[] {1, 8, 32}) {
+                        point(out, "moa-shakespeare", n, b, reps, model.config().numTokens(),
+                                (mm, ids) -> decoder.hidden(mm, ids, lengths(ids)), model.weights().manager());
+                        point(out, "moa-shakespeare-eager", n, b, reps, model.config().numTokens(),
+                                (mm, ids) -> FullForward.finalHidden(model.weights(), mm, ids, null, false), model.weights().manager());
+                        point(out, "encoder-d128", n, b, reps, model.config().numTokens(),
+                                (mm, ids) -> encoderProgram.hidden(mm, ids, lengths(ids)), m);
+                        point(out, "encoder-d128-eager", n, b, reps, model.config().numTokens(),
+                                (mm, ids) -> EncoderForward.forward(encoder, mm, ids, lengths(ids), null), m);
+                    }
                 }
             }
             EncoderWeights routed = Init.randomEncoder(encoder(256, 1024, 64, 64, 64), m, 2);

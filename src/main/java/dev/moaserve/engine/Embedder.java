@@ -5,9 +5,9 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.Shape;
 import dev.moaserve.model.Djl;
-import dev.moaserve.model.EncoderForward;
 import dev.moaserve.model.EncoderWeights;
 import dev.moaserve.decode.IncrementalDecoder;
+import dev.moaserve.decode.ScriptedEncoder;
 import dev.moaserve.model.MoaWeights;
 import dev.moaserve.model.NativeMemory;
 import org.jboss.logging.Logger;
@@ -27,7 +27,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * Text embeddings: one forward of each input, the final hidden states after the model's final
  * norm, pooled over the tokens ({@link Pooling#MEAN}) or taken at the last token
  * ({@link Pooling#LAST}), then L2-normalised. From a MoA encoder ({@link #of(EncoderWeights, Limits)}:
- * mean pooling, as sentence encoders do) or from an autoregressive model as vLLM serves decoder
+ * mean pooling, as sentence encoders do; its program computes {@code EncoderForward}) or from an autoregressive model as vLLM serves decoder
  * models ({@link #of(IncrementalDecoder, MoaWeights, Pooling, Limits)}: its full forward, every token visible).
  *
  * <p>Work is bounded by tokens, never by input count: a request's inputs (longest first) are cut
@@ -116,6 +116,7 @@ public final class Embedder implements AutoCloseable {
     private final AtomicInteger pendingRequests = new AtomicInteger();
     private final Thread worker;
     private volatile boolean stopped;
+    private AutoCloseable owned; // a program this embedder made, closed with it
 
     /**
      * Embeddings from an autoregressive model's full forward: one call of its decoder's step
@@ -125,10 +126,13 @@ public final class Embedder implements AutoCloseable {
         return new Embedder(decoder::hidden, weights.manager(), weights.config().dim(), weights.config().seqLen(), pooling, limits);
     }
 
-    /** Embeddings from an encoder: mean over the input's tokens. */
+    /** Embeddings from an encoder: mean over the input's tokens, one call of its program per micro-batch ({@link ScriptedEncoder}). */
     public static Embedder of(EncoderWeights weights, Limits limits) {
-        return new Embedder((m, ids, lengths) -> EncoderForward.forward(weights, m, ids, lengths, null),
-                weights.manager(), weights.config().dim(), weights.config().seqLen(), Pooling.MEAN, limits);
+        ScriptedEncoder program = new ScriptedEncoder(weights);
+        Embedder e = new Embedder(program::hidden, weights.manager(), weights.config().dim(), weights.config().seqLen(),
+                Pooling.MEAN, limits);
+        e.owned = program;
+        return e;
     }
 
     private Embedder(Forward forward, NDManager manager, int dim, int contextLength, Pooling pooling, Limits limits) {
@@ -291,6 +295,13 @@ public final class Embedder implements AutoCloseable {
         }
         for (Request r; (r = arrivals.poll()) != null; ) {
             r.result.completeExceptionally(new ShuttingDownException("the server shut down before this request ran"));
+        }
+        if (owned != null && !worker.isAlive()) {
+            try {
+                owned.close();
+            } catch (Exception e) {
+                LOG.debug("closing the embeddings program failed", e);
+            }
         }
         LOG.debugf("embeddings stopped (%s pooling)", pooling.name().toLowerCase(Locale.ROOT));
     }
