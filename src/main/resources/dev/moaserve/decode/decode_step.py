@@ -302,10 +302,8 @@ class DecodeStep(Module):
     dh = self.dim_head
     I = self.inner
     cd = wts[lw + self.w_local_in].dtype                                                     # matmul dtype
-    rows = info[0]
+    rows, place, t_rows, slot, cos, sin, ring_at, local_bias, row_flag, dense = info
     m = rows.size(0)
-    cos = info[4]
-    sin = info[5]
     x = torch.index_select(pool[lp + self.p_win_h][0:B].reshape(-1, self.dim), 0, rows)   # [m, D]
 
     # local attention over the ring: the W final positions before the window, and the window
@@ -315,20 +313,19 @@ class DecodeStep(Module):
     q = qk[:, 0:H]
     k = qk[:, H:2 * H]
     kd = pool[lp + self.p_k].dtype                                                    # keys/values
-    pool[lp + self.p_k][info[3], :, info[6]] = k.to(kd)                               # [P, H, R, dh]
-    pool[lp + self.p_v][info[3], :, info[6]] = qkv[:, 2 * I:3 * I].reshape(m, H, dh).to(kd)
+    pool[lp + self.p_k][slot, :, ring_at] = k.to(kd)                                   # [P, H, R, dh]
+    pool[lp + self.p_v][slot, :, ring_at] = qkv[:, 2 * I:3 * I].reshape(m, H, dh).to(kd)
     if final and not rows_are_last:
       # the last layer's outputs only feed the logits: only each sequence's last row goes on
       at = torch.searchsorted(rows, at_last[0])
       x = torch.index_select(x, 0, at)
       q = torch.index_select(q, 0, at)
       info = at_last
-    place = info[1]
-    t_rows = info[2]
-    qb = self.to_layout(q, place, B, t_rows, info[9])                         # [B, T, H, dh]
+      rows, place, t_rows, slot, cos, sin, ring_at, local_bias, row_flag, dense = at_last
+    qb = self.to_layout(q, place, B, t_rows, dense)                           # [B, T, H, dh]
     att = torch.scaled_dot_product_attention(qb.transpose(1, 2),
-        pool[lp + self.p_k][0:B].float(), pool[lp + self.p_v][0:B].float(), info[7], 0.0, False, scale=1.0)
-    local = self.from_layout(att.transpose(1, 2).reshape(B * t_rows, I), place, info[9])   # [m, I]
+        pool[lp + self.p_k][0:B].float(), pool[lp + self.p_v][0:B].float(), local_bias, 0.0, False, scale=1.0)
+    local = self.from_layout(att.transpose(1, 2).reshape(B * t_rows, I), place, dense)   # [m, I]
     mix = torch.linear(local.to(cd), wts[lw + self.w_local_out]).float()                      # [m, D]
 
     if any_routed:
@@ -344,10 +341,7 @@ class DecodeStep(Module):
     # rows an expert did not select (in windows >= 1) take its null token
     lw = self.w_first_layer + self.w_per_layer * l
     lp = self.p_first_layer + self.p_per_layer * l
-    rows = info[0]
-    place = info[1]
-    t_rows = info[2]
-    row_flag = info[8]
+    rows, place, t_rows, slot, cos, sin, ring_at, local_bias, row_flag, dense = info
     m = rows.size(0)
     H = self.heads
     dh = self.dim_head
@@ -356,15 +350,15 @@ class DecodeStep(Module):
     K1 = self.routed_kv + 1
     cd = wts[lw + self.w_local_in].dtype
     qs = torch.linear(self.unit(x).to(cd), wts[lw + self.w_routed_q]).float().view(m, G * H, dh)
-    q = self.rotary(qs, info[4], info[5])                                              # [m, G*H, dh]
-    qb = self.to_layout(q, place, B, t_rows, info[9]).view(B, t_rows, G, H, dh)
+    q = self.rotary(qs, cos, sin)                                                      # [m, G*H, dh]
+    qb = self.to_layout(q, place, B, t_rows, dense).view(B, t_rows, G, H, dh)
     qb = qb.permute([0, 2, 3, 1, 4]).reshape(B * G, H, t_rows, dh)
     keys = pool[lp + self.p_routed_k][0:B].reshape(B * G, H, K1, dh).float()
     values = pool[lp + self.p_routed_v][0:B].reshape(B * G, H, K1, dh).float()
     bias = pool[lp + self.p_routed_bias][0:B].reshape(B * G, 1, 1, K1)
     att = torch.scaled_dot_product_attention(qb, keys, values, bias, 0.0, False, scale=1.0)   # [B*G, H, T, dh]
     att = att.view(B, G, H, t_rows, dh).permute([0, 3, 1, 2, 4]).reshape(B * t_rows, G, I)
-    per_row = self.from_layout(att, place, info[9])                           # [m, G, I]
+    per_row = self.from_layout(att, place, dense)                             # [m, G, I]
     chosen = torch.mul(torch.index_select(sel.transpose(1, 2).reshape(-1, G), 0, rows), row_flag)   # [m, G]
     out = torch.linear(torch.mul(per_row, chosen.unsqueeze(2)).reshape(m, G * I).to(cd), wts[lw + self.w_routed_out]).float()
     return torch.add(out, torch.matmul(torch.sub(row_flag, chosen), wts[lw + self.w_null_tokens]))   # [m, D]
