@@ -1,5 +1,14 @@
 package dev.moaserve.decode;
 
+import ai.djl.engine.EngineException;
+import ai.djl.ndarray.NDManager;
+import ai.djl.pytorch.engine.PtNDManager;
+import ai.djl.pytorch.engine.PtSymbolBlock;
+import ai.djl.pytorch.jni.JniUtils;
+import dev.moaserve.model.ModelConfig;
+import dev.moaserve.model.Ops;
+
+import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -51,6 +60,40 @@ final class ScriptArchive {
         }
         attributes.put(name, value);
         return this;
+    }
+
+    /** The sizes every program of a model reads: depth, widths, experts, local window, routing, the mask value. */
+    ScriptArchive withShape(ModelConfig c) {
+        return with("depth", c.depth())
+                .with("dim", c.dim())
+                .with("heads", c.heads())
+                .with("dim_head", c.dimHead())
+                .with("inner", c.inner())
+                .with("experts", c.numExperts())
+                .with("local_window", c.localAttnWindowSize())
+                .with("routed_kv", c.numRoutedKeyValues())
+                .with("cosine_routing", c.cosineSimRouting())
+                .with("routing_scale", c.cosineSimScale())
+                .with("neg", (double) Ops.NEG);
+    }
+
+    /**
+     * Loads the archive into libtorch, which compiles its source; a program that does not compile
+     * is an {@link IllegalStateException} naming {@code what} and the source line in one line.
+     */
+    PtSymbolBlock load(NDManager manager, String what) {
+        try {
+            return JniUtils.loadModule((PtNDManager) manager, new ByteArrayInputStream(bytes()), true, false);
+        } catch (IOException | EngineException e) {
+            throw new IllegalStateException(what + " does not compile: " + oneLine(e.getMessage()), e);
+        }
+    }
+
+    static String oneLine(String message) {
+        if (message == null) {
+            return "";
+        }
+        return String.join(" ", message.lines().map(String::strip).filter(x -> !x.isEmpty()).toList());
     }
 
     /** The archive's bytes. */

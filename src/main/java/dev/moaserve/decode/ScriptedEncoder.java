@@ -1,6 +1,5 @@
 package dev.moaserve.decode;
 
-import ai.djl.engine.EngineException;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.pytorch.engine.PtNDArray;
@@ -8,14 +7,10 @@ import ai.djl.pytorch.engine.PtNDManager;
 import ai.djl.pytorch.engine.PtSymbolBlock;
 import ai.djl.pytorch.jni.IValue;
 import ai.djl.pytorch.jni.IValueUtils;
-import ai.djl.pytorch.jni.JniUtils;
 import dev.moaserve.model.EncoderWeights;
 import dev.moaserve.model.ModelConfig;
 import dev.moaserve.model.MoaWeights;
-import dev.moaserve.model.Ops;
 
-import java.io.ByteArrayInputStream;
-import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -48,20 +43,9 @@ public final class ScriptedEncoder implements AutoCloseable {
     public ScriptedEncoder(EncoderWeights w) {
         this.manager = w.manager().newSubManager();
         ModelConfig c = w.config().shape();
-        ScriptArchive archive = new ScriptArchive(CLASS, ScriptArchive.resource(ScriptedEncoder.class, SOURCE))
-                .with("depth", c.depth())
-                .with("dim", c.dim())
-                .with("heads", c.heads())
-                .with("dim_head", c.dimHead())
-                .with("inner", c.inner())
-                .with("experts", c.numExperts())
-                .with("local_window", c.localAttnWindowSize())
+        ScriptArchive archive = new ScriptArchive(CLASS, ScriptArchive.resource(ScriptedEncoder.class, SOURCE)).withShape(c)
                 .with("routed_queries", c.numRoutedQueries())
-                .with("routed_kv", c.numRoutedKeyValues())
                 .with("local", w.config().localAttn())
-                .with("cosine_routing", c.cosineSimRouting())
-                .with("routing_scale", c.cosineSimScale())
-                .with("neg", (double) Ops.NEG)
                 .with("attention_scale", 1.0 / Math.sqrt(c.dimHead()))
                 .with("root_dim", Math.sqrt(c.dim()));
         for (Model s : Model.values()) {
@@ -72,10 +56,10 @@ public final class ScriptedEncoder implements AutoCloseable {
             archive.with("w_" + s.name().toLowerCase(Locale.ROOT), s.ordinal());
         }
         try {
-            module = JniUtils.loadModule((PtNDManager) manager, new ByteArrayInputStream(archive.bytes()), true, false);
-        } catch (IOException | EngineException e) {
+            module = archive.load(manager, "the encoder program");
+        } catch (IllegalStateException e) {
             manager.close();
-            throw new IllegalStateException("the encoder program does not compile: " + e.getMessage(), e);
+            throw e;
         }
         weights = IValue.listFrom(arguments(w).stream().map(a -> (PtNDArray) a).toArray(PtNDArray[]::new));
     }

@@ -1,6 +1,5 @@
 package dev.moaserve.decode;
 
-import ai.djl.engine.EngineException;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -9,12 +8,8 @@ import ai.djl.pytorch.engine.PtNDManager;
 import ai.djl.pytorch.engine.PtSymbolBlock;
 import ai.djl.pytorch.jni.IValue;
 import ai.djl.pytorch.jni.IValueUtils;
-import ai.djl.pytorch.jni.JniUtils;
 import dev.moaserve.model.ModelConfig;
-import dev.moaserve.model.Ops;
 
-import java.io.ByteArrayInputStream;
-import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -51,12 +46,7 @@ final class ScriptedStep implements AutoCloseable {
     }
 
     private ScriptedStep(ModelConfig c, DecodeWeights w, NDManager manager, String source, boolean bf16) {
-        byte[] archive = archive(c, source).bytes();
-        try {
-            module = JniUtils.loadModule((PtNDManager) manager, new ByteArrayInputStream(archive), true, false);
-        } catch (IOException | EngineException e) {
-            throw new IllegalStateException("the decode step program does not compile: " + oneLine(e.getMessage()), e);
-        }
+        module = archive(c, source).load(manager, "the decode step program");
         IValue given = IValue.listFrom(w.scriptArguments().stream().map(a -> (PtNDArray) a).toArray(PtNDArray[]::new));
         if (bf16) {
             // the bfloat16 copies live only in this IValue: DJL aborts the JVM on a bfloat16 NDArray
@@ -73,21 +63,10 @@ final class ScriptedStep implements AutoCloseable {
 
     /** The program's attributes: the model's sizes, fixed for the decoder's life. */
     private static ScriptArchive archive(ModelConfig c, String source) {
-        return StepSlots.declare(new ScriptArchive(CLASS, source))
-                .with("depth", c.depth())
-                .with("dim", c.dim())
-                .with("heads", c.heads())
-                .with("dim_head", c.dimHead())
-                .with("inner", c.inner())
-                .with("experts", c.numExperts())
+        return StepSlots.declare(new ScriptArchive(CLASS, source)).withShape(c)
                 .with("window", c.routedWindowSize())
-                .with("local_window", c.localAttnWindowSize())
                 .with("ring", StatePool.ringSize(c))
-                .with("routed_queries", Math.min(c.numRoutedQueries(), c.routedWindowSize()))
-                .with("routed_kv", c.numRoutedKeyValues())
-                .with("cosine_routing", c.cosineSimRouting())
-                .with("routing_scale", c.cosineSimScale())
-                .with("neg", (double) Ops.NEG);
+                .with("routed_queries", Math.min(c.numRoutedQueries(), c.routedWindowSize()));
     }
 
     /**
@@ -174,13 +153,6 @@ final class ScriptedStep implements AutoCloseable {
     /** Rows computed so far, summed over layers (one read of a device counter). */
     long rows() {
         return rowCounter.getLong();
-    }
-
-    private static String oneLine(String message) {
-        if (message == null) {
-            return "";
-        }
-        return String.join(" ", message.lines().map(String::strip).filter(s -> !s.isEmpty()).toList());
     }
 
     @Override
