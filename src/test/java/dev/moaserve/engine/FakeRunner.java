@@ -21,6 +21,10 @@ final class FakeRunner implements StepRunner {
     final AtomicInteger open = new AtomicInteger();
     /** The next step throws (once) when set. */
     volatile boolean failNext;
+    /** Feeds a fresh exact state's whole windows at admission, as the real runner does, when set. */
+    volatile boolean wholeWindows;
+    /** Tokens fed that way, one entry per call. */
+    final List<Integer> windowPrefills = Collections.synchronizedList(new ArrayList<>());
 
     FakeRunner(int window, int vocab) {
         this.window = window;
@@ -106,6 +110,19 @@ final class FakeRunner implements StepRunner {
         FakeState copy = new FakeState(src.mode, parked);
         copy.tokens.addAll(src.tokens);
         return copy;
+    }
+
+    @Override
+    public int prefillWindows(State s, long[] prompt) {
+        int whole = (prompt.length - 1) / window * window;
+        if (!wholeWindows || s.length() != 0 || s.mode() != DecodeMode.EXACT || whole < 2 * window) {
+            return 0;
+        }
+        for (int i = 0; i < whole; i++) {
+            ((FakeState) s).tokens.add(prompt[i]);
+        }
+        windowPrefills.add(whole);
+        return whole;
     }
 
     @Override

@@ -164,6 +164,35 @@ class SchedulerTest {
     }
 
     @Test
+    void wholeWindowsAtAdmissionThenStepsGiveTheSameTokensAndForksShareThem() throws Exception {
+        FakeRunner r = new FakeRunner(W, V);
+        r.wholeWindows = true;
+        long[] p = prompt(23, 5);
+        try (Scheduler s = new Scheduler(r, TK, new Scheduler.Limits(8, 64, 16, 0), EngineStats.NONE)) {
+            SamplingParams seeded = SamplingParams.builder().temperature(1.0).seed(7L).maxTokens(6).build();
+            List<CompletableFuture<Collect.Result>> group = Collect.choices(s, p,
+                    List.of(seeded, seeded.withSeed(8L), seeded.withSeed(9L)));
+            List<Collect.Result> choices = new ArrayList<>();
+            for (CompletableFuture<Collect.Result> f : group) {
+                choices.add(get(f));
+            }
+            // the leader's 20 tokens before its last window in one call; forks copy its state there
+            assertEquals(List.of(20), r.windowPrefills);
+            for (int i = 1; i < 3; i++) {
+                assertEquals(20, choices.get(i).cached(), "fork " + i + " copies its leader's state at the boundary");
+            }
+            assertEquals(expected(r, p, 4), get(Collect.one(s, p, greedy(4))).tokens(), "a greedy run after a window prefill");
+            FakeRunner stepped = new FakeRunner(W, V);
+            try (Scheduler t = new Scheduler(stepped, TK, new Scheduler.Limits(8, 64, 16, 0), EngineStats.NONE)) {
+                for (int i = 0; i < 3; i++) {
+                    assertEquals(get(Collect.one(t, p, seeded.withSeed(7L + i))).tokens(), choices.get(i).tokens(), "choice " + i);
+                }
+            }
+        }
+        assertEquals(0, r.open.get());
+    }
+
+    @Test
     void theSecondRequestForAPromptStartsFromTheCache() throws Exception {
         FakeRunner r = new FakeRunner(W, V);
         long[] p = prompt(14, 5);
