@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 
@@ -67,28 +66,6 @@ public final class FullForward {
         return h;
     }
 
-    /**
-     * Inference over right-padded rows, [B, N] ids → [B, N, D] residual stream after the last
-     * layer: the first {@code lengths[b]} positions of row b are what row b alone computes
-     * (attention is causal and query routing ranks only real positions; what padded positions hold
-     * is meaningless). Each layer's intermediates are freed when it ends, so the memory a call
-     * needs is about one layer's activations, not the whole forward's. Run it inside an
-     * {@code NDScope} or a sub-manager of {@code m}, which own the result.
-     */
-    public static NDArray paddedHidden(MoaWeights w, NDManager m, NDArray ids, int[] lengths) {
-        NDArray h = embed(w, ids);
-        for (int l = 0; l < w.config().depth(); l++) {
-            NDArray next;
-            try (NDScope layerScope = new NDScope()) {
-                next = layer(w, m, l, h, false, Dropout.NONE, lengths);
-                NDScope.unregister(next);
-            }
-            h.close();
-            h = next;
-        }
-        return h;
-    }
-
     /** token_emb[x] + pos_emb[0..N): [B, N] → [B, N, D]. */
     public static NDArray embed(MoaWeights w, NDArray ids) {
         long n = ids.getShape().get(1);
@@ -102,22 +79,13 @@ public final class FullForward {
 
     /** As above, with {@code dropout} on each branch before it joins the residual stream (GPT-2's residual dropout). */
     static NDArray layer(MoaWeights w, NDManager m, int l, NDArray h, boolean train, Dropout dropout) {
-        return layer(w, m, l, h, train, dropout, null);
-    }
-
-    private static NDArray layer(MoaWeights w, NDManager m, int l, NDArray h, boolean train, Dropout dropout, int[] lengths) {
         MoaWeights.Layer lw = w.layer(l);
-        h = h.add(dropout.apply(m, moaAttention(w, m, lw, h, train, lengths)));
+        h = h.add(dropout.apply(m, moaAttention(w, m, lw, h, train)));
         return h.add(dropout.apply(m, Ops.feedForward(lw, h)));
     }
 
     /** MoAA(h) = local attention + routed expert outputs: [B, N, D] → [B, N, D]. */
     public static NDArray moaAttention(MoaWeights w, NDManager m, MoaWeights.Layer lw, NDArray h, boolean train) {
-        return moaAttention(w, m, lw, h, train, null);
-    }
-
-    /** As above, for right-padded rows of {@code lengths} real tokens (null: all real). */
-    private static NDArray moaAttention(MoaWeights w, NDManager m, MoaWeights.Layer lw, NDArray h, boolean train, int[] lengths) {
         ModelConfig c = w.config();
         int n = (int) h.getShape().get(1);
         NDArray local = localAttention(w, m, lw, h);
@@ -125,7 +93,7 @@ public final class FullForward {
         if (windows <= 1) {
             return local;
         }
-        return local.add(routed(w, m, lw, h, train, lengths));
+        return local.add(routed(w, m, lw, h, train));
     }
 
     /**
@@ -198,11 +166,6 @@ public final class FullForward {
      * keys/values the top-k_kv of windows 0..i−1 by the key/value router.
      */
     static NDArray routed(MoaWeights w, NDManager m, MoaWeights.Layer lw, NDArray h, boolean train) {
-        return routed(w, m, lw, h, train, null);
-    }
-
-    /** As above; a window's routed queries are ranked among row b's real positions only ({@code lengths[b]}; null: all). */
-    private static NDArray routed(MoaWeights w, NDManager m, MoaWeights.Layer lw, NDArray h, boolean train, int[] lengths) {
         ModelConfig c = w.config();
         int bsz = (int) h.getShape().get(0);
         int n = (int) h.getShape().get(1);
@@ -230,8 +193,7 @@ public final class FullForward {
                         past.offer(p, skv[(b * n + p) * g + e]);
                     }
                     int cell = (b * nq + i - 1) * g + e;
-                    int real = lengths == null ? n : lengths[b];
-                    TopK sel = TopK.of(kq, sq, b * n * g + e, g, Math.min(start, real), Math.min(start + win, real));
+                    TopK sel = TopK.of(kq, sq, b * n * g + e, g, start, Math.min(start + win, n));
                     for (int j = 0; j < sel.size(); j++) {
                         pq[(cell * kq + j) * win + sel.position(j) - start] = 1f;
                     }

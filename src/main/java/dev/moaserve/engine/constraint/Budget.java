@@ -73,7 +73,7 @@ final class Budget {
     Automaton reduced(Automaton a, String at) {
         check(at);
         if (a.getNumberOfStates() <= 64) {
-            a = Determinizer.of(a, this, at);
+            a = deterministic(a, at);
             a.minimize();
         }
         if (a.getNumberOfStates() > maxStates) {

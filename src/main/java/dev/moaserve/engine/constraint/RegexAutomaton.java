@@ -112,7 +112,7 @@ final class RegexAutomaton {
         if (negated) {
             i++;
         }
-        boolean[] in = new boolean[Character.MAX_VALUE + 1];
+        List<int[]> ranges = new ArrayList<>();
         while (i < s.length() && s.charAt(i) != ']') {
             char lo = classChar();
             char hi = lo;
@@ -120,8 +120,8 @@ final class RegexAutomaton {
                 i++;
                 hi = classChar();
             }
-            for (int c = lo; c <= hi; c++) {
-                in[c] = true;
+            if (lo <= hi) {
+                ranges.add(new int[] {lo, hi});
             }
         }
         if (i >= s.length()) {
@@ -131,20 +131,44 @@ final class RegexAutomaton {
         State start = new State();
         State end = new State();
         end.setAccept(true);
-        for (int c = 0; c <= Character.MAX_VALUE; ) {
-            if (in[c] != negated) {
-                int from = c;
-                while (c + 1 <= Character.MAX_VALUE && in[c + 1] != negated) {
-                    c++;
-                }
-                start.addTransition(new Transition((char) from, (char) c, end));
-            }
-            c++;
+        for (int[] r : negated ? complement(merged(ranges)) : merged(ranges)) {
+            start.addTransition(new Transition((char) r[0], (char) r[1], end));
         }
         Automaton a = new Automaton();
         a.setInitialState(start);
         a.setDeterministic(true);
         return a;
+    }
+
+    /** The ranges sorted and joined where they overlap or touch. */
+    private static List<int[]> merged(List<int[]> ranges) {
+        ranges.sort((x, y) -> Integer.compare(x[0], y[0]));
+        List<int[]> out = new ArrayList<>();
+        for (int[] r : ranges) {
+            int[] last = out.isEmpty() ? null : out.get(out.size() - 1);
+            if (last != null && r[0] <= last[1] + 1) {
+                last[1] = Math.max(last[1], r[1]);
+            } else {
+                out.add(new int[] {r[0], r[1]});
+            }
+        }
+        return out;
+    }
+
+    /** The characters outside sorted, disjoint ranges. */
+    private static List<int[]> complement(List<int[]> ranges) {
+        List<int[]> out = new ArrayList<>();
+        int from = 0;
+        for (int[] r : ranges) {
+            if (r[0] > from) {
+                out.add(new int[] {from, r[0] - 1});
+            }
+            from = r[1] + 1;
+        }
+        if (from <= Character.MAX_VALUE) {
+            out.add(new int[] {from, Character.MAX_VALUE});
+        }
+        return out;
     }
 
     private char classChar() {
