@@ -1,6 +1,11 @@
 package dev.moaserve.api;
 
+import dev.moaserve.engine.Embedder;
 import dev.moaserve.engine.EngineStats;
+import dev.moaserve.engine.LoadedModel;
+import dev.moaserve.engine.PrefixCache;
+import dev.moaserve.engine.Scheduler;
+import dev.moaserve.engine.constraint.Constraints;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.FunctionCounter;
@@ -37,39 +42,41 @@ public class EngineMetrics implements EngineStats {
     private List<Counter> promptTokens;
     private List<Counter> generatedTokens;
 
-    void bind(ModelService service) {
-        if (service.generates()) {
-            bindEngine(service);
+    /** Gauges and counters that read the loaded model's engine, embedder and constraints. */
+    void bind(LoadedModel model) {
+        if (model instanceof LoadedModel.Generator g) {
+            bindEngine(g.name(), g.scheduler(), g.constraints());
         }
-        Gauge.builder("moa.embeddings.waiting", service, s -> s.embedder().waitingCount())
+        Gauge.builder("moa.embeddings.waiting", model.embedder(), Embedder::waitingCount)
                 .description("embedding requests waiting for the worker").register(registry);
         timers();
     }
 
     /** The scheduler's and structured output's gauges (a generating model only). */
-    private void bindEngine(ModelService service) {
-        Gauge.builder("moa.queue.waiting", service, s -> s.scheduler().waitingCount())
+    private void bindEngine(String name, Scheduler scheduler, Constraints constraints) {
+        Gauge.builder("moa.queue.waiting", scheduler, Scheduler::waitingCount)
                 .description("requests waiting for a decode slot").register(registry);
-        Gauge.builder("moa.sequences.running", service, s -> s.scheduler().runningCount())
+        Gauge.builder("moa.sequences.running", scheduler, Scheduler::runningCount)
                 .description("sequences in the running batch").register(registry);
-        Gauge.builder("moa.state.bytes", service, s -> s.scheduler().stateBytes())
+        Gauge.builder("moa.state.bytes", scheduler, Scheduler::stateBytes)
                 .description("decode-state bytes held by running sequences").baseUnit("bytes").register(registry);
-        FunctionCounter.builder("moa.prefix.cache.queries", service, s -> s.scheduler().prefixCache().queries())
+        PrefixCache cache = scheduler.prefixCache();
+        FunctionCounter.builder("moa.prefix.cache.queries", cache, PrefixCache::queries)
                 .description("prompts looked up in the prefix-state cache").register(registry);
-        FunctionCounter.builder("moa.prefix.cache.hits", service, s -> s.scheduler().prefixCache().hits())
+        FunctionCounter.builder("moa.prefix.cache.hits", cache, PrefixCache::hits)
                 .description("prompts that started from a cached prefix state").register(registry);
-        FunctionCounter.builder("moa.prefix.cache.hit.tokens", service, s -> s.scheduler().prefixCache().hitTokens())
+        FunctionCounter.builder("moa.prefix.cache.hit.tokens", cache, PrefixCache::hitTokens)
                 .description("prompt tokens not computed thanks to the prefix-state cache").register(registry);
-        Gauge.builder("moa.prefix.cache.bytes", service, s -> s.scheduler().prefixCache().bytes())
+        Gauge.builder("moa.prefix.cache.bytes", cache, PrefixCache::bytes)
                 .description("decode-state bytes held by prefix-cache snapshots").baseUnit("bytes").register(registry);
-        Gauge.builder("moa.state.pool.usage", service, s -> s.scheduler().stateUsage())
+        Gauge.builder("moa.state.pool.usage", scheduler, Scheduler::stateUsage)
                 .description("share of the decode-state pool held by running sequences (0-1)").register(registry);
-        bindVllmNames(service);
-        FunctionCounter.builder("moa.structured.output.compiles", service, s -> s.constraints().misses())
+        bindVllmNames(name, scheduler);
+        FunctionCounter.builder("moa.structured.output.compiles", constraints, Constraints::misses)
                 .description("structured-output constraints compiled (cache misses)").register(registry);
-        FunctionCounter.builder("moa.structured.output.cache.hits", service, s -> s.constraints().hits())
+        FunctionCounter.builder("moa.structured.output.cache.hits", constraints, Constraints::hits)
                 .description("structured-output requests whose constraint was already compiled").register(registry);
-        FunctionCounter.builder("moa.structured.output.compile.seconds", service, s -> s.constraints().compileSeconds())
+        FunctionCounter.builder("moa.structured.output.compile.seconds", constraints, Constraints::compileSeconds)
                 .description("time spent compiling structured-output constraints").baseUnit("seconds").register(registry);
     }
 
@@ -92,13 +99,13 @@ public class EngineMetrics implements EngineStats {
     /** vLLM's prefix; Prometheus allows ':' in names (recording-rule style), which vLLM uses. */
     static final String VLLM = "vllm:";
 
-    private void bindVllmNames(ModelService service) {
-        Tags model = Tags.of("model_name", service.name());
-        Gauge.builder(VLLM + "num_requests_waiting", service, s -> s.scheduler().waitingCount()).tags(model)
+    private void bindVllmNames(String name, Scheduler scheduler) {
+        Tags model = Tags.of("model_name", name);
+        Gauge.builder(VLLM + "num_requests_waiting", scheduler, Scheduler::waitingCount).tags(model)
                 .description("requests waiting to be processed (vLLM's name)").register(registry);
-        Gauge.builder(VLLM + "num_requests_running", service, s -> s.scheduler().runningCount()).tags(model)
+        Gauge.builder(VLLM + "num_requests_running", scheduler, Scheduler::runningCount).tags(model)
                 .description("requests in the running batch (vLLM's name)").register(registry);
-        Gauge.builder(VLLM + "kv_cache_usage_perc", service, s -> s.scheduler().stateUsage()).tags(model)
+        Gauge.builder(VLLM + "kv_cache_usage_perc", scheduler, Scheduler::stateUsage).tags(model)
                 .description("decode-state pool usage, 1 = full (vLLM's name for KV-cache usage)").register(registry);
     }
 

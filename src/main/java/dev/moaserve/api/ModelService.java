@@ -1,15 +1,16 @@
 package dev.moaserve.api;
 
+import ai.djl.Device;
 import dev.moaserve.api.protocol.ServedModel;
-import dev.moaserve.engine.Scheduler;
-import dev.moaserve.model.Tokenizer;
-import dev.moaserve.model.ChatTemplate;
-import dev.moaserve.model.DeviceChoice;
-import dev.moaserve.model.DecodeMode;
 import dev.moaserve.engine.Embedder;
 import dev.moaserve.engine.Engine;
-import dev.moaserve.model.EncoderModel;
-import dev.moaserve.model.MoaModel;
+import dev.moaserve.engine.LoadedModel;
+import dev.moaserve.engine.Scheduler;
+import dev.moaserve.engine.constraint.Constraints;
+import dev.moaserve.model.ChatTemplate;
+import dev.moaserve.model.DecodeMode;
+import dev.moaserve.model.DeviceChoice;
+import dev.moaserve.model.Tokenizer;
 import io.quarkus.runtime.ShutdownDelayInitiatedEvent;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
@@ -18,11 +19,12 @@ import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
 import org.jboss.logging.Logger;
 
-import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Set;
 
 /**
- * Owns the served model and its scheduler: loads the model at startup, runs one warm-up step
- * (readiness waits for it), and drains on shutdown.
+ * The served model's life in the HTTP server: loads it at startup ({@link LoadedModel#load}),
+ * answers what the routes ask of it, and drains it on shutdown.
  */
 @ApplicationScoped
 public class ModelService implements ServedModel {
@@ -34,22 +36,13 @@ public class ModelService implements ServedModel {
     @Inject
     EngineMetrics metrics;
 
-    private volatile MoaModel model;
-    private volatile EncoderModel encoder;
+    private volatile LoadedModel loaded;
     private volatile boolean draining;
-    private volatile Engine engine;
-    private volatile Embedder embedder;
-    private Embedder.Pooling pooling;
-    private volatile Scheduler scheduler;
-    private volatile ChatTemplate chatTemplate;
-    private volatile String name;
-    private volatile ai.djl.Device device;
     private volatile boolean ready;
-    private volatile dev.moaserve.engine.constraint.Constraints constraints;
     private volatile String failure;
     private final long created = System.currentTimeMillis() / 1000;
     private volatile DecodeMode decodeDefault = DecodeMode.EXACT;
-    private volatile java.util.Set<DecodeMode> decodeAllowed = java.util.Set.of(DecodeMode.EXACT);
+    private volatile Set<DecodeMode> decodeAllowed = Set.of(DecodeMode.EXACT);
 
     /**
      * Loads in the background by default ({@code moa.load-in-background}): Quarkus binds the port
@@ -78,74 +71,23 @@ public class ModelService implements ServedModel {
     }
 
     private void load() {
-        settings();
-        long t0 = System.nanoTime();
-        dev.moaserve.model.Djl.engine(); // libtorch init (and first-start extraction) is not model loading
-        long t1 = System.nanoTime();
-        ai.djl.Device device = DeviceChoice.resolve(config.device());
-        ai.djl.ndarray.types.DataType dtype = DeviceChoice.dtype(config.dtype(), device);
-        if (config.modelPath().map(p -> EncoderModel.namesEmbedded(p) || EncoderModel.isEncoder(Path.of(p))).orElse(false)) {
-            loadEncoder(config.modelPath().get(), device, t0, t1);
-            return;
-        }
-        model = config.modelPath().map(p -> MoaModel.load(Path.of(p), device)).orElseGet(() -> MoaModel.loadEmbedded(device));
-        this.device = device;
-        long t2 = System.nanoTime();
-        requireTokenizer(model.tokenizer(), config.modelPath().orElse(model.name()));
-        name = config.servedModelName().orElse(model.name());
-        chatTemplate = ChatTemplate.parse(model.chatTemplate(), model.name() + "/chat_template.json");
+        Embedder.Pooling pooling = settings();
+        Device device = DeviceChoice.resolve(config.device());
+        Engine.Config engine = new Engine.Config(config.maxBatchSize(), config.maxBatchedTokens(), config.maxQueue(),
+                config.requestTimeout().toNanos(), config.prefixCacheBytes().asLongValue(), config.recompute(),
+                DeviceChoice.dtype(config.dtype(), device));
+        LoadedModel.Spec spec = new LoadedModel.Spec(config.modelPath(), config.servedModelName(), device, engine, pooling,
+                new Embedder.Limits(config.embeddings().maxBatchedTokens(), config.maxQueue(), config.embeddings().maxQueuedTokens()),
+                config.structuredOutputCacheSize(), new Constraints.Limits(config.structuredOutputCompileThreads(),
+                        config.structuredOutputCompileQueue(), config.structuredOutputCompileTimeout().toMillis(),
+                        config.structuredOutputMaxStates()));
         try {
-            engine = Engine.start(model, new Engine.Config(config.maxBatchSize(), config.maxBatchedTokens(), config.maxQueue(),
-                    config.requestTimeout().toNanos(), config.prefixCacheBytes().asLongValue(), config.recompute(), dtype), metrics);
+            loaded = LoadedModel.load(spec, metrics);
         } catch (Engine.PoolTooLargeException e) {
             throw new IllegalStateException(e.getMessage() + "; lower moa.max-batch-size (now " + config.maxBatchSize() + ")", e);
         }
-        scheduler = engine.scheduler();
-        embedder = engine.embedder(model.weights(), pooling, embeddingLimits());
-        MoaModel m = model;
-        constraints = new dev.moaserve.engine.constraint.Constraints(
-                () -> dev.moaserve.engine.constraint.Vocabulary.of(m.tokenizer(), m.config().numTokens()),
-                config.structuredOutputCacheSize(), new dev.moaserve.engine.constraint.Constraints.Limits(
-                        config.structuredOutputCompileThreads(), config.structuredOutputCompileQueue(),
-                        config.structuredOutputCompileTimeout().toMillis(), config.structuredOutputMaxStates()));
-        metrics.bind(this);
+        metrics.bind(loaded);
         ready = true;
-        LOG.infof("model %s ready on %s, %s, %d ms after JVM start: engine %.0f ms, load %.0f ms, warm-up %.0f ms; "
-                        + "%d parameters, state %d bytes per sequence, pool %d bytes (%d slots), prefix cache up to %d bytes",
-                name, DeviceChoice.describe(device), dtype.name().toLowerCase(java.util.Locale.ROOT),
-                java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime(), (t1 - t0) / 1e6,
-                (t2 - t1) / 1e6, (System.nanoTime() - t2) / 1e6, model.weights().parameterCount(),
-                engine.bytesPerSequence(), engine.bytesPerSequence() * config.maxBatchSize(), config.maxBatchSize(),
-                config.prefixCacheBytes().asLongValue());
-    }
-
-    /** Serving reads and writes text: a model directory without a tokenizer stops startup with one line. */
-    private static void requireTokenizer(Tokenizer tokenizer, String dir) {
-        if (tokenizer == null) {
-            throw new IllegalStateException("model directory " + dir + " has no tokenizer: serving needs vocab.json "
-                    + "(character vocabulary) or tokenizer.json (Hugging Face)");
-        }
-    }
-
-    private Embedder.Limits embeddingLimits() {
-        return new Embedder.Limits(config.embeddings().maxBatchedTokens(), config.maxQueue(), config.embeddings().maxQueuedTokens());
-    }
-
-    /** An encoder serves embeddings only: no decoder, no scheduler; generation routes answer 400. */
-    private void loadEncoder(String path, ai.djl.Device device, long t0, long t1) {
-        EncoderModel e = EncoderModel.namesEmbedded(path) ? EncoderModel.loadEmbedded(device)
-                : EncoderModel.load(Path.of(path), device);
-        requireTokenizer(e.tokenizer(), path);
-        encoder = e;
-        this.device = device;
-        name = config.servedModelName().orElse(e.name());
-        embedder = Embedder.of(e.weights(), embeddingLimits());
-        metrics.bind(this);
-        ready = true;
-        LOG.infof("encoder %s ready on %s, %d ms after JVM start: engine %.0f ms, load %.0f ms; %d parameters, "
-                        + "embeddings of %d dimensions (mean pooling)", name, DeviceChoice.describe(device),
-                java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime(), (t1 - t0) / 1e6,
-                (System.nanoTime() - t1) / 1e6, e.weights().parameterCount(), embedder.dimensions());
     }
 
     /**
@@ -167,28 +109,22 @@ public class ModelService implements ServedModel {
      * requests continue until {@code grace} ends, then are ended with an error event. Returns
      * when the scheduler has stopped.
      */
-    public void drain(java.time.Duration grace) {
+    public void drain(Duration grace) {
         ready = false;
         draining = true;
-        Scheduler s = scheduler;
-        if (s != null && s.accepting()) {
-            LOG.infof("draining: %d running, %d waiting, grace %s", s.runningCount(), s.waitingCount(), grace);
-            s.drain(grace.toNanos());
+        LoadedModel m = loaded;
+        if (m instanceof LoadedModel.Generator g && g.scheduler().accepting()) {
+            LOG.infof("draining: %d running, %d waiting, grace %s", g.scheduler().runningCount(), g.scheduler().waitingCount(), grace);
+            m.drain(grace);
             LOG.info("drained");
-        }
-        Embedder e = embedder;
-        if (e != null) {
-            e.close();
-        }
-        dev.moaserve.engine.constraint.Constraints c = constraints;
-        if (c != null) {
-            c.close();
+        } else if (m != null) {
+            m.drain(grace);
         }
     }
 
     /** Why generation is not available yet: loading, or draining. */
     public String notReadyReason() {
-        if (draining || scheduler != null && !scheduler.accepting()) {
+        if (draining || generator() != null && !generator().scheduler().accepting()) {
             return "the server is shutting down";
         }
         return failure != null ? "the model failed to load: " + failure
@@ -196,71 +132,70 @@ public class ModelService implements ServedModel {
     }
 
     public boolean ready() {
-        return ready && !draining && (encoder != null || scheduler != null && scheduler.accepting());
+        LoadedModel m = loaded;
+        return ready && !draining && (m instanceof LoadedModel.Encoder || m instanceof LoadedModel.Generator g && g.scheduler().accepting());
     }
 
     /** A model is loaded (ready or draining). */
     public boolean loaded() {
-        return model != null || encoder != null;
+        return loaded != null;
     }
 
     /** False for an encoder: it embeds, it does not generate. */
     public boolean generates() {
-        return model != null;
+        return loaded instanceof LoadedModel.Generator;
     }
 
-    /** The autoregressive model served; null for an encoder (see {@link #generates}). */
-    public MoaModel model() {
-        return model;
+    /** The autoregressive model and its engine; null for an encoder or before loading. */
+    private LoadedModel.Generator generator() {
+        return loaded instanceof LoadedModel.Generator g ? g : null;
     }
 
     /** Structured output for this model's vocabulary: compiled constraints, cached. */
-    public dev.moaserve.engine.constraint.Constraints constraints() {
-        return constraints;
+    public Constraints constraints() {
+        return generator().constraints();
     }
 
     public Scheduler scheduler() {
-        return scheduler;
+        LoadedModel.Generator g = generator();
+        return g == null ? null : g.scheduler();
     }
 
     /** Embeddings (POST /v1/embeddings) from the served model. */
     public Embedder embedder() {
-        return embedder;
+        return loaded.embedder();
     }
 
     @Override
     public Tokenizer tokenizer() {
-        return model != null ? model.tokenizer() : encoder.tokenizer();
+        return loaded.tokenizer();
     }
 
     @Override
     public int contextLength() {
-        return model != null ? model.config().seqLen() : encoder.weights().config().seqLen();
-    }
-
-    /** Parameters of the served model. */
-    public long parameterCount() {
-        return model != null ? model.weights().parameterCount() : encoder.weights().parameterCount();
+        return loaded.contextLength();
     }
 
     @Override
     public ChatTemplate chatTemplate() {
-        return chatTemplate;
+        return generator().chatTemplate();
     }
 
-    /** Where the weights and the decode state live, e.g. {@code cpu()} or {@code gpu(0)}. */
+    /** Where the weights and the decode state live: {@code cpu} or {@code cuda:N}. */
     public String device() {
-        ai.djl.Device d = device;
-        return d == null ? "" : d.isGpu() ? "cuda:" + d.getDeviceId() : "cpu";
+        LoadedModel m = loaded;
+        return m == null ? "" : m.device().isGpu() ? "cuda:" + m.device().getDeviceId() : "cpu";
     }
 
     @Override
     public String name() {
-        return name;
+        LoadedModel m = loaded;
+        return m == null ? null : m.name();
     }
 
     /** moa.decode, moa.decode-allow and moa.pooling, checked before anything loads: a wrong name stops startup with one line. */
-    private void settings() {
+    private Embedder.Pooling settings() {
+        Embedder.Pooling pooling;
         try {
             pooling = Embedder.Pooling.parse(config.pooling());
         } catch (IllegalArgumentException e) {
@@ -278,6 +213,7 @@ public class ModelService implements ServedModel {
         } catch (IllegalArgumentException e) {
             throw new IllegalStateException("moa.decode / moa.decode-allow: " + e.getMessage(), e);
         }
+        return pooling;
     }
 
     /** How requests are decoded unless they ask (moa.decode). */
@@ -288,7 +224,7 @@ public class ModelService implements ServedModel {
 
     /** The decode modes a request may ask for (moa.decode-allow, plus the default). */
     @Override
-    public java.util.Set<DecodeMode> decodeAllowed() {
+    public Set<DecodeMode> decodeAllowed() {
         return decodeAllowed;
     }
 

@@ -6,6 +6,7 @@ import dev.moaserve.engine.EngineStats;
 import dev.moaserve.engine.GenerationRequest;
 import dev.moaserve.engine.Sampler;
 import dev.moaserve.engine.SamplingParams;
+import dev.moaserve.engine.EngineLoop;
 import dev.moaserve.engine.Scheduler;
 import dev.moaserve.engine.TokenListener;
 import dev.moaserve.model.MoaModel;
@@ -84,7 +85,8 @@ final class PrefixBench {
         double[] ttft = new double[requests];
         long[] cached = new long[1];
         long promptTokens = 0;
-        try (Scheduler s = new Scheduler(new DecoderRunner(decoder), model.tokenizer(), new Scheduler.Limits(16, 512, 256, 0, budget), EngineStats.NONE)) {
+        try (EngineLoop loop = EngineLoop.start(new Scheduler(new DecoderRunner(decoder), model.tokenizer(), new Scheduler.Limits(16, 512, 256, 0, budget), EngineStats.NONE))) {
+            Scheduler s = loop.scheduler();
             Semaphore inFlight = new Semaphore(8);
             CountDownLatch done = new CountDownLatch(requests);
             long t0 = System.nanoTime();
@@ -126,7 +128,8 @@ final class PrefixBench {
 
     /** Total ms for four completions of one prompt: one n = 4 request, or four separate ones submitted together. */
     private static double group(IncrementalDecoder decoder, MoaModel model, long[] prompt, boolean fork) throws Exception {
-        try (Scheduler s = new Scheduler(new DecoderRunner(decoder), model.tokenizer(), new Scheduler.Limits(16, 512, 256, 0, 0), EngineStats.NONE)) {
+        try (EngineLoop loop = EngineLoop.start(new Scheduler(new DecoderRunner(decoder), model.tokenizer(), new Scheduler.Limits(16, 512, 256, 0, 0), EngineStats.NONE))) {
+            Scheduler s = loop.scheduler();
             CountDownLatch done = new CountDownLatch(4);
             List<GenerationRequest> rs = new ArrayList<>();
             for (int i = 0; i < 4; i++) {

@@ -7,6 +7,7 @@ import dev.moaserve.engine.EngineStats;
 import dev.moaserve.engine.GenerationRequest;
 import dev.moaserve.engine.Sampler;
 import dev.moaserve.engine.SamplingParams;
+import dev.moaserve.engine.EngineLoop;
 import dev.moaserve.engine.Scheduler;
 import dev.moaserve.engine.TokenListener;
 import dev.moaserve.engine.constraint.ConstraintSpec;
@@ -117,7 +118,8 @@ final class StructuredOutputBench {
     private static double round(IncrementalDecoder decoder, CharTokenizer tk, int batch, TokenConstraint c) throws Exception {
         AtomicInteger tokens = new AtomicInteger();
         CountDownLatch done = new CountDownLatch(batch);
-        try (Scheduler s = new Scheduler(new DecoderRunner(decoder), tk, new Scheduler.Limits(32, 512, 64, 0), EngineStats.NONE)) {
+        try (EngineLoop loop = EngineLoop.start(new Scheduler(new DecoderRunner(decoder), tk, new Scheduler.Limits(32, 512, 64, 0), EngineStats.NONE))) {
+            Scheduler s = loop.scheduler();
             long t0 = System.nanoTime();
             List<GenerationRequest> requests = new ArrayList<>();
             for (int i = 0; i < batch; i++) {

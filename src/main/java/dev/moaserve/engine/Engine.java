@@ -36,14 +36,14 @@ public final class Engine implements AutoCloseable {
     }
 
     private final IncrementalDecoder decoder;
-    private final Scheduler scheduler;
+    private final EngineLoop loop;
 
-    private Engine(IncrementalDecoder decoder, Scheduler scheduler) {
+    private Engine(IncrementalDecoder decoder, EngineLoop loop) {
         this.decoder = decoder;
-        this.scheduler = scheduler;
+        this.loop = loop;
     }
 
-    /** Builds the decoder, runs one warm-up prefill and step, and starts the scheduler thread. */
+    /** Builds the decoder, runs one warm-up prefill and step, and starts the engine's loop. */
     public static Engine start(MoaModel model, Config c, EngineStats stats) {
         IncrementalDecoder decoder;
         try {
@@ -55,7 +55,7 @@ public final class Engine implements AutoCloseable {
         warmUp(decoder);
         Scheduler scheduler = new Scheduler(new DecoderRunner(decoder), model.tokenizer(), new Scheduler.Limits(c.maxBatchSize(), c.maxBatchedTokens(),
                 c.maxQueue(), c.requestTimeoutNanos(), c.prefixCacheBytes()), stats);
-        return new Engine(decoder, scheduler);
+        return new Engine(decoder, EngineLoop.start(scheduler));
     }
 
     /** One prefill and one decode step, so the first request pays for no lazy initialisation (nor the program's first runs). */
@@ -72,8 +72,14 @@ public final class Engine implements AutoCloseable {
         return Embedder.of(decoder, weights, pooling, limits);
     }
 
+    /** Where requests are submitted, and the batch's counters. */
     public Scheduler scheduler() {
-        return scheduler;
+        return loop.scheduler();
+    }
+
+    /** Graceful drain (see {@link EngineLoop#drain}); returns when the loop has stopped. */
+    public void drain(long graceNanos) {
+        loop.drain(graceNanos);
     }
 
     /** Bytes of decode state one sequence holds: constant for the model, whatever its length. */
@@ -84,8 +90,8 @@ public final class Engine implements AutoCloseable {
     /** Stops the scheduler (running requests end as errors) and frees the decoder once nothing runs on it. */
     @Override
     public void close() {
-        scheduler.close();
-        if (scheduler.finished()) {
+        loop.close();
+        if (loop.finished()) {
             decoder.close();
         }
     }

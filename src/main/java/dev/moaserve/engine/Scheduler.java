@@ -1,7 +1,6 @@
 package dev.moaserve.engine;
 
 import dev.moaserve.model.Tokenizer;
-import org.jboss.logging.Logger;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -11,20 +10,21 @@ import java.util.concurrent.LinkedBlockingDeque;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Continuous (iteration-level) batching. One thread owns the model; each iteration it
+ * Continuous (iteration-level) batching, as a policy over plain values: the {@link EngineLoop}
+ * calls {@link #schedule} for the next step, runs it on the {@link StepRunner} and hands the
+ * results to {@link #apply}. Each iteration
  * <ol>
  *   <li>retires cancelled and timed-out sequences (their state is freed at once),</li>
- *   <li>admits waiting requests up to {@code maxBatch} running sequences and
- *       {@code maxBatchedTokens} prompt tokens, and prefills them in one batched call,</li>
- *   <li>runs one batched decode step for every sequence that was already running,</li>
- *   <li>samples, emits and retires finished sequences.</li>
+ *   <li>admits waiting requests up to {@code maxBatch} running sequences (a fresh prompt's whole
+ *       windows in one call where the runner can),</li>
+ *   <li>plans one batched step: a token for every decoding sequence, then prompt chunks while
+ *       {@code maxBatchedTokens} lasts,</li>
+ *   <li>after the step: samples are emitted, finished sequences retired.</li>
  * </ol>
- * The scheduler decides what runs, over plain values ({@link #plan} a step, run it, {@link #apply}
- * its results); a {@link StepRunner} runs it.
+ * Only the loop's thread calls {@link #schedule}, {@link #apply}, {@link #fail} and
+ * {@link #shutdown}; {@link #submit} and the counters are safe from any thread.
  */
-public final class Scheduler implements AutoCloseable {
-    private static final Logger LOG = Logger.getLogger(Scheduler.class);
-
+public final class Scheduler {
     /** Engine limits; {@code prefixCacheBytes}: budget of the prefix-state cache (0 = off). */
     public record Limits(int maxBatch, int maxBatchedTokens, int maxQueue, long timeoutNanos, long prefixCacheBytes) {
         public Limits(int maxBatch, int maxBatchedTokens, int maxQueue, long timeoutNanos) {
@@ -39,9 +39,7 @@ public final class Scheduler implements AutoCloseable {
     private final PrefixCache cache;
     private final LinkedBlockingDeque<GenerationRequest> waiting = new LinkedBlockingDeque<>();
     private final List<Sequence> running = new ArrayList<>();
-    private final Thread thread;
     private volatile boolean accepting = true;
-    private volatile boolean stopped;
     private volatile long drainDeadline = Long.MAX_VALUE;
     private volatile int runningCount;
 
@@ -51,9 +49,6 @@ public final class Scheduler implements AutoCloseable {
         this.limits = limits;
         this.stats = stats;
         this.cache = new PrefixCache(runner, limits.prefixCacheBytes());
-        this.thread = new Thread(this::loop, "moa-scheduler");
-        this.thread.setDaemon(true);
-        this.thread.start();
     }
 
     /** Queues a request; never blocks. */
@@ -100,61 +95,48 @@ public final class Scheduler implements AutoCloseable {
         return accepting;
     }
 
-    /**
-     * Graceful drain: stop admitting, let running and queued requests finish until the grace
-     * period ends, then end the rest with an error. Returns when the loop has stopped.
-     */
-    public void drain(long graceNanos) {
+    /** Graceful drain: no new requests; running and queued ones go on until {@code deadlineNanos} ({@link System#nanoTime}). */
+    void stopAccepting(long deadlineNanos) {
         accepting = false;
-        drainDeadline = System.nanoTime() + graceNanos;
-        try {
-            thread.join(Math.max(1, graceNanos / 1_000_000 + 5_000));
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+        drainDeadline = deadlineNanos;
+    }
+
+    /** Nothing runs and nothing waits. */
+    boolean idle() {
+        return running.isEmpty() && waiting.isEmpty();
+    }
+
+    /** The drain's grace period has ended: what is left is ended by {@link #shutdown}. */
+    boolean drainExpired(long now) {
+        return now > drainDeadline;
+    }
+
+    /** Blocks until a request waits, or {@code millis} pass. */
+    void awaitWork(long millis) throws InterruptedException {
+        GenerationRequest next = waiting.poll(millis, TimeUnit.MILLISECONDS);
+        if (next != null) {
+            waiting.addFirst(next);
         }
     }
 
-    @Override
-    public void close() {
-        drain(0);
-    }
-
-    /** The scheduler thread has ended: nothing touches the decoder any more. */
-    boolean finished() {
-        return !thread.isAlive();
+    StepRunner runner() {
+        return runner;
     }
 
     /** What one step runs: each stepped sequence's state and chunk, and which rows sample (decoding ones first). */
     record Step(List<Sequence> stepped, List<StepRunner.State> states, List<long[]> chunks, int decoding,
                 List<Sampler> samplers, long[] rows) {}
 
-    private void loop() {
-        runner.attachThread();
-        while (!stopped) {
-            try {
-                if (running.isEmpty() && waiting.isEmpty()) {
-                    if (!accepting) {
-                        break;
-                    }
-                    GenerationRequest next = waiting.poll(50, TimeUnit.MILLISECONDS);
-                    if (next != null) {
-                        waiting.addFirst(next);
-                    }
-                    continue;
-                }
-                iterate();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                break;
-            } catch (RuntimeException | Error e) {
-                // a failure in a batched step fails that batch, never the scheduler
-                LOG.error("decode step failed", e);
-                for (Sequence s : running) {
-                    s.finish(FinishReason.ERROR, "internal error: " + e.getMessage(), stats);
-                }
-                retire();
-            }
+    /** A failed step fails its batch, never the scheduler: every running sequence ends with the error. */
+    void fail(Throwable e) {
+        for (Sequence s : running) {
+            s.finish(FinishReason.ERROR, "internal error: " + e.getMessage(), stats);
         }
+        retire();
+    }
+
+    /** The loop has stopped: everything running or waiting ends with an error, the prefix cache is freed. */
+    void shutdown() {
         for (Sequence s : running) {
             s.finish(FinishReason.ERROR, "the server shut down before this request finished", stats);
         }
@@ -167,15 +149,10 @@ public final class Scheduler implements AutoCloseable {
             }
         }
         cache.close();
-        stopped = true;
     }
 
-    private void iterate() {
-        long now = System.nanoTime();
-        if (now > drainDeadline) {
-            stopped = true;
-            return;
-        }
+    /** The next step after retiring expired sequences and admitting waiting ones; null when nothing runs. */
+    Step schedule(long now) {
         for (Sequence s : running) {
             if (s.request.isCancelled()) {
                 s.finish(FinishReason.CANCELLED, null, stats);
@@ -185,18 +162,14 @@ public final class Scheduler implements AutoCloseable {
         }
         retire();
         admit();
-        Step step = plan();
-        if (step == null) {
-            return;
-        }
-        apply(step, runner.step(step.states(), step.chunks(), step.samplers(), step.rows()));
+        return plan();
     }
 
     /**
      * The next step: every decoding sequence one token, then prompt chunks while the token budget
      * ({@code maxBatchedTokens}) lasts, each chunk within its routed window; null when nothing runs.
      */
-    Step plan() {
+    private Step plan() {
         List<StepRunner.State> states = new ArrayList<>();
         List<long[]> chunks = new ArrayList<>();
         List<Sequence> stepped = new ArrayList<>();

@@ -147,11 +147,13 @@ class PrefixCacheTest {
                     + "All:\nSpeak, speak.\nFirst Citizen:\nYou are");
             SamplingParams p = SamplingParams.builder().temperature(0.9).topP(0.95).seed(5L).maxTokens(40).build();
             List<Integer> off;
-            try (Scheduler s = new Scheduler(new DecoderRunner(decoder), model.tokenizer(), new Scheduler.Limits(8, 512, 16, 0, 0), EngineStats.NONE)) {
+            try (EngineLoop loop = EngineLoop.start(new Scheduler(new DecoderRunner(decoder), model.tokenizer(), new Scheduler.Limits(8, 512, 16, 0, 0), EngineStats.NONE))) {
+                Scheduler s = loop.scheduler();
                 off = run(s, prompt, p).get(120, TimeUnit.SECONDS).tokens();
             }
-            try (Scheduler s = new Scheduler(new DecoderRunner(decoder), model.tokenizer(),
-                    new Scheduler.Limits(8, 512, 16, 0, 32 * decoder.bytesPerSequence()), EngineStats.NONE)) {
+            try (EngineLoop loop = EngineLoop.start(new Scheduler(new DecoderRunner(decoder), model.tokenizer(),
+                    new Scheduler.Limits(8, 512, 16, 0, 32 * decoder.bytesPerSequence()), EngineStats.NONE))) {
+                Scheduler s = loop.scheduler();
                 Collect.Result first = run(s, prompt, p).get(120, TimeUnit.SECONDS);
                 Collect.Result second = run(s, prompt, p).get(120, TimeUnit.SECONDS);
                 assertEquals(0, first.cached());

@@ -14,7 +14,10 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** The scheduler's policy over a {@link FakeRunner}: no model, no tensors. */
+/**
+ * The scheduler's policy over a {@link FakeRunner}: no model, no tensors, no threads: each test
+ * submits, then drives the engine's loop on its own thread ({@link EngineLoop#runOnce}).
+ */
 class SchedulerTest {
     private static final int W = 4;
     private static final CharTokenizer TK = new CharTokenizer("abcdefghijklmnopqrstuvwxyz .,;:!?\n");
@@ -47,8 +50,15 @@ class SchedulerTest {
         return out;
     }
 
-    private static Collect.Result get(CompletableFuture<Collect.Result> f) throws Exception {
-        return f.get(30, TimeUnit.SECONDS);
+    /** Runs the loop until nothing is left, then the request's result (already complete). */
+    private static Collect.Result get(EngineLoop loop, CompletableFuture<Collect.Result> f) throws Exception {
+        loop.runUntilIdle();
+        assertTrue(f.isDone(), "the loop went idle before the request finished");
+        return f.get(0, TimeUnit.SECONDS);
+    }
+
+    private static EngineLoop loop(StepRunner r, Scheduler.Limits limits) {
+        return new EngineLoop(new Scheduler(r, TK, limits, EngineStats.NONE));
     }
 
     @Test
@@ -57,13 +67,14 @@ class SchedulerTest {
         int budget = 6;
         List<CompletableFuture<Collect.Result>> runs = new ArrayList<>();
         List<long[]> prompts = new ArrayList<>();
-        try (Scheduler s = new Scheduler(r, TK, new Scheduler.Limits(4, budget, 16, 0), EngineStats.NONE)) {
+        try (EngineLoop loop = loop(r, new Scheduler.Limits(4, budget, 16, 0))) {
+            Scheduler s = loop.scheduler();
             for (int i = 0; i < 4; i++) {
                 prompts.add(prompt(9 + 3 * i, i));
                 runs.add(Collect.one(s, prompts.get(i), greedy(5)));
             }
             for (int i = 0; i < 4; i++) {
-                Collect.Result res = get(runs.get(i));
+                Collect.Result res = get(loop, runs.get(i));
                 assertEquals(expected(r, prompts.get(i), 5), res.tokens(), "request " + i);
                 assertEquals(FinishReason.LENGTH, res.reason());
             }
@@ -83,20 +94,20 @@ class SchedulerTest {
     @Test
     void admitsUpToTheBatchSizeAndRefusesBeyondTheQueue() throws Exception {
         FakeRunner r = new FakeRunner(W, V);
-        CountDownLatch hold = new CountDownLatch(1);
-        try (Scheduler s = new Scheduler(new Gate(r, hold), TK, new Scheduler.Limits(2, 64, 3, 0), EngineStats.NONE)) {
+        try (EngineLoop loop = loop(r, new Scheduler.Limits(2, 64, 3, 0))) {
+            Scheduler s = loop.scheduler();
             List<CompletableFuture<Collect.Result>> runs = new ArrayList<>();
-            // one request running, its first step held: whatever arrives now waits (no timing race)
+            // one request running after one iteration: whatever arrives now waits
             runs.add(Collect.one(s, prompt(5, 0), greedy(3)));
-            waitFor(() -> s.runningCount() == 1);
+            loop.runOnce();
+            assertEquals(1, s.runningCount());
             for (int i = 1; i < 4; i++) {
                 runs.add(Collect.one(s, prompt(5, i), greedy(3)));
             }
             assertEquals(3, s.waitingCount());
             assertThrows(QueueFullException.class, () -> Collect.one(s, prompt(5, 9), greedy(3)));
-            hold.countDown();
             for (int i = 0; i < runs.size(); i++) {
-                assertEquals(expected(r, prompt(5, i), 3), get(runs.get(i)).tokens());
+                assertEquals(expected(r, prompt(5, i), 3), get(loop, runs.get(i)).tokens());
             }
         }
         boolean full = false;
@@ -110,7 +121,8 @@ class SchedulerTest {
     @Test
     void aCancelledRequestFreesItsStateAndOthersGoOn() throws Exception {
         FakeRunner r = new FakeRunner(W, V);
-        try (Scheduler s = new Scheduler(r, TK, new Scheduler.Limits(4, 64, 16, 0), EngineStats.NONE)) {
+        try (EngineLoop loop = loop(r, new Scheduler.Limits(4, 64, 16, 0))) {
+            Scheduler s = loop.scheduler();
             List<FinishReason> reasons = new ArrayList<>();
             CountDownLatch started = new CountDownLatch(1);
             CountDownLatch ended = new CountDownLatch(1);
@@ -128,12 +140,15 @@ class SchedulerTest {
             });
             s.submit(longOne);
             CompletableFuture<Collect.Result> other = Collect.one(s, prompt(7, 2), greedy(20));
-            assertTrue(started.await(10, TimeUnit.SECONDS), "the long request runs");
+            while (started.getCount() > 0) {
+                assertTrue(loop.runOnce(), "the long request runs");
+            }
             longOne.cancel();
-            assertTrue(ended.await(10, TimeUnit.SECONDS));
+            loop.runOnce();
+            assertEquals(0, ended.getCount(), "the next iteration ends a cancelled request");
             assertEquals(List.of(FinishReason.CANCELLED), reasons);
-            assertEquals(expected(r, prompt(7, 2), 20), get(other).tokens());
-            waitFor(() -> s.runningCount() == 0);
+            assertEquals(expected(r, prompt(7, 2), 20), get(loop, other).tokens());
+            assertEquals(0, s.runningCount());
             assertEquals(0, r.open.get());
         }
     }
@@ -142,13 +157,14 @@ class SchedulerTest {
     void forksFeedThePromptOnceAndSampleLikeSoloRuns() throws Exception {
         FakeRunner r = new FakeRunner(W, V);
         long[] p = prompt(11, 3);
-        try (Scheduler s = new Scheduler(r, TK, new Scheduler.Limits(8, 64, 16, 0), EngineStats.NONE)) {
+        try (EngineLoop loop = loop(r, new Scheduler.Limits(8, 64, 16, 0))) {
+            Scheduler s = loop.scheduler();
             SamplingParams seeded = SamplingParams.builder().temperature(1.0).seed(7L).maxTokens(6).build();
             List<CompletableFuture<Collect.Result>> group = Collect.choices(s, p,
                     List.of(seeded, seeded.withSeed(8L), seeded.withSeed(9L)));
             List<Collect.Result> forks = new ArrayList<>();
             for (CompletableFuture<Collect.Result> f : group) {
-                forks.add(get(f));
+                forks.add(get(loop, f));
             }
             int fedTokens = r.steps.stream().flatMapToInt(java.util.Arrays::stream).sum();
             // the prompt's 8 tokens before its last window are fed once; each choice feeds the rest and its tokens
@@ -156,7 +172,7 @@ class SchedulerTest {
             assertEquals(0, forks.get(0).cached());
             for (int i = 1; i < 3; i++) {
                 assertEquals(8, forks.get(i).cached(), "fork " + i + " copies its leader's state at the window boundary");
-                Collect.Result alone = get(Collect.one(s, p, seeded.withSeed(7L + i)));
+                Collect.Result alone = get(loop, Collect.one(s, p, seeded.withSeed(7L + i)));
                 assertEquals(alone.tokens(), forks.get(i).tokens(), "fork " + i);
             }
         }
@@ -168,24 +184,26 @@ class SchedulerTest {
         FakeRunner r = new FakeRunner(W, V);
         r.wholeWindows = true;
         long[] p = prompt(23, 5);
-        try (Scheduler s = new Scheduler(r, TK, new Scheduler.Limits(8, 64, 16, 0), EngineStats.NONE)) {
+        try (EngineLoop loop = loop(r, new Scheduler.Limits(8, 64, 16, 0))) {
+            Scheduler s = loop.scheduler();
             SamplingParams seeded = SamplingParams.builder().temperature(1.0).seed(7L).maxTokens(6).build();
             List<CompletableFuture<Collect.Result>> group = Collect.choices(s, p,
                     List.of(seeded, seeded.withSeed(8L), seeded.withSeed(9L)));
             List<Collect.Result> choices = new ArrayList<>();
             for (CompletableFuture<Collect.Result> f : group) {
-                choices.add(get(f));
+                choices.add(get(loop, f));
             }
             // the leader's 20 tokens before its last window in one call; forks copy its state there
             assertEquals(List.of(20), r.windowPrefills);
             for (int i = 1; i < 3; i++) {
                 assertEquals(20, choices.get(i).cached(), "fork " + i + " copies its leader's state at the boundary");
             }
-            assertEquals(expected(r, p, 4), get(Collect.one(s, p, greedy(4))).tokens(), "a greedy run after a window prefill");
+            assertEquals(expected(r, p, 4), get(loop, Collect.one(s, p, greedy(4))).tokens(), "a greedy run after a window prefill");
             FakeRunner stepped = new FakeRunner(W, V);
-            try (Scheduler t = new Scheduler(stepped, TK, new Scheduler.Limits(8, 64, 16, 0), EngineStats.NONE)) {
+            try (EngineLoop other = loop(stepped, new Scheduler.Limits(8, 64, 16, 0))) {
+            Scheduler t = other.scheduler();
                 for (int i = 0; i < 3; i++) {
-                    assertEquals(get(Collect.one(t, p, seeded.withSeed(7L + i))).tokens(), choices.get(i).tokens(), "choice " + i);
+                    assertEquals(get(other, Collect.one(t, p, seeded.withSeed(7L + i))).tokens(), choices.get(i).tokens(), "choice " + i);
                 }
             }
         }
@@ -196,9 +214,10 @@ class SchedulerTest {
     void theSecondRequestForAPromptStartsFromTheCache() throws Exception {
         FakeRunner r = new FakeRunner(W, V);
         long[] p = prompt(14, 5);
-        try (Scheduler s = new Scheduler(r, TK, new Scheduler.Limits(4, 64, 16, 0, 8 * r.bytesPerSequence()), EngineStats.NONE)) {
-            Collect.Result first = get(Collect.one(s, p, greedy(4)));
-            Collect.Result second = get(Collect.one(s, p, greedy(4)));
+        try (EngineLoop loop = loop(r, new Scheduler.Limits(4, 64, 16, 0, 8 * r.bytesPerSequence()))) {
+            Scheduler s = loop.scheduler();
+            Collect.Result first = get(loop, Collect.one(s, p, greedy(4)));
+            Collect.Result second = get(loop, Collect.one(s, p, greedy(4)));
             assertEquals(0, first.cached());
             assertEquals(12, second.cached(), "the longest window boundary before the prompt's last token");
             assertEquals(expected(r, p, 4), first.tokens());
@@ -217,7 +236,8 @@ class SchedulerTest {
         String text = TK.decode(want.stream().mapToLong(Integer::longValue).toArray());
         String stop = text.substring(5, 7);
         int cut = text.indexOf(stop);
-        try (Scheduler s = new Scheduler(r, TK, new Scheduler.Limits(4, 64, 16, 0), EngineStats.NONE)) {
+        try (EngineLoop loop = loop(r, new Scheduler.Limits(4, 64, 16, 0))) {
+            Scheduler s = loop.scheduler();
             List<String> pieces = new ArrayList<>();
             CompletableFuture<TokenListener.Finish> done = new CompletableFuture<>();
             s.submit(new GenerationRequest("stop", p, SamplingParams.builder().temperature(0).maxTokens(12)
@@ -232,7 +252,8 @@ class SchedulerTest {
                     done.complete(finish);
                 }
             }));
-            TokenListener.Finish f = done.get(30, TimeUnit.SECONDS);
+            loop.runUntilIdle();
+            TokenListener.Finish f = done.get(0, TimeUnit.SECONDS);
             assertEquals(FinishReason.STOP, f.reason());
             assertEquals(text.substring(0, cut), f.text());
             assertEquals(text.substring(0, cut), String.join("", pieces));
@@ -242,12 +263,13 @@ class SchedulerTest {
     @Test
     void aFailedStepFailsItsBatchAndTheSchedulerGoesOn() throws Exception {
         FakeRunner r = new FakeRunner(W, V);
-        try (Scheduler s = new Scheduler(r, TK, new Scheduler.Limits(4, 64, 16, 0), EngineStats.NONE)) {
+        try (EngineLoop loop = loop(r, new Scheduler.Limits(4, 64, 16, 0))) {
+            Scheduler s = loop.scheduler();
             r.failNext = true;
             CompletableFuture<Collect.Result> failed = Collect.one(s, prompt(5, 1), greedy(3));
-            Exception e = assertThrows(Exception.class, () -> get(failed));
+            Exception e = assertThrows(Exception.class, () -> get(loop, failed));
             assertTrue(e.getCause().getMessage().contains("injected step failure"), e.toString());
-            assertEquals(expected(r, prompt(5, 2), 3), get(Collect.one(s, prompt(5, 2), greedy(3))).tokens());
+            assertEquals(expected(r, prompt(5, 2), 3), get(loop, Collect.one(s, prompt(5, 2), greedy(3))).tokens());
         }
         assertEquals(0, r.open.get());
     }
@@ -255,68 +277,28 @@ class SchedulerTest {
     @Test
     void afterADrainNewRequestsAreRefused() throws Exception {
         FakeRunner r = new FakeRunner(W, V);
-        Scheduler s = new Scheduler(r, TK, new Scheduler.Limits(4, 64, 16, 0), EngineStats.NONE);
-        CompletableFuture<Collect.Result> running = Collect.one(s, prompt(5, 1), greedy(30));
-        s.drain(TimeUnit.SECONDS.toNanos(30));
-        assertEquals(expected(r, prompt(5, 1), 30), get(running).tokens(), "a running request finishes during the drain");
-        assertThrows(ShuttingDownException.class, () -> Collect.one(s, prompt(5, 2), greedy(3)));
+        EngineLoop loop = loop(r, new Scheduler.Limits(4, 64, 16, 0));
+        CompletableFuture<Collect.Result> running = Collect.one(loop.scheduler(), prompt(5, 1), greedy(30));
+        loop.drain(TimeUnit.SECONDS.toNanos(30));
+        assertTrue(loop.finished());
+        assertEquals(expected(r, prompt(5, 1), 30), running.get(0, TimeUnit.SECONDS).tokens(), "a running request finishes during the drain");
+        assertThrows(ShuttingDownException.class, () -> Collect.one(loop.scheduler(), prompt(5, 2), greedy(3)));
         assertNotEquals(0, r.steps.size());
         assertEquals(0, r.open.get());
     }
 
-    private static void waitFor(java.util.function.BooleanSupplier condition) throws InterruptedException {
-        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!condition.getAsBoolean()) {
-            assertTrue(System.nanoTime() < end, "timed out waiting");
-            Thread.sleep(1);
+    @Test
+    void aDrainWhoseGraceEndsEndsWhatIsLeftWithAnError() throws Exception {
+        FakeRunner r = new FakeRunner(W, V);
+        EngineLoop loop = loop(r, new Scheduler.Limits(1, 64, 16, 0));
+        CompletableFuture<Collect.Result> running = Collect.one(loop.scheduler(), prompt(5, 1), greedy(30));
+        CompletableFuture<Collect.Result> queued = Collect.one(loop.scheduler(), prompt(5, 2), greedy(3));
+        loop.runOnce();
+        loop.drain(0);
+        for (CompletableFuture<Collect.Result> f : List.of(running, queued)) {
+            Exception e = assertThrows(Exception.class, () -> f.get(0, TimeUnit.SECONDS));
+            assertTrue(e.getCause().getMessage().contains("shut down"), e.toString());
         }
-    }
-
-    /** A runner whose steps wait until the latch opens: holds the batch still while a test looks at it. */
-    private record Gate(FakeRunner inner, CountDownLatch open) implements StepRunner {
-        @Override
-        public int window() {
-            return inner.window();
-        }
-
-        @Override
-        public int vocabSize() {
-            return inner.vocabSize();
-        }
-
-        @Override
-        public long bytesPerSequence() {
-            return inner.bytesPerSequence();
-        }
-
-        @Override
-        public State newState(dev.moaserve.model.DecodeMode mode) {
-            return inner.newState(mode);
-        }
-
-        @Override
-        public State fork(State s) {
-            return inner.fork(s);
-        }
-
-        @Override
-        public State snapshot(State s) {
-            return inner.snapshot(s);
-        }
-
-        @Override
-        public int roomInWindow(State s) {
-            return inner.roomInWindow(s);
-        }
-
-        @Override
-        public Sampler.Choice[] step(List<State> states, List<long[]> chunks, List<Sampler> samplers, long[] rows) {
-            try {
-                open.await();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            return inner.step(states, chunks, samplers, rows);
-        }
+        assertEquals(0, r.open.get());
     }
 }

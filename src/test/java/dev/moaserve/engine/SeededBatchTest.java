@@ -23,10 +23,12 @@ class SeededBatchTest {
             long[] prompt = model.tokenizer().encode("KING HENRY:\nWhat say you");
             List<Integer> alone;
             List<Integer> batched;
-            try (Scheduler s = new Scheduler(new DecoderRunner(decoder), model.tokenizer(), new Scheduler.Limits(64, 512, 256, 0), EngineStats.NONE)) {
+            try (EngineLoop loop = EngineLoop.start(new Scheduler(new DecoderRunner(decoder), model.tokenizer(), new Scheduler.Limits(64, 512, 256, 0), EngineStats.NONE))) {
+                Scheduler s = loop.scheduler();
                 alone = run(s, prompt, probe).get(120, TimeUnit.SECONDS);
             }
-            try (Scheduler s = new Scheduler(new DecoderRunner(decoder), model.tokenizer(), new Scheduler.Limits(64, 512, 256, 0), EngineStats.NONE)) {
+            try (EngineLoop loop = EngineLoop.start(new Scheduler(new DecoderRunner(decoder), model.tokenizer(), new Scheduler.Limits(64, 512, 256, 0), EngineStats.NONE))) {
+                Scheduler s = loop.scheduler();
                 List<CompletableFuture<List<Integer>>> others = new ArrayList<>();
                 for (int i = 0; i < 63; i++) {
                     SamplingParams p = SamplingParams.builder().temperature(i % 3 == 0 ? 0 : 1.0).topK(i % 5).seed((long) i).maxTokens(20 + i).build();

@@ -9,6 +9,7 @@ import dev.moaserve.engine.Collect;
 import dev.moaserve.engine.DecoderRunner;
 import dev.moaserve.engine.EngineStats;
 import dev.moaserve.engine.SamplingParams;
+import dev.moaserve.engine.EngineLoop;
 import dev.moaserve.engine.Scheduler;
 import dev.moaserve.model.Djl;
 import dev.moaserve.model.HfTokenizer;
@@ -72,7 +73,8 @@ class BpeConstraintTest {
         int complete = 0;
         try (NDManager m = Djl.newManager();
              IncrementalDecoder decoder = new IncrementalDecoder(Init.random(config, m, 9, 0.1f), 16, IncrementalDecoder.Recompute.LAZY);
-             Scheduler s = new Scheduler(new DecoderRunner(decoder), tk, new Scheduler.Limits(16, 512, 64, 0), EngineStats.NONE)) {
+             EngineLoop loop = EngineLoop.start(new Scheduler(new DecoderRunner(decoder), tk, new Scheduler.Limits(16, 512, 64, 0), EngineStats.NONE))) {
+            Scheduler s = loop.scheduler();
             List<ObjectNode> schemas = new ArrayList<>();
             List<CompletableFuture<Collect.Result>> runs = new ArrayList<>();
             for (int i = 0; i < 12; i++) {
