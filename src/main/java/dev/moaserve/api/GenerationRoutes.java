@@ -35,7 +35,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * The generation endpoints: OpenAI {@code /v1/completions}, {@code /v1/chat/completions} and TGI
  * {@code /generate}, {@code /generate_stream} ({@link RouteTable}), each streaming (SSE) or not
  * depending on the request. A request is validated by its {@link Protocol}, submitted to the
- * scheduler, and its tokens flow back from the scheduler thread as a Mutiny {@link Multi} to a
+ * scheduler, and its tokens flow back from the engine loop's thread as a Mutiny {@link Multi} to a
  * {@link ResponseWriter}; a client that disconnects cancels it, which frees its decode slot at
  * the scheduler's next iteration.
  */

@@ -30,7 +30,7 @@ import java.util.function.Function;
  * class owns the states' life (join, leave, snapshot, fork), validates each step and chooses
  * libtorch's thread count.
  *
- * <p>Not thread-safe: one scheduler thread drives it.
+ * <p>Not thread-safe: the engine loop's one thread drives it.
  */
 public final class IncrementalDecoder implements AutoCloseable {
     /** Which current-window rows a step recomputes. */
@@ -151,6 +151,11 @@ public final class IncrementalDecoder implements AutoCloseable {
     /** Every named slot as the step program reads it, in {@link StepSlots}' order (tests pin the layout with it). */
     NDArray[] programSlots(int layer, NDManager m) {
         return script.echoSlots(pool, layer, m);
+    }
+
+    /** A step plan's array sections as the program cuts them by name (tests pin the layout with it). */
+    NDArray[] programSections(StepPlan plan, NDManager m) {
+        return script.echoSections(plan, m);
     }
 
     DecodeWeights decodeWeights() {

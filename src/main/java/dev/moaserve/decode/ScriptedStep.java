@@ -104,6 +104,16 @@ final class ScriptedStep implements AutoCloseable {
         }
     }
 
+    /** Each section of a step's arrays as the program cuts them, floats then ids, in {@link StepSlots}' order (tests). */
+    NDArray[] echoSections(StepPlan plan, NDManager manager) {
+        try (IValue f = IValue.from((PtNDArray) manager.create(plan.floats));
+             IValue ids = IValue.from((PtNDArray) manager.create(plan.ints));
+             IValue meta = IValue.listFrom(plan.meta);
+             IValue out = IValueUtils.runMethod(module, "echo_sections", f, ids, meta)) {
+            return out.toTensorArray((PtNDManager) manager);
+        }
+    }
+
     /** Feeds a fresh slot's first whole windows of prompt ({@code ids} [n] int64) in one full forward. */
     void prefillWindows(StatePool pool, NDArray ids, int slot, NDManager manager) {
         call(manager, "prefill_windows", weights, poolArg(pool), ids, (long) slot).close();

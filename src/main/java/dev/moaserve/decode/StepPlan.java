@@ -6,7 +6,9 @@ import java.util.List;
 
 /**
  * What one step does, decided on the host from the sequences' lengths alone, and packed into the
- * two arrays (float, int64) and the integers the decode step program takes (see its {@code step}).
+ * two arrays (float, int64) and the integers the decode step program takes (see its {@code step}):
+ * each array is cut into the named sections of {@link StepSlots.Floats} and {@link StepSlots.Ids},
+ * whose bounds travel in the integers.
  *
  * <p>A step where no earlier row can change — every slot in window 0, or holding ≤ k_q tokens, or
  * k_q ≥ w — is a <em>cached</em> step: each layer computes the new rows only, a plan known here.
@@ -20,9 +22,9 @@ final class StepPlan {
     final boolean cached;
     final boolean anyRouted;    // some slot is past window 0
     final List<Integer> commits = new ArrayList<>();
-    final float[] floats;
-    final long[] ints;
-    final long[] meta;
+    final float[] floats;       // sections StepSlots.Floats
+    final long[] ints;          // sections StepSlots.Ids
+    final long[] meta;          // StepSlots.Plan fields, then both arrays' section bounds
 
     /**
      * @param add    per slot, the tokens appended (null: none)
@@ -55,15 +57,21 @@ final class StepPlan {
         anyRouted = routed;
         cached = cachedStep;
 
-        floats = new float[3 * slots * win + 2 * slots];
+        meta = new long[StepSlots.PLAN_INTEGERS];
+        int bw = slots * win;
+        int vf = bounds(StepSlots.FLOAT_BOUNDS, bw, bw, bw, slots, slots);
+        floats = new float[vf];
+        int valid = at(StepSlots.Floats.VALID);
+        int qpos = at(StepSlots.Floats.QUERY_POSITION);
+        int newRows = at(StepSlots.Floats.NEW_ROWS);
         for (int b = 0; b < slots; b++) {
             int firstNew = fill[b];
-            floats[3 * slots * win + b] = start[b] >= win ? 1f : 0f;
-            floats[3 * slots * win + slots + b] = frozen[b] ? 1f : 0f;
+            floats[at(StepSlots.Floats.ROUTED_FLAG) + b] = start[b] >= win ? 1f : 0f;
+            floats[at(StepSlots.Floats.FROZEN) + b] = frozen[b] ? 1f : 0f;
             for (int t = 0; t < win; t++) {
-                floats[b * win + t] = t < count[b] ? 1f : 0f;
-                floats[slots * win + b * win + t] = start[b] + t;
-                floats[2 * slots * win + b * win + t] = t >= firstNew && t < count[b] ? 1f : 0f;
+                floats[valid + b * win + t] = t < count[b] ? 1f : 0f;
+                floats[qpos + b * win + t] = start[b] + t;
+                floats[newRows + b * win + t] = t >= firstNew && t < count[b] ? 1f : 0f;
             }
         }
 
@@ -79,7 +87,7 @@ final class StepPlan {
             }
         }
         int s = last.length;
-        ints = new long[4 * fresh + commits.size() + s + 2 * planned];
+        ints = new long[bounds(StepSlots.ID_BOUNDS, fresh, fresh, fresh, fresh, commits.size(), s, planned, planned)];
         int k = 0;
         for (int b = 0; b < slots; b++) {
             if (add[b] == null) {
@@ -88,30 +96,33 @@ final class StepPlan {
             for (int i = 0; i < add[b].length; i++) {
                 int at = fill[b] + i;
                 long pos = start[b] + at;
-                ints[k] = add[b][i];
-                ints[fresh + k] = (long) b * win + at;
-                ints[2 * fresh + k] = pos;
-                ints[3 * fresh + k] = (long) b * ring + pos % ring;
+                ints[at(StepSlots.Ids.TOKENS) + k] = add[b][i];
+                ints[at(StepSlots.Ids.WINDOW_ROWS) + k] = (long) b * win + at;
+                ints[at(StepSlots.Ids.POSITIONS) + k] = pos;
+                ints[at(StepSlots.Ids.RING_ROWS) + k] = (long) b * ring + pos % ring;
                 k++;
             }
         }
-        int o = 4 * fresh;
+        int o = at(StepSlots.Ids.COMMITS);
         for (int b : commits) {
             ints[o++] = b;
         }
+        o = at(StepSlots.Ids.LAST_ROWS);
         for (int j = 0; j < s; j++) {
             ints[o++] = (long) last[j] * win + count[last[j]] - 1;
         }
         if (fixed) {
             int p = 0;
+            int rowsAt = at(StepSlots.Ids.FIXED_ROWS);
+            int placesAt = at(StepSlots.Ids.FIXED_PLACES);
             for (int b = 0; b < slots; b++) {
                 if (add[b] == null) {
                     continue;
                 }
                 int from = all && !frozen[b] ? 0 : fill[b];
                 for (int r = from; r < count[b]; r++) {
-                    ints[o + p] = (long) b * win + r;
-                    ints[o + planned + p] = (long) b * t + (r - from);
+                    ints[rowsAt + p] = (long) b * win + r;
+                    ints[placesAt + p] = (long) b * t + (r - from);
                     p++;
                 }
             }
@@ -123,7 +134,6 @@ final class StepPlan {
         for (int j = 1; j < s && lastIsPlan; j++) {
             lastIsPlan = last[j] > last[j - 1];
         }
-        meta = new long[StepSlots.Plan.values().length];
         set(StepSlots.Plan.BATCH, slots);
         set(StepSlots.Plan.NEW_TOKENS, fresh);
         set(StepSlots.Plan.COMMITS, commits.size());
@@ -135,6 +145,27 @@ final class StepPlan {
         set(StepSlots.Plan.DENSE, dense ? 1 : 0);
         set(StepSlots.Plan.LAST_IS_PLAN, lastIsPlan ? 1 : 0);
         set(StepSlots.Plan.FROZEN_ONLY, anyFrozen && !exactStepping ? 1 : 0);
+    }
+
+    /** Writes the section bounds of an array of sections {@code lengths} at {@code meta[from..]}; its total length. */
+    private int bounds(int from, int... lengths) {
+        long at = 0;
+        meta[from] = 0;
+        for (int i = 0; i < lengths.length; i++) {
+            at += lengths[i];
+            meta[from + i + 1] = at;
+        }
+        return Math.toIntExact(at);
+    }
+
+    /** Where a section of the float array starts. */
+    int at(StepSlots.Floats section) {
+        return (int) meta[StepSlots.FLOAT_BOUNDS + section.ordinal()];
+    }
+
+    /** Where a section of the int64 array starts. */
+    int at(StepSlots.Ids section) {
+        return (int) meta[StepSlots.ID_BOUNDS + section.ordinal()];
     }
 
     private void set(StepSlots.Plan field, long value) {

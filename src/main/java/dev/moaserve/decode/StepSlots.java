@@ -6,7 +6,8 @@ import java.util.Locale;
 
 /**
  * The names of what crosses the border between Java and the step program ({@code decode_step.py}):
- * the weights' and the state pool's slots, the step's and the sampler's integers, each defined
+ * the weights' and the state pool's slots, the step's integers and the sections of its arrays, the
+ * sampler's integers, each defined
  * once, here (the sampler's in {@link SampleBatch.Meta}).
  * The archive carries them as attributes ({@code w_<slot>} and {@code p_<slot>}, with where the
  * per-layer slots start and how many a layer has), so the program reads
@@ -66,6 +67,36 @@ final class StepSlots {
         FROZEN_ONLY     // 1: every slot that takes tokens is frozen (each layer routes the new rows only)
     }
 
+    /** The step's float array, section after section ({@link StepPlan}). */
+    enum Floats {
+        VALID,          // [B, w] 1: the window row holds a token
+        QUERY_POSITION, // [B, w] the row's absolute position
+        NEW_ROWS,       // [B, w] 1: the row is new in this step
+        ROUTED_FLAG,    // [B]    1: the slot is past window 0
+        FROZEN          // [B]    1: the slot decodes frozen
+    }
+
+    /** The step's int64 array, section after section ({@link StepPlan}). */
+    enum Ids {
+        TOKENS,         // [n] the new tokens
+        WINDOW_ROWS,    // [n] their window rows, b*w + t
+        POSITIONS,      // [n] their absolute positions
+        RING_ROWS,      // [n] their ring rows, b*R + position % R
+        COMMITS,        // [c] slots whose window completes
+        LAST_ROWS,      // [S] each sequence's last new row, b*w + t
+        FIXED_ROWS,     // [mf] the host's fixed plan: rows b*w + t (empty when the program plans)
+        FIXED_PLACES    // [mf] their places in the [B, T] attention layout
+    }
+
+    /**
+     * Where each section of the step's arrays starts: the plan's integers carry, after the
+     * {@link Plan} fields, each array's section bounds (sections + 1 offsets), so the program cuts
+     * {@code f} and {@code ids} by name.
+     */
+    static final int FLOAT_BOUNDS = Plan.values().length;
+    static final int ID_BOUNDS = FLOAT_BOUNDS + Floats.values().length + 1;
+    static final int PLAN_INTEGERS = ID_BOUNDS + Ids.values().length + 1;
+
     /** The slots as the program's attributes. */
     static ScriptArchive declare(ScriptArchive a) {
         for (Model s : Model.values()) {
@@ -84,6 +115,13 @@ final class StepSlots {
         }
         for (Plan s : Plan.values()) {
             a.with("m_" + name(s), s.ordinal());
+        }
+        a.with("m_float_bounds", FLOAT_BOUNDS).with("m_id_bounds", ID_BOUNDS);
+        for (Floats s : Floats.values()) {
+            a.with("f_" + name(s), s.ordinal());
+        }
+        for (Ids s : Ids.values()) {
+            a.with("i_" + name(s), s.ordinal());
         }
         for (SampleBatch.Meta s : SampleBatch.Meta.values()) {
             a.with("s_" + name(s), s.ordinal());

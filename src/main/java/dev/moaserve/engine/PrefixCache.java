@@ -13,7 +13,7 @@ import java.util.Map;
  * on the device) replaces re-running its whole prefix. Boundaries are where a window has just been
  * committed; a request takes the longest cached boundary prefix of its prompt and feeds the rest
  * (at least its last token, whose logits it needs). Hits are verified token by token, never
- * trusted to the hash. Used by the scheduler thread only.
+ * trusted to the hash. Used by the engine loop's thread only.
  */
 public final class PrefixCache implements AutoCloseable {
     /** A cached prefix a prompt starts with: fork {@code state}, then feed the prompt from {@code length}. */
@@ -27,7 +27,7 @@ public final class PrefixCache implements AutoCloseable {
     private final int window;
     private final int maxEntries;
     private final LinkedHashMap<Key, Entry> entries = new LinkedHashMap<>(16, 0.75f, true); // access order = LRU
-    private volatile long queries;   // written by the scheduler thread only, read by metrics
+    private volatile long queries;   // written by the engine loop only, read by metrics
     private volatile long hits;
     private volatile long hitTokens;
     private volatile int size;

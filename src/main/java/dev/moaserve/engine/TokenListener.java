@@ -1,6 +1,6 @@
 package dev.moaserve.engine;
 
-/** Receives a request's output, called on the scheduler thread; must not block. */
+/** Receives a request's output, called on the engine loop's thread; must not block. */
 public interface TokenListener {
     /**
      * One generated token.

@@ -74,6 +74,22 @@ class DecodeStep(Module):
   m_dense : int
   m_last_is_plan : int
   m_frozen_only : int
+  # where the step's arrays' section bounds start in its integers, and the sections (StepSlots.Floats, Ids)
+  m_float_bounds : int
+  m_id_bounds : int
+  f_valid : int
+  f_query_position : int
+  f_new_rows : int
+  f_routed_flag : int
+  f_frozen : int
+  i_tokens : int
+  i_window_rows : int
+  i_positions : int
+  i_ring_rows : int
+  i_commits : int
+  i_last_rows : int
+  i_fixed_rows : int
+  i_fixed_places : int
   s_rows : int
   s_penalised : int
   s_candidates : int
@@ -83,14 +99,9 @@ class DecodeStep(Module):
 
   def step(self: __torch__.DecodeStep,
       wts: List[Tensor], pool: List[Tensor], f: Tensor, ids: Tensor, meta: List[int], rows_out: Tensor) -> Tensor:
-    # meta: the step's integers by name (StepSlots.Plan has what each means)
-    # f [3*B*w + 2*B] float: valid | query position | new-row mask, each [B, w]
-    #                        | window>=1 flag [B] | frozen flag [B] (DecodeMode.FROZEN)
-    # ids int64: tokens [n] | their window rows b*w+t [n] | positions [n] | ring rows b*R+p%R [n]
-    #            | committing slots [c] | each sequence's last new row [S]
-    #            | fixed plan (if T > 0): rows [mf] | their places in the [B, T] layout [mf]
+    # meta: the step's integers by name (StepSlots.Plan has what each means), then the bounds of
+    # f's and ids' sections (StepSlots.Floats, StepSlots.Ids: what each holds and its shape)
     B = meta[self.m_batch]
-    n = meta[self.m_new_tokens]
     c = meta[self.m_commits]
     S = meta[self.m_sequences]
     cached = meta[self.m_cached] == 1
@@ -105,21 +116,20 @@ class DecodeStep(Module):
     keep_logits = any_frozen and self.routed_queries < self.window
     w = self.window
     D = self.dim
-    Bw = B * w
-    valid = f[0:Bw].view(B, w)
-    qpos = f[Bw:2 * Bw].view(B, w)
-    changed = f[2 * Bw:3 * Bw].view(B, w)
-    flag = f[3 * Bw:3 * Bw + B]
-    frozen = torch.gt(f[3 * Bw + B:3 * Bw + 2 * B], 0.5)                        # [B] bool
+    valid = self.section(f, meta, self.m_float_bounds, self.f_valid).view(B, w)
+    qpos = self.section(f, meta, self.m_float_bounds, self.f_query_position).view(B, w)
+    changed = self.section(f, meta, self.m_float_bounds, self.f_new_rows).view(B, w)
+    flag = self.section(f, meta, self.m_float_bounds, self.f_routed_flag)                    # [B]
+    frozen = torch.gt(self.section(f, meta, self.m_float_bounds, self.f_frozen), 0.5)        # [B] bool
     new_rows = torch.gt(changed, 0.0)                                          # [B, w]
-    tokens = ids[0:n]
-    win_rows = ids[n:2 * n]
-    positions = ids[2 * n:3 * n]
-    ring_rows = ids[3 * n:4 * n]
-    commits = ids[4 * n:4 * n + c]
-    last = ids[4 * n + c:4 * n + c + S]
-    fixed_rows = ids[4 * n + c + S:]
-    mf = fixed_rows.size(0) // 2
+    tokens = self.section(ids, meta, self.m_id_bounds, self.i_tokens)                       # [n]
+    win_rows = self.section(ids, meta, self.m_id_bounds, self.i_window_rows)                # [n]
+    positions = self.section(ids, meta, self.m_id_bounds, self.i_positions)                 # [n]
+    ring_rows = self.section(ids, meta, self.m_id_bounds, self.i_ring_rows)                 # [n]
+    commits = self.section(ids, meta, self.m_id_bounds, self.i_commits)                     # [c]
+    last = self.section(ids, meta, self.m_id_bounds, self.i_last_rows)                      # [S]
+    fixed_rows = self.section(ids, meta, self.m_id_bounds, self.i_fixed_rows)               # [mf]
+    fixed_places = self.section(ids, meta, self.m_id_bounds, self.i_fixed_places)           # [mf]
 
     # new tokens: embeddings into layer 0's window rows, positions into the ring
     emb = torch.add(torch.index_select(wts[self.w_token_emb], 0, tokens), torch.index_select(wts[self.w_pos_emb], 0, positions))
@@ -134,12 +144,13 @@ class DecodeStep(Module):
     at_last = self.rows_info(last, slot_last, 1, B, qpos, ring_pos, flag, wts[self.w_rope], S == B and last_is_plan)
     info = at_last
     if fixed_t > 0 and not last_is_plan:
-      info = self.rows_info(fixed_rows[0:mf], fixed_rows[mf:], fixed_t, B, qpos, ring_pos, flag, wts[self.w_rope], dense)
+      info = self.rows_info(fixed_rows, fixed_places, fixed_t, B, qpos, ring_pos, flag, wts[self.w_rope], dense)
 
     h_last = emb
     for l in range(self.depth):
       lw = self.w_first_layer + self.w_per_layer * l
       lp = self.p_first_layer + self.p_per_layer * l
+      rows = info[0]                                                        # [m] rows this layer computes, b*w + t
       win_h = pool[lp + self.p_win_h][0:B]                                                # [B, w, D] layer inputs
       win_sel = pool[lp + self.p_win_sel][0:B]                                              # [B, G, w]
       win_logit = pool[lp + self.p_win_logit][0:B]                                            # [B, w, G]
@@ -147,9 +158,9 @@ class DecodeStep(Module):
         # no earlier row can change: every expert routes every filled row
         sel = valid.unsqueeze(1).expand(B, self.experts, w)
         if keep_logits:
-          self.keep_row_logits(win_h, win_logit, info[0], wts[lw + self.w_query_tokens])
+          self.keep_row_logits(win_h, win_logit, rows, wts[lw + self.w_query_tokens])
       elif frozen_only:
-        sel = self.select_new_rows(win_h, win_sel, win_logit, info[0], wts[lw + self.w_query_tokens])
+        sel = self.select_new_rows(win_h, win_sel, win_logit, rows, wts[lw + self.w_query_tokens])
       else:
         logit = self.scores(win_h, wts[lw + self.w_query_tokens])                                # [B, G, w]
         if keep_logits:
@@ -173,18 +184,22 @@ class DecodeStep(Module):
         info = self.rows_info(rows, place, t_rows, B, qpos, ring_pos, flag, wts[self.w_rope], False)
       if cached or not frozen_only:
         win_sel.copy_(sel)                                                     # (select_new_rows wrote its own rows)
-      rows_out.add_(info[0].size(0))
+      rows_out.add_(rows.size(0))
       final = l + 1 == self.depth
       out = self.layer(wts, pool, l, info, at_last, B, sel, any_routed, final, fixed_t > 0 and last_is_plan)
       if final:
         h_last = out                                                           # [S, D]
       else:
-        torch.index_copy_(pool[lp + self.p_per_layer + self.p_win_h].view(-1, D), 0, info[0], out)
+        torch.index_copy_(pool[lp + self.p_per_layer + self.p_win_h].view(-1, D), 0, rows, out)
 
     logits = torch.linear(self.unit(h_last).to(wts[self.w_logits].dtype), wts[self.w_logits], wts[self.w_logits_bias]).float()
     if c > 0:
       self.commit(wts, pool, commits, qpos)
     return logits                                                              # [S, V]
+
+  def section(self: __torch__.DecodeStep, t: Tensor, meta: List[int], bounds: int, i: int) -> Tensor:
+    # section i of a step array whose bounds start at meta[bounds]
+    return t[meta[bounds + i]:meta[bounds + i + 1]]
 
   def bfloat16_matmuls(self: __torch__.DecodeStep, wts: List[Tensor], matmul: List[int]) -> List[Tensor]:
     # the weights with every matmul's weight and bias (indices `matmul`: StepSlots) in bfloat16
@@ -197,6 +212,23 @@ class DecodeStep(Module):
     for i in matmul:
       out[i] = wts[i].to(15)
     return out
+
+  def echo_sections(self: __torch__.DecodeStep, f: Tensor, ids: Tensor, meta: List[int]) -> List[Tensor]:
+    # each section of a step's arrays as step() cuts it, by name, in StepSlots.Floats then Ids
+    # order: what a test compares with what StepPlan wrote
+    return [self.section(f, meta, self.m_float_bounds, self.f_valid),
+            self.section(f, meta, self.m_float_bounds, self.f_query_position),
+            self.section(f, meta, self.m_float_bounds, self.f_new_rows),
+            self.section(f, meta, self.m_float_bounds, self.f_routed_flag),
+            self.section(f, meta, self.m_float_bounds, self.f_frozen),
+            self.section(ids, meta, self.m_id_bounds, self.i_tokens),
+            self.section(ids, meta, self.m_id_bounds, self.i_window_rows),
+            self.section(ids, meta, self.m_id_bounds, self.i_positions),
+            self.section(ids, meta, self.m_id_bounds, self.i_ring_rows),
+            self.section(ids, meta, self.m_id_bounds, self.i_commits),
+            self.section(ids, meta, self.m_id_bounds, self.i_last_rows),
+            self.section(ids, meta, self.m_id_bounds, self.i_fixed_rows),
+            self.section(ids, meta, self.m_id_bounds, self.i_fixed_places)]
 
   def echo_slots(self: __torch__.DecodeStep, wts: List[Tensor], pool: List[Tensor], l: int) -> List[Tensor]:
     # every named slot as the program reads it, model-wide then layer l's, weights then pool, in

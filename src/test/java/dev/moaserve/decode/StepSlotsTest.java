@@ -50,6 +50,57 @@ class StepSlotsTest {
         }
     }
 
+    /**
+     * The sections of a step's arrays, cut by the program by name ({@code self.i_last_rows} …),
+     * hold what they mean for a plan worked out by hand: window 8, ring 12, three slots.
+     * Slot 0 takes tokens 5, 6 at offsets 1–2 of window 0; slot 1 takes token 7 at offset 7 of
+     * its second window (positions 8–15), which completes it; slot 2 takes nothing. Frozen: slot 1.
+     */
+    @Test
+    void everyArraySectionIsWhereJavaMeansIt() {
+        Djl.inferenceThread();
+        ModelConfig c = ModelConfig.builder().vocab(19).dim(16).depth(1).seqLen(64).localWindow(4).routedWindow(8)
+                .routedQueries(8).routedKeyValues(5).experts(2).dimHead(4).heads(2).ffMult(2).build();
+        long[][] add = {{5, 6}, {7}, null};
+        int[] start = {0, 8, 16};
+        int[] fill = {1, 7, 3};
+        boolean[] frozen = {false, true, false};
+        int[] last = {0, 1};
+        StepPlan plan = new StepPlan(8, 12, 8, false, add, start, fill, frozen, last);
+        try (NDManager m = Djl.newManager(); IncrementalDecoder dec = new IncrementalDecoder(Init.random(c, m, 4))) {
+            NDArray[] got = dec.programSections(plan, m);
+            assertEquals(StepSlots.Floats.values().length + StepSlots.Ids.values().length, got.length);
+            float[] valid = new float[24];
+            float[] qpos = new float[24];
+            float[] fresh = new float[24];
+            for (int t = 0; t < 8; t++) {
+                valid[t] = t < 3 ? 1 : 0;
+                valid[8 + t] = 1;
+                valid[16 + t] = t < 3 ? 1 : 0;
+                qpos[t] = t;
+                qpos[8 + t] = 8 + t;
+                qpos[16 + t] = 16 + t;
+                fresh[t] = t == 1 || t == 2 ? 1 : 0;
+                fresh[8 + t] = t == 7 ? 1 : 0;
+            }
+            assertArrayEquals(valid, got[StepSlots.Floats.VALID.ordinal()].toFloatArray(), "valid");
+            assertArrayEquals(qpos, got[StepSlots.Floats.QUERY_POSITION.ordinal()].toFloatArray(), "query_position");
+            assertArrayEquals(fresh, got[StepSlots.Floats.NEW_ROWS.ordinal()].toFloatArray(), "new_rows");
+            assertArrayEquals(new float[] {0, 1, 1}, got[StepSlots.Floats.ROUTED_FLAG.ordinal()].toFloatArray(), "routed_flag");
+            assertArrayEquals(new float[] {0, 1, 0}, got[StepSlots.Floats.FROZEN.ordinal()].toFloatArray(), "frozen");
+            int ids = StepSlots.Floats.values().length;
+            assertArrayEquals(new long[] {5, 6, 7}, got[ids + StepSlots.Ids.TOKENS.ordinal()].toLongArray(), "tokens");
+            assertArrayEquals(new long[] {1, 2, 15}, got[ids + StepSlots.Ids.WINDOW_ROWS.ordinal()].toLongArray(), "window_rows");
+            assertArrayEquals(new long[] {1, 2, 15}, got[ids + StepSlots.Ids.POSITIONS.ordinal()].toLongArray(), "positions");
+            assertArrayEquals(new long[] {1, 2, 12 + 15 % 12}, got[ids + StepSlots.Ids.RING_ROWS.ordinal()].toLongArray(), "ring_rows");
+            assertArrayEquals(new long[] {1}, got[ids + StepSlots.Ids.COMMITS.ordinal()].toLongArray(), "commits");
+            assertArrayEquals(new long[] {2, 15}, got[ids + StepSlots.Ids.LAST_ROWS.ordinal()].toLongArray(), "last_rows");
+            // k_q = w: a cached step, so the host fixes the plan: the new rows, at places b*T + i (T = 2)
+            assertArrayEquals(new long[] {1, 2, 15}, got[ids + StepSlots.Ids.FIXED_ROWS.ordinal()].toLongArray(), "fixed_rows");
+            assertArrayEquals(new long[] {0, 1, 2}, got[ids + StepSlots.Ids.FIXED_PLACES.ordinal()].toLongArray(), "fixed_places");
+        }
+    }
+
     /** The Java side's tensors by what they mean, in StepSlots' order (model, layer, pool, pool layer). */
     private static Map<String, NDArray> byMeaning(DecodeWeights w, StatePool p, int l) {
         DecodeWeights.Layer lw = w.layers[l];

@@ -70,7 +70,7 @@ class BatchSamplerTest {
                     got = BatchSampler.sample(decoder, logits, device);
                 }
                 for (int i = 0; i < rows.length; i++) {
-                    Sampler.Choice want = host.get(i).next(rows[i]);
+                    Sampler.Choice want = HostSampling.next(host.get(i), rows[i]);
                     assertEquals(want.token(), got[i].token(), "row " + i + " step " + step);
                     assertEquals(want.logprob(), got[i].logprob(), 1e-4);
                     assertArrayEquals(want.topTokens(), got[i].topTokens(), "row " + i + " step " + step);

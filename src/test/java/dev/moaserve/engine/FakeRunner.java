@@ -155,7 +155,7 @@ final class FakeRunner implements StepRunner {
         for (int j = 0; j < rows.length; j++) {
             float[] logits = new float[vocab];
             logits[next(((FakeState) states.get((int) rows[j])).tokens)] = 20f;
-            out[j] = samplers.get(j).next(logits);
+            out[j] = HostSampling.next(samplers.get(j), logits);
         }
         return out;
     }

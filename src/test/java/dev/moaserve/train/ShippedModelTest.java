@@ -57,7 +57,7 @@ class ShippedModelTest {
                 try (DecodeState s = dec.newState()) {
                     float[] logits = dec.prefill(s, model.tokenizer().encode("ROMEO:"));
                     for (int i = 0; i < 240; i++) {
-                        int t = sampler.next(logits).token();
+                        int t = dev.moaserve.engine.HostSampling.next(sampler, logits).token();
                         out.append(model.tokenizer().tokenText(t));
                         logits = dec.decode(List.of(s), new long[] {t})[0];
                     }

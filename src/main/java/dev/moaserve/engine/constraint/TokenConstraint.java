@@ -229,7 +229,7 @@ public final class TokenConstraint {
         return new Cursor(this);
     }
 
-    /** One sequence's position in its constraint; used by the scheduler thread only. */
+    /** One sequence's position in its constraint; used by the engine loop's thread only. */
     public static final class Cursor {
         private final TokenConstraint c;
         private int position;
