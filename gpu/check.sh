@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The GPU check: moa-serve's `verify` on the reference cases (float32 and float16) and decode
-# tokens/s at B = 1/8/64 on the device, with the machine's own PyTorch, no Java install, no network.
-# Prints one summary line:
-#   gpu_check device=… torch=… jni=… float32=<max_abs_logits>,<greedy>,<incremental> float16=… tokens_per_s=… matmul_tflops=…
+# The GPU check: moa-serve's `verify` on the reference cases (float32, float16, bfloat16), decode
+# tokens/s at B = 1/8/64/256 (float16 and bfloat16) with its GFLOP/s, host syncs per step and the
+# fraction of the device's matmul peak, prefill tokens/s at 1,000 tokens, and the same decode on
+# this machine's CPU in the same run for the ratio; with the machine's own PyTorch, no Java
+# install, no network. Prints one summary line (docs/deploy.md "GPU"):
+#   gpu_check device=… name=… torch=… jni=… float32=… float16=… bfloat16=… decode_… prefill_… cpu_… status=pass|FAIL
 # Usage, from the repository root with the kit in target/gpu-kit (gpu/make-kit.sh):
 #   gpu/check.sh [cuda|cpu]      (cpu: the dry run of everything but CUDA)
 # Environment: KIT (kit directory), WORK (scratch: JNI build, DJL cache), PYTHON (a python with torch).
@@ -37,14 +39,13 @@ log "torch $TORCH_VERSION ($TORCH_FLAVOR) at $TORCH_LIB; device $DEVICE ($DEVICE
 export PYTORCH_LIBRARY_PATH="$TORCH_LIB" PYTORCH_VERSION="$TORCH_VERSION" PYTORCH_FLAVOR="$TORCH_FLAVOR" \
   DJL_CACHE_DIR="$WORK/djl-cache" DJL_OFFLINE=true DJL_DEFAULT_ENGINE=PyTorch
 
-# DJL's JNI: the prebuilt one in the pytorch-jni jar matches torch 2.7.1 only; otherwise build it
-# against this torch, where DJL looks for it: $DJL_CACHE_DIR/pytorch/<version>-<flavor>-<platform>/
-jni=prebuilt
+# DJL's JNI, built against this torch where DJL looks for it:
+# $DJL_CACHE_DIR/pytorch/<version>-<flavor>-<platform>/0.36.0-libdjl_torch.so
+jni=built
 dir="$DJL_CACHE_DIR/pytorch/$TORCH_VERSION-$TORCH_FLAVOR-linux-x86_64"
 if [ -f "$dir/0.36.0-libdjl_torch.so" ]; then
-  jni=built   # by an earlier run with the same WORK
-elif [ "$TORCH_VERSION" != "2.7.1" ]; then
-  jni=built
+  jni=cached   # by an earlier run with the same WORK
+else
   src="$WORK/jni"
   rm -rf "$src" && cp -r "$KIT/jni" "$src"
   build="$src/engines/pytorch/pytorch-native/build"
@@ -63,20 +64,18 @@ elif [ "$TORCH_VERSION" != "2.7.1" ]; then
   mkdir -p "$dir" && cp "$build/libdjl_torch.so" "$dir/0.36.0-libdjl_torch.so"
 fi
 
-app() { "$JAVA" -Xmx4g --enable-native-access=ALL-UNNAMED -jar "$KIT/app/quarkus-run.jar" "$@" 2>>"$WORK/app.log"; }
+# the command line on a plain class path (the kit's lib/: the application and what verify and bench load)
+app() { "$JAVA" -Xmx8g --enable-native-access=ALL-UNNAMED -cp "$KIT/lib/*" dev.moaserve.Main "$@" 2>>"$WORK/app.log"; }
 field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p"; }
 
 status=0
 results=()
-for dtype in float32 float16; do
+for dtype in float32 float16 bfloat16; do
   worst=0; greedy=""; incremental=""
   for case in tiny wide; do
     ref=src/test/resources/reference/$case
     line=$(app verify --device "$DEVICE" --dtype "$dtype" "$ref" "$ref/vectors.safetensors") || rc=$?
     log "verify $case $dtype: ${line:-$(tail -1 "$WORK/app.log")}"
-    if [ -z "$line" ] && [ "$DEVICE" = cpu ] && [ "$dtype" = float16 ] && grep -q "not implemented for 'Half'" "$WORK/app.log"; then
-      worst=unsupported-by-this-torch-on-cpu; break   # old CPU builds of torch have no half matmul; CUDA does
-    fi
     [ "${rc:-0}" = 0 ] || status=1; unset rc
     [ -n "$line" ] || { tail -20 "$WORK/app.log" >&2; status=1; continue; }
     worst=$(printf '%s\n%s\n' "$worst" "$(echo "$line" | field max_abs_logits)" | sort -g | tail -1)
@@ -86,17 +85,12 @@ for dtype in float32 float16; do
   results+=("$dtype=max_abs_logits:$worst,greedy:$greedy,incremental:$incremental")
 done
 
-bench_dtype=float16; [ "$DEVICE" = cpu ] && bench_dtype=float32
-app bench --device "$DEVICE" --dtype "$bench_dtype" --batches 1,8,64 --quick > "$WORK/bench.txt" || status=1
-cat "$WORK/bench.txt" >&2
-tps=$(grep "^device_decode config=moa-shakespeare" "$WORK/bench.txt" | field tokens_per_s | paste -sd/ - || true)
-tps512=$(grep "^device_decode config=d512" "$WORK/bench.txt" | field tokens_per_s | paste -sd/ - || true)
-
-# the device's matmul peak measured by torch in the same run, for the fraction the engine reaches
-peak=$("$PY" - "$DEVICE" "$bench_dtype" <<'PYEOF'
+# the device's matmul peak, measured by torch in the same run (dense [n, n] x [n, n])
+peak() {
+  "$PY" - "$1" "$2" <<'PYEOF'
 import sys, time, torch
 dev = "cuda" if sys.argv[1] != "cpu" else "cpu"
-dt = torch.float16 if sys.argv[2] == "float16" else torch.float32
+dt = {"float16": torch.float16, "bfloat16": torch.bfloat16}.get(sys.argv[2], torch.float32)
 n = 8192 if dev == "cuda" else 1024
 a, b = torch.randn(n, n, device=dev, dtype=dt), torch.randn(n, n, device=dev, dtype=dt)
 for _ in range(3):
@@ -109,9 +103,40 @@ for _ in range(reps):
     a @ b
 if dev == "cuda":
     torch.cuda.synchronize()
-print(f"{2 * n ** 3 * reps / (time.perf_counter() - t) / 1e12:.3f}")
+print(f"{2 * n ** 3 * reps / (time.perf_counter() - t) / 1e9:.1f}")
 PYEOF
-)
+}
 
-echo "gpu_check device=$DEVICE name='$DEVICE_NAME' torch=$TORCH_VERSION+$TORCH_FLAVOR jni=$jni ${results[*]} bench_dtype=$bench_dtype tokens_per_s_b1/8/64=$tps d512_tokens_per_s_b1/8/64=$tps512 matmul_tflops=$peak status=$([ $status = 0 ] && echo pass || echo FAIL)"
+# decode and prefill on the device: float16 and bfloat16 on a GPU; the dry run's CPU: float32
+if [ "$DEVICE" = cpu ]; then dtypes=(float32); batches=1,8,64; else dtypes=(float16 bfloat16); batches=1,8,64,256; fi
+points=()
+for dtype in "${dtypes[@]}"; do
+  app bench --device "$DEVICE" --dtype "$dtype" --batches "$batches" --quick > "$WORK/bench-$dtype.txt" || status=1
+  cat "$WORK/bench-$dtype.txt" >&2
+  p=$(peak "$DEVICE" "$dtype" || echo 0)
+  for config in moa-shakespeare d512; do
+    tps=$(grep "^device_decode config=$config" "$WORK/bench-$dtype.txt" | field tokens_per_s | paste -sd/ - || true)
+    [ -n "$tps" ] || continue
+    gf=$(grep "^device_decode config=$config" "$WORK/bench-$dtype.txt" | field gflops | paste -sd/ - || true)
+    syncs=$(grep "^device_decode config=$config" "$WORK/bench-$dtype.txt" | field syncs_per_step | paste -sd/ - || true)
+    best=$(echo "$gf" | tr / '\n' | sort -g | tail -1)
+    of=$(awk -v g="$best" -v p="$p" 'BEGIN { printf "%.4f", (p > 0) ? g / p : 0 }')
+    points+=("decode_${config}_${dtype}_tokens_per_s_b${batches//,//}=$tps gflops=$gf of_peak_best=$of syncs_per_step=$syncs")
+  done
+  pre=$(grep "^device_prefill" "$WORK/bench-$dtype.txt" | field tokens_per_s || true)
+  points+=("prefill_1000_${dtype}_tokens_per_s=${pre:-none} matmul_peak_${dtype}_gflops=$p")
+done
+
+# the same decode on this machine's CPU, in the same run: the ratio the device buys
+cpu_tps=""
+if [ "$DEVICE" != cpu ]; then
+  app bench --device cpu --dtype float32 --batches 1,8,64 --quick > "$WORK/bench-cpu.txt" || status=1
+  cat "$WORK/bench-cpu.txt" >&2
+  cpu_tps=$(grep "^device_decode config=moa-shakespeare" "$WORK/bench-cpu.txt" | field tokens_per_s | paste -sd/ - || true)
+  dev_tps=$(grep "^device_decode config=moa-shakespeare" "$WORK/bench-${dtypes[0]}.txt" | field tokens_per_s | head -3 | paste -sd/ - || true)
+  ratio=$(paste -d' ' <(echo "$dev_tps" | tr / '\n') <(echo "$cpu_tps" | tr / '\n') | awk '{ printf "%s%.2f", (NR > 1) ? "/" : "", ($2 > 0) ? $1 / $2 : 0 }')
+  points+=("cpu_float32_tokens_per_s_b1/8/64=$cpu_tps device_over_cpu_b1/8/64=$ratio")
+fi
+
+echo "gpu_check device=$DEVICE name='$DEVICE_NAME' torch=$TORCH_VERSION+$TORCH_FLAVOR jni=$jni ${results[*]} ${points[*]} status=$([ $status = 0 ] && echo pass || echo FAIL)"
 exit $status

@@ -49,6 +49,9 @@ public class EngineMetrics implements EngineStats {
         }
         Gauge.builder("moa.embeddings.waiting", model.embedder(), Embedder::waitingCount)
                 .description("embedding requests waiting for the worker").register(registry);
+        Gauge.builder("moa.model.info", () -> 1).tags("model_name", model.name(), "device", model.deviceName(),
+                        "dtype", model.dtype().name().toLowerCase(java.util.Locale.ROOT))
+                .description("the served model, the device it runs on and its matmul precision (always 1)").register(registry);
         timers();
     }
 

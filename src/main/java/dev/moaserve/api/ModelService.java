@@ -184,7 +184,7 @@ public class ModelService implements ServedModel {
     /** Where the weights and the decode state live: {@code cpu} or {@code cuda:N}. */
     public String device() {
         LoadedModel m = loaded;
-        return m == null ? "" : m.device().isGpu() ? "cuda:" + m.device().getDeviceId() : "cpu";
+        return m == null ? "" : m.deviceName();
     }
 
     @Override

@@ -1,6 +1,7 @@
 package dev.moaserve.engine;
 
 import ai.djl.Device;
+import ai.djl.ndarray.types.DataType;
 import dev.moaserve.engine.constraint.Constraints;
 import dev.moaserve.engine.constraint.Vocabulary;
 import dev.moaserve.model.ChatTemplate;
@@ -40,12 +41,20 @@ public sealed interface LoadedModel permits LoadedModel.Generator, LoadedModel.E
     /** Where the weights and the state live. */
     Device device();
 
+    /** The matmuls' precision ({@code moa.dtype} resolved for the device). */
+    DataType dtype();
+
+    /** The device as logs and metrics name it: {@code cpu} or {@code cuda:N}. */
+    default String deviceName() {
+        return device().isGpu() ? "cuda:" + device().getDeviceId() : "cpu";
+    }
+
     /** Stops taking work; what runs may finish within {@code grace}; frees the workers. */
     void drain(Duration grace);
 
     /** An autoregressive model: generates (through its engine) and embeds. */
     record Generator(String name, MoaModel model, Engine engine, Embedder embedder, Constraints constraints,
-                     ChatTemplate chatTemplate, Device device) implements LoadedModel {
+                     ChatTemplate chatTemplate, Device device, DataType dtype) implements LoadedModel {
         @Override
         public Tokenizer tokenizer() {
             return model.tokenizer();
@@ -75,6 +84,12 @@ public sealed interface LoadedModel permits LoadedModel.Generator, LoadedModel.E
 
     /** An encoder: embeddings only (generation routes answer 400). */
     record Encoder(String name, EncoderModel model, Embedder embedder, Device device) implements LoadedModel {
+        /** Encoders run in float32. */
+        @Override
+        public DataType dtype() {
+            return DataType.FLOAT32;
+        }
+
         @Override
         public Tokenizer tokenizer() {
             return model.tokenizer();
@@ -127,7 +142,7 @@ public sealed interface LoadedModel permits LoadedModel.Generator, LoadedModel.E
         Constraints constraints = new Constraints(() -> Vocabulary.of(model.tokenizer(), model.config().numTokens()),
                 spec.constraintCacheSize(), spec.constraints());
         Generator g = new Generator(spec.servedName().orElse(model.name()), model, engine,
-                engine.embedder(model.weights(), spec.pooling(), spec.embeddings()), constraints, template, device);
+                engine.embedder(model.weights(), spec.pooling(), spec.embeddings()), constraints, template, device, c.dtype());
         log.infof("model %s ready on %s, %s, %d ms after JVM start: engine %.0f ms, load %.0f ms, warm-up %.0f ms; "
                         + "%d parameters, state %d bytes per sequence, pool %d bytes (%d slots), prefix cache up to %d bytes",
                 g.name(), DeviceChoice.describe(device), c.dtype().name().toLowerCase(Locale.ROOT),

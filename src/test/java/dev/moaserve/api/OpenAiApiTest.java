@@ -276,6 +276,7 @@ class OpenAiApiTest {
             assertTrue(metrics.contains(name), name + " missing from /q/metrics");
         }
         assertThat(metrics, not(containsString("NaN\nmoa_sequences_running")));
+        assertThat(metrics, containsString("moa_model_info{device=\"cpu\",dtype=\"float32\",model_name=\"" + service.name() + "\"} 1.0"));
     }
 
     private static void assertThat(String actual, org.hamcrest.Matcher<String> m) {
