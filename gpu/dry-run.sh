@@ -17,7 +17,7 @@ done
 [ -d "$SHARED/djl-jni" ] || skip "no $SHARED/djl-jni (DJL 0.36.0's JNI sources)"
 if ! "$VENV/bin/python" -c 'import torch' >/dev/null 2>&1; then
   rm -rf "$VENV"
-  (python3 -m venv "$VENV" && timeout 900 "$VENV/bin/pip" install -q torch) || skip "pip could not install torch"
+  (python3 -m venv "$VENV" && timeout 900 "$VENV/bin/pip" install -q --retries 0 --timeout 15 torch) || skip "pip could not install torch"
 fi
 
 DJL_SRC="$SHARED/djl-jni" gpu/make-kit.sh
