@@ -79,6 +79,9 @@ public final class BenchCommand implements Callable<Integer> {
     Path jdk25;
     @Option(names = "--runs", defaultValue = "5", description = "startup: starts per mode (default: ${DEFAULT-VALUE})")
     int runs;
+    @Option(names = "--context", split = ",", paramLabel = "N",
+            description = "instead: exact decoding's tokens/s after N-token prompts (d512 like the shipped model, and the embedded model) at --batches; e.g. 1024,8192,32768")
+    int[] contexts;
     @Option(names = "--device", description = "instead: decode tokens/s on this device (cpu, cuda, cuda:N) at --batches, lazy mode")
     String device;
     @Option(names = "--dtype", defaultValue = "auto", description = "with --device: float32, float16 or auto (default: ${DEFAULT-VALUE})")
@@ -119,6 +122,9 @@ public final class BenchCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--startup needs --app <target/quarkus-app>");
             }
             return StartupBench.run(app, aotApp, jdk17 == null ? Path.of(System.getProperty("java.home")) : jdk17, jdk25, runs, out);
+        }
+        if (contexts != null) {
+            return ContextBench.run(out, contexts, batches, quick);
         }
         if (device != null) {
             Djl.inferenceThread();

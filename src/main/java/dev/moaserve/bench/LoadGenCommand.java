@@ -88,8 +88,11 @@ public final class LoadGenCommand implements Callable<Integer> {
     Double soak;
     @Option(names = "--disconnect-every", defaultValue = "7", description = "soak: one client in N disconnects mid-stream (default: ${DEFAULT-VALUE})")
     int disconnectEvery;
-    @Option(names = "--pid", defaultValue = "0", description = "soak: the server's process id, to sample its RSS")
+    @Option(names = "--pid", defaultValue = "0", description = "the server's process id: its CPU time (and, in a soak, RSS) from /proc beside the load's")
     long pid;
+    @Option(names = "--preset", description = "a published workload: vllm-serve (896-token random prompts, 128 output tokens, "
+            + "256 requests at once, TTFT/TPOT/ITL p50/p99) or guidellm-sweep (concurrency 1 to 64, 32 requests per level)")
+    String preset;
     @Option(names = "--shared-prefix", paramLabel = "CHARS", description = "the prefix-cache load instead: chat requests sharing a system prompt of CHARS characters")
     Integer sharedPrefix;
     @Option(names = "--baseline-url", description = "shared prefix: a second server measured in alternating rounds (e.g. with moa.prefix-cache-bytes=0)")
@@ -124,8 +127,19 @@ public final class LoadGenCommand implements Callable<Integer> {
             write(r, jsonOut, out);
             return r.get("errors").asLong() == 0 && r.get("running_after_end").asDouble() == 0 ? 0 : 1;
         }
+        if ("guidellm-sweep".equals(preset)) {
+            return sweep(out, jsonOut);
+        }
+        if ("vllm-serve".equals(preset)) {
+            promptLen = 896; // prompt + output within the embedded model's 1,024 (vLLM's default is 1,024 + 128)
+            maxTokens = 128;
+            requests = 256;
+            clients = 256;   // every request at once: vLLM's default unlimited request rate
+        } else if (preset != null) {
+            throw new IllegalArgumentException("--preset must be vllm-serve or guidellm-sweep, got " + preset);
+        }
         int c = clients == null ? 8 : clients;
-        ObjectNode report = run(url, c, requests, promptLen, maxTokens, seed, model);
+        ObjectNode report = measured(pid, () -> run(url, c, requests, promptLen, maxTokens, seed, model));
         printTable(out, report);
         if (compareEngine) {
             // the same request mix through the engine in this process, no HTTP (the server idles meanwhile)
@@ -137,6 +151,68 @@ public final class LoadGenCommand implements Callable<Integer> {
         }
         write(report, jsonOut, out);
         return report.get("errors").asInt() == 0 ? 0 : 1;
+    }
+
+    /**
+     * GuideLLM-style sweep: the same mix at concurrency 1, 2, 4, … 64, one line per level
+     * ({@code sweep concurrency=… output_tokens_per_s=… ttft_p50_ms=… tpot_p50_ms=… …}).
+     */
+    private int sweep(PrintStream out, String jsonOut) throws Exception {
+        ObjectNode all = JSON.createObjectNode();
+        var levels = all.putArray("levels");
+        int errors = 0;
+        for (int level : new int[] {1, 2, 4, 8, 16, 32, 64}) {
+            ObjectNode r = measured(pid, () -> run(url, level, Math.max(32, level), promptLen, maxTokens, seed + level, model));
+            levels.add(r);
+            errors += r.get("errors").asInt();
+            out.printf(Locale.ROOT, "sweep concurrency=%d output_tokens_per_s=%.1f ttft_p50_ms=%.1f ttft_p99_ms=%.1f "
+                            + "tpot_p50_ms=%.2f itl_p99_ms=%.2f server_cpu_ms_per_token=%s errors=%d%n", level,
+                    r.get("output_tokens_per_s").asDouble(), r.at("/ttft_ms/p50").asDouble(), r.at("/ttft_ms/p99").asDouble(),
+                    r.at("/tpot_ms/p50").asDouble(), r.at("/itl_ms/p99").asDouble(),
+                    r.has("server_cpu_ms_per_token") ? String.format(Locale.ROOT, "%.3f", r.get("server_cpu_ms_per_token").asDouble()) : "n/a",
+                    r.get("errors").asInt());
+        }
+        write(all, jsonOut, out);
+        return errors == 0 ? 0 : 1;
+    }
+
+    /**
+     * Runs a load and adds what it cost: this process's CPU seconds (the load generator's own) and,
+     * with {@code pid}, the server's (utime + stime from /proc), and the server's CPU per output token.
+     */
+    static ObjectNode measured(long pid, Callable<ObjectNode> load) throws Exception {
+        long ownBefore = ownCpuNanos();
+        double serverBefore = serverCpuSeconds(pid);
+        ObjectNode r = load.call();
+        r.put("loadgen_cpu_s", (ownCpuNanos() - ownBefore) / 1e9);
+        if (serverBefore >= 0) {
+            double server = serverCpuSeconds(pid) - serverBefore;
+            r.put("server_cpu_s", server);
+            long tokens = r.get("output_tokens").asLong();
+            if (tokens > 0) {
+                r.put("server_cpu_ms_per_token", server * 1000 / tokens);
+            }
+        }
+        return r;
+    }
+
+    private static long ownCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean())
+                .getProcessCpuTime();
+    }
+
+    /** A process's user + system CPU seconds from /proc/PID/stat; −1 without a pid or /proc. */
+    static double serverCpuSeconds(long pid) {
+        if (pid <= 0) {
+            return -1;
+        }
+        try {
+            String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0; // fields 14, 15: clock ticks (USER_HZ = 100)
+        } catch (java.io.IOException | RuntimeException e) {
+            return -1;
+        }
     }
 
     /** The report as pretty JSON, to {@code file} (--json) or stdout. */
@@ -264,15 +340,17 @@ public final class LoadGenCommand implements Callable<Integer> {
                     if (data.equals("[DONE]")) {
                         break;
                     }
-                    JsonNode chunk = JSON.readTree(data);
-                    if (chunk.has("error")) {
-                        return new Sample(false, chunk.get("error").path("message").asText(), tokens, ttft, 0, itl);
+                    // parse a chunk only when it carries an error or the usage: per token, a substring test
+                    if (data.contains("\"error\"")) {
+                        JsonNode chunk = JSON.readTree(data);
+                        if (chunk.has("error")) {
+                            return new Sample(false, chunk.get("error").path("message").asText(), tokens, ttft, 0, itl);
+                        }
                     }
-                    if (chunk.hasNonNull("usage")) {
-                        usage = chunk.get("usage").path("completion_tokens").asInt(-1);
+                    if (data.contains("\"usage\":{")) {
+                        usage = JSON.readTree(data).get("usage").path("completion_tokens").asInt(-1);
                     }
-                    String text = chunk.at("/choices/0/text").asText("");
-                    if (!text.isEmpty()) {
+                    if (hasText(data)) {
                         long now = System.nanoTime();
                         if (tokens == 0) {
                             ttft = (now - start) / 1e9;
@@ -288,6 +366,12 @@ public final class LoadGenCommand implements Callable<Integer> {
         } catch (Exception e) {
             return new Sample(false, e.toString(), 0, 0, 0, List.of());
         }
+    }
+
+    /** A completions chunk whose first choice's text is not empty. */
+    static boolean hasText(String chunk) {
+        int at = chunk.indexOf("\"text\":\"");
+        return at >= 0 && at + 8 < chunk.length() && chunk.charAt(at + 8) != '"';
     }
 
     private static ObjectNode summarize(List<Sample> samples, double wall, int clients, int promptLen, int maxTokens) {
@@ -306,6 +390,9 @@ public final class LoadGenCommand implements Callable<Integer> {
         o.put("output_tokens_per_s", tokens / wall);
         stats(o.putObject("ttft_ms"), ok.stream().mapToDouble(Sample::ttft).toArray());
         stats(o.putObject("itl_ms"), ok.stream().flatMap(s -> s.itl().stream()).mapToDouble(Double::doubleValue).toArray());
+        // time per output token after the first, per request (vLLM's TPOT)
+        stats(o.putObject("tpot_ms"), ok.stream().filter(s -> s.tokens() > 1)
+                .mapToDouble(s -> (s.e2e() - s.ttft()) / (s.tokens() - 1)).toArray());
         stats(o.putObject("e2e_ms"), ok.stream().mapToDouble(Sample::e2e).toArray());
         List<String> errors = samples.stream().filter(s -> !s.ok()).map(Sample::error).limit(5).toList();
         errors.forEach(o.putArray("error_examples")::add);
@@ -335,7 +422,12 @@ public final class LoadGenCommand implements Callable<Integer> {
         out.println("|---|---|");
         out.printf(Locale.ROOT, "| request throughput | %.2f req/s |%n", r.get("request_throughput").asDouble());
         out.printf(Locale.ROOT, "| output throughput | %.1f tok/s |%n", r.get("output_tokens_per_s").asDouble());
-        for (String k : List.of("ttft_ms", "itl_ms", "e2e_ms")) {
+        out.printf(Locale.ROOT, "| load generator CPU | %.2f s |%n", r.path("loadgen_cpu_s").asDouble());
+        if (r.has("server_cpu_s")) {
+            out.printf(Locale.ROOT, "| server CPU | %.2f s (%.3f ms per output token) |%n", r.get("server_cpu_s").asDouble(),
+                    r.path("server_cpu_ms_per_token").asDouble());
+        }
+        for (String k : List.of("ttft_ms", "tpot_ms", "itl_ms", "e2e_ms")) {
             JsonNode s = r.get(k);
             out.printf(Locale.ROOT, "| %s mean / p50 / p99 | %.1f / %.1f / %.1f |%n", k, s.get("mean").asDouble(),
                     s.get("p50").asDouble(), s.get("p99").asDouble());

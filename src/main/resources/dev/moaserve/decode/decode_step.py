@@ -612,11 +612,8 @@ class DecodeStep(Module):
     sel = torch.mul(sel, realw)                                               # [B, nq, G, w] 0/1
     # keys/values: for window i, the top-k_kv of positions < i*w by the key/value router
     skv = self.row_logits(x[:, 0:ctx], wts[lw + self.w_kv_tokens]).permute([0, 2, 1])       # [B, G, ctx]
-    cpos = torch.arange(ctx, device=x.device).view(1, ctx)
     ends = torch.mul(torch.arange(1, nq + 1, device=x.device), w).view(nq, 1)
-    avail = torch.lt(cpos, ends)                                              # [nq, ctx]
-    s4 = torch.where(avail, skv.unsqueeze(2), self.neg)                       # [B, G, nq, ctx]
-    pick = torch.sort(s4, dim=-1, descending=True, stable=True)[1][:, :, :, 0:K]   # [B, G, nq, K]
+    pick = self.prefix_top_k(skv.reshape(B, G, nq, w), K)                    # [B, G, nq, K]
     kv = torch.linear(u[:, 0:ctx].to(cd), wts[lw + self.w_routed_kv]).float().view(B, ctx, G, 2, H, dh)
     keys = self.rotary(kv[:, :, :, 0], cos[:, 0:ctx].unsqueeze(2), sin[:, 0:ctx].unsqueeze(2))   # [B, ctx, G, H, dh]
     at = pick.reshape(B, G, nq * K, 1, 1).expand(B, G, nq * K, H, dh)
@@ -639,6 +636,40 @@ class DecodeStep(Module):
     out = torch.linear(torch.mul(att, chosen.unsqueeze(3)).reshape(B, ctx, G * I).to(cd), wts[lw + self.w_routed_out]).float()
     out = torch.add(out, torch.matmul(torch.rsub(chosen, 1.0), wts[lw + self.w_null_tokens]))   # [B, nq*w, D]
     return torch.constant_pad_nd(out, [0, 0, w, 0], 0.0)[:, 0:N]              # window 0 gets none
+
+  def prefix_top_k(self: __torch__.DecodeStep, logits: Tensor, K: int) -> Tensor:
+    # For each block i of w positions: the positions of the top-K logits among blocks 0..i, in
+    # canonical order (logit descending, ties to the lower position; the rest when fewer than K
+    # exist are padding the caller masks). logits [B, G, nb, w] -> positions [B, G, nb, K].
+    # A prefix scan (Hillis-Steele) with "merge two top-K lists" as its operator: log2(nb)
+    # rounds of a sort over 2K candidates per block, instead of one sort over every earlier
+    # position per block (O(n^2 / w), minutes at 32k tokens).
+    B = logits.size(0)
+    G = logits.size(1)
+    nb = logits.size(2)
+    w = logits.size(3)
+    order = torch.sort(logits, dim=-1, descending=True, stable=True)
+    vals = order[0]
+    pos = torch.add(order[1], torch.mul(torch.arange(nb, device=logits.device), w).view(1, 1, nb, 1))
+    if w < K:
+      # a block holds fewer than K: pad with entries that sort last
+      vals = torch.constant_pad_nd(vals, [0, K - w], self.neg)
+      pos = torch.constant_pad_nd(pos, [0, K - w], 0)
+    else:
+      vals = vals[:, :, :, 0:K]
+      pos = pos[:, :, :, 0:K]
+    s = 1
+    while s < nb:
+      # block i (i >= s) merges the top-K of blocks up to i - s (earlier positions first, so a
+      # stable sort keeps ties at the lower position) with its own running top-K
+      v2 = torch.cat([vals[:, :, 0:nb - s], vals[:, :, s:]], 3)                 # [B, G, nb-s, 2K]
+      p2 = torch.cat([pos[:, :, 0:nb - s], pos[:, :, s:]], 3)
+      o = torch.sort(v2, dim=-1, descending=True, stable=True)
+      top = o[1][:, :, :, 0:K]
+      vals = torch.cat([vals[:, :, 0:s], o[0][:, :, :, 0:K]], 2)
+      pos = torch.cat([pos[:, :, 0:s], torch.gather(p2, 3, top)], 2)
+      s = s * 2
+    return pos
 
   def prefill_windows(self: __torch__.DecodeStep, wts: List[Tensor], pool: List[Tensor], ids: Tensor, slot: int) -> Tensor:
     # Feeds a fresh slot's first n prompt tokens (whole routed windows, exact decoding) in one

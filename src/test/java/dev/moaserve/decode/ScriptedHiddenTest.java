@@ -31,13 +31,14 @@ class ScriptedHiddenTest {
     void paddedRowsEqualTheFullForward() {
         Djl.inferenceThread();
         try (NDManager m = Djl.newManager()) {
-            for (int kq : new int[] {8, 3}) {
+            // (k_q, k_kv): every query routed, a choice of queries, and more kept keys than a window holds
+            for (int[] k : new int[][] {{8, 5}, {3, 5}, {8, 13}}) {
                 ModelConfig c = ModelConfig.builder().vocab(19).dim(16).depth(2).seqLen(200).localWindow(6).routedWindow(8)
-                        .routedQueries(kq).routedKeyValues(5).experts(2).dimHead(4).heads(2).ffMult(2).build();
-                MoaWeights w = Init.random(c, m, 11 + kq);
+                        .routedQueries(k[0]).routedKeyValues(k[1]).experts(2).dimHead(4).heads(2).ffMult(2).build();
+                MoaWeights w = Init.random(c, m, 11 + k[0] + k[1]);
                 try (IncrementalDecoder dec = new IncrementalDecoder(w)) {
-                    double err = maxError(w, dec, m, new int[] {200, 57, 8, 9, 3, 1}, new Random(kq));
-                    assertTrue(err < TOL, "k_q " + kq + ": max |scripted - full forward| " + err);
+                    double err = maxError(w, dec, m, new int[] {200, 57, 8, 9, 3, 1}, new Random(k[0]));
+                    assertTrue(err < TOL, "k_q " + k[0] + ", k_kv " + k[1] + ": max |scripted - full forward| " + err);
                 }
             }
         }
