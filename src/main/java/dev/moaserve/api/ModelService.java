@@ -75,7 +75,7 @@ public class ModelService implements ServedModel {
         Device device = DeviceChoice.resolve(config.device());
         Engine.Config engine = new Engine.Config(config.maxBatchSize(), config.maxBatchedTokens(), config.maxQueue(),
                 config.requestTimeout().toNanos(), config.prefixCacheBytes().asLongValue(), config.recompute(),
-                DeviceChoice.dtype(config.dtype(), device));
+                DeviceChoice.dtype(config.dtype(), device), config.maxPrefillTokens());
         LoadedModel.Spec spec = new LoadedModel.Spec(config.modelPath(), config.servedModelName(), device, engine, pooling,
                 new Embedder.Limits(config.embeddings().maxBatchedTokens(), config.maxQueue(), config.embeddings().maxQueuedTokens()),
                 config.structuredOutputCacheSize(), new Constraints.Limits(config.structuredOutputCompileThreads(),

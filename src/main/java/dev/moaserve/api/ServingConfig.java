@@ -43,6 +43,14 @@ public interface ServingConfig {
     @WithDefault("512")
     int maxBatchedTokens();
 
+    /**
+     * Most prompt tokens a fresh exact-decoding prompt feeds in one full-forward call at admission
+     * (whole routed windows; the rest goes through the steps under the token budget). That call
+     * pauses the other streams for its duration, so this bounds the pause.
+     */
+    @WithDefault("4096")
+    int maxPrefillTokens();
+
     /** Which current-window rows a decode step recomputes: lazy (only those that can change) or all. */
     @WithDefault("lazy")
     String recompute();

@@ -39,9 +39,17 @@ public final class DecoderRunner implements StepRunner {
     static final int MIN_WINDOWS = 2;
 
     private final IncrementalDecoder decoder;
+    private final int maxPrefillTokens;
 
+    /** A runner that feeds a fresh prompt's whole windows at once, up to the model's context. */
     public DecoderRunner(IncrementalDecoder decoder) {
+        this(decoder, Integer.MAX_VALUE);
+    }
+
+    /** @param maxPrefillTokens most tokens one window prefill feeds (it pauses other streams while it runs) */
+    public DecoderRunner(IncrementalDecoder decoder, int maxPrefillTokens) {
         this.decoder = decoder;
+        this.maxPrefillTokens = maxPrefillTokens;
     }
 
     /** The decoder state of one of this runner's states. */
@@ -93,7 +101,7 @@ public final class DecoderRunner implements StepRunner {
     @Override
     public int prefillWindows(State s, long[] prompt) {
         int w = window();
-        int whole = (prompt.length - 1) / w * w;
+        int whole = Math.min(prompt.length - 1, maxPrefillTokens) / w * w;
         if (s.length() != 0 || s.mode() != DecodeMode.EXACT || whole < MIN_WINDOWS * w) {
             return 0;
         }

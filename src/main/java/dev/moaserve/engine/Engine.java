@@ -19,12 +19,13 @@ public final class Engine implements AutoCloseable {
     /**
      * @param recompute {@code lazy} or {@code all} (which current-window rows an exact step recomputes)
      * @param dtype     of the matmuls and the state's keys/values (float32 or float16)
+     * @param maxPrefillTokens most prompt tokens fed in one full-forward call at admission
      */
     public record Config(int maxBatchSize, int maxBatchedTokens, int maxQueue, long requestTimeoutNanos,
-                         long prefixCacheBytes, String recompute, DataType dtype) {
+                         long prefixCacheBytes, String recompute, DataType dtype, int maxPrefillTokens) {
         /** Defaults for in-process use: float32, lazy, no timeout, no prefix cache. */
         public static Config of(int maxBatchSize, int maxQueue) {
-            return new Config(maxBatchSize, 512, maxQueue, 0, 0, "lazy", DataType.FLOAT32);
+            return new Config(maxBatchSize, 512, maxQueue, 0, 0, "lazy", DataType.FLOAT32, 4096);
         }
     }
 
@@ -53,7 +54,7 @@ public final class Engine implements AutoCloseable {
             throw new PoolTooLargeException(e);
         }
         warmUp(decoder);
-        Scheduler scheduler = new Scheduler(new DecoderRunner(decoder), model.tokenizer(), new Scheduler.Limits(c.maxBatchSize(), c.maxBatchedTokens(),
+        Scheduler scheduler = new Scheduler(new DecoderRunner(decoder, c.maxPrefillTokens()), model.tokenizer(), new Scheduler.Limits(c.maxBatchSize(), c.maxBatchedTokens(),
                 c.maxQueue(), c.requestTimeoutNanos(), c.prefixCacheBytes()), stats);
         return new Engine(decoder, EngineLoop.start(scheduler));
     }
