@@ -42,6 +42,7 @@ public final class Scheduler {
     private volatile boolean accepting = true;
     private volatile long drainDeadline = Long.MAX_VALUE;
     private volatile int runningCount;
+    private boolean windowPrefillDone;   // this iteration has fed a prompt's windows at once (at most one does)
 
     public Scheduler(StepRunner runner, Tokenizer tokenizer, Limits limits, EngineStats stats) {
         this.runner = runner;
@@ -161,6 +162,7 @@ public final class Scheduler {
             }
         }
         retire();
+        windowPrefillDone = false;
         admit();
         return plan();
     }
@@ -221,7 +223,7 @@ public final class Scheduler {
                 cache.offer(s.request.prompt(), s.fed, s.state);
             }
         }
-        forkWaiting();
+        startWaiting();
         for (int j = 0; j < step.rows().length; j++) {
             step.stepped().get((int) step.rows()[j]).emit(choices[j], tokenizer, stats);
         }
@@ -236,35 +238,46 @@ public final class Scheduler {
         return all;
     }
 
-    /** A new sequence's state: the longest cached prefix of its prompt, forked, or a fresh one. */
+    /**
+     * A new sequence's state: the longest cached prefix of its prompt, forked, or a fresh one. A
+     * fresh prompt's whole windows go in one call where the runner can, at most one such call per
+     * iteration (running streams wait for it); a sequence that would need a second waits, state
+     * still null, for the next iteration.
+     */
     private void start(Sequence s) {
         PrefixCache.Hit hit = cache.lookup(s.request.prompt(), s.request.decodeMode());
         if (hit != null) {
             s.state = runner.fork(hit.state());
             s.fed = hit.length();
             s.cached = hit.length();
-        } else {
+        } else if (!windowPrefillDone) {
             s.state = runner.newState(s.request.decodeMode());
-            // a new prompt's whole windows in one call where the runner can; the rest goes through steps
             s.fed = runner.prefillWindows(s.state, s.request.prompt());
             if (s.fed > 0) {
+                windowPrefillDone = true;
                 cache.offer(s.request.prompt(), s.fed, s.state);
             }
         }
     }
 
-    /** Forks that wait for their leader copy its state once it stands at the fork point (or start alone if it ended). */
-    private void forkWaiting() {
+    /**
+     * Sequences without a state: a leader whose window prefill waited for its turn starts; a fork
+     * copies its leader's state once it stands at the fork point (or starts alone if the leader
+     * ended or went past it).
+     */
+    private void startWaiting() {
         for (Sequence s : running) {
             if (s.state != null || s.done) {
                 continue;
             }
             Sequence l = s.leader;
-            if (!l.done && l.state != null && l.fed == l.forkAt && l.state.length() == l.forkAt) {
+            if (l == null) {
+                start(s);
+            } else if (!l.done && l.state != null && l.fed == l.forkAt && l.state.length() == l.forkAt) {
                 s.state = runner.fork(l.state);
                 s.fed = l.forkAt;
                 s.cached = l.forkAt;
-            } else if (l.done || l.state == null || l.fed > l.forkAt) {
+            } else if (l.done || l.state != null && l.fed > l.forkAt) {
                 start(s);
             }
         }
@@ -296,13 +309,12 @@ public final class Scheduler {
                 continue;
             }
             Sequence lead = new Sequence(r, null, runner.window(), runner.vocabSize());
-            start(lead);
-            running.add(lead);
+            running.add(lead);   // started by startWaiting, below
             for (GenerationRequest f : r.forks()) {
                 running.add(new Sequence(f, lead, runner.window(), runner.vocabSize()));
             }
         }
-        forkWaiting();
+        startWaiting();
         runningCount = running.size();
     }
 

@@ -211,6 +211,32 @@ class SchedulerTest {
     }
 
     @Test
+    void oneWindowPrefillPerIterationSoRunningStreamsKeepStepping() throws Exception {
+        FakeRunner r = new FakeRunner(W, V);
+        r.wholeWindows = true;
+        try (EngineLoop loop = loop(r, new Scheduler.Limits(8, 64, 16, 0))) {
+            Scheduler s = loop.scheduler();
+            CompletableFuture<Collect.Result> running = Collect.one(s, prompt(5, 1), greedy(40));
+            loop.runOnce();
+            List<CompletableFuture<Collect.Result>> longOnes = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                longOnes.add(Collect.one(s, prompt(23, 10 + i), greedy(4)));
+            }
+            for (int iteration = 1; iteration <= 3; iteration++) {
+                int steps = r.steps.size();
+                loop.runOnce();
+                assertEquals(iteration, r.windowPrefills.size(), "one window prefill per iteration");
+                assertEquals(steps + 1, r.steps.size(), "and a step in every iteration");
+            }
+            assertEquals(expected(r, prompt(5, 1), 40), get(loop, running).tokens());
+            for (int i = 0; i < 3; i++) {
+                assertEquals(expected(r, prompt(23, 10 + i), 4), get(loop, longOnes.get(i)).tokens(), "request " + i);
+            }
+        }
+        assertEquals(0, r.open.get());
+    }
+
+    @Test
     void theSecondRequestForAPromptStartsFromTheCache() throws Exception {
         FakeRunner r = new FakeRunner(W, V);
         long[] p = prompt(14, 5);
