@@ -2,7 +2,10 @@ package dev.moaserve.api;
 
 import dev.moaserve.api.protocol.ApiException;
 import dev.moaserve.api.protocol.ConstraintRequests;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moaserve.api.protocol.GenerationSpec;
+import dev.moaserve.api.protocol.Json;
+import dev.moaserve.api.protocol.RoutingJson;
 import dev.moaserve.api.protocol.Protocol;
 import dev.moaserve.api.protocol.TokenEvent;
 import dev.moaserve.engine.GenerationRequest;
@@ -124,6 +127,27 @@ public class GenerationRoutes {
         }));
     }
 
+    /** The routing object of prompt + generated tokens, from {@code spec.routingStart()} on. */
+    private CompletableFuture<ObjectNode> routing(GenerationSpec spec, List<Long> generated) {
+        long[] ids = new long[spec.prompt().length + generated.size()];
+        System.arraycopy(spec.prompt(), 0, ids, 0, spec.prompt().length);
+        for (int i = 0; i < generated.size(); i++) {
+            ids[spec.prompt().length + i] = generated.get(i);
+        }
+        try {
+            return service.routing().trace(ids).thenApply(t -> RoutingJson.of(t, spec.routingStart()));
+        } catch (RejectedExecutionException e) {
+            return CompletableFuture.failedFuture(new IllegalStateException("too many routing requests are waiting"));
+        }
+    }
+
+    private static String rootMessage(Throwable t) {
+        while (t != null && t.getCause() != null && (t instanceof CompletionException || t.getMessage() == null)) {
+            t = t.getCause();
+        }
+        return t == null ? "unknown" : String.valueOf(t.getMessage());
+    }
+
     private void start(RoutingContext rc, Protocol protocol, GenerationSpec spec) {
         String id = protocol.idPrefix() + UUID.randomUUID().toString().replace("-", "").substring(0, 24);
         UnicastProcessor<ResponseWriter.Event> events = UnicastProcessor.create();
@@ -132,17 +156,40 @@ public class GenerationRoutes {
         List<GenerationRequest> requests = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             int index = i;
+            List<Long> generated = spec.returnsRouting() ? new ArrayList<>() : null;
             TokenListener listener = new TokenListener() {
                 @Override
                 public void onToken(int token, String text, Sampler.Choice choice) {
-                    events.onNext(new ResponseWriter.Token(new TokenEvent(index, token, text, choice)));
+                    if (generated != null && token >= 0) {
+                        generated.add((long) token);
+                    }
+                    emit(new ResponseWriter.Token(new TokenEvent(index, token, text, choice)));
                 }
 
                 @Override
                 public void onFinish(Finish finish) {
-                    events.onNext(new ResponseWriter.Done(index, finish));
+                    if (generated == null || !finish.reason().completed()) {
+                        done(finish, null);
+                        return;
+                    }
+                    // the routing of the whole text, computed off the engine's loop; the choice ends with it
+                    routing(spec, generated).whenComplete((routing, failure) -> done(finish, routing != null ? routing
+                            : Json.object().put("error", "the routing could not be computed: " + rootMessage(failure))));
+                }
+
+                private void done(Finish finish, ObjectNode routing) {
+                    emit(new ResponseWriter.Done(index, finish, routing));
                     if (open.decrementAndGet() == 0) {
-                        events.onComplete();
+                        synchronized (events) {
+                            events.onComplete();
+                        }
+                    }
+                }
+
+                /** Choices' events come from the engine's thread and the routing worker: one at a time. */
+                private void emit(ResponseWriter.Event e) {
+                    synchronized (events) {
+                        events.onNext(e);
                     }
                 }
             };

@@ -151,6 +151,11 @@ public class ModelService implements ServedModel {
         return loaded instanceof LoadedModel.Generator g ? g : null;
     }
 
+    /** Computes the routing of finished texts (return_routing). */
+    public dev.moaserve.engine.RoutingWorker routing() {
+        return generator().routing();
+    }
+
     /** Structured output for this model's vocabulary: compiled constraints, cached. */
     public Constraints constraints() {
         return generator().constraints();
@@ -214,6 +219,11 @@ public class ModelService implements ServedModel {
             throw new IllegalStateException("moa.decode / moa.decode-allow: " + e.getMessage(), e);
         }
         return pooling;
+    }
+
+    @Override
+    public boolean routingVisible() {
+        return config.routingVisible();
     }
 
     /** How requests are decoded unless they ask (moa.decode). */

@@ -1,5 +1,6 @@
 package dev.moaserve.api;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moaserve.api.protocol.ApiException;
 import dev.moaserve.api.protocol.ChoiceOutput;
 import dev.moaserve.api.protocol.GenerationSpec;
@@ -32,7 +33,8 @@ final class ResponseWriter {
 
     record Token(TokenEvent event) implements Event {}
 
-    record Done(int index, TokenListener.Finish finish) implements Event {}
+    /** A choice ended; {@code routing}: its routing object when the request asked for it (else null). */
+    record Done(int index, TokenListener.Finish finish, ObjectNode routing) implements Event {}
 
     private final ModelService service;
     private final HttpServerResponse response;
@@ -94,6 +96,7 @@ final class ResponseWriter {
         } else if (e instanceof Done d) {
             ChoiceOutput o = outs.get(d.index());
             o.finish(d.finish());
+            o.routing(d.routing());
             finish(o, d.finish());
         }
     }

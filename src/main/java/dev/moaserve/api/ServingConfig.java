@@ -51,6 +51,10 @@ public interface ServingConfig {
     @WithDefault("4096")
     int maxPrefillTokens();
 
+    /** Requests may ask for the routing of their text ({@code return_routing}); it costs nothing unless asked. */
+    @WithDefault("true")
+    boolean routingVisible();
+
     /** Which current-window rows a decode step recomputes: lazy (only those that can change) or all. */
     @WithDefault("lazy")
     String recompute();

@@ -50,6 +50,7 @@ public final class Cli implements Callable<Integer> {
                 .addSubcommand(new TrainCommand(out, err))
                 .addSubcommand(new BenchCommand(out))
                 .addSubcommand(new LoadGenCommand(out))
+                .addSubcommand(new RoutingCommand(out))
                 .addSubcommand(new PlotCommand())
                 .addSubcommand(new WarmupCommand(out));
         cli.setOut(new PrintWriter(out, true, StandardCharsets.UTF_8));

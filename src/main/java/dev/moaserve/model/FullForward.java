@@ -185,21 +185,22 @@ public final class FullForward {
         long[] kvPos = new long[bsz * nq * g * kkv];         // [B, nq, G, kkv] context positions
         float[] kBias = new float[bsz * nq * g * kkv];       // [B, nq, G, kkv]
         for (int b = 0; b < bsz; b++) {
-            for (int e = 0; e < g; e++) {
-                TopK past = new TopK(kkv);
-                for (int i = 1; i < windows; i++) {
-                    int start = i * win;
-                    for (int p = start - win; p < start; p++) {
-                        past.offer(p, skv[(b * n + p) * g + e]);
-                    }
+            RoutingSelection sel = RoutingSelection.of(c, sq, skv, b * n, n);
+            for (int i = 1; i < windows; i++) {
+                int start = i * win;
+                for (int e = 0; e < g; e++) {
+                    int own = (i - 1) * g + e;
                     int cell = (b * nq + i - 1) * g + e;
-                    TopK sel = TopK.of(kq, sq, b * n * g + e, g, start, Math.min(start + win, n));
-                    for (int j = 0; j < sel.size(); j++) {
-                        pq[(cell * kq + j) * win + sel.position(j) - start] = 1f;
+                    for (int j = 0; j < kq; j++) {
+                        int p = sel.queries()[own * kq + j];
+                        if (p >= 0) {
+                            pq[(cell * kq + j) * win + p - start] = 1f;
+                        }
                     }
                     for (int j = 0; j < kkv; j++) {
-                        if (j < past.size()) {
-                            kvPos[cell * kkv + j] = past.position(j);
+                        int p = sel.keys()[own * kkv + j];
+                        if (p >= 0) {
+                            kvPos[cell * kkv + j] = p;
                         } else {
                             kBias[cell * kkv + j] = Ops.NEG;
                         }

@@ -14,6 +14,7 @@ public final class ChoiceOutput {
     private final List<TokenEvent> tokens = new ArrayList<>();
     private long firstTokenNanos;
     private TokenListener.Finish finish;
+    private com.fasterxml.jackson.databind.node.ObjectNode routing;
 
     public ChoiceOutput(int index, GenerationRequest request) {
         this.index = index;
@@ -33,6 +34,16 @@ public final class ChoiceOutput {
 
     public void finish(TokenListener.Finish f) {
         this.finish = f;
+    }
+
+    /** The choice's routing object (return_routing), set when it ends. */
+    public void routing(com.fasterxml.jackson.databind.node.ObjectNode r) {
+        this.routing = r;
+    }
+
+    /** Null unless the request asked for the routing. */
+    public com.fasterxml.jackson.databind.node.ObjectNode routing() {
+        return routing;
     }
 
     public int index() {

@@ -3,6 +3,7 @@ package dev.moaserve.api.protocol;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moaserve.engine.SamplingParams;
+import dev.moaserve.model.DecodeMode;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -14,7 +15,7 @@ abstract class OpenAiProtocol implements Protocol {
     /** Sampling fields both OpenAI routes take. */
     static final Set<String> SAMPLING = Set.of("model", "max_tokens", "temperature", "top_p", "top_k", "min_p",
             "repetition_penalty", "presence_penalty", "frequency_penalty", "seed", "stop", "stream", "stream_options",
-            "logprobs", "n", "logit_bias", "user", "moa_decode");
+            "logprobs", "n", "logit_bias", "user", "moa_decode", "return_routing", "routing_start");
 
     @Override
     public ErrorShape errors() {
@@ -80,8 +81,9 @@ abstract class OpenAiProtocol implements Protocol {
                 .seed(RequestFields.seed(f, Long.MIN_VALUE)).maxTokens(max).stop(stops).logprobs(route.alternatives())
                 .logitBias(RequestFields.logitBias(f.raw("logit_bias"), model))
                 .build();
+        DecodeMode decode = RequestFields.decodeMode(f, model);
         return new GenerationSpec(text, ids, sp, stream, includeUsage, route.chatLogprobs(), prompt.echo(), RequestFields.n(f),
-                ConstraintRequests.openAi(f), RequestFields.decodeMode(f, model));
+                ConstraintRequests.openAi(f), decode, RequestFields.routingStart(f, model, decode));
     }
 
     /** OpenAI's wording and code, which clients (litellm, langchain) match to detect overflow. */
@@ -153,6 +155,9 @@ abstract class OpenAiProtocol implements Protocol {
             endContent(choice);
             choice.putNull("logprobs");
             choice.put("finish_reason", c.finish().reason().label());
+            if (c.routing() != null) {
+                choice.set("routing", c.routing());
+            }
             return List.of(chunk);
         }
 
@@ -180,6 +185,9 @@ abstract class OpenAiProtocol implements Protocol {
                 choice.put("index", c.index());
                 bodyContent(choice, c);
                 choice.put("finish_reason", c.finish().reason().label());
+                if (c.routing() != null) {
+                    choice.set("routing", c.routing());
+                }
             }
             o.set("usage", usage());
             return o;

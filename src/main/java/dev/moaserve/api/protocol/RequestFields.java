@@ -124,6 +124,30 @@ public final class RequestFields {
         return out;
     }
 
+    /**
+     * {@code return_routing} (with {@code routing_start}, a token position): the routing from that
+     * position on, or −1 when not asked. Refused where the server hides routing
+     * ({@code moa.routing-visible=false}) and for frozen decoding (its arrival-time routing is not
+     * the full text's, and is not returned yet).
+     */
+    static int routingStart(JsonFields f, ServedModel model, DecodeMode decode) {
+        if (!f.bool("return_routing", false)) {
+            if (f.has("routing_start")) {
+                throw ApiException.invalid(f.name("routing_start"), "'" + f.name("routing_start") + "' needs 'return_routing': true");
+            }
+            return -1;
+        }
+        String name = f.name("return_routing");
+        if (!model.routingVisible()) {
+            throw ApiException.invalid(name, "'" + name + "' is disabled on this server (moa.routing-visible=false)");
+        }
+        if (decode == DecodeMode.FROZEN) {
+            throw ApiException.invalid(name, "'" + name + "' is served for exact decoding only: frozen decoding routes each "
+                    + "token on arrival, and that routing is not returned yet");
+        }
+        return (int) f.integer("routing_start", 0, 0, model.contextLength());
+    }
+
     /** {@code moa_decode}: "exact" or "frozen", if the server allows it (moa.decode-allow); else the server's default. */
     static DecodeMode decodeMode(JsonFields f, ServedModel model) {
         if (!f.has("moa_decode")) {

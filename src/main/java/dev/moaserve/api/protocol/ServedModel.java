@@ -23,4 +23,7 @@ public interface ServedModel {
 
     /** The modes a request may ask for ({@code moa.decode-allow}). */
     Set<DecodeMode> decodeAllowed();
+
+    /** Requests may ask for the routing ({@code moa.routing-visible}). */
+    boolean routingVisible();
 }

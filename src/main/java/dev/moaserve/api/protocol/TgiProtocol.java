@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moaserve.engine.FinishReason;
 import dev.moaserve.engine.SamplingParams;
+import dev.moaserve.model.DecodeMode;
 import dev.moaserve.engine.TokenListener;
 import dev.moaserve.model.Tokenizer;
 
@@ -22,7 +23,7 @@ final class TgiProtocol implements Protocol {
     private static final Set<String> PARAMETERS = Set.of("do_sample", "max_new_tokens", "repetition_penalty",
             "frequency_penalty", "seed", "stop", "temperature", "top_k", "top_p", "details", "return_full_text",
             "decoder_input_details", "watermark", "best_of", "top_n_tokens", "truncate", "typical_p", "grammar",
-            "moa_decode");
+            "moa_decode", "return_routing", "routing_start");
     private static final Map<String, String> UNSUPPORTED = Map.of("adapter_id", "adapters are not implemented");
 
     @Override
@@ -91,8 +92,9 @@ final class TgiProtocol implements Protocol {
                 .seed(RequestFields.seed(p, 0)).maxTokens(max).stop(RequestFields.stops(p.raw("stop"), "parameters.stop"))
                 .logprobs(1)
                 .build();
+        DecodeMode decode = RequestFields.decodeMode(p, model);
         return new GenerationSpec(text, ids, sp, stream, false, false, p.bool("return_full_text", false), 1,
-                ConstraintRequests.tgi(p.raw("grammar")), RequestFields.decodeMode(p, model));
+                ConstraintRequests.tgi(p.raw("grammar")), decode, RequestFields.routingStart(p, model, decode));
     }
 
     @Override
@@ -140,6 +142,9 @@ final class TgiProtocol implements Protocol {
             t.set("token", pending == null ? Json.object() : token(pending));
             t.put("generated_text", reply.fullText(c.text().toString()));
             t.set("details", details(c, false));
+            if (c.routing() != null) {
+                t.set("routing", c.routing());
+            }
             return List.of(t);
         }
 
@@ -159,6 +164,9 @@ final class TgiProtocol implements Protocol {
             ObjectNode o = Json.object();
             o.put("generated_text", reply.fullText(c.finish().text()));
             o.set("details", details(c, true));
+            if (c.routing() != null) {
+                o.set("routing", c.routing());
+            }
             return o;
         }
 

@@ -51,6 +51,11 @@ class ProtocolParseTest {
         public Set<DecodeMode> decodeAllowed() {
             return Set.of(DecodeMode.EXACT, DecodeMode.FROZEN);
         }
+
+        @Override
+        public boolean routingVisible() {
+            return true;
+        }
     };
 
     private static JsonNode json(String s) throws Exception {
@@ -124,5 +129,17 @@ class ProtocolParseTest {
         assertEquals(ErrorShape.TGI, ErrorShape.forPath("/generate_stream"));
         assertEquals(ErrorShape.TGI, ErrorShape.forPath("/embed"));
         assertEquals(ErrorShape.OPENAI, ErrorShape.forPath("/v1/embeddings"));
+    }
+
+    @Test
+    void routingIsAskedForExactDecodingOnly() throws Exception {
+        GenerationSpec spec = Protocol.COMPLETIONS.parse(json("{\"prompt\": \"ab\", \"max_tokens\": 2, \"return_routing\": true,"
+                + " \"routing_start\": 1}"), MODEL, false);
+        assertEquals(1, spec.routingStart());
+        assertEquals("return_routing", refused(Protocol.COMPLETIONS,
+                "{\"prompt\": \"ab\", \"return_routing\": true, \"moa_decode\": \"frozen\"}").param());
+        assertEquals("routing_start", refused(Protocol.COMPLETIONS, "{\"prompt\": \"ab\", \"routing_start\": 1}").param());
+        assertEquals("parameters.return_routing", refused(Protocol.TGI,
+                "{\"inputs\": \"ab\", \"parameters\": {\"return_routing\": true, \"moa_decode\": \"frozen\"}}").param());
     }
 }
