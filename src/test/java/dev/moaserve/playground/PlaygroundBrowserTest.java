@@ -111,6 +111,47 @@ class PlaygroundBrowserTest {
         assertTrue(error.getText().startsWith("400:") && error.getText().contains("max_tokens"), error.getText());
     }
 
+    @Test
+    void showsWhatEachExpertRouted() throws Exception {
+        browser.get("http://localhost:" + port + "/");
+        WebDriverWait wait = new WebDriverWait(browser, Duration.ofSeconds(30), Duration.ofMillis(20));
+        wait.until(d -> new Select(d.findElement(By.id("model"))).getFirstSelectedOption().getText().equals("moa-shakespeare"));
+        WebElement prompt = browser.findElement(By.id("prompt"));
+        prompt.clear();
+        prompt.sendKeys("First Citizen:\nBefore we proceed any further, hear me speak.\nAll:\nSpeak, speak.\n");
+        setValue("max_tokens", "60");
+        setValue("temperature", "0");
+        browser.findElement(By.id("show-routing")).click();
+        browser.findElement(By.id("generate")).click();
+        wait.until(ExpectedConditions.textToBe(By.id("status"), "done"));
+        WebElement view = browser.findElement(By.id("routing"));
+        assertTrue(view.isDisplayed(), "the routing view opens after a routed completion");
+        var spans = browser.findElements(By.cssSelector("#r-tokens span"));
+        assertEquals(prompt.getAttribute("value").length() + 60, spans.size(),
+                "one span per token of prompt and completion (the embedded model's tokens are characters)");
+
+        // a token of the third window: its expert attended min(k_kv, 64) earlier tokens; k_q = w routes all 32 of its window
+        spans.get(70).click();
+        assertEquals(32, browser.findElements(By.cssSelector("#r-tokens span.attended")).size());
+        assertEquals(32, browser.findElements(By.cssSelector("#r-tokens span.query")).size());
+        for (WebElement a : browser.findElements(By.cssSelector("#r-tokens span.attended"))) {
+            assertTrue(Integer.parseInt(a.getAttribute("data-pos")) < 64, "attended keys come from earlier windows");
+        }
+        String info = browser.findElement(By.id("r-info")).getText();
+        assertTrue(info.startsWith("position 70 (window 2): routed by L0/E0"), info);
+        // the overview: one row per layer and expert, one column per routed window
+        var heatRows = browser.findElements(By.cssSelector("#r-heat tr"));
+        assertEquals(1 + 4 * 2, heatRows.size());
+        // a token of window 0 has local attention only
+        spans.get(5).click();
+        assertTrue(browser.findElement(By.id("r-info")).getText().contains("local attention only"));
+        browser.manage().window().setSize(new org.openqa.selenium.Dimension(1000, 1100));
+        spans.get(70).click();
+        ((org.openqa.selenium.JavascriptExecutor) browser).executeScript("document.getElementById('routing').scrollIntoView()");
+        File shot = ((TakesScreenshot) browser).getScreenshotAs(OutputType.FILE);
+        Files.copy(shot.toPath(), Path.of("target/playground-routing.png"), StandardCopyOption.REPLACE_EXISTING);
+    }
+
     private void setValue(String id, String value) {
         WebElement e = browser.findElement(By.id(id));
         e.clear();
