@@ -8,7 +8,9 @@ import dev.moaserve.api.protocol.Json;
 import dev.moaserve.api.protocol.RoutingJson;
 import dev.moaserve.api.protocol.Protocol;
 import dev.moaserve.api.protocol.TokenEvent;
+import dev.moaserve.engine.FinishReason;
 import dev.moaserve.engine.GenerationRequest;
+import dev.moaserve.engine.PromptScorer;
 import dev.moaserve.engine.QueueFullException;
 import dev.moaserve.engine.Sampler;
 import dev.moaserve.engine.SamplingParams;
@@ -67,13 +69,70 @@ public class GenerationRoutes {
                         "model", "model_not_generative");
             }
             GenerationSpec spec = protocol.parse(RouteTable.jsonBody(rc), service, stream);
-            if (spec.constraint() == null) {
-                start(rc, protocol, spec);
+            if (spec.scorePrompt()) {
+                scoreThenGo(rc, protocol, spec);
             } else {
-                constrainThenStart(rc, protocol, spec);
+                go(rc, protocol, spec);
             }
         } catch (ApiException e) {
             fail(rc, protocol, e);
+        }
+    }
+
+    /** The request as parsed (and scored): its constraint compiled if it has one, then started. */
+    private void go(RoutingContext rc, Protocol protocol, GenerationSpec spec) {
+        if (spec.constraint() == null) {
+            start(rc, protocol, spec);
+        } else {
+            constrainThenStart(rc, protocol, spec);
+        }
+    }
+
+    /**
+     * echo with logprobs: the prompt's log-probabilities first (decoded token by token off the
+     * event loop, bounded by seq_len steps), then generation — or, with max_tokens 0, the answer.
+     */
+    private void scoreThenGo(RoutingContext rc, Protocol protocol, GenerationSpec spec) {
+        CompletableFuture<PromptScorer.Scores> scores;
+        try {
+            scores = service.scorer().score(spec.prompt(), spec.params().logprobs());
+        } catch (RejectedExecutionException e) {
+            throw new ApiException(429, "rate_limit_exceeded", "too many prompts are being scored; retry later", null,
+                    "rate_limit_exceeded");
+        }
+        Context ctx = rc.vertx().getOrCreateContext();
+        scores.whenComplete((s, failure) -> ctx.runOnContext(v -> {
+            try {
+                if (rc.response().closed()) {
+                    return;
+                }
+                if (failure != null) {
+                    throw new ApiException(500, "server_error", "the prompt could not be scored: " + rootMessage(failure), null, null);
+                }
+                GenerationSpec scored = spec.scored(s);
+                if (scored.params().maxTokens() == 0) {
+                    answerScoredPrompt(rc, protocol, scored);
+                } else {
+                    go(rc, protocol, scored);
+                }
+            } catch (ApiException e) {
+                fail(rc, protocol, e);
+            }
+        }));
+    }
+
+    /** max_tokens 0 with echo: the prompt and its log-probabilities, nothing generated (vLLM accepts this too). */
+    private void answerScoredPrompt(RoutingContext rc, Protocol protocol, GenerationSpec spec) {
+        String id = protocol.idPrefix() + UUID.randomUUID().toString().replace("-", "").substring(0, 24);
+        List<GenerationRequest> requests = new ArrayList<>();
+        for (int i = 0; i < spec.n(); i++) {
+            requests.add(new GenerationRequest(id, spec.prompt(), spec.params(), null));
+        }
+        ResponseWriter writer = new ResponseWriter(service, rc.response(), protocol, spec, id, requests,
+                RequestSpan.start(tracer, protocol.name(), protocol == Protocol.CHAT, service.name(), id));
+        for (int i = 0; i < spec.n(); i++) {
+            writer.onEvent(new ResponseWriter.Done(i, new TokenListener.Finish(FinishReason.LENGTH, spec.prompt().length, 0, "",
+                    null), null));
         }
     }
 

@@ -151,6 +151,17 @@ public class ModelService implements ServedModel {
         return loaded instanceof LoadedModel.Generator g ? g : null;
     }
 
+    /** The autoregressive model served; null for an encoder or before loading. */
+    public dev.moaserve.model.MoaModel model() {
+        LoadedModel.Generator g = generator();
+        return g == null ? null : g.model();
+    }
+
+    /** Prompt log-probabilities (echo with logprobs). */
+    public dev.moaserve.engine.PromptScorer scorer() {
+        return generator().scorer();
+    }
+
     /** Computes the routing of finished texts (return_routing). */
     public dev.moaserve.engine.RoutingWorker routing() {
         return generator().routing();

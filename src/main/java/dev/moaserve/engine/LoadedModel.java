@@ -54,7 +54,8 @@ public sealed interface LoadedModel permits LoadedModel.Generator, LoadedModel.E
 
     /** An autoregressive model: generates (through its engine) and embeds. */
     record Generator(String name, MoaModel model, Engine engine, Embedder embedder, Constraints constraints,
-                     RoutingWorker routing, ChatTemplate chatTemplate, Device device, DataType dtype) implements LoadedModel {
+                     RoutingWorker routing, PromptScorer scorer, ChatTemplate chatTemplate, Device device, DataType dtype)
+            implements LoadedModel {
         @Override
         public Tokenizer tokenizer() {
             return model.tokenizer();
@@ -80,6 +81,7 @@ public sealed interface LoadedModel permits LoadedModel.Generator, LoadedModel.E
             embedder.close();
             constraints.close();
             routing.close();
+            scorer.close();
         }
     }
 
@@ -144,7 +146,8 @@ public sealed interface LoadedModel permits LoadedModel.Generator, LoadedModel.E
                 spec.constraintCacheSize(), spec.constraints());
         Generator g = new Generator(spec.servedName().orElse(model.name()), model, engine,
                 engine.embedder(model.weights(), spec.pooling(), spec.embeddings()), constraints,
-                new RoutingWorker(model.weights(), c.maxQueue()), template, device, c.dtype());
+                new RoutingWorker(model.weights(), c.maxQueue()), new PromptScorer(model.weights(), c.dtype(), c.maxQueue()),
+                template, device, c.dtype());
         log.infof("model %s ready on %s, %s, %d ms after JVM start: engine %.0f ms, load %.0f ms, warm-up %.0f ms; "
                         + "%d parameters, state %d bytes per sequence, pool %d bytes (%d slots), prefix cache up to %d bytes",
                 g.name(), DeviceChoice.describe(device), c.dtype().name().toLowerCase(Locale.ROOT),

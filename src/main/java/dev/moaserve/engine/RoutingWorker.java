@@ -35,8 +35,17 @@ public final class RoutingWorker implements AutoCloseable {
         return CompletableFuture.supplyAsync(() -> RoutingTrace.of(weights, ids), pool);
     }
 
+    /** Finishes the routings already asked for (each is bounded by seq_len tokens), for at most 10 s. */
     @Override
     public void close() {
-        pool.shutdownNow();
+        pool.shutdown();
+        try {
+            if (!pool.awaitTermination(10, TimeUnit.SECONDS)) {
+                pool.shutdownNow();
+            }
+        } catch (InterruptedException e) {
+            pool.shutdownNow();
+            Thread.currentThread().interrupt();
+        }
     }
 }

@@ -76,7 +76,9 @@ class StrictRequestTest {
         rejects("/v1/completions", "{\"prompt\":\"A\",\"frobnicate\":1}", "frobnicate");
         rejects("/v1/completions", "{\"prompt\":\"A\",\"best_of\":3}", "best_of");
         rejects("/v1/completions", "{\"prompt\":\"A\",\"suffix\":\"end\"}", "suffix");
-        rejects("/v1/completions", "{\"prompt\":\"A\",\"echo\":true,\"logprobs\":1}", "echo");
+        // echo with logprobs is implemented (prompt scoring: PromptLogprobsTest); scoring alone is not streamed
+        rejects("/v1/completions", "{\"prompt\":\"A\",\"echo\":true,\"logprobs\":1,\"max_tokens\":0,\"stream\":true}", "stream");
+        rejects("/v1/completions", "{\"prompt\":\"A\",\"max_tokens\":0}", "max_tokens");
         String chat = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],";
         // structured output is implemented and the shipped model's ASCII vocabulary can write JSON
         // (a vocabulary that cannot is refused at request time: StructuredOutputApiTest)

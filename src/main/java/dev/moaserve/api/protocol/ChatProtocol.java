@@ -53,7 +53,7 @@ final class ChatProtocol extends OpenAiProtocol {
         if (f.has("top_logprobs") && !logprobs) {
             throw ApiException.invalid("top_logprobs", "'top_logprobs' needs 'logprobs': true");
         }
-        return spec(f, model, new Prompt(text, RequestFields.encode(text, model, "messages"), false),
+        return spec(f, model, new Prompt(text, RequestFields.encode(text, model, "messages"), false, false),
                 new Route(true, null, t.stop(), logprobs ? top : 0, logprobs));
     }
 

@@ -2,6 +2,7 @@ package dev.moaserve.api.protocol;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.moaserve.model.DecodeMode;
 
 import java.util.List;
 import java.util.Map;
@@ -34,9 +35,7 @@ final class CompletionsProtocol extends OpenAiProtocol {
         }
         int logprobs = (int) f.integer("logprobs", 0, 0, 5);
         boolean echo = f.bool("echo", false);
-        if (echo && f.has("logprobs")) {
-            throw ApiException.invalid("echo", "'echo' together with 'logprobs' (prompt log-probabilities) is not supported");
-        }
+        boolean scored = echo && f.has("logprobs"); // the prompt's tokens come back with their log-probabilities
         JsonNode p = f.raw("prompt");
         String text;
         long[] ids;
@@ -62,7 +61,15 @@ final class CompletionsProtocol extends OpenAiProtocol {
         } else {
             throw ApiException.invalid("prompt", "'prompt' must be a string, a list with one string, or a list of token ids");
         }
-        return spec(f, model, new Prompt(text, ids, echo), new Route(false, 16, List.of(), logprobs, false));
+        GenerationSpec spec = spec(f, model, new Prompt(text, ids, echo, scored), new Route(false, 16, List.of(), logprobs, false));
+        if (scored && spec.decode() == DecodeMode.FROZEN) {
+            throw ApiException.invalid("echo", "prompt log-probabilities ('echo' with 'logprobs') are computed under exact "
+                    + "decoding only");
+        }
+        if (scored && spec.params().maxTokens() == 0 && spec.stream()) {
+            throw ApiException.invalid("stream", "'max_tokens': 0 (scoring the prompt only) is not streamed");
+        }
+        return spec;
     }
 
     @Override
@@ -79,14 +86,18 @@ final class CompletionsProtocol extends OpenAiProtocol {
                     return null;
                 }
                 choice.put("text", reply.spec().promptText());
+                if (reply.spec().promptScores() != null) {
+                    choice.set("logprobs", Logprobs.echoed(reply.model().tokenizer(), reply.spec().prompt(),
+                            reply.spec().promptScores(), null));
+                }
                 return chunk;
             }
 
             @Override
             void tokenContent(ObjectNode choice, ChoiceOutput c, TokenEvent t) {
                 choice.put("text", t.text());
-                choice.set("logprobs", reply.spec().params().logprobs() > 0 && t.choice() != null
-                        ? Logprobs.completion(reply.model().tokenizer(), c.text(), List.of(t)) : null);
+                choice.set("logprobs", withLogprobs() && t.choice() != null
+                        ? Logprobs.completion(reply.model().tokenizer(), shown(c), List.of(t)) : null);
             }
 
             @Override
@@ -97,8 +108,23 @@ final class CompletionsProtocol extends OpenAiProtocol {
             @Override
             void bodyContent(ObjectNode choice, ChoiceOutput c) {
                 choice.put("text", reply.fullText(c.finish().text()));
-                choice.set("logprobs", reply.spec().params().logprobs() > 0
-                        ? Logprobs.completion(reply.model().tokenizer(), c.text(), c.tokens()) : null);
+                if (!withLogprobs()) {
+                    choice.putNull("logprobs");
+                    return;
+                }
+                ObjectNode generated = Logprobs.completion(reply.model().tokenizer(), shown(c), c.tokens());
+                choice.set("logprobs", reply.spec().promptScores() == null ? generated
+                        : Logprobs.echoed(reply.model().tokenizer(), reply.spec().prompt(), reply.spec().promptScores(), generated));
+            }
+
+            /** Per-token logprobs asked for: {@code logprobs} > 0, or any {@code logprobs} with {@code echo}. */
+            private boolean withLogprobs() {
+                return reply.spec().params().logprobs() > 0 || reply.spec().scorePrompt();
+            }
+
+            /** The text the answer shows up to now: offsets count from its start (the prompt too, when echoed). */
+            private CharSequence shown(ChoiceOutput c) {
+                return reply.spec().echo() ? reply.spec().promptText() + c.text() : c.text();
             }
         };
     }

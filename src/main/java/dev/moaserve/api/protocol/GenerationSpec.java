@@ -1,5 +1,6 @@
 package dev.moaserve.api.protocol;
 
+import dev.moaserve.engine.PromptScorer;
 import dev.moaserve.engine.SamplingParams;
 import dev.moaserve.engine.constraint.TokenConstraint;
 import dev.moaserve.model.DecodeMode;
@@ -14,14 +15,22 @@ import dev.moaserve.model.DecodeMode;
  * @param n            choices sampled from the one prompt
  * @param constraint   structured output asked for, not compiled yet (null: none)
  * @param routingStart return_routing: the routing from this token position on (−1: not asked)
+ * @param scorePrompt  completions' echo with logprobs: the prompt's tokens come back with their log-probabilities
+ * @param promptScores those log-probabilities once computed (null before)
  */
 public record GenerationSpec(String promptText, long[] prompt, SamplingParams params, boolean stream, boolean includeUsage,
                              boolean chatLogprobs, boolean echo, int n, ConstraintRequests.Requested constraint,
-                             DecodeMode decode, int routingStart) {
+                             DecodeMode decode, int routingStart, boolean scorePrompt, PromptScorer.Scores promptScores) {
     /** The same request with its constraint compiled into the sampling parameters. */
     public GenerationSpec constrained(TokenConstraint c) {
         return new GenerationSpec(promptText, prompt, params.withConstraint(c), stream, includeUsage, chatLogprobs, echo, n,
-                constraint, decode, routingStart);
+                constraint, decode, routingStart, scorePrompt, promptScores);
+    }
+
+    /** The same request with its prompt's log-probabilities. */
+    public GenerationSpec scored(PromptScorer.Scores s) {
+        return new GenerationSpec(promptText, prompt, params, stream, includeUsage, chatLogprobs, echo, n,
+                constraint, decode, routingStart, scorePrompt, s);
     }
 
     /** The answer carries each choice's routing ({@code return_routing}). */

@@ -36,6 +36,43 @@ final class Logprobs {
         return lp;
     }
 
+    /**
+     * Completions with {@code echo} and {@code logprobs}: the prompt's tokens with their
+     * log-probabilities ({@code null} for the first, which nothing predicts), offsets from the start
+     * of the echoed text, then the completion's ({@code completion}, whose offsets are already
+     * measured from the start of the echoed text).
+     */
+    static ObjectNode echoed(Tokenizer tk, long[] prompt, dev.moaserve.engine.PromptScorer.Scores s, ObjectNode completion) {
+        ObjectNode lp = Json.object();
+        ArrayNode toks = lp.putArray("tokens");
+        ArrayNode values = lp.putArray("token_logprobs");
+        ArrayNode tops = lp.putArray("top_logprobs");
+        ArrayNode offsets = lp.putArray("text_offset");
+        int at = 0;
+        for (int t = 0; t < prompt.length; t++) {
+            String text = tk.tokenText((int) prompt[t]);
+            toks.add(text);
+            offsets.add(at);
+            at += text.length();
+            if (t == 0) {
+                values.addNull();
+                tops.addNull();
+                continue;
+            }
+            values.add(s.logprobs()[t]);
+            ObjectNode top = tops.addObject();
+            for (int i = 0; i < s.topTokens()[t].length; i++) {
+                top.put(tk.tokenText(s.topTokens()[t][i]), s.topLogprobs()[t][i]);
+            }
+        }
+        if (completion != null) {
+            for (String k : new String[] {"tokens", "token_logprobs", "top_logprobs", "text_offset"}) {
+                ((ArrayNode) lp.get(k)).addAll((ArrayNode) completion.get(k));
+            }
+        }
+        return lp;
+    }
+
     /** Chat: {@code content} entries of token, logprob, UTF-8 bytes and the top alternatives; {@code refusal} null. */
     static ObjectNode chat(Tokenizer tk, List<TokenEvent> ts) {
         ObjectNode lp = Json.object();

@@ -23,7 +23,7 @@ abstract class OpenAiProtocol implements Protocol {
     }
 
     /** The prompt as the route read it; {@code echo}: the answer's text starts with it (completions). */
-    record Prompt(String text, long[] ids, boolean echo) {}
+    record Prompt(String text, long[] ids, boolean echo, boolean scored) {}
 
     /**
      * What the two routes do differently with the shared fields.
@@ -48,7 +48,7 @@ abstract class OpenAiProtocol implements Protocol {
         String maxKey = f.has("max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
         int max;
         if (f.has(maxKey)) {
-            max = (int) f.integer(maxKey, 0, 1, Integer.MAX_VALUE);
+            max = (int) f.integer(maxKey, 0, prompt.scored() ? 0 : 1, Integer.MAX_VALUE); // 0: score the prompt only
         } else {
             max = route.defaultMaxTokens() != null ? route.defaultMaxTokens() : Math.max(1, seqLen - ids.length);
         }
@@ -83,7 +83,7 @@ abstract class OpenAiProtocol implements Protocol {
                 .build();
         DecodeMode decode = RequestFields.decodeMode(f, model);
         return new GenerationSpec(text, ids, sp, stream, includeUsage, route.chatLogprobs(), prompt.echo(), RequestFields.n(f),
-                ConstraintRequests.openAi(f), decode, RequestFields.routingStart(f, model, decode));
+                ConstraintRequests.openAi(f), decode, RequestFields.routingStart(f, model, decode), prompt.scored(), null);
     }
 
     /** OpenAI's wording and code, which clients (litellm, langchain) match to detect overflow. */
@@ -126,7 +126,9 @@ abstract class OpenAiProtocol implements Protocol {
                 ObjectNode choice = ((ArrayNode) chunk.get("choices")).addObject();
                 choice.put("index", c.index());
                 if (openChoice(chunk, choice, c) != null) {
-                    choice.putNull("logprobs");
+                    if (!choice.has("logprobs")) {
+                        choice.putNull("logprobs");
+                    }
                     choice.putNull("finish_reason");
                     out.add(chunk);
                 }
