@@ -27,4 +27,43 @@ public final class Numerics {
         }
         return best;
     }
+
+    /** log softmax of the first {@code v} logits, in double precision (as eval and prompt scoring compute it). */
+    public static double[] logSoftmax(float[] logits, int v) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int i = 0; i < v; i++) {
+            max = Math.max(max, logits[i]);
+        }
+        double sum = 0;
+        for (int i = 0; i < v; i++) {
+            sum += Math.exp(logits[i] - max);
+        }
+        double log = Math.log(sum);
+        double[] out = new double[v];
+        for (int i = 0; i < v; i++) {
+            out[i] = logits[i] - max - log;
+        }
+        return out;
+    }
+
+    /**
+     * The k largest entries' indices, largest first, ties to the lower index: a bounded insertion
+     * into a k-sized sorted buffer, O(V·k) worst case but O(V) for the usual small k.
+     */
+    public static int[] topIndices(double[] x, int k) {
+        int[] idx = new int[k];
+        int size = 0;
+        for (int i = 0; i < x.length && k > 0; i++) {
+            if (size == k && !(x[i] > x[idx[size - 1]])) {
+                continue;
+            }
+            int at = size == k ? size - 1 : size++;
+            while (at > 0 && x[idx[at - 1]] < x[i]) {
+                idx[at] = idx[at - 1];
+                at--;
+            }
+            idx[at] = i;
+        }
+        return idx;
+    }
 }

@@ -136,16 +136,8 @@ public final class Evaluation {
         return new Loss(total / tokens, tokens);
     }
 
-    /** log softmax(logits)[target], in double precision. */
-    static double logProb(float[] logits, int target, int v) {
-        double max = Double.NEGATIVE_INFINITY;
-        for (int i = 0; i < v; i++) {
-            max = Math.max(max, logits[i]);
-        }
-        double sum = 0;
-        for (int i = 0; i < v; i++) {
-            sum += Math.exp(logits[i] - max);
-        }
-        return logits[target] - max - Math.log(sum);
+    /** log softmax(logits)[target], in double precision: what eval adds up per predicted token. */
+    public static double logProb(float[] logits, int target, int v) {
+        return dev.moaserve.model.Numerics.logSoftmax(logits, v)[target];
     }
 }

@@ -50,15 +50,7 @@ class PromptLogprobsTest {
              DecodeState s = dec.newState()) {
             for (int t = 0; t + 1 < ids.length; t++) {
                 float[] logits = dec.decode(List.of(s), new long[] {ids[t]})[0];
-                double max = Double.NEGATIVE_INFINITY;
-                for (int i = 0; i < v; i++) {
-                    max = Math.max(max, logits[i]);
-                }
-                double sum = 0;
-                for (int i = 0; i < v; i++) {
-                    sum += Math.exp(logits[i] - max);
-                }
-                out[t + 1] = logits[(int) ids[t + 1]] - max - Math.log(sum);
+                out[t + 1] = dev.moaserve.train.Evaluation.logProb(logits, (int) ids[t + 1], v);
             }
         }
         return out;

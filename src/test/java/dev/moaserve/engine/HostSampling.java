@@ -1,5 +1,7 @@
 package dev.moaserve.engine;
 
+import dev.moaserve.model.Numerics;
+
 /**
  * The step program's sampling rule written out on the host, over one {@link Sampler}'s state: the
  * reference the program's sampler is tested against, and the fake runner's sampler. Penalties and
@@ -12,15 +14,15 @@ public final class HostSampling {
     public static Sampler.Choice next(Sampler s, float[] logits) {
         SamplingParams p = s.params();
         int v = logits.length;
-        double[] logp = logSoftmax(logits);
+        double[] logp = Numerics.logSoftmax(logits, logits.length);
         double[] x = new double[v];
         long[] mask = s.mask();
         for (int i = 0; i < v; i++) {
             x[i] = mask == null || Sampler.allows(mask, i) ? s.penalize(i, logits[i]) : Double.NEGATIVE_INFINITY;
         }
-        int token = s.greedy() ? argmax(x) : draw(s, x);
+        int token = s.greedy() ? Numerics.topIndices(x, 1)[0] : draw(s, x);
         s.take(token);
-        int[] top = topIndices(logp, Math.min(p.logprobs(), v));
+        int[] top = Numerics.topIndices(logp, Math.min(p.logprobs(), v));
         double[] topValues = new double[top.length];
         for (int i = 0; i < top.length; i++) {
             topValues[i] = logp[top[i]];
@@ -49,7 +51,7 @@ public final class HostSampling {
             keep = Math.min(keep, p.topK());
         }
         keep = Math.min(keep, BatchSampler.candidates(v));
-        int[] order = topIndices(probs, keep);
+        int[] order = Numerics.topIndices(probs, keep);
         if (p.topP() < 1.0) {
             double cum = 0;
             for (int i = 0; i < keep; i++) {
@@ -80,53 +82,5 @@ public final class HostSampling {
             }
         }
         return order[keep - 1];
-    }
-
-    static double[] logSoftmax(float[] logits) {
-        double max = Double.NEGATIVE_INFINITY;
-        for (float f : logits) {
-            max = Math.max(max, f);
-        }
-        double sum = 0;
-        for (float f : logits) {
-            sum += Math.exp(f - max);
-        }
-        double log = Math.log(sum);
-        double[] out = new double[logits.length];
-        for (int i = 0; i < logits.length; i++) {
-            out[i] = logits[i] - max - log;
-        }
-        return out;
-    }
-
-    static int argmax(double[] x) {
-        int best = 0;
-        for (int i = 1; i < x.length; i++) {
-            if (x[i] > x[best]) {
-                best = i;
-            }
-        }
-        return best;
-    }
-
-    /**
-     * The k largest entries' indices, largest first, ties to the lower index: a bounded insertion
-     * into a k-sized sorted buffer, O(V·k) worst case but O(V) for the usual small k, no boxing.
-     */
-    static int[] topIndices(double[] x, int k) {
-        int[] idx = new int[k];
-        int size = 0;
-        for (int i = 0; i < x.length && k > 0; i++) {
-            if (size == k && !(x[i] > x[idx[size - 1]])) {
-                continue;
-            }
-            int at = size == k ? size - 1 : size++;
-            while (at > 0 && x[idx[at - 1]] < x[i]) {
-                idx[at] = idx[at - 1];
-                at--;
-            }
-            idx[at] = i;
-        }
-        return idx;
     }
 }
