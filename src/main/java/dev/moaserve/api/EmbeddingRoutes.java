@@ -37,7 +37,7 @@ import java.util.concurrent.CancellationException;
 public class EmbeddingRoutes {
     /** OpenAI's bound on the inputs of one request. */
     static final int MAX_INPUTS = 2048;
-    private static final Set<String> FIELDS = Set.of("input", "model", "encoding_format", "dimensions", "user");
+    private static final Set<String> FIELDS = Set.of("input", "model", "encoding_format", "dimensions", "user", "priority");
     private static final Set<String> TEI_FIELDS = Set.of("inputs", "normalize", "truncate");
 
     @Inject
@@ -73,6 +73,7 @@ public class EmbeddingRoutes {
             Embedder embedder = service.embedder();
             List<long[]> inputs;
             String format = "float";
+            int priority = 0;
             if (tei) {
                 JsonFields f = new JsonFields(RouteTable.jsonBody(rc), "", TEI_FIELDS, Map.of());
                 JsonNode in = f.raw("inputs");
@@ -99,12 +100,13 @@ public class EmbeddingRoutes {
                 }
                 f.string("model", "");
                 f.string("user", "");
+                priority = dev.moaserve.api.protocol.RequestFields.priority(f, service);
             }
             String id = "embd-" + UUID.randomUUID().toString().replace("-", "").substring(0, 24);
             int tokens = inputs.stream().mapToInt(a -> a.length).sum();
             Embedder.Request request;
             try {
-                request = embedder.submit(id, inputs);
+                request = embedder.submit(id, inputs, priority);
             } catch (QueueFullException e) {
                 throw new ApiException(429, "rate_limit_exceeded", e.getMessage(), null, "rate_limit_exceeded");
             } catch (ShuttingDownException e) {

@@ -255,7 +255,7 @@ public class GenerationRoutes {
             // choice i samples with seed + i (a random seed each when none is given)
             SamplingParams params = spec.params().seed() == null || i == 0 ? spec.params() : spec.params().withSeed(spec.params().seed() + i);
             requests.add(new GenerationRequest(n == 1 ? id : id + "-" + i, spec.prompt(), params, listener)
-                    .withDecodeMode(spec.decode()));
+                    .withDecodeMode(spec.decode()).withPriority(spec.priority()));
         }
         GenerationRequest lead = requests.get(0).withForks(requests.subList(1, n));
         try {

@@ -211,6 +211,9 @@ public class ModelService implements ServedModel {
 
     /** moa.decode, moa.decode-allow and moa.pooling, checked before anything loads: a wrong name stops startup with one line. */
     private Embedder.Pooling settings() {
+        if (!java.util.List.of("fcfs", "priority").contains(config.schedulingPolicy())) {
+            throw new IllegalStateException("moa.scheduling-policy must be fcfs or priority, got '" + config.schedulingPolicy() + "'");
+        }
         Embedder.Pooling pooling;
         try {
             pooling = Embedder.Pooling.parse(config.pooling());
@@ -235,6 +238,11 @@ public class ModelService implements ServedModel {
     @Override
     public boolean routingVisible() {
         return config.routingVisible();
+    }
+
+    @Override
+    public boolean priorityScheduling() {
+        return "priority".equals(config.schedulingPolicy());
     }
 
     /** How requests are decoded unless they ask (moa.decode). */

@@ -51,6 +51,14 @@ public interface ServingConfig {
     @WithDefault("4096")
     int maxPrefillTokens();
 
+    /**
+     * How waiting requests are admitted when the batch is full: {@code fcfs} (arrival order) or
+     * {@code priority} (the request's {@code priority}, lower first, then arrival; running
+     * sequences are never preempted).
+     */
+    @WithDefault("fcfs")
+    String schedulingPolicy();
+
     /** Requests may ask for the routing of their text ({@code return_routing}); it costs nothing unless asked. */
     @WithDefault("true")
     boolean routingVisible();

@@ -67,6 +67,7 @@ public final class Embedder implements AutoCloseable {
     /** One request: its inputs' token ids; the result, one unit vector [D] per input, in order. */
     public static final class Request {
         final String id;
+        final int priority;
         final List<long[]> inputs;
         final int tokens;
         final Integer[] order; // input indices, longest first
@@ -75,8 +76,9 @@ public final class Embedder implements AutoCloseable {
         final CompletableFuture<float[][]> result = new CompletableFuture<>();
         final AtomicBoolean cancelled = new AtomicBoolean();
 
-        Request(String id, List<long[]> inputs) {
+        Request(String id, List<long[]> inputs, int priority) {
             this.id = id;
+            this.priority = priority;
             this.inputs = inputs;
             this.tokens = inputs.stream().mapToInt(a -> a.length).sum();
             this.order = new Integer[inputs.size()];
@@ -173,10 +175,15 @@ public final class Embedder implements AutoCloseable {
      * @throws QueueFullException when the requests or tokens waiting are at their bound
      */
     public Request submit(String id, List<long[]> inputs) {
+        return submit(id, inputs, 0);
+    }
+
+    /** As {@link #submit(String, List)}; requests of a lower {@code priority} value take their turns first. */
+    public Request submit(String id, List<long[]> inputs, int priority) {
         if (stopped) {
             throw new ShuttingDownException("the server is shutting down");
         }
-        Request r = new Request(id, List.copyOf(inputs));
+        Request r = new Request(id, List.copyOf(inputs), priority);
         if (pendingRequests.incrementAndGet() > limits.maxRequests()) {
             pendingRequests.decrementAndGet();
             throw new QueueFullException("too many embedding requests are waiting (" + limits.maxRequests() + "); retry later");
@@ -189,6 +196,18 @@ public final class Embedder implements AutoCloseable {
         }
         arrivals.add(r);
         return r;
+    }
+
+    /** The first in turn order among the requests of the lowest priority value (all 0 unless asked). */
+    private static Request nextTurn(ArrayDeque<Request> turns) {
+        Request best = null;
+        for (Request r : turns) {
+            if (best == null || r.priority < best.priority) {
+                best = r;
+            }
+        }
+        turns.remove(best);
+        return best;
     }
 
     private void loop() {
@@ -207,7 +226,7 @@ public final class Embedder implements AutoCloseable {
                     continue;
                 }
             } else {
-                r = turns.poll();
+                r = nextTurn(turns);
             }
             if (r.cancelled.get()) {
                 finish(r);

@@ -16,6 +16,7 @@ public final class GenerationRequest {
     private final AtomicBoolean cancelled = new AtomicBoolean();
     private List<GenerationRequest> forks = List.of();
     private DecodeMode decodeMode = DecodeMode.EXACT;
+    private int priority;
 
     public GenerationRequest(String id, long[] prompt, SamplingParams params, TokenListener listener) {
         this.id = id;
@@ -53,6 +54,19 @@ public final class GenerationRequest {
     public GenerationRequest withForks(List<GenerationRequest> others) {
         this.forks = List.copyOf(others);
         return this;
+    }
+
+    /**
+     * Its place in the queue when the batch is full: lower runs first (vLLM's meaning), ties in
+     * arrival order. Running sequences are never preempted.
+     */
+    public GenerationRequest withPriority(int p) {
+        this.priority = p;
+        return this;
+    }
+
+    public int priority() {
+        return priority;
     }
 
     /** Decodes this request (and its forks, which share its prompt state) in {@code mode}. */

@@ -6,7 +6,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
-import java.util.concurrent.LinkedBlockingDeque;
+import java.util.concurrent.PriorityBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -32,12 +32,23 @@ public final class Scheduler {
         }
     }
 
+    /** A waiting request and its place: by priority (lower first, as vLLM), then arrival. */
+    private record Queued(GenerationRequest request, long arrival) implements Comparable<Queued> {
+        @Override
+        public int compareTo(Queued o) {
+            int c = Integer.compare(request.priority(), o.request.priority());
+            return c != 0 ? c : Long.compare(arrival, o.arrival);
+        }
+    }
+
     private final StepRunner runner;
     private final Tokenizer tokenizer;
     private final Limits limits;
     private final EngineStats stats;
     private final PrefixCache cache;
-    private final LinkedBlockingDeque<GenerationRequest> waiting = new LinkedBlockingDeque<>();
+    /** Waiting requests, lowest priority value first, then in arrival order (all 0 under first-come-first-served). */
+    private final PriorityBlockingQueue<Queued> waiting = new PriorityBlockingQueue<>();
+    private long arrivals;
     private final List<Sequence> running = new ArrayList<>();
     private volatile boolean accepting = true;
     private volatile long drainDeadline = Long.MAX_VALUE;
@@ -62,7 +73,7 @@ public final class Scheduler {
                 throw new QueueFullException("the server is at capacity (" + limits.maxQueue()
                         + " requests waiting); retry later");
             }
-            waiting.add(r);
+            waiting.add(new Queued(r, arrivals++));
         }
     }
 
@@ -114,9 +125,9 @@ public final class Scheduler {
 
     /** Blocks until a request waits, or {@code millis} pass. */
     void awaitWork(long millis) throws InterruptedException {
-        GenerationRequest next = waiting.poll(millis, TimeUnit.MILLISECONDS);
+        Queued next = waiting.poll(millis, TimeUnit.MILLISECONDS);
         if (next != null) {
-            waiting.addFirst(next);
+            waiting.add(next); // its arrival number keeps its place
         }
     }
 
@@ -142,9 +153,9 @@ public final class Scheduler {
             s.finish(FinishReason.ERROR, "the server shut down before this request finished", stats);
         }
         retire();
-        GenerationRequest r;
-        while ((r = waiting.poll()) != null) {
-            for (GenerationRequest q : group(r)) {
+        Queued w;
+        while ((w = waiting.poll()) != null) {
+            for (GenerationRequest q : group(w.request())) {
                 q.listener().onFinish(new TokenListener.Finish(FinishReason.ERROR, q.prompt().length, 0, "",
                         "the server shut down before this request started"));
             }
@@ -289,10 +300,11 @@ public final class Scheduler {
      */
     private void admit() {
         while (true) {
-            GenerationRequest r = waiting.peek();
+            Queued next = waiting.peek();
+            GenerationRequest r = next == null ? null : next.request();
             if (r == null || running.size() + 1 + r.forks().size() > limits.maxBatch()) {
                 if (r != null && running.isEmpty()) { // can never fit (the API bounds n; this is a guard)
-                    waiting.poll();
+                    waiting.remove(next);
                     for (GenerationRequest q : group(r)) {
                         q.listener().onFinish(new TokenListener.Finish(FinishReason.ERROR, q.prompt().length, 0, "",
                                 "n = " + (1 + r.forks().size()) + " exceeds the batch size " + limits.maxBatch()));
@@ -301,7 +313,7 @@ public final class Scheduler {
                 }
                 break;
             }
-            waiting.poll();
+            waiting.remove(next); // not poll(): a request of higher priority may have arrived since peek()
             if (r.isCancelled()) {
                 for (GenerationRequest q : group(r)) {
                     q.listener().onFinish(new TokenListener.Finish(FinishReason.CANCELLED, q.prompt().length, 0, "", null));

@@ -237,6 +237,36 @@ class SchedulerTest {
     }
 
     @Test
+    void aFullBatchAdmitsLowerPriorityValuesFirstThenArrivalOrder() throws Exception {
+        FakeRunner r = new FakeRunner(W, V);
+        try (EngineLoop loop = loop(r, new Scheduler.Limits(1, 64, 16, 0))) {
+            Scheduler s = loop.scheduler();
+            List<String> started = new ArrayList<>();
+            java.util.function.BiFunction<String, Integer, GenerationRequest> req = (id, priority) ->
+                    new GenerationRequest(id, prompt(5, id.length()), greedy(3), new TokenListener() {
+                        @Override
+                        public void onToken(int token, String text, Sampler.Choice choice) {
+                            if (!started.contains(id)) {
+                                started.add(id);
+                            }
+                        }
+
+                        @Override
+                        public void onFinish(Finish finish) {}
+                    }).withPriority(priority);
+            s.submit(req.apply("running", 0));
+            loop.runOnce();                      // the batch of one is full from here on
+            s.submit(req.apply("late", 5));
+            s.submit(req.apply("first-zero", 0));
+            s.submit(req.apply("urgent", -1));
+            s.submit(req.apply("second-zero", 0));
+            loop.runUntilIdle();
+            assertEquals(List.of("running", "urgent", "first-zero", "second-zero", "late"), started);
+        }
+        assertEquals(0, r.open.get());
+    }
+
+    @Test
     void theSecondRequestForAPromptStartsFromTheCache() throws Exception {
         FakeRunner r = new FakeRunner(W, V);
         long[] p = prompt(14, 5);

@@ -17,20 +17,22 @@ import dev.moaserve.model.DecodeMode;
  * @param routingStart return_routing: the routing from this token position on (−1: not asked)
  * @param scorePrompt  completions' echo with logprobs: the prompt's tokens come back with their log-probabilities
  * @param promptScores those log-probabilities once computed (null before)
+ * @param priority     its place in the queue when the batch is full: lower first (0 unless asked)
  */
 public record GenerationSpec(String promptText, long[] prompt, SamplingParams params, boolean stream, boolean includeUsage,
                              boolean chatLogprobs, boolean echo, int n, ConstraintRequests.Requested constraint,
-                             DecodeMode decode, int routingStart, boolean scorePrompt, PromptScorer.Scores promptScores) {
+                             DecodeMode decode, int routingStart, boolean scorePrompt, PromptScorer.Scores promptScores,
+                             int priority) {
     /** The same request with its constraint compiled into the sampling parameters. */
     public GenerationSpec constrained(TokenConstraint c) {
         return new GenerationSpec(promptText, prompt, params.withConstraint(c), stream, includeUsage, chatLogprobs, echo, n,
-                constraint, decode, routingStart, scorePrompt, promptScores);
+                constraint, decode, routingStart, scorePrompt, promptScores, priority);
     }
 
     /** The same request with its prompt's log-probabilities. */
     public GenerationSpec scored(PromptScorer.Scores s) {
         return new GenerationSpec(promptText, prompt, params, stream, includeUsage, chatLogprobs, echo, n,
-                constraint, decode, routingStart, scorePrompt, s);
+                constraint, decode, routingStart, scorePrompt, s, priority);
     }
 
     /** The answer carries each choice's routing ({@code return_routing}). */

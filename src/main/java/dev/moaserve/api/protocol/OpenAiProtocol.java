@@ -15,7 +15,7 @@ abstract class OpenAiProtocol implements Protocol {
     /** Sampling fields both OpenAI routes take. */
     static final Set<String> SAMPLING = Set.of("model", "max_tokens", "temperature", "top_p", "top_k", "min_p",
             "repetition_penalty", "presence_penalty", "frequency_penalty", "seed", "stop", "stream", "stream_options",
-            "logprobs", "n", "logit_bias", "user", "moa_decode", "return_routing", "routing_start");
+            "logprobs", "n", "logit_bias", "user", "moa_decode", "return_routing", "routing_start", "priority");
 
     @Override
     public ErrorShape errors() {
@@ -83,7 +83,8 @@ abstract class OpenAiProtocol implements Protocol {
                 .build();
         DecodeMode decode = RequestFields.decodeMode(f, model);
         return new GenerationSpec(text, ids, sp, stream, includeUsage, route.chatLogprobs(), prompt.echo(), RequestFields.n(f),
-                ConstraintRequests.openAi(f), decode, RequestFields.routingStart(f, model, decode), prompt.scored(), null);
+                ConstraintRequests.openAi(f), decode, RequestFields.routingStart(f, model, decode), prompt.scored(), null,
+                RequestFields.priority(f, model));
     }
 
     /** OpenAI's wording and code, which clients (litellm, langchain) match to detect overflow. */

@@ -124,6 +124,27 @@ public final class RequestFields {
         return out;
     }
 
+    /** Priorities a request may give: lower runs first. */
+    static final int MAX_PRIORITY = 1_000_000;
+
+    /**
+     * {@code priority} (vLLM's meaning: lower runs first, default 0), honoured by admission when
+     * the batch is full. A non-zero priority on a first-come-first-served server is refused, as
+     * vLLM does, so no one believes they got priority when they did not.
+     */
+    public static int priority(JsonFields f, ServedModel model) {
+        if (!f.has("priority")) {
+            return 0;
+        }
+        String name = f.name("priority");
+        int p = (int) f.integer("priority", 0, -MAX_PRIORITY, MAX_PRIORITY);
+        if (p != 0 && !model.priorityScheduling()) {
+            throw ApiException.invalid(name, "'" + name + "' is honoured only when the server schedules by priority "
+                    + "(moa.scheduling-policy=priority); this server is first-come-first-served");
+        }
+        return p;
+    }
+
     /**
      * {@code return_routing} (with {@code routing_start}, a token position): the routing from that
      * position on, or −1 when not asked. Refused where the server hides routing

@@ -26,4 +26,7 @@ public interface ServedModel {
 
     /** Requests may ask for the routing ({@code moa.routing-visible}). */
     boolean routingVisible();
+
+    /** Admission orders waiting requests by their {@code priority} ({@code moa.scheduling-policy=priority}). */
+    boolean priorityScheduling();
 }

@@ -56,6 +56,11 @@ class ProtocolParseTest {
         public boolean routingVisible() {
             return true;
         }
+
+        @Override
+        public boolean priorityScheduling() {
+            return false;
+        }
     };
 
     private static JsonNode json(String s) throws Exception {
@@ -141,5 +146,14 @@ class ProtocolParseTest {
         assertEquals("routing_start", refused(Protocol.COMPLETIONS, "{\"prompt\": \"ab\", \"routing_start\": 1}").param());
         assertEquals("parameters.return_routing", refused(Protocol.TGI,
                 "{\"inputs\": \"ab\", \"parameters\": {\"return_routing\": true, \"moa_decode\": \"frozen\"}}").param());
+    }
+
+    @Test
+    void aPriorityOnAFirstComeFirstServedServerIsRefused() throws Exception {
+        assertEquals(0, Protocol.COMPLETIONS.parse(json("{\"prompt\": \"ab\", \"priority\": 0}"), MODEL, false).priority());
+        assertEquals("priority", refused(Protocol.COMPLETIONS, "{\"prompt\": \"ab\", \"priority\": -3}").param());
+        assertEquals("priority", refused(Protocol.CHAT, "{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}], "
+                + "\"priority\": 2}").param());
+        assertEquals("priority", refused(Protocol.COMPLETIONS, "{\"prompt\": \"ab\", \"priority\": 10000000}").param());
     }
 }
