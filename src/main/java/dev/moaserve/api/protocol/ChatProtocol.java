@@ -12,11 +12,10 @@ import java.util.Set;
 /** OpenAI's {@code /v1/chat/completions}: messages rendered by the model's chat template, an assistant message out. */
 final class ChatProtocol extends OpenAiProtocol {
     private static final Set<String> FIELDS = RequestFields.union(SAMPLING, "messages", "max_completion_tokens",
-            "top_logprobs", "response_format", "structured_outputs", "tools", "tool_choice");
+            "top_logprobs", "response_format", "structured_outputs", "tools", "tool_choice", "parallel_tool_calls");
     private static final Map<String, String> UNSUPPORTED = Map.of(
-            "functions", "function calling is not implemented",
-            "function_call", "function calling is not implemented",
-            "parallel_tool_calls", "tool calling is not implemented",
+            "functions", "the deprecated 'functions' is not implemented: send 'tools'",
+            "function_call", "the deprecated 'function_call' is not implemented: send 'tool_choice'",
             "audio", "audio output is not implemented",
             "modalities", "only text output is implemented",
             "prediction", "predicted outputs are not implemented",
@@ -37,24 +36,31 @@ final class ChatProtocol extends OpenAiProtocol {
     public GenerationSpec parse(JsonNode body, ServedModel model, boolean stream) {
         JsonFields f = new JsonFields(body, "", FIELDS, UNSUPPORTED);
         RequestFields.checkModel(f, model);
-        JsonNode tools = f.raw("tools");
-        if (tools != null && !(tools.isArray() && tools.isEmpty())) {
-            throw ApiException.invalid("tools", "'tools' is not supported by this server: tool calling is not implemented");
-        }
-        JsonNode choice = f.raw("tool_choice");
-        if (choice != null && !"none".equals(choice.asText(null))) {
-            throw ApiException.invalid("tool_choice", "'tool_choice' may only be \"none\": tool calling is not implemented");
-        }
+        ToolCalls tools = ToolCalls.parse(f);
         List<ChatTemplate.Message> messages = messages(f.raw("messages"));
+        if (tools != null) {
+            // the tools go first, as a system message in the template's format
+            messages.add(0, new ChatTemplate.Message("system", tools.promptBlock(f.raw("tools"))));
+        }
         ChatTemplate t = model.chatTemplate();
         String text = t.render(messages);
+        ConstraintRequests.Requested forced = tools == null ? null : tools.constraint();
         boolean logprobs = f.bool("logprobs", false);
         int top = (int) f.integer("top_logprobs", 0, 0, 20);
         if (f.has("top_logprobs") && !logprobs) {
             throw ApiException.invalid("top_logprobs", "'top_logprobs' needs 'logprobs': true");
         }
-        return spec(f, model, new Prompt(text, RequestFields.encode(text, model, "messages"), false, false),
-                new Route(true, null, t.stop(), logprobs ? top : 0, logprobs));
+        // a forced call ends when its JSON is complete: the template's stop strings must not cut it
+        GenerationSpec spec = spec(f, model, new Prompt(text, RequestFields.encode(text, model, "messages"), false, false),
+                new Route(true, null, forced == null ? t.stop() : List.of(), logprobs ? top : 0, logprobs));
+        if (tools == null) {
+            return spec;
+        }
+        if (forced != null && spec.constraint() != null) {
+            throw ApiException.invalid("tool_choice", "a required or named 'tool_choice' fixes the answer's format: "
+                    + "send it without '" + spec.constraint().param() + "'");
+        }
+        return spec.withTools(tools, forced != null ? forced : spec.constraint());
     }
 
     private static List<ChatTemplate.Message> messages(JsonNode msgs) {
@@ -64,17 +70,28 @@ final class ChatProtocol extends OpenAiProtocol {
         List<ChatTemplate.Message> messages = new ArrayList<>();
         for (int i = 0; i < msgs.size(); i++) {
             String at = "messages[" + i + "]";
-            JsonFields m = new JsonFields(msgs.get(i), at + ".", Set.of("role", "content"),
-                    Map.of("name", "participant names are not used by this model's chat template",
-                            "tool_calls", "tool calling is not implemented",
-                            "tool_call_id", "tool calling is not implemented"));
+            JsonFields m = new JsonFields(msgs.get(i), at + ".", Set.of("role", "content", "tool_calls", "tool_call_id"),
+                    Map.of("name", "participant names are not used by this model's chat template"));
             String role = m.string("role", "");
-            if (!List.of("system", "user", "assistant", "developer").contains(role)) {
-                throw ApiException.invalid(at + ".role", "role must be system, user, assistant or developer");
+            if (!List.of("system", "user", "assistant", "developer", "tool").contains(role)) {
+                throw ApiException.invalid(at + ".role", "role must be system, user, assistant, developer or tool");
             }
+            if (m.has("tool_calls") && !"assistant".equals(role)) {
+                throw ApiException.invalid(at + ".tool_calls", "only an assistant message has 'tool_calls'");
+            }
+            if ("tool".equals(role) != m.has("tool_call_id")) {
+                throw ApiException.invalid(at + ".tool_call_id", "a tool message, and only a tool message, has 'tool_call_id'");
+            }
+            m.string("tool_call_id", "");
             JsonNode c = m.raw("content");
             String content;
-            if (c != null && c.isTextual()) {
+            JsonNode calls = m.raw("tool_calls");
+            if (calls != null && (c == null || c.isNull())) {
+                if (!calls.isArray() || calls.isEmpty()) {
+                    throw ApiException.invalid(at + ".tool_calls", "'tool_calls' must be a non-empty array");
+                }
+                content = ToolCalls.render(calls);
+            } else if (c != null && c.isTextual()) {
                 content = c.asText();
             } else if (c != null && c.isArray()) {
                 StringBuilder sb = new StringBuilder();
@@ -103,6 +120,33 @@ final class ChatProtocol extends OpenAiProtocol {
                 return chunk ? "chat.completion.chunk" : "chat.completion";
             }
 
+            private final ToolCalls tools = reply.spec().tools();
+
+            /** A required or named call is JSON the client should not see as text: it arrives as tool_calls. */
+            @Override
+            boolean streamsText() {
+                return tools == null || tools.constraint() == null;
+            }
+
+            @Override
+            String finishReason(ChoiceOutput c) {
+                return c.calls(tools) != null ? "tool_calls" : super.finishReason(c);
+            }
+
+            @Override
+            List<Object> beforeEnd(ChoiceOutput c) {
+                List<ToolCalls.Call> calls = c.calls(tools);
+                if (calls == null) {
+                    return List.of();
+                }
+                ObjectNode chunk = choiceChunk(c);
+                ObjectNode choice = (ObjectNode) chunk.get("choices").get(0);
+                choice.putObject("delta").set("tool_calls", ToolCalls.json(calls, true));
+                choice.putNull("logprobs");
+                choice.putNull("finish_reason");
+                return List.of(chunk);
+            }
+
             @Override
             ObjectNode openChoice(ObjectNode chunk, ObjectNode choice, ChoiceOutput c) {
                 choice.putObject("delta").put("role", "assistant").put("content", "");
@@ -125,7 +169,13 @@ final class ChatProtocol extends OpenAiProtocol {
             void bodyContent(ObjectNode choice, ChoiceOutput c) {
                 ObjectNode msg = choice.putObject("message");
                 msg.put("role", "assistant");
-                msg.put("content", c.finish().text());
+                List<ToolCalls.Call> calls = c.calls(tools);
+                if (calls != null) {
+                    msg.putNull("content");
+                    msg.set("tool_calls", ToolCalls.json(calls, false));
+                } else {
+                    msg.put("content", c.finish().text());
+                }
                 msg.putNull("refusal");
                 choice.set("logprobs", reply.spec().chatLogprobs() ? Logprobs.chat(reply.model().tokenizer(), c.tokens()) : null);
             }

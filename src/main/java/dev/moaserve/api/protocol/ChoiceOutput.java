@@ -15,6 +15,8 @@ public final class ChoiceOutput {
     private long firstTokenNanos;
     private TokenListener.Finish finish;
     private com.fasterxml.jackson.databind.node.ObjectNode routing;
+    private List<ToolCalls.Call> calls;
+    private boolean callsRead;
 
     public ChoiceOutput(int index, GenerationRequest request) {
         this.index = index;
@@ -39,6 +41,15 @@ public final class ChoiceOutput {
     /** The choice's routing object (return_routing), set when it ends. */
     public void routing(com.fasterxml.jackson.databind.node.ObjectNode r) {
         this.routing = r;
+    }
+
+    /** The tool calls of the finished answer (read once, so their ids stay the same); null when it is text. */
+    public List<ToolCalls.Call> calls(ToolCalls tools) {
+        if (!callsRead) {
+            callsRead = true;
+            calls = tools == null || finish == null ? null : tools.calls(finish.text());
+        }
+        return calls;
     }
 
     /** Null unless the request asked for the routing. */

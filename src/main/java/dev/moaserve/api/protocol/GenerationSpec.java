@@ -18,21 +18,28 @@ import dev.moaserve.model.DecodeMode;
  * @param scorePrompt  completions' echo with logprobs: the prompt's tokens come back with their log-probabilities
  * @param promptScores those log-probabilities once computed (null before)
  * @param priority     its place in the queue when the batch is full: lower first (0 unless asked)
+ * @param tools        chat's tool calling (null: no tools)
  */
 public record GenerationSpec(String promptText, long[] prompt, SamplingParams params, boolean stream, boolean includeUsage,
                              boolean chatLogprobs, boolean echo, int n, ConstraintRequests.Requested constraint,
                              DecodeMode decode, int routingStart, boolean scorePrompt, PromptScorer.Scores promptScores,
-                             int priority) {
+                             int priority, ToolCalls tools) {
     /** The same request with its constraint compiled into the sampling parameters. */
     public GenerationSpec constrained(TokenConstraint c) {
         return new GenerationSpec(promptText, prompt, params.withConstraint(c), stream, includeUsage, chatLogprobs, echo, n,
-                constraint, decode, routingStart, scorePrompt, promptScores, priority);
+                constraint, decode, routingStart, scorePrompt, promptScores, priority, tools);
+    }
+
+    /** The same request calling tools, constrained as its tool choice requires (or as it asked, when the model is free). */
+    public GenerationSpec withTools(ToolCalls t, ConstraintRequests.Requested c) {
+        return new GenerationSpec(promptText, prompt, params, stream, includeUsage, chatLogprobs, echo, n,
+                c, decode, routingStart, scorePrompt, promptScores, priority, t);
     }
 
     /** The same request with its prompt's log-probabilities. */
     public GenerationSpec scored(PromptScorer.Scores s) {
         return new GenerationSpec(promptText, prompt, params, stream, includeUsage, chatLogprobs, echo, n,
-                constraint, decode, routingStart, scorePrompt, s, priority);
+                constraint, decode, routingStart, scorePrompt, s, priority, tools);
     }
 
     /** The answer carries each choice's routing ({@code return_routing}). */

@@ -84,7 +84,7 @@ abstract class OpenAiProtocol implements Protocol {
         DecodeMode decode = RequestFields.decodeMode(f, model);
         return new GenerationSpec(text, ids, sp, stream, includeUsage, route.chatLogprobs(), prompt.echo(), RequestFields.n(f),
                 ConstraintRequests.openAi(f), decode, RequestFields.routingStart(f, model, decode), prompt.scored(), null,
-                RequestFields.priority(f, model));
+                RequestFields.priority(f, model), null);
     }
 
     /** OpenAI's wording and code, which clients (litellm, langchain) match to detect overflow. */
@@ -119,6 +119,16 @@ abstract class OpenAiProtocol implements Protocol {
         /** The non-streamed answer's content of one choice. */
         abstract void bodyContent(ObjectNode choice, ChoiceOutput c);
 
+        /** A choice's finish_reason (chat: "tool_calls" when it called tools). */
+        String finishReason(ChoiceOutput c) {
+            return c.finish().reason().label();
+        }
+
+        /** Chunks a streamed choice sends after its tokens, before its final chunk (chat: its tool calls). */
+        List<Object> beforeEnd(ChoiceOutput c) {
+            return List.of();
+        }
+
         @Override
         public List<Object> open() {
             List<Object> out = new ArrayList<>();
@@ -137,9 +147,21 @@ abstract class OpenAiProtocol implements Protocol {
             return out;
         }
 
+        /** Whether a token's text is streamed as it comes (chat: not while a forced tool call is written). */
+        boolean streamsText() {
+            return true;
+        }
+
+        /** A chunk of the stream with one choice (envelope, index), for subclasses' own chunks. */
+        ObjectNode choiceChunk(ChoiceOutput c) {
+            ObjectNode chunk = chunk();
+            ((ArrayNode) chunk.get("choices")).addObject().put("index", c.index());
+            return chunk;
+        }
+
         @Override
         public List<Object> token(ChoiceOutput c, TokenEvent t) {
-            if (t.text().isEmpty()) {
+            if (t.text().isEmpty() || !streamsText()) {
                 return List.of();
             }
             ObjectNode chunk = chunk();
@@ -152,16 +174,18 @@ abstract class OpenAiProtocol implements Protocol {
 
         @Override
         public List<Object> choiceEnd(ChoiceOutput c) {
+            List<Object> out = new ArrayList<>(beforeEnd(c));
             ObjectNode chunk = chunk();
             ObjectNode choice = ((ArrayNode) chunk.get("choices")).addObject();
             choice.put("index", c.index());
             endContent(choice);
             choice.putNull("logprobs");
-            choice.put("finish_reason", c.finish().reason().label());
+            choice.put("finish_reason", finishReason(c));
             if (c.routing() != null) {
                 choice.set("routing", c.routing());
             }
-            return List.of(chunk);
+            out.add(chunk);
+            return out;
         }
 
         @Override
@@ -187,7 +211,7 @@ abstract class OpenAiProtocol implements Protocol {
                 ObjectNode choice = choices.addObject();
                 choice.put("index", c.index());
                 bodyContent(choice, c);
-                choice.put("finish_reason", c.finish().reason().label());
+                choice.put("finish_reason", finishReason(c));
                 if (c.routing() != null) {
                     choice.set("routing", c.routing());
                 }
