@@ -55,6 +55,15 @@ public class ModelInfoRoutes {
         return model();
     }
 
+    /** GET /v1/responses/{id}: a stored response (store: true), as it was answered. */
+    ObjectNode storedResponse(String id) {
+        var stored = dev.moaserve.api.protocol.Protocol.RESPONSES_STORE.get(id);
+        if (stored == null) {
+            throw new ApiException(404, "invalid_request_error", "Response with id '" + id + "' not found.", null, "not_found");
+        }
+        return stored.response();
+    }
+
     private ObjectNode model() {
         ObjectNode m = Json.object();
         m.put("id", service.name());

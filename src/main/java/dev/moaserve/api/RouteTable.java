@@ -38,6 +38,8 @@ public class RouteTable {
     void routes(@Observes Router router) {
         post(router, "/v1/completions", rc -> generation.handle(rc, Protocol.COMPLETIONS, false));
         post(router, "/v1/chat/completions", rc -> generation.handle(rc, Protocol.CHAT, false));
+        post(router, "/v1/responses", rc -> generation.handle(rc, Protocol.RESPONSES, false));
+        router.get("/v1/responses/:id").handler(rc -> info.answer(rc, () -> info.storedResponse(rc.pathParam("id"))));
         post(router, "/generate", rc -> generation.handle(rc, Protocol.TGI, false));
         post(router, "/generate_stream", rc -> generation.handle(rc, Protocol.TGI, true));
         post(router, "/v1/embeddings", embeddings::handle);
@@ -50,7 +52,7 @@ public class RouteTable {
         get(router, "/v1/health", interop::health);
         get(router, "/metrics", rc -> rc.reroute("/q/metrics"));
         router.errorHandler(404, rc -> InteropRoutes.error(rc, 404, "no such route; the API is /v1/models, /v1/completions, "
-                + "/v1/chat/completions, /v1/embeddings, /embed, /generate, /generate_stream, /tokenize, /detokenize"));
+                + "/v1/chat/completions, /v1/responses, /v1/embeddings, /embed, /generate, /generate_stream, /tokenize, /detokenize"));
         router.errorHandler(405, rc -> InteropRoutes.error(rc, 405, "this method is not allowed on this route"));
     }
 

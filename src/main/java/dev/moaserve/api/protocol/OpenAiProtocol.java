@@ -84,7 +84,7 @@ abstract class OpenAiProtocol implements Protocol {
         DecodeMode decode = RequestFields.decodeMode(f, model);
         return new GenerationSpec(text, ids, sp, stream, includeUsage, route.chatLogprobs(), prompt.echo(), RequestFields.n(f),
                 ConstraintRequests.openAi(f), decode, RequestFields.routingStart(f, model, decode), prompt.scored(), null,
-                RequestFields.priority(f, model), null);
+                RequestFields.priority(f, model), null, null);
     }
 
     /** OpenAI's wording and code, which clients (litellm, langchain) match to detect overflow. */

@@ -8,6 +8,9 @@ public interface Protocol {
     Protocol COMPLETIONS = new CompletionsProtocol();
     Protocol CHAT = new ChatProtocol();
     Protocol TGI = new TgiProtocol();
+    /** OpenAI's Responses API, and the responses it stored. */
+    Protocol RESPONSES = new ResponsesProtocol();
+    ResponseStore RESPONSES_STORE = ResponsesProtocol.STORE;
 
     /** The request log's and spans' name for it: {@code completions}, {@code chat}, {@code tgi}. */
     String name();

@@ -94,7 +94,7 @@ final class TgiProtocol implements Protocol {
                 .build();
         DecodeMode decode = RequestFields.decodeMode(p, model);
         return new GenerationSpec(text, ids, sp, stream, false, false, p.bool("return_full_text", false), 1,
-                ConstraintRequests.tgi(p.raw("grammar")), decode, RequestFields.routingStart(p, model, decode), false, null, 0, null);
+                ConstraintRequests.tgi(p.raw("grammar")), decode, RequestFields.routingStart(p, model, decode), false, null, 0, null, null);
     }
 
     @Override
