@@ -139,7 +139,7 @@ public final class LoadGenCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--preset must be vllm-serve or guidellm-sweep, got " + preset);
         }
         int c = clients == null ? 8 : clients;
-        ObjectNode report = measured(pid, () -> run(url, c, requests, promptLen, maxTokens, seed, model));
+        ObjectNode report = LoadCost.measured(pid, () -> run(url, c, requests, promptLen, maxTokens, seed, model));
         printTable(out, report);
         if (compareEngine) {
             // the same request mix through the engine in this process, no HTTP (the server idles meanwhile)
@@ -162,7 +162,7 @@ public final class LoadGenCommand implements Callable<Integer> {
         var levels = all.putArray("levels");
         int errors = 0;
         for (int level : new int[] {1, 2, 4, 8, 16, 32, 64}) {
-            ObjectNode r = measured(pid, () -> run(url, level, Math.max(32, level), promptLen, maxTokens, seed + level, model));
+            ObjectNode r = LoadCost.measured(pid, () -> run(url, level, Math.max(32, level), promptLen, maxTokens, seed + level, model));
             levels.add(r);
             errors += r.get("errors").asInt();
             out.printf(Locale.ROOT, "sweep concurrency=%d output_tokens_per_s=%.1f ttft_p50_ms=%.1f ttft_p99_ms=%.1f "
@@ -174,45 +174,6 @@ public final class LoadGenCommand implements Callable<Integer> {
         }
         write(all, jsonOut, out);
         return errors == 0 ? 0 : 1;
-    }
-
-    /**
-     * Runs a load and adds what it cost: this process's CPU seconds (the load generator's own) and,
-     * with {@code pid}, the server's (utime + stime from /proc), and the server's CPU per output token.
-     */
-    static ObjectNode measured(long pid, Callable<ObjectNode> load) throws Exception {
-        long ownBefore = ownCpuNanos();
-        double serverBefore = serverCpuSeconds(pid);
-        ObjectNode r = load.call();
-        r.put("loadgen_cpu_s", (ownCpuNanos() - ownBefore) / 1e9);
-        if (serverBefore >= 0) {
-            double server = serverCpuSeconds(pid) - serverBefore;
-            r.put("server_cpu_s", server);
-            long tokens = r.get("output_tokens").asLong();
-            if (tokens > 0) {
-                r.put("server_cpu_ms_per_token", server * 1000 / tokens);
-            }
-        }
-        return r;
-    }
-
-    private static long ownCpuNanos() {
-        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean())
-                .getProcessCpuTime();
-    }
-
-    /** A process's user + system CPU seconds from /proc/PID/stat; −1 without a pid or /proc. */
-    static double serverCpuSeconds(long pid) {
-        if (pid <= 0) {
-            return -1;
-        }
-        try {
-            String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
-            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-            return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0; // fields 14, 15: clock ticks (USER_HZ = 100)
-        } catch (java.io.IOException | RuntimeException e) {
-            return -1;
-        }
     }
 
     /** The report as pretty JSON, to {@code file} (--json) or stdout. */
