@@ -27,6 +27,14 @@ public final class PrefixCache implements AutoCloseable {
     private final int window;
     private final int maxEntries;
     private final LinkedHashMap<Key, Entry> entries = new LinkedHashMap<>(16, 0.75f, true); // access order = LRU
+    /** Boundaries of prompts fed a window prefill (no state): where a later prompt's prefix is shared. */
+    private final LinkedHashMap<Key, Boolean> seen = new LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<Key, Boolean> eldest) {
+            return size() > SEEN_BOUNDARIES;
+        }
+    };
+    private static final int SEEN_BOUNDARIES = 8192;
     private volatile long queries;   // written by the engine loop only, read by metrics
     private volatile long hits;
     private volatile long hitTokens;
@@ -68,6 +76,38 @@ public final class PrefixCache implements AutoCloseable {
             }
         }
         return null;
+    }
+
+    /**
+     * A window prefill computes the state at one boundary only, so a prompt that shares a prefix
+     * with an earlier one (a system prompt, a conversation so far) would leave no snapshot where
+     * the two part. This is the longest boundary of {@code prompt} (before its last token) that an
+     * earlier window-prefilled prompt also had, by hash, or 0: prefilling only up to it leaves a
+     * snapshot there that later prompts share (the rest goes through steps, which snapshot every
+     * boundary). A hash collision only moves where the prefill stops; outputs stay exact.
+     */
+    public int sharedBoundary(long[] prompt, DecodeMode mode) {
+        if (!enabled()) {
+            return 0;
+        }
+        long[] hashes = boundaryHashes(prompt, prompt.length - 1);
+        for (int i = hashes.length - 1; i >= 0; i--) {
+            if (seen.get(new Key(hashes[i], (i + 1) * window, mode)) != null) {
+                return (i + 1) * window;
+            }
+        }
+        return 0;
+    }
+
+    /** Remembers the boundaries of a prompt fed a window prefill (see {@link #sharedBoundary}). */
+    public void noteBoundaries(long[] prompt, DecodeMode mode) {
+        if (!enabled()) {
+            return;
+        }
+        long[] hashes = boundaryHashes(prompt, prompt.length - 1);
+        for (int i = 0; i < hashes.length; i++) {
+            seen.put(new Key(hashes[i], (i + 1) * window, mode), Boolean.TRUE);
+        }
     }
 
     /**
@@ -134,6 +174,7 @@ public final class PrefixCache implements AutoCloseable {
     public void close() {
         entries.values().forEach(e -> e.state.close());
         entries.clear();
+        seen.clear();
         size = 0;
     }
 }

@@ -1,5 +1,6 @@
 package dev.moaserve.engine;
 
+import dev.moaserve.model.DecodeMode;
 import dev.moaserve.model.Tokenizer;
 
 import java.util.ArrayList;
@@ -262,11 +263,16 @@ public final class Scheduler {
             s.fed = hit.length();
             s.cached = hit.length();
         } else if (!windowPrefillDone) {
-            s.state = runner.newState(s.request.decodeMode());
-            s.fed = runner.prefillWindows(s.state, s.request.prompt());
+            long[] prompt = s.request.prompt();
+            DecodeMode mode = s.request.decodeMode();
+            s.state = runner.newState(mode);
+            // up to where an earlier prompt parted from this one, if one did: a snapshot there serves the next ones
+            int shared = cache.sharedBoundary(prompt, mode);
+            s.fed = runner.prefillWindows(s.state, shared > 0 ? Arrays.copyOf(prompt, shared + 1) : prompt);
             if (s.fed > 0) {
                 windowPrefillDone = true;
-                cache.offer(s.request.prompt(), s.fed, s.state);
+                cache.offer(prompt, s.fed, s.state);
+                cache.noteBoundaries(prompt, mode);
             }
         }
     }

@@ -267,6 +267,34 @@ class SchedulerTest {
     }
 
     @Test
+    void promptsThatShareAPrefixShareItsSnapshotAfterWindowPrefills() throws Exception {
+        FakeRunner r = new FakeRunner(W, V);
+        r.wholeWindows = true;
+        long[] system = prompt(10, 3);                      // shared: two whole windows and a bit
+        try (EngineLoop loop = loop(r, new Scheduler.Limits(4, 64, 16, 0, 16 * r.bytesPerSequence()))) {
+            Scheduler s = loop.scheduler();
+            List<Collect.Result> results = new ArrayList<>();
+            List<long[]> prompts = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                long[] p = java.util.Arrays.copyOf(system, 23);
+                System.arraycopy(prompt(13, 40 + i), 0, p, 10, 13); // each its own question
+                prompts.add(p);
+                results.add(get(loop, Collect.one(s, p, greedy(3))));
+            }
+            // the first: all 20 whole tokens at once; the second stops where it parts from the first (8),
+            // leaving a snapshot there; the third starts from it
+            assertEquals(List.of(20, 8), r.windowPrefills);
+            assertEquals(0, results.get(0).cached());
+            assertEquals(0, results.get(1).cached());
+            assertEquals(8, results.get(2).cached());
+            for (int i = 0; i < 3; i++) {
+                assertEquals(expected(r, prompts.get(i), 3), results.get(i).tokens(), "request " + i);
+            }
+        }
+        assertEquals(0, r.open.get());
+    }
+
+    @Test
     void theSecondRequestForAPromptStartsFromTheCache() throws Exception {
         FakeRunner r = new FakeRunner(W, V);
         long[] p = prompt(14, 5);
