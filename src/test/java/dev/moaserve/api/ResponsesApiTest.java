@@ -95,6 +95,31 @@ class ResponsesApiTest {
         String side = Json.MAPPER.readTree(r.at("/output/0/content/0/text").asText()).get("side").asText();
         assertTrue(List.of("montague", "capulet").contains(side), side);
         given().contentType(ContentType.JSON).body("{\"input\": \"x\", \"tools\": [{\"type\": \"web_search\"}]}").post("/v1/responses")
-                .then().statusCode(400).body(containsString("tools"));
+                .then().statusCode(400).body(containsString("tools[0].type"));
+    }
+
+    @Test
+    void aNamedFunctionCallThenItsOutput() throws Exception {
+        String tools = "[{\"type\": \"function\", \"name\": \"pick\", \"parameters\": {\"type\": \"object\", \"properties\": "
+                + "{\"side\": {\"enum\": [\"montague\", \"capulet\"]}}, \"required\": [\"side\"], \"additionalProperties\": false}}]";
+        String request = "{\"model\": \"moa-shakespeare\", \"input\": \"Choose.\", \"tools\": " + tools
+                + ", \"tool_choice\": {\"type\": \"function\", \"name\": \"pick\"}, \"max_output_tokens\": 100";
+        JsonNode r = Json.MAPPER.readTree(given().contentType(ContentType.JSON).body(request + "}").post("/v1/responses")
+                .then().statusCode(200).extract().asString());
+        JsonNode item = r.at("/output/0");
+        assertEquals("function_call", item.get("type").asText());
+        assertEquals("pick", item.get("name").asText());
+        String side = Json.MAPPER.readTree(item.get("arguments").asText()).get("side").asText();
+        assertTrue(List.of("montague", "capulet").contains(side), side);
+        // the conversation goes on with the call's output
+        given().contentType(ContentType.JSON).body("{\"model\": \"moa-shakespeare\", \"previous_response_id\": \"" + r.get("id").asText()
+                + "\", \"input\": [{\"type\": \"function_call_output\", \"call_id\": \"" + item.get("call_id").asText()
+                + "\", \"output\": \"capulet it is\"}], \"max_output_tokens\": 8}").post("/v1/responses").then().statusCode(200);
+        // streamed: no text events, the call's arguments events, then response.completed
+        dev.moaserve.testing.Sse.Stream s = dev.moaserve.testing.Sse.post(port, "/v1/responses", request + ", \"stream\": true}");
+        List<String> types = s.json().stream().map(e -> e.get("type").asText()).toList();
+        assertTrue(types.contains("response.function_call_arguments.done"), types.toString());
+        assertTrue(!types.contains("response.output_text.delta"), types.toString());
+        assertEquals("response.completed", types.get(types.size() - 1));
     }
 }

@@ -26,9 +26,8 @@ final class ResponsesProtocol implements Protocol {
 
     private static final Set<String> FIELDS = Set.of("model", "input", "instructions", "max_output_tokens", "temperature",
             "top_p", "stream", "store", "previous_response_id", "text", "metadata", "user", "priority", "moa_decode",
-            "truncation", "parallel_tool_calls", "tool_choice");
+            "truncation", "parallel_tool_calls", "tool_choice", "tools");
     private static final Map<String, String> UNSUPPORTED = Map.of(
-            "tools", "tools on /v1/responses are not implemented: use /v1/chat/completions for tool calling",
             "reasoning", "this model has no reasoning mode",
             "background", "background responses are not implemented",
             "include", "'include' is not implemented",
@@ -58,10 +57,7 @@ final class ResponsesProtocol implements Protocol {
         if (f.has("truncation") && !"disabled".equals(f.string("truncation", "disabled"))) {
             throw ApiException.invalid("truncation", "'truncation' must be \"disabled\": inputs are never truncated");
         }
-        f.bool("parallel_tool_calls", true);
-        if (f.has("tool_choice") && !"none".equals(f.raw("tool_choice").asText(null)) && !"auto".equals(f.raw("tool_choice").asText(null))) {
-            throw ApiException.invalid("tool_choice", "'tool_choice' needs tools, which /v1/responses does not take");
-        }
+        ToolCalls tools = ToolCalls.of(chatTools(f.raw("tools")), chatChoice(f.raw("tool_choice")), f.bool("parallel_tool_calls", true));
         if (f.has("metadata") && !f.raw("metadata").isObject()) {
             throw ApiException.invalid("metadata", "'metadata' must be an object");
         }
@@ -77,6 +73,9 @@ final class ResponsesProtocol implements Protocol {
         }
         conversation.addAll(input(f.raw("input")));
         List<ChatTemplate.Message> messages = new ArrayList<>();
+        if (tools != null) {
+            messages.add(new ChatTemplate.Message("system", tools.promptBlock(f.raw("tools"))));
+        }
         String instructions = f.string("instructions", null);
         if (instructions != null) {
             messages.add(new ChatTemplate.Message("system", instructions)); // not carried to later responses, as OpenAI
@@ -93,6 +92,13 @@ final class ResponsesProtocol implements Protocol {
                     + seqLen + " tokens; the input has " + ids.length + " and max_output_tokens asks for " + max);
         }
         ConstraintRequests.Requested constraint = textFormat(f.raw("text"));
+        ConstraintRequests.Requested forced = tools == null ? null : tools.constraint();
+        if (forced != null && constraint != null) {
+            throw ApiException.invalid("tool_choice", "a required or named 'tool_choice' fixes the answer's format: send it without 'text.format'");
+        }
+        if (forced != null) {
+            constraint = forced;
+        }
         double temperature = f.number("temperature", 1.0, 0, 2);
         double topP = f.number("top_p", 1.0, 0, 1);
         if (f.has("top_p") && topP <= 0) {
@@ -103,13 +109,40 @@ final class ResponsesProtocol implements Protocol {
         DecodeMode decode = RequestFields.decodeMode(f, model);
         boolean streamed = f.bool("stream", false);
         return new GenerationSpec(text, ids, sp, streamed, false, false, false, 1, constraint, decode, -1, false, null,
-                RequestFields.priority(f, model), null, null).conversing(new Conversation(conversation, f.bool("store", true),
+                RequestFields.priority(f, model), tools, null).conversing(new Conversation(conversation, f.bool("store", true),
                 previous, instructions, f.raw("metadata"), f.raw("text")));
     }
 
     /** What a Responses answer repeats of its request and what the store keeps. */
     record Conversation(List<ChatTemplate.Message> messages, boolean store, String previous, String instructions,
                         JsonNode metadata, JsonNode text) {}
+
+    /** Responses' flat function tools ({@code {"type", "name", "parameters", …}}) in chat's shape. */
+    private static JsonNode chatTools(JsonNode tools) {
+        if (tools == null || !tools.isArray()) {
+            return tools;
+        }
+        ArrayNode out = Json.MAPPER.createArrayNode();
+        for (JsonNode t : tools) {
+            ObjectNode fn = t.deepCopy();
+            String type = fn.path("type").asText("");
+            fn.remove("type");
+            ObjectNode chat = out.addObject();
+            chat.put("type", type);
+            chat.set("function", fn);
+        }
+        return out;
+    }
+
+    /** Responses' named choice ({@code {"type": "function", "name"}}) in chat's shape. */
+    private static JsonNode chatChoice(JsonNode choice) {
+        if (choice == null || !choice.isObject()) {
+            return choice;
+        }
+        ObjectNode chat = Json.object().put("type", choice.path("type").asText(""));
+        chat.putObject("function").put("name", choice.path("name").asText(""));
+        return chat;
+    }
 
     /** {@code input}: a string (one user message) or message items ({@code role}, {@code content} string or text parts). */
     private static List<ChatTemplate.Message> input(JsonNode in) {
@@ -125,9 +158,27 @@ final class ResponsesProtocol implements Protocol {
         List<ChatTemplate.Message> out = new ArrayList<>();
         for (int i = 0; i < in.size(); i++) {
             String at = "input[" + i + "]";
+            String type = in.get(i).path("type").asText("message");
+            if (type.equals("function_call")) {
+                JsonFields c = new JsonFields(in.get(i), at + ".", Set.of("type", "id", "call_id", "name", "arguments", "status"), Map.of());
+                c.string("id", "");
+                c.string("call_id", "");
+                c.string("status", "");
+                out.add(new ChatTemplate.Message("assistant", ToolCalls.render(List.of(
+                        new ToolCalls.Call("", c.string("name", ""), c.string("arguments", "{}"))))));
+                continue;
+            }
+            if (type.equals("function_call_output")) {
+                JsonFields c = new JsonFields(in.get(i), at + ".", Set.of("type", "id", "call_id", "output", "status"), Map.of());
+                c.string("id", "");
+                c.string("call_id", "");
+                c.string("status", "");
+                out.add(new ChatTemplate.Message("tool", c.string("output", "")));
+                continue;
+            }
             JsonFields m = new JsonFields(in.get(i), at + ".", Set.of("type", "role", "content", "id", "status"), Map.of());
-            if (m.has("type") && !"message".equals(m.string("type", ""))) {
-                throw ApiException.invalid(at + ".type", "only \"message\" input items are supported");
+            if (!"message".equals(type)) {
+                throw ApiException.invalid(at + ".type", "input items are \"message\", \"function_call\" or \"function_call_output\"");
             }
             m.string("id", "");
             m.string("status", "");
@@ -142,8 +193,8 @@ final class ResponsesProtocol implements Protocol {
             } else if (c != null && c.isArray()) {
                 for (int j = 0; j < c.size(); j++) {
                     JsonFields part = new JsonFields(c.get(j), at + ".content[" + j + "].", Set.of("type", "text", "annotations"), Map.of());
-                    String type = part.string("type", "");
-                    if (!type.equals("input_text") && !type.equals("output_text")) {
+                    String partType = part.string("type", "");
+                    if (!partType.equals("input_text") && !partType.equals("output_text")) {
                         throw ApiException.invalid(at + ".content[" + j + "].type", "only input_text and output_text parts are supported");
                     }
                     text.append(part.string("text", ""));
@@ -261,7 +312,10 @@ final class ResponsesProtocol implements Protocol {
             o.put("max_output_tokens", reply.spec().params().maxTokens());
             o.put("model", reply.model().name());
             ArrayNode output = o.putArray("output");
-            if (done) {
+            List<ToolCalls.Call> calls = done ? c.calls(reply.spec().tools()) : null;
+            if (calls != null) {
+                calls.forEach(call -> output.add(functionCall(call, "completed")));
+            } else if (done) {
                 output.add(item("completed", c.finish().text()));
             }
             o.put("parallel_tool_calls", true);
@@ -274,7 +328,11 @@ final class ResponsesProtocol implements Protocol {
             o.put("temperature", reply.spec().params().temperature());
             o.set("text", conv.text() != null ? conv.text() : Json.object().set("format", Json.object().put("type", "text")));
             o.put("tool_choice", "auto");
-            o.putArray("tools");
+            ArrayNode toolList = o.putArray("tools");
+            if (reply.spec().tools() != null) {
+                reply.spec().tools().functions().forEach((name, params) -> toolList.addObject().put("type", "function")
+                        .put("name", name).set("parameters", params));
+            }
             o.put("top_p", reply.spec().params().topP());
             o.put("truncation", "disabled");
             o.set("metadata", conv.metadata() != null ? conv.metadata() : Json.object());
@@ -295,10 +353,27 @@ final class ResponsesProtocol implements Protocol {
         private ObjectNode stored(ObjectNode response, ChoiceOutput c) {
             if (conv.store() && c.finish() != null) {
                 List<ChatTemplate.Message> messages = new ArrayList<>(conv.messages());
-                messages.add(new ChatTemplate.Message("assistant", c.finish().text()));
+                List<ToolCalls.Call> calls = c.calls(reply.spec().tools());
+                messages.add(new ChatTemplate.Message("assistant", calls != null ? ToolCalls.render(calls) : c.finish().text()));
                 STORE.put(reply.id(), new ResponseStore.Stored(List.copyOf(messages), response.deepCopy()));
             }
             return response;
+        }
+
+        /** A required or named call: no message, its function_call items at the end. */
+        private boolean forcedCall() {
+            return reply.spec().tools() != null && reply.spec().tools().constraint() != null;
+        }
+
+        private ObjectNode functionCall(ToolCalls.Call call, String status) {
+            ObjectNode item = Json.object();
+            item.put("type", "function_call");
+            item.put("id", "fc_" + call.id().substring("call_".length()));
+            item.put("call_id", call.id());
+            item.put("name", call.name());
+            item.put("arguments", "completed".equals(status) ? call.arguments() : "");
+            item.put("status", status);
+            return item;
         }
 
         @Override
@@ -307,6 +382,9 @@ final class ResponsesProtocol implements Protocol {
             created.set("response", response(null));
             ObjectNode progress = event("response.in_progress");
             progress.set("response", response(null));
+            if (forcedCall()) {
+                return List.of(created, progress);
+            }
             ObjectNode added = event("response.output_item.added");
             added.put("output_index", 0);
             added.set("item", item("in_progress", null));
@@ -320,7 +398,7 @@ final class ResponsesProtocol implements Protocol {
 
         @Override
         public List<Object> token(ChoiceOutput c, TokenEvent t) {
-            if (t.text().isEmpty()) {
+            if (t.text().isEmpty() || forcedCall()) {
                 return List.of();
             }
             ObjectNode d = event("response.output_text.delta");
@@ -334,6 +412,30 @@ final class ResponsesProtocol implements Protocol {
 
         @Override
         public List<Object> choiceEnd(ChoiceOutput c) {
+            List<ToolCalls.Call> calls = c.calls(reply.spec().tools());
+            if (forcedCall()) {
+                List<Object> out = new java.util.ArrayList<>();
+                for (int i = 0; calls != null && i < calls.size(); i++) {
+                    ToolCalls.Call call = calls.get(i);
+                    String itemId = "fc_" + call.id().substring("call_".length());
+                    ObjectNode added = event("response.output_item.added");
+                    added.put("output_index", i);
+                    added.set("item", functionCall(call, "in_progress"));
+                    ObjectNode delta = event("response.function_call_arguments.delta");
+                    delta.put("item_id", itemId);
+                    delta.put("output_index", i);
+                    delta.put("delta", call.arguments());
+                    ObjectNode argsDone = event("response.function_call_arguments.done");
+                    argsDone.put("item_id", itemId);
+                    argsDone.put("output_index", i);
+                    argsDone.put("arguments", call.arguments());
+                    ObjectNode itemDone = event("response.output_item.done");
+                    itemDone.put("output_index", i);
+                    itemDone.set("item", functionCall(call, "completed"));
+                    out.addAll(List.of(added, delta, argsDone, itemDone));
+                }
+                return out;
+            }
             String text = c.finish().text();
             ObjectNode done = event("response.output_text.done");
             done.put("item_id", messageId);

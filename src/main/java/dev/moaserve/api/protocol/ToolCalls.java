@@ -43,9 +43,11 @@ public record ToolCalls(Mode mode, Map<String, JsonNode> functions, String named
 
     /** {@code tools}, {@code tool_choice}, {@code parallel_tool_calls} of a chat request; null without tools. */
     static ToolCalls parse(JsonFields f) {
-        JsonNode tools = f.raw("tools");
-        JsonNode choice = f.raw("tool_choice");
-        boolean parallel = f.bool("parallel_tool_calls", true);
+        return of(f.raw("tools"), f.raw("tool_choice"), f.bool("parallel_tool_calls", true));
+    }
+
+    /** From chat's {@code tools} array, {@code tool_choice} and {@code parallel_tool_calls}; null without tools. */
+    static ToolCalls of(JsonNode tools, JsonNode choice, boolean parallel) {
         if (tools == null || tools.isArray() && tools.isEmpty()) {
             if (choice != null && !"none".equals(choice.asText(null))) {
                 throw ApiException.invalid("tool_choice", "'tool_choice' needs 'tools'");
@@ -173,6 +175,16 @@ public record ToolCalls(Mode mode, Map<String, JsonNode> functions, String named
 
     private static String newId() {
         return "call_" + UUID.randomUUID().toString().replace("-", "").substring(0, 24);
+    }
+
+    /** Calls as the template writes them into the conversation ({@code <tool_call>} blocks). */
+    static String render(List<Call> calls) {
+        StringBuilder sb = new StringBuilder();
+        for (Call c : calls) {
+            sb.append(OPEN).append("{\"name\": ").append(Json.write(c.name())).append(", \"arguments\": ")
+                    .append(c.arguments()).append('}').append(CLOSE);
+        }
+        return sb.toString();
     }
 
     /** An assistant message's {@code tool_calls} as the template writes them back into the conversation. */
