@@ -100,7 +100,9 @@ for _ in $(seq 1 600); do
 done
 [ $ready -eq 1 ] || { p logs moa-image-check 2>&1 | tail -30; fail "the container never became ready"; }
 ready_s=$(since "$t")
-p logs moa-image-check 2>&1 | grep -q 'ready on cpu' || fail "no 'ready on' line in the container's log"
+# (captured first: with pipefail, grep -q closing the pipe early would fail a long log's writer)
+logs=$(p logs moa-image-check 2>&1)
+grep -q 'ready on cpu' <<<"$logs" || fail "no 'ready on' line in the container's log"
 
 uid=$(p exec moa-image-check id -u)
 [ "$uid" = 10001 ] || fail "runs as uid $uid, not 10001"
@@ -115,7 +117,8 @@ stream=$(curl -sN "$url/v1/chat/completions" -H 'Content-Type: application/json'
   -d '{"messages":[{"role":"user","content":"Speak."}],"max_tokens":16,"stream":true}')
 [ "$(echo "$stream" | grep -c '^data: {')" -ge 2 ] && echo "$stream" | tail -3 | grep -q '^data: \[DONE\]' \
   || fail "stream: $stream"
-curl -s "$url/metrics" | grep -q '^moa_requests_total' || fail "/metrics has no moa_requests_total"
+metrics=$(curl -s "$url/metrics")
+grep -q '^moa_requests_total' <<<"$metrics" || fail "/metrics has no moa_requests_total"
 
 # SIGTERM (podman stop, as the kubelet does) while streams run: every stream ends with [DONE]
 streams=8
@@ -139,7 +142,7 @@ for i in $(seq 1 $streams); do tail -3 "$work/stream-$i.txt" | grep -q '^data: \
 # the log of a container that just exited can lag behind it: look a few times, then show it
 logged=0
 for _ in $(seq 1 10); do
-  p logs moa-image-check 2>&1 | grep -q 'drain' && { logged=1; break; }
+  grep -q 'drain' <<<"$(p logs moa-image-check 2>&1)" && { logged=1; break; }
   sleep 0.5
 done
 [ $logged -eq 1 ] || { p logs moa-image-check 2>&1 | tail -30; fail "no drain in the container's log (exit code $exit_code)"; }
