@@ -67,6 +67,8 @@ public final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--frozen", description = "instead: exact vs frozen-prefix decoding (moa.decode), and frozen with bfloat16 matmuls, at B = 1/8/32/64")
     boolean frozen;
+    @Option(names = "--engine", description = "instead: the engine (scheduler, sampling, emission) at a steady batch against the bare step, at --batches")
+    boolean engine;
     @Option(names = "--startup", description = "instead: start -> ready of the packaged app by JDK and AOT cache (needs --app)")
     boolean startup;
     @Option(names = "--app", paramLabel = "DIR", description = "startup: target/quarkus-app of a fast-jar build")
@@ -98,11 +100,11 @@ public final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (prefixCache) {
-            Djl.inferenceThread();
+            Djl.sideThread(); // the engine's loop computes (Djl#sideThread)
             return PrefixBench.run(out, quick);
         }
         if (structuredOutput) {
-            Djl.inferenceThread();
+            Djl.sideThread(); // the engine's loop computes (Djl#sideThread)
             return StructuredOutputBench.run(out, quick);
         }
         if (embeddings) {
@@ -116,6 +118,9 @@ public final class BenchCommand implements Callable<Integer> {
         if (frozen) {
             Djl.inferenceThread();
             return DecodeModeBench.run(out, quick);
+        }
+        if (engine) {
+            return EngineBench.run(out, batches, quick);
         }
         if (startup) {
             if (app == null) {

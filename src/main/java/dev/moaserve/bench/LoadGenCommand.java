@@ -233,6 +233,7 @@ public final class LoadGenCommand implements Callable<Integer> {
      */
     static double engineThroughput(int clients, int requests, int promptLen, int maxTokens, long seed) throws Exception {
         Random rnd = new Random(seed);
+        dev.moaserve.model.Djl.sideThread(); // the engine's loop is the thread that computes on every core
         try (var model = MoaModel.loadEmbedded();
              var engine = Engine.start(model, Engine.Config.of(Math.max(clients, 1), requests), EngineStats.NONE)) {
             var scheduler = engine.scheduler();

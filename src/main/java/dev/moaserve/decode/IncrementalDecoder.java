@@ -5,7 +5,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
-import ai.djl.pytorch.jni.JniUtils;
 import dev.moaserve.model.Djl;
 import dev.moaserve.model.ModelConfig;
 import dev.moaserve.model.MoaWeights;
@@ -57,8 +56,6 @@ public final class IncrementalDecoder implements AutoCloseable {
     private final StepStats stats = new StepStats();
     private final ScriptedStep script;
     private boolean closed;
-    private final int maxThreads;   // libtorch intra-op threads available
-    private int threads;            // intra-op threads in use now
 
     public IncrementalDecoder(MoaWeights weights) {
         this(weights, 8, Recompute.LAZY);
@@ -90,8 +87,6 @@ public final class IncrementalDecoder implements AutoCloseable {
         this.w = new DecodeWeights(weights, manager, half ? DataType.FLOAT16 : DataType.FLOAT32);
         this.pool = allocatePool(slots);
         this.script = loadScript();
-        this.maxThreads = Math.max(1, JniUtils.getNumThreads());
-        this.threads = maxThreads;
     }
 
     /** The running-state pool; an allocation failure (device out of memory) says what was asked for. */
@@ -121,14 +116,11 @@ public final class IncrementalDecoder implements AutoCloseable {
     /**
      * A step of a few rows is bound by operation dispatch: spreading its tiny kernels over
      * OpenMP threads costs more than it gains (measured: one stream 1.5–2× faster on one
-     * thread), while a batched step's matmuls gain from every core.
+     * thread), while a batched step's matmuls gain from every core the calling thread may use
+     * ({@link Djl#useIntraOpThreads}).
      */
-    private void useThreads(int newTokens) {
-        int want = newTokens < PARALLEL_FROM_TOKENS ? 1 : maxThreads;
-        if (want != threads) {
-            JniUtils.setNumThreads(want);
-            threads = want;
-        }
+    private static void useThreads(int newTokens) {
+        Djl.useIntraOpThreads(newTokens < PARALLEL_FROM_TOKENS ? 1 : Integer.MAX_VALUE);
     }
 
     /**
@@ -440,7 +432,7 @@ public final class IncrementalDecoder implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
-        useThreads(Integer.MAX_VALUE); // leave libtorch's thread setting as it was found
+        useThreads(Integer.MAX_VALUE); // leave the thread's intra-op setting as it was found
         script.close();
         manager.close();
     }

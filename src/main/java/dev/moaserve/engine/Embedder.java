@@ -122,22 +122,28 @@ public final class Embedder implements AutoCloseable {
 
     /**
      * Embeddings from an autoregressive model's full forward: one call of its decoder's step
-     * program per micro-batch ({@link IncrementalDecoder#hidden}), the decode state untouched.
+     * program per micro-batch ({@link IncrementalDecoder#hidden}), the decode state untouched. It
+     * computes beside the engine's loop, on one intra-op thread ({@link Djl#sideThread}).
      */
     public static Embedder of(IncrementalDecoder decoder, MoaWeights weights, Pooling pooling, Limits limits) {
-        return new Embedder(decoder::hidden, weights.manager(), weights.config().dim(), weights.config().seqLen(), pooling, limits);
+        return new Embedder(decoder::hidden, weights.manager(), weights.config().dim(), weights.config().seqLen(), pooling,
+                limits, true);
     }
 
-    /** Embeddings from an encoder: mean over the input's tokens, one call of its program per micro-batch ({@link ScriptedEncoder}). */
+    /**
+     * Embeddings from an encoder: mean over the input's tokens, one call of its program per
+     * micro-batch ({@link ScriptedEncoder}); the encoder's one compute thread, on every core.
+     */
     public static Embedder of(EncoderWeights weights, Limits limits) {
         ScriptedEncoder program = new ScriptedEncoder(weights);
         Embedder e = new Embedder(program::hidden, weights.manager(), weights.config().dim(), weights.config().seqLen(),
-                Pooling.MEAN, limits);
+                Pooling.MEAN, limits, false);
         e.owned = program;
         return e;
     }
 
-    private Embedder(Forward forward, NDManager manager, int dim, int contextLength, Pooling pooling, Limits limits) {
+    private Embedder(Forward forward, NDManager manager, int dim, int contextLength, Pooling pooling, Limits limits,
+                     boolean besideEngine) {
         this.forward = forward;
         this.manager = manager;
         this.dim = dim;
@@ -145,7 +151,12 @@ public final class Embedder implements AutoCloseable {
         this.limits = limits;
         this.batchTokens = Math.max(limits.batchTokens(), contextLength);
         this.arrivals = new LinkedBlockingQueue<>();
-        this.worker = new Thread(this::loop, "moa-embeddings");
+        this.worker = new Thread(() -> {
+            if (besideEngine) {
+                Djl.sideThread();
+            }
+            loop();
+        }, "moa-embeddings");
         this.worker.setDaemon(true);
         this.worker.start();
     }

@@ -83,6 +83,11 @@ public final class Engine implements AutoCloseable {
         loop.drain(graceNanos);
     }
 
+    /** Where the engine's loop spent its time so far (step program vs host work around it). */
+    public EngineLoop.Times loopTimes() {
+        return loop.times();
+    }
+
     /** Bytes of decode state one sequence holds: constant for the model, whatever its length. */
     public long bytesPerSequence() {
         return decoder.bytesPerSequence();

@@ -16,6 +16,10 @@ public final class EngineLoop implements AutoCloseable {
     private final StepRunner runner;
     private Thread thread;
     private boolean shutDown;
+    // time of the iterations that stepped, inside the step and around it (one writer: the loop)
+    private volatile long stepNanos;
+    private volatile long hostNanos;
+    private volatile long iterations;
 
     public EngineLoop(Scheduler scheduler) {
         this.scheduler = scheduler;
@@ -35,15 +39,41 @@ public final class EngineLoop implements AutoCloseable {
         return scheduler;
     }
 
+    /**
+     * Where the loop's time went: inside the step program, and the host work around it (schedule,
+     * plan, sampling's packing, emission), summed over the iterations that stepped. What an overlap
+     * of host work with the step (vLLM's async scheduling) could win is the host share.
+     */
+    public record Times(long iterations, long stepNanos, long hostNanos) {
+        public double hostShare() {
+            return hostNanos / (double) Math.max(1, stepNanos + hostNanos);
+        }
+
+        public Times since(Times earlier) {
+            return new Times(iterations - earlier.iterations, stepNanos - earlier.stepNanos, hostNanos - earlier.hostNanos);
+        }
+    }
+
+    public Times times() {
+        return new Times(iterations, stepNanos, hostNanos);
+    }
+
     /** One iteration: schedule, step, apply. False when there was nothing to step. */
     public boolean runOnce() {
         Scheduler.Step step;
         try {
-            step = scheduler.schedule(System.nanoTime());
+            long t0 = System.nanoTime();
+            step = scheduler.schedule(t0);
             if (step == null) {
                 return false;
             }
-            scheduler.apply(step, runner.step(step.states(), step.chunks(), step.samplers(), step.rows()));
+            long t1 = System.nanoTime();
+            Sampler.Choice[] results = runner.step(step.states(), step.chunks(), step.samplers(), step.rows());
+            long t2 = System.nanoTime();
+            scheduler.apply(step, results);
+            stepNanos += t2 - t1;
+            hostNanos += System.nanoTime() - t2 + t1 - t0;
+            iterations++;
         } catch (RuntimeException | Error e) {
             LOG.error("decode step failed", e);
             scheduler.fail(e);

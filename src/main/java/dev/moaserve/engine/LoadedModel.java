@@ -123,6 +123,8 @@ public sealed interface LoadedModel permits LoadedModel.Generator, LoadedModel.E
         Logger log = Logger.getLogger(LoadedModel.class);
         long t0 = System.nanoTime();
         dev.moaserve.model.Djl.engine(); // libtorch init (and first-start extraction) is not model loading
+        // the loading thread is not the one that computes: the engine's loop (or an encoder's embedding loop) is
+        dev.moaserve.model.Djl.sideThread();
         long t1 = System.nanoTime();
         Device device = spec.device();
         String where = spec.path().orElse(null);
