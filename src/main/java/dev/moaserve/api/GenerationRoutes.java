@@ -22,6 +22,7 @@ import dev.moaserve.engine.constraint.TokenConstraint;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.operators.multi.processors.UnicastProcessor;
 import io.vertx.core.Context;
+import io.vertx.core.http.HttpServerResponse;
 import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
@@ -35,6 +36,7 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
 
 /**
  * The generation endpoints: OpenAI {@code /v1/completions}, {@code /v1/chat/completions} and TGI
@@ -57,7 +59,11 @@ public class GenerationRoutes {
     @Inject
     io.opentelemetry.api.trace.Tracer tracer;
 
+    /** Where the request's arrival time is kept on its context: off-loop work for it ends by it. */
+    private static final String ARRIVAL = "moa.arrival";
+
     void handle(RoutingContext rc, Protocol protocol, boolean stream) {
+        rc.put(ARRIVAL, System.nanoTime());
         try {
             if (!service.ready()) {
                 rc.response().putHeader("Retry-After", "1"); // loading, or draining: try again (elsewhere)
@@ -95,7 +101,7 @@ public class GenerationRoutes {
     private void scoreThenGo(RoutingContext rc, Protocol protocol, GenerationSpec spec) {
         CompletableFuture<PromptScorer.Scores> scores;
         try {
-            scores = service.scorer().score(spec.prompt(), spec.params().logprobs());
+            scores = service.scorer().score(spec.prompt(), spec.params().logprobs(), abandoned(rc));
         } catch (RejectedExecutionException e) {
             throw new ApiException(429, "rate_limit_exceeded", "too many prompts are being scored; retry later", null,
                     "rate_limit_exceeded");
@@ -107,7 +113,9 @@ public class GenerationRoutes {
                     return;
                 }
                 if (failure != null) {
-                    throw new ApiException(500, "server_error", "the prompt could not be scored: " + rootMessage(failure), null, null);
+                    throw abandoned(rc).getAsBoolean()
+                            ? new ApiException(504, "server_error", "request timed out while its prompt was scored", null, "timeout")
+                            : new ApiException(500, "server_error", "the prompt could not be scored: " + rootMessage(failure), null, null);
                 }
                 GenerationSpec scored = spec.scored(s);
                 if (scored.params().maxTokens() == 0) {
@@ -186,15 +194,27 @@ public class GenerationRoutes {
         }));
     }
 
+    /**
+     * The request's client has left, or {@code moa.request-timeout} has passed since it arrived:
+     * off-loop work for it (prompt scoring, routing) is skipped, or stops, when this says so.
+     */
+    private BooleanSupplier abandoned(RoutingContext rc) {
+        long timeout = service.requestTimeoutNanos();
+        Long arrival = rc.get(ARRIVAL);
+        long deadline = timeout > 0 ? (arrival == null ? System.nanoTime() : arrival) + timeout : 0;
+        HttpServerResponse response = rc.response();
+        return () -> response.closed() || deadline != 0 && System.nanoTime() - deadline > 0;
+    }
+
     /** The routing object of prompt + generated tokens, from {@code spec.routingStart()} on. */
-    private CompletableFuture<ObjectNode> routing(GenerationSpec spec, List<Long> generated) {
+    private CompletableFuture<ObjectNode> routing(GenerationSpec spec, List<Long> generated, BooleanSupplier abandoned) {
         long[] ids = new long[spec.prompt().length + generated.size()];
         System.arraycopy(spec.prompt(), 0, ids, 0, spec.prompt().length);
         for (int i = 0; i < generated.size(); i++) {
             ids[spec.prompt().length + i] = generated.get(i);
         }
         try {
-            return service.routing().trace(ids).thenApply(t -> RoutingJson.of(t, spec.routingStart()));
+            return service.routing().trace(ids, abandoned).thenApply(t -> RoutingJson.of(t, spec.routingStart()));
         } catch (RejectedExecutionException e) {
             return CompletableFuture.failedFuture(new IllegalStateException("too many routing requests are waiting"));
         }
@@ -212,6 +232,7 @@ public class GenerationRoutes {
         UnicastProcessor<ResponseWriter.Event> events = UnicastProcessor.create();
         int n = spec.n();
         AtomicInteger open = new AtomicInteger(n);
+        BooleanSupplier abandoned = abandoned(rc);
         List<GenerationRequest> requests = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             int index = i;
@@ -232,7 +253,7 @@ public class GenerationRoutes {
                         return;
                     }
                     // the routing of the whole text, computed off the engine's loop; the choice ends with it
-                    routing(spec, generated).whenComplete((routing, failure) -> done(finish, routing != null ? routing
+                    routing(spec, generated, abandoned).whenComplete((routing, failure) -> done(finish, routing != null ? routing
                             : Json.object().put("error", "the routing could not be computed: " + rootMessage(failure))));
                 }
 

@@ -158,6 +158,11 @@ public class ModelService implements ServedModel {
     }
 
     /** Prompt log-probabilities (echo with logprobs). */
+    /** moa.request-timeout in nanoseconds (0: none). */
+    public long requestTimeoutNanos() {
+        return config.requestTimeout().toNanos();
+    }
+
     public dev.moaserve.engine.PromptScorer scorer() {
         return generator().scorer();
     }

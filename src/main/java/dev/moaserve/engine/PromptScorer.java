@@ -8,7 +8,9 @@ import dev.moaserve.model.Numerics;
 
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.function.BooleanSupplier;
 
 /**
  * Prompt log-probabilities ({@code echo} with {@code logprobs}) under the model's generation
@@ -36,12 +38,16 @@ public final class PromptScorer implements AutoCloseable {
         this.worker = new OffLoopWorker("moa-prompt-scorer", maxQueue);
     }
 
-    /** The scores of {@code ids} with {@code top} alternatives per position; {@link RejectedExecutionException} when full. */
-    public CompletableFuture<Scores> score(long[] ids, int top) {
-        return worker.submit(() -> run(ids, top));
+    /**
+     * The scores of {@code ids} with {@code top} alternatives per position; {@link
+     * RejectedExecutionException} when full. Once {@code abandoned} says so (the client left, its
+     * time ran out), the prompt is not started, or stops at its next token, with {@link CancellationException}.
+     */
+    public CompletableFuture<Scores> score(long[] ids, int top, BooleanSupplier abandoned) {
+        return worker.submit(() -> run(ids, top, abandoned), abandoned);
     }
 
-    private Scores run(long[] ids, int top) {
+    private Scores run(long[] ids, int top, BooleanSupplier abandoned) {
         if (decoder == null) {
             decoder = new IncrementalDecoder(weights, 1, IncrementalDecoder.Recompute.LAZY, dtype);
         }
@@ -55,6 +61,9 @@ public final class PromptScorer implements AutoCloseable {
         topLogprobs[0] = new double[0];
         try (DecodeState s = decoder.newState()) {
             for (int t = 0; t + 1 < n; t++) {
+                if (abandoned.getAsBoolean()) {
+                    throw new CancellationException("abandoned after " + t + " of " + n + " tokens");
+                }
                 float[] logits = decoder.decode(List.of(s), new long[] {ids[t]})[0];
                 double[] lp = Numerics.logSoftmax(logits, v);
                 logprobs[t + 1] = lp[(int) ids[t + 1]];

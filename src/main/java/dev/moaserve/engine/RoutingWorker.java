@@ -5,6 +5,7 @@ import dev.moaserve.model.RoutingTrace;
 
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.function.BooleanSupplier;
 
 /**
  * Computes the routing of finished texts ({@code return_routing}) off the engine's loop: the
@@ -19,9 +20,12 @@ public final class RoutingWorker implements AutoCloseable {
         this.worker = new OffLoopWorker("moa-routing", maxQueue);
     }
 
-    /** The routing of {@code ids}; fails with {@link RejectedExecutionException} when the queue is full. */
-    public CompletableFuture<RoutingTrace> trace(long[] ids) {
-        return worker.submit(() -> RoutingTrace.of(weights, ids));
+    /**
+     * The routing of {@code ids}, skipped if {@code abandoned} says so when its turn comes; fails
+     * with {@link RejectedExecutionException} when the queue is full.
+     */
+    public CompletableFuture<RoutingTrace> trace(long[] ids, BooleanSupplier abandoned) {
+        return worker.submit(() -> RoutingTrace.of(weights, ids), abandoned);
     }
 
     @Override
