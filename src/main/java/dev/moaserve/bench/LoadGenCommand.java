@@ -15,18 +15,10 @@ import dev.moaserve.model.MoaModel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-import java.io.BufferedReader;
-import java.io.InputStream;
-import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -188,7 +180,7 @@ public final class LoadGenCommand implements Callable<Integer> {
 
     public static ObjectNode run(String url, int clients, int requests, int promptLen, int maxTokens, long seed,
                                  String model) throws Exception {
-        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
+        URI completions = URI.create(url + "/v1/completions");
         Random rnd = new Random(seed);
         List<String> bodies = new ArrayList<>();
         for (int i = 0; i < requests; i++) {
@@ -214,7 +206,7 @@ public final class LoadGenCommand implements Callable<Integer> {
             futures.add(pool.submit(() -> {
                 int i;
                 while ((i = next.getAndIncrement()) < requests) {
-                    samples.add(one(http, url + "/v1/completions", bodies.get(i)));
+                    samples.add(one(completions, bodies.get(i)));
                 }
             }));
         }
@@ -277,54 +269,58 @@ public final class LoadGenCommand implements Callable<Integer> {
         return p.toString();
     }
 
-    private static Sample one(HttpClient http, String url, String body) {
+    private static Sample one(URI url, String body) {
         long start = System.nanoTime();
+        int[] tokens = {0}; // text chunks; the server's usage count is what is reported
+        int[] usage = {-1};
+        double[] ttft = {0};
+        long[] last = {0};
+        String[] error = {null};
+        List<Double> itl = new ArrayList<>();
         try {
-            HttpRequest req = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofMinutes(10))
-                    .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build();
-            HttpResponse<InputStream> r = http.send(req, HttpResponse.BodyHandlers.ofInputStream());
-            if (r.statusCode() != 200) {
-                String msg = new String(r.body().readAllBytes(), StandardCharsets.UTF_8);
-                return new Sample(false, "HTTP " + r.statusCode() + ": " + msg, 0, 0, 0, List.of());
-            }
-            int tokens = 0; // text chunks; the server's usage count is what is reported
-            int usage = -1;
-            double ttft = 0;
-            long last = 0;
-            List<Double> itl = new ArrayList<>();
-            try (BufferedReader in = new BufferedReader(new InputStreamReader(r.body(), StandardCharsets.UTF_8))) {
-                String line;
-                while ((line = in.readLine()) != null) {
-                    if (!line.startsWith("data:")) {
-                        continue;
-                    }
-                    String data = line.substring(5).trim();
-                    if (data.equals("[DONE]")) {
-                        break;
-                    }
+            LoopbackSse.Response r = LoopbackSse.post(url, body, line -> {
+                if (!line.startsWith("data:")) {
+                    return true;
+                }
+                String data = line.substring(5).trim();
+                if (data.equals("[DONE]")) {
+                    return false;
+                }
+                try {
                     // parse a chunk only when it carries an error or the usage: per token, a substring test
                     if (data.contains("\"error\"")) {
                         JsonNode chunk = JSON.readTree(data);
                         if (chunk.has("error")) {
-                            return new Sample(false, chunk.get("error").path("message").asText(), tokens, ttft, 0, itl);
+                            error[0] = chunk.get("error").path("message").asText();
+                            return false;
                         }
                     }
                     if (data.contains("\"usage\":{")) {
-                        usage = JSON.readTree(data).get("usage").path("completion_tokens").asInt(-1);
+                        usage[0] = JSON.readTree(data).get("usage").path("completion_tokens").asInt(-1);
                     }
-                    if (hasText(data)) {
-                        long now = System.nanoTime();
-                        if (tokens == 0) {
-                            ttft = (now - start) / 1e9;
-                        } else {
-                            itl.add((now - last) / 1e9); // between chunks (a held-back stop-string tail can merge tokens)
-                        }
-                        last = now;
-                        tokens++;
-                    }
+                } catch (java.io.IOException e) {
+                    error[0] = "unreadable chunk: " + e.getMessage();
+                    return false;
                 }
+                if (hasText(data)) {
+                    long now = System.nanoTime();
+                    if (tokens[0] == 0) {
+                        ttft[0] = (now - start) / 1e9;
+                    } else {
+                        itl.add((now - last[0]) / 1e9); // between chunks (a held-back stop-string tail can merge tokens)
+                    }
+                    last[0] = now;
+                    tokens[0]++;
+                }
+                return true;
+            });
+            if (r.status() != 200) {
+                return new Sample(false, "HTTP " + r.status() + ": " + r.errorBody(), 0, 0, 0, List.of());
             }
-            return new Sample(true, null, usage >= 0 ? usage : tokens, ttft, (System.nanoTime() - start) / 1e9, itl);
+            if (error[0] != null) {
+                return new Sample(false, error[0], tokens[0], ttft[0], 0, itl);
+            }
+            return new Sample(true, null, usage[0] >= 0 ? usage[0] : tokens[0], ttft[0], (System.nanoTime() - start) / 1e9, itl);
         } catch (Exception e) {
             return new Sample(false, e.toString(), 0, 0, 0, List.of());
         }

@@ -42,4 +42,33 @@ class LoadGenSmokeTest {
             assertTrue(r.get(k).get("p99").asDouble() >= r.get(k).get("p50").asDouble(), k);
         }
     }
+
+    @Test
+    void itsClientReadsStreamsAndErrorsAsTheServerSendsThem() throws Exception {
+        java.net.URI url = java.net.URI.create("http://localhost:" + port + "/v1/completions");
+        java.util.List<String> data = new java.util.ArrayList<>();
+        var ok = LoopbackSse.post(url, "{\"prompt\": \"ROMEO:\", \"max_tokens\": 5, \"temperature\": 0, \"stream\": true}", line -> {
+            if (line.startsWith("data:")) {
+                data.add(line.substring(5).trim());
+            }
+            return true;
+        });
+        assertEquals(200, ok.status());
+        assertEquals("[DONE]", data.get(data.size() - 1), data.toString());
+        StringBuilder text = new StringBuilder();
+        for (String d : data.subList(0, data.size() - 1)) {
+            text.append(Json.MAPPER.readTree(d).at("/choices/0/text").asText());
+        }
+        // the same text as the server answers without streaming (chunked and length-delimited bodies both read)
+        StringBuilder whole = new StringBuilder();
+        var plain = LoopbackSse.post(url, "{\"prompt\": \"ROMEO:\", \"max_tokens\": 5, \"temperature\": 0}", line -> {
+            whole.append(line);
+            return true;
+        });
+        assertEquals(200, plain.status());
+        assertEquals(Json.MAPPER.readTree(whole.toString()).at("/choices/0/text").asText(), text.toString());
+        var bad = LoopbackSse.post(url, "{\"prompt\": 3}", line -> true);
+        assertEquals(400, bad.status());
+        assertTrue(bad.errorBody().contains("\"error\""), bad.errorBody());
+    }
 }
