@@ -42,6 +42,9 @@ public class AuthFilter {
     @Inject
     ServingConfig config;
 
+    @Inject
+    ModelService service;
+
     private ApiKeys keys;
 
     /** Builds the key set at startup, so a missing or empty key file stops the server before it listens. */
@@ -53,7 +56,8 @@ public class AuthFilter {
 
     @RouteFilter(100)
     void check(RoutingContext rc) {
-        if (!keys.enabled() || isOpen(rc.request().method(), rc.request().path())) {
+        if (!keys.enabled() || isOpen(rc.request().method(), rc.request().path())
+                || service.isWarmUp(rc.request().getHeader(HttpWarmUp.HEADER))) {
             rc.next();
             return;
         }

@@ -65,7 +65,7 @@ public class GenerationRoutes {
     void handle(RoutingContext rc, Protocol protocol, boolean stream) {
         rc.put(ARRIVAL, System.nanoTime());
         try {
-            if (!service.ready()) {
+            if (!service.admits(rc.request().getHeader(HttpWarmUp.HEADER))) {
                 rc.response().putHeader("Retry-After", "1"); // loading, or draining: try again (elsewhere)
                 throw new ApiException(503, "server_error", service.notReadyReason(), null, "unavailable");
             }

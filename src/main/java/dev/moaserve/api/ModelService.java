@@ -39,6 +39,9 @@ public class ModelService implements ServedModel {
     private volatile LoadedModel loaded;
     private volatile boolean draining;
     private volatile boolean ready;
+    private volatile boolean warming;
+    /** Known only to this process's own warm-up requests. */
+    private final String warmUpKey = java.util.UUID.randomUUID().toString();
     private volatile String failure;
     private final long created = System.currentTimeMillis() / 1000;
     private volatile DecodeMode decodeDefault = DecodeMode.EXACT;
@@ -87,7 +90,32 @@ public class ModelService implements ServedModel {
             throw new IllegalStateException(e.getMessage() + "; lower moa.max-batch-size (now " + config.maxBatchSize() + ")", e);
         }
         metrics.bind(loaded);
+        if (loaded instanceof LoadedModel.Generator && config.warmUpRequests() > 0 && config.loadInBackground()
+                && io.quarkus.runtime.ImageMode.current() == io.quarkus.runtime.ImageMode.JVM) {
+            warming = true;
+            try {
+                HttpWarmUp.run(HttpWarmUp.loopbackUri(), warmUpKey, config.warmUpRequests());
+            } finally {
+                warming = false;
+            }
+        }
         ready = true;
+    }
+
+    /** The server is sending itself its warm-up requests: only they are admitted, and their request lines go to DEBUG. */
+    boolean warming() {
+        return warming;
+    }
+
+    /** A request carrying this process's warm-up key, while it warms up ({@link HttpWarmUp}). */
+    boolean isWarmUp(String header) {
+        return warming && header != null && java.security.MessageDigest.isEqual(
+                header.getBytes(java.nio.charset.StandardCharsets.UTF_8), warmUpKey.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+
+    /** Generation may start for a request with this warm-up header (null for a client's): ready, or warming up and its own. */
+    public boolean admits(String warmUpHeader) {
+        return ready() || isWarmUp(warmUpHeader) && loaded != null;
     }
 
     /**
@@ -128,6 +156,7 @@ public class ModelService implements ServedModel {
             return "the server is shutting down";
         }
         return failure != null ? "the model failed to load: " + failure
+                : warming ? "the model is loaded and still warming up; retry when /q/health/ready is UP"
                 : "the model is still loading; retry when /q/health/ready is UP";
     }
 
@@ -157,12 +186,12 @@ public class ModelService implements ServedModel {
         return g == null ? null : g.model();
     }
 
-    /** Prompt log-probabilities (echo with logprobs). */
     /** moa.request-timeout in nanoseconds (0: none). */
     public long requestTimeoutNanos() {
         return config.requestTimeout().toNanos();
     }
 
+    /** Prompt log-probabilities (echo with logprobs). */
     public dev.moaserve.engine.PromptScorer scorer() {
         return generator().scorer();
     }

@@ -186,7 +186,7 @@ final class ResponseWriter {
         String outcome = ended != null ? ended.reason().label() : outs.size() == 1 ? f.reason().label() : "n=" + outs.size();
         int cached = outs.get(0).finish() == null ? 0 : outs.get(0).finish().cachedTokens();
         double ttftMs = first == 0 ? -1.0 : (first - startNanos) / 1e6;
-        RequestLog.LOG.infof("request %s %s prompt_tokens=%d cached_tokens=%d generated_tokens=%d ttft_ms=%.1f total_ms=%.1f outcome=%s%s%s",
+        RequestLog.LOG.logf(service.warming() ? org.jboss.logging.Logger.Level.DEBUG : org.jboss.logging.Logger.Level.INFO, "request %s %s prompt_tokens=%d cached_tokens=%d generated_tokens=%d ttft_ms=%.1f total_ms=%.1f outcome=%s%s%s",
                 id, protocol.name(), f.promptTokens(), cached,
                 generated, ttftMs, (now - startNanos) / 1e6,
                 outcome, spec.decode() == DecodeMode.EXACT ? "" : " decode=" + spec.decode().label(),

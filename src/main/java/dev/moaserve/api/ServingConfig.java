@@ -89,6 +89,14 @@ public interface ServingConfig {
     @WithDefault("256M")
     io.quarkus.runtime.configuration.MemorySize prefixCacheBytes();
 
+    /**
+     * Streamed requests the server sends itself over loopback after loading, before it reports
+     * ready, so the JIT has compiled the HTTP path and the engine's Java code before the first
+     * client (0 = off; skipped in a native image and when the model loads in the foreground).
+     */
+    @WithDefault("64")
+    int warmUpRequests();
+
     /** Most requests waiting for a slot; beyond it requests get 429. */
     @WithDefault("256")
     int maxQueue();

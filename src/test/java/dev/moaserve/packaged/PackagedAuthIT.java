@@ -44,6 +44,8 @@ class PackagedAuthIT {
             assertTrue(ok.body().contains("generated_text"), ok.body());
             assertEquals(200, app.send("GET", "/q/metrics", null, "Authorization", "Bearer it-key-1").statusCode());
             assertTrue(!app.output().contains("it-key-1"), "the key is never logged");
+            // its own warm-up requests passed without a client key (they carry the process's warm-up key)
+            assertTrue(app.output().contains("warm-up: 64 requests over loopback (0 failed)"), app.output());
 
             Files.writeString(keys, "it-key-2\n");
             Files.setLastModifiedTime(keys, FileTime.fromMillis(System.currentTimeMillis() + 2_000));
