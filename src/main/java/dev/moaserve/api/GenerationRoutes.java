@@ -100,8 +100,9 @@ public class GenerationRoutes {
      */
     private void scoreThenGo(RoutingContext rc, Protocol protocol, GenerationSpec spec) {
         CompletableFuture<PromptScorer.Scores> scores;
+        BooleanSupplier abandoned = abandoned(rc);
         try {
-            scores = service.scorer().score(spec.prompt(), spec.params().logprobs(), abandoned(rc));
+            scores = service.scorer().score(spec.prompt(), spec.params().logprobs(), abandoned);
         } catch (RejectedExecutionException e) {
             throw new ApiException(429, "rate_limit_exceeded", "too many prompts are being scored; retry later", null,
                     "rate_limit_exceeded");
@@ -113,7 +114,7 @@ public class GenerationRoutes {
                     return;
                 }
                 if (failure != null) {
-                    throw abandoned(rc).getAsBoolean()
+                    throw abandoned.getAsBoolean()
                             ? new ApiException(504, "server_error", "request timed out while its prompt was scored", null, "timeout")
                             : new ApiException(500, "server_error", "the prompt could not be scored: " + rootMessage(failure), null, null);
                 }

@@ -48,10 +48,6 @@ public final class EngineLoop implements AutoCloseable {
         public double hostShare() {
             return hostNanos / (double) Math.max(1, stepNanos + hostNanos);
         }
-
-        public Times since(Times earlier) {
-            return new Times(iterations - earlier.iterations, stepNanos - earlier.stepNanos, hostNanos - earlier.hostNanos);
-        }
     }
 
     public Times times() {
