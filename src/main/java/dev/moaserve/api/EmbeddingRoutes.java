@@ -70,7 +70,7 @@ public class EmbeddingRoutes {
                 rc.response().putHeader("Retry-After", "1");
                 throw new ApiException(503, "server_error", service.notReadyReason(), null, "unavailable");
             }
-            Embedder embedder = service.embedder();
+            Embedder embedder = service.loaded().embedder();
             List<long[]> inputs;
             String format = "float";
             int priority = 0;

@@ -41,6 +41,8 @@ public class EngineMetrics implements EngineStats {
     private List<Timer> e2e;
     private List<Counter> promptTokens;
     private List<Counter> generatedTokens;
+    /** Requests are counted from {@link #bind} on: the server's own warm-up requests come before it. */
+    private volatile boolean counting;
 
     /** Gauges and counters that read the loaded model's engine, embedder and constraints. */
     void bind(LoadedModel model) {
@@ -53,6 +55,7 @@ public class EngineMetrics implements EngineStats {
                         "dtype", model.dtype().name().toLowerCase(java.util.Locale.ROOT))
                 .description("the served model, the device it runs on and its matmul precision (always 1)").register(registry);
         timers();
+        counting = true;
     }
 
     /** The scheduler's and structured output's gauges (a generating model only). */
@@ -64,22 +67,22 @@ public class EngineMetrics implements EngineStats {
         Gauge.builder("moa.state.bytes", scheduler, Scheduler::stateBytes)
                 .description("decode-state bytes held by running sequences").baseUnit("bytes").register(registry);
         PrefixCache cache = scheduler.prefixCache();
-        FunctionCounter.builder("moa.prefix.cache.queries", cache, PrefixCache::queries)
+        FunctionCounter.builder("moa.prefix.cache.queries", cache, since(cache, PrefixCache::queries))
                 .description("prompts looked up in the prefix-state cache").register(registry);
-        FunctionCounter.builder("moa.prefix.cache.hits", cache, PrefixCache::hits)
+        FunctionCounter.builder("moa.prefix.cache.hits", cache, since(cache, PrefixCache::hits))
                 .description("prompts that started from a cached prefix state").register(registry);
-        FunctionCounter.builder("moa.prefix.cache.hit.tokens", cache, PrefixCache::hitTokens)
+        FunctionCounter.builder("moa.prefix.cache.hit.tokens", cache, since(cache, PrefixCache::hitTokens))
                 .description("prompt tokens not computed thanks to the prefix-state cache").register(registry);
         Gauge.builder("moa.prefix.cache.bytes", cache, PrefixCache::bytes)
                 .description("decode-state bytes held by prefix-cache snapshots").baseUnit("bytes").register(registry);
         Gauge.builder("moa.state.pool.usage", scheduler, Scheduler::stateUsage)
                 .description("share of the decode-state pool held by running sequences (0-1)").register(registry);
         bindVllmNames(name, scheduler);
-        FunctionCounter.builder("moa.structured.output.compiles", constraints, Constraints::misses)
+        FunctionCounter.builder("moa.structured.output.compiles", constraints, since(constraints, Constraints::misses))
                 .description("structured-output constraints compiled (cache misses)").register(registry);
-        FunctionCounter.builder("moa.structured.output.cache.hits", constraints, Constraints::hits)
+        FunctionCounter.builder("moa.structured.output.cache.hits", constraints, since(constraints, Constraints::hits))
                 .description("structured-output requests whose constraint was already compiled").register(registry);
-        FunctionCounter.builder("moa.structured.output.compile.seconds", constraints, Constraints::compileSeconds)
+        FunctionCounter.builder("moa.structured.output.compile.seconds", constraints, since(constraints, Constraints::compileSeconds))
                 .description("time spent compiling structured-output constraints").baseUnit("seconds").register(registry);
     }
 
@@ -97,6 +100,12 @@ public class EngineMetrics implements EngineStats {
         generatedTokens = List.of(Counter.builder("moa.generated.tokens").description("tokens generated").register(registry),
                 Counter.builder(VLLM + "generation_tokens").description("generation tokens processed (vLLM's name)")
                         .register(registry));
+    }
+
+    /** A counter's value from now on (what the server's own warm-up counted is left out). */
+    private static <T> java.util.function.ToDoubleFunction<T> since(T source, java.util.function.ToDoubleFunction<T> total) {
+        double base = total.applyAsDouble(source);
+        return s -> total.applyAsDouble(s) - base;
     }
 
     /** vLLM's prefix; Prometheus allows ':' in names (recording-rule style), which vLLM uses. */
@@ -119,8 +128,16 @@ public class EngineMetrics implements EngineStats {
 
     /** Counts a request by outcome: ok, stop, length, cancelled, error, rejected. */
     public void outcome(String outcome) {
+        if (!counting) {
+            return;
+        }
         Counter.builder("moa.requests").tag("outcome", outcome).description("finished requests by outcome")
                 .register(registry).increment();
+    }
+
+    @Override
+    public void ended(String outcome) {
+        outcome(outcome);
     }
 
     @Override

@@ -29,6 +29,33 @@ final class HttpWarmUp {
 
     private HttpWarmUp() {}
 
+    /** Who may pass while the server warms up: only requests that carry this process's key. */
+    static final class Gate {
+        /** Known only to this process's own warm-up requests. */
+        private final String key = java.util.UUID.randomUUID().toString();
+        private volatile boolean warming;
+
+        /** Sends {@code requests} warm-up requests to this server and returns when they are done. */
+        void run(int requests) {
+            warming = true;
+            try {
+                HttpWarmUp.run(loopbackUri(), key, requests);
+            } finally {
+                warming = false;
+            }
+        }
+
+        boolean warming() {
+            return warming;
+        }
+
+        /** A request carrying this process's key ({@link #HEADER}), while it warms up. */
+        boolean admits(String header) {
+            return warming && header != null && java.security.MessageDigest.isEqual(
+                    header.getBytes(java.nio.charset.StandardCharsets.UTF_8), key.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        }
+    }
+
     /** This server's own address: its HTTP port on loopback (or on the one interface it binds). */
     static URI loopbackUri() {
         var config = ConfigProvider.getConfig();

@@ -29,7 +29,7 @@ public class ModelInfoRoutes {
     /** Runs a handler and answers its JSON, or its error in OpenAI's shape. */
     void answer(RoutingContext rc, Supplier<? extends JsonNode> handler) {
         try {
-            if (!service.loaded()) {
+            if (service.loaded() == null) {
                 rc.response().putHeader("Retry-After", "1");
                 throw new ApiException(503, "server_error", service.notReadyReason(), null, "unavailable");
             }
@@ -53,15 +53,6 @@ public class ModelInfoRoutes {
                     "model_not_found");
         }
         return model();
-    }
-
-    /** GET /v1/responses/{id}: a stored response (store: true), as it was answered. */
-    ObjectNode storedResponse(String id) {
-        var stored = dev.moaserve.api.protocol.Protocol.RESPONSES_STORE.get(id);
-        if (stored == null) {
-            throw new ApiException(404, "invalid_request_error", "Response with id '" + id + "' not found.", null, "not_found");
-        }
-        return stored.response();
     }
 
     private ObjectNode model() {

@@ -33,11 +33,12 @@ public class ReadinessCheck implements HealthCheck {
             LOG.infof("readiness %s%s", up ? "UP" : "DOWN", up ? "" : ": " + service.notReadyReason());
         }
         var b = HealthCheckResponse.named("model").status(up);
-        if (service.loaded()) {
+        if (service.loaded() != null) {
             b.withData("model", service.name());
         }
-        if (service.scheduler() != null) {
-            b.withData("running", service.scheduler().runningCount()).withData("waiting", service.scheduler().waitingCount());
+        if (service.generator() != null) {
+            var scheduler = service.generator().scheduler();
+            b.withData("running", scheduler.runningCount()).withData("waiting", scheduler.waitingCount());
         }
         return b.build();
     }

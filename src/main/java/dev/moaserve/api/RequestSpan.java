@@ -26,6 +26,8 @@ final class RequestSpan {
     static final AttributeKey<Double> TTFT_MS = AttributeKey.doubleKey("moa.ttft_ms");
     static final AttributeKey<String> OUTCOME = AttributeKey.stringKey("moa.outcome");
     static final AttributeKey<String> API = AttributeKey.stringKey("moa.api");
+    /** The response's x-request-id: the client's own, or the response id. */
+    static final AttributeKey<String> REQUEST_ID = AttributeKey.stringKey("moa.request_id");
 
     private final Span span;
 
@@ -33,12 +35,14 @@ final class RequestSpan {
         this.span = span;
     }
 
-    /** Starts the span as a child of the current context (the HTTP server span). */
-    static RequestSpan start(Tracer tracer, String api, boolean chat, String model, String id) {
-        String operation = chat ? "chat" : "text_completion";
+    /**
+     * Starts the span as a child of the current context (the HTTP server span), named for its
+     * GenAI operation ({@code chat}, {@code text_completion}) and model, as the conventions name it.
+     */
+    static RequestSpan start(Tracer tracer, String operation, String api, String model, String id, String requestId) {
         Span span = tracer.spanBuilder(operation + " " + model).setSpanKind(SpanKind.INTERNAL)
                 .setAttribute(OPERATION, operation).setAttribute(REQUEST_MODEL, model).setAttribute(API, api)
-                .setAttribute(RESPONSE_ID, id).startSpan();
+                .setAttribute(RESPONSE_ID, id).setAttribute(REQUEST_ID, requestId).startSpan();
         return new RequestSpan(span);
     }
 

@@ -8,59 +8,71 @@ import dev.moaserve.api.protocol.Json;
 import dev.moaserve.api.protocol.Protocol;
 import dev.moaserve.api.protocol.Renderer;
 import dev.moaserve.api.protocol.Reply;
+import dev.moaserve.api.protocol.RoutingJson;
+import dev.moaserve.api.protocol.ServedModel;
 import dev.moaserve.api.protocol.TokenEvent;
 import dev.moaserve.engine.FinishReason;
-import dev.moaserve.engine.GenerationRequest;
+import dev.moaserve.engine.RequestFailure;
+import dev.moaserve.engine.RequestHandle;
+import dev.moaserve.engine.RequestState;
+import dev.moaserve.engine.Sampler;
 import dev.moaserve.engine.TokenListener;
 import dev.moaserve.model.DecodeMode;
+import dev.moaserve.model.RoutingTrace;
 import io.vertx.core.http.HttpServerResponse;
+import org.jboss.logging.Logger;
 
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Writes one request's answer as its events arrive: an SSE stream or one JSON body, in the
- * format its protocol's {@link Renderer} gives; ends it on an error or a disconnect, and writes
- * the request's log line and span when it ends.
+ * Writes one request's answer from the engine's events (on the request's Vert.x context): an SSE
+ * stream or one JSON body, in the format its protocol's {@link Renderer} gives; an engine failure
+ * becomes its API's error (a status before the stream starts, an error event after); writes the
+ * request's log line and span when it ends.
  */
 final class ResponseWriter {
     /** Says which decode mode produced a response ("exact" or "frozen"), so approximate output is never mistaken for exact. */
     static final String DECODE_HEADER = "X-Moa-Decode";
-    /** The request log keeps GenerationRoutes' category, which operators filter on. */
 
-    /** What the scheduler reports for one request, as stream items. */
-    sealed interface Event permits Token, Done {}
-
-    record Token(TokenEvent event) implements Event {}
-
-    /** A choice ended; {@code routing}: its routing object when the request asked for it (else null). */
-    record Done(int index, TokenListener.Finish finish, ObjectNode routing) implements Event {}
-
-    private final ModelService service;
     private final HttpServerResponse response;
     private final Protocol protocol;
     private final GenerationSpec spec;
     private final String id;
     private final List<ChoiceOutput> outs = new ArrayList<>();
     private final Renderer renderer;
+    private final Reply reply;
     private final long startNanos = System.nanoTime();
     private final RequestSpan span;
+    private final Logger.Level logLevel;
+    private final String requestId;
+    private RequestHandle handle;
     private boolean logged;
     private boolean headersSent;
     private boolean finished;
 
-    ResponseWriter(ModelService service, HttpServerResponse response, Protocol protocol, GenerationSpec spec, String id,
-                   List<GenerationRequest> requests, RequestSpan span) {
-        this.service = service;
+    /** {@code logLevel}: of its request line (the server's own warm-up requests log at DEBUG). */
+    ResponseWriter(ServedModel model, HttpServerResponse response, Protocol protocol, GenerationSpec spec, String id,
+                   String requestId, RequestSpan span, Logger.Level logLevel) {
+        this.requestId = requestId;
         this.span = span;
         this.response = response;
         this.protocol = protocol;
         this.spec = spec;
         this.id = id;
-        for (int i = 0; i < requests.size(); i++) {
-            outs.add(new ChoiceOutput(i, requests.get(i)));
+        this.logLevel = logLevel;
+        for (int i = 0; i < spec.request().n(); i++) {
+            int index = i;
+            outs.add(new ChoiceOutput(i, () -> handle == null ? 0 : handle.seed(index)));
         }
-        this.renderer = protocol.renderer(new Reply(service, spec, id, System.currentTimeMillis() / 1000, outs));
+        this.reply = new Reply(model, spec, id, System.currentTimeMillis() / 1000, outs,
+                () -> handle == null ? null : handle.promptScores());
+        this.renderer = protocol.renderer(reply);
+    }
+
+    /** The engine's handle of the request, set right after it was submitted (before any event is written). */
+    void attach(RequestHandle h) {
+        this.handle = h;
     }
 
     /** The answer is complete (or abandoned): nothing more is written. */
@@ -68,83 +80,52 @@ final class ResponseWriter {
         return finished;
     }
 
-    void cancelAll() {
-        for (ChoiceOutput o : outs) {
-            o.request().cancel();
-        }
-    }
-
-    /** The client went away before the end: the request ends as cancelled (log line, span). */
+    /** The client went away before the end: the engine drops the request; it ends as cancelled (log line, span). */
     void disconnected() {
-        finished = true;
-        log(new TokenListener.Finish(FinishReason.CANCELLED, spec.prompt().length, 0, "", null));
-    }
-
-    void onEvent(Event e) {
-        if (response.closed() || finished) {
-            return;
+        if (handle != null) {
+            handle.cancel();
         }
-        if (e instanceof Token t) {
-            ChoiceOutput o = outs.get(t.event().index());
-            o.add(t.event());
-            if (spec.stream()) {
-                if (!headersSent) {
-                    startStream();
-                }
-                send(renderer.token(o, t.event()));
-            }
-        } else if (e instanceof Done d) {
-            ChoiceOutput o = outs.get(d.index());
-            o.finish(d.finish());
-            o.routing(d.routing());
-            finish(o, d.finish());
-        }
-    }
-
-    /** 200 and the stream's headers (and its opening events) at once, even while the request waits in the queue. */
-    void startStream() {
-        headersSent = true;
-        response.setStatusCode(200).setChunked(true)
-                .putHeader("Content-Type", "text/event-stream; charset=utf-8")
-                .putHeader(DECODE_HEADER, spec.decode().label())
-                .putHeader("Cache-Control", "no-cache").putHeader("X-Accel-Buffering", "no");
-        response.writeHead();
-        send(renderer.open());
-    }
-
-    private void send(List<Object> items) {
-        for (Object json : items) {
-            response.write("data: " + (json instanceof String s ? s : Json.write(json)) + "\n\n");
-        }
-    }
-
-    /** One choice ended: an error or a cancellation ends the whole response; the last choice completes it. */
-    private void finish(ChoiceOutput o, TokenListener.Finish f) {
-        if (f.reason() == FinishReason.CANCELLED) {
+        if (!finished) {
             finished = true;
-            log(f);
-            cancelAll();
-            if (!response.ended() && !response.closed()) {
-                response.close();
-            }
+            log("cancelled", null, spec.request().prompt().length);
+        }
+    }
+
+    void onState(RequestState state) {
+        // accepted: the client sees 200 and the stream at once, even while it waits for a slot
+        if (state == RequestState.WAITING && spec.answer().stream() && !headersSent && writable()) {
+            startStream();
+        }
+    }
+
+    void onToken(int choice, int token, String text, Sampler.Choice sampled) {
+        if (!writable()) {
             return;
         }
-        if (!f.reason().completed()) {
-            finished = true;
-            log(f);
-            cancelAll();
-            ApiException err = f.reason() == FinishReason.TIMEOUT
-                    ? new ApiException(504, "server_error", f.error(), null, "timeout")
-                    : new ApiException(503, "server_error", f.error(), null, "unavailable");
-            if (headersSent) {
-                send(renderer.error(err));
-                response.end();
-            } else {
-                HttpErrors.send(response, err, protocol.errors());
+        TokenEvent t = new TokenEvent(choice, token, text, sampled);
+        ChoiceOutput o = outs.get(choice);
+        o.add(t);
+        if (spec.answer().stream()) {
+            if (!headersSent) {
+                startStream();
             }
+            send(renderer.token(o, t));
+        }
+    }
+
+    /** A choice completed: its end is written; the last one completes the answer. */
+    void onChoiceEnd(int choice, TokenListener.Finish finish, RoutingTrace routing, String routingError) {
+        if (!writable()) {
             return;
         }
-        if (spec.stream()) {
+        ChoiceOutput o = outs.get(choice);
+        o.finish(finish);
+        if (routing != null) {
+            o.routing(RoutingJson.of(routing, spec.request().routingFrom().orElse(0)));
+        } else if (routingError != null) {
+            o.routing(Json.object().put("error", routingError));
+        }
+        if (spec.answer().stream()) {
             if (!headersSent) {
                 startStream();
             }
@@ -156,19 +137,85 @@ final class ResponseWriter {
             }
         }
         finished = true;
-        log(null);
-        if (spec.stream()) {
+        FinishReason reason = outs.get(0).finish().reason();
+        log(outs.size() == 1 ? reason.label() : "n=" + outs.size(), null, finish.promptTokens());
+        if (spec.answer().stream()) {
             send(renderer.close());
             response.end();
         } else {
             response.setStatusCode(200).putHeader("Content-Type", "application/json")
-                    .putHeader(DECODE_HEADER, spec.decode().label())
+                    .putHeader(DECODE_HEADER, spec.request().decode().label())
                     .end(Json.write(renderer.body()));
+        }
+        protocol.answered(reply);
+    }
+
+    /** The request ended without its answer: its API's error, as a status or, once streaming, as an error event. */
+    void onFailed(RequestFailure f) {
+        if (!writable()) {
+            return;
+        }
+        finished = true;
+        log(f.kind() == RequestFailure.Kind.CANCELLED ? "cancelled" : outcome(f), f.message(), spec.request().prompt().length);
+        if (f.kind() == RequestFailure.Kind.CANCELLED) {
+            response.close();
+            return;
+        }
+        ApiException err = error(f);
+        if (headersSent) {
+            send(renderer.error(err));
+            response.end();
+        } else {
+            if (err.status() == 429) {
+                response.putHeader("Retry-After", "1");
+            }
+            HttpErrors.send(response, err, protocol.errors());
         }
     }
 
-    /** The request's log line: its choices together (token counts summed), or the outcome that ended it. */
-    private void log(TokenListener.Finish ended) {
+    /** One status per kind of failure, whatever the stage. */
+    private ApiException error(RequestFailure f) {
+        return switch (f.kind()) {
+            case INVALID -> ApiException.invalid(spec.answer().constraintParam(), f.message());
+            case REJECTED -> new ApiException(429, "rate_limit_exceeded", f.message(), null, "rate_limit_exceeded");
+            case TIMEOUT -> new ApiException(504, "server_error", f.message(), null, "timeout");
+            case UNAVAILABLE, CANCELLED -> new ApiException(503, "server_error", f.message(), null, "unavailable");
+            case INTERNAL -> new ApiException(500, "server_error", f.message(), null, null);
+        };
+    }
+
+    private static String outcome(RequestFailure f) {
+        return switch (f.kind()) {
+            case REJECTED -> "rejected";
+            case INVALID -> "invalid";
+            case TIMEOUT -> "timeout";
+            default -> "error";
+        };
+    }
+
+    private boolean writable() {
+        return !finished && !response.closed();
+    }
+
+    /** 200 and the stream's headers (and its opening events). */
+    private void startStream() {
+        headersSent = true;
+        response.setStatusCode(200).setChunked(true)
+                .putHeader("Content-Type", "text/event-stream; charset=utf-8")
+                .putHeader(DECODE_HEADER, spec.request().decode().label())
+                .putHeader("Cache-Control", "no-cache").putHeader("X-Accel-Buffering", "no");
+        response.writeHead();
+        send(renderer.open());
+    }
+
+    private void send(List<Object> items) {
+        for (Object json : items) {
+            response.write("data: " + (json instanceof String s ? s : Json.write(json)) + "\n\n");
+        }
+    }
+
+    /** The request's log line and span: its choices together (token counts summed), and the outcome that ended it. */
+    private void log(String outcome, String error, int promptTokens) {
         if (logged) {
             return;
         }
@@ -176,25 +223,21 @@ final class ResponseWriter {
         long now = System.nanoTime();
         long first = 0;
         int generated = 0;
+        List<String> reasons = new ArrayList<>();
         for (ChoiceOutput o : outs) {
             if (o.firstTokenNanos() != 0 && (first == 0 || o.firstTokenNanos() < first)) {
                 first = o.firstTokenNanos();
             }
             generated += o.finish() != null ? o.finish().completionTokens() : o.tokens().size();
+            reasons.add(o.finish() != null ? o.finish().reason().label() : outcome);
         }
-        TokenListener.Finish f = ended != null ? ended : outs.get(0).finish();
-        String outcome = ended != null ? ended.reason().label() : outs.size() == 1 ? f.reason().label() : "n=" + outs.size();
         int cached = outs.get(0).finish() == null ? 0 : outs.get(0).finish().cachedTokens();
         double ttftMs = first == 0 ? -1.0 : (first - startNanos) / 1e6;
-        RequestLog.LOG.logf(service.warming() ? org.jboss.logging.Logger.Level.DEBUG : org.jboss.logging.Logger.Level.INFO, "request %s %s prompt_tokens=%d cached_tokens=%d generated_tokens=%d ttft_ms=%.1f total_ms=%.1f outcome=%s%s%s",
-                id, protocol.name(), f.promptTokens(), cached,
-                generated, ttftMs, (now - startNanos) / 1e6,
-                outcome, spec.decode() == DecodeMode.EXACT ? "" : " decode=" + spec.decode().label(),
-                f.error() == null ? "" : " error=\"" + f.error() + "\"");
-        List<String> reasons = new ArrayList<>();
-        for (ChoiceOutput o : outs) {
-            reasons.add(o.finish() != null ? o.finish().reason().label() : ended != null ? ended.reason().label() : "unknown");
-        }
-        span.end(service.name(), f.promptTokens(), cached, generated, ttftMs, outcome, reasons, f.error());
+        DecodeMode decode = spec.request().decode();
+        RequestLog.LOG.logf(logLevel, "request %s %s prompt_tokens=%d cached_tokens=%d generated_tokens=%d ttft_ms=%.1f "
+                        + "total_ms=%.1f outcome=%s%s%s%s", id, protocol.name(), promptTokens, cached, generated, ttftMs,
+                (now - startNanos) / 1e6, outcome, decode == DecodeMode.EXACT ? "" : " decode=" + decode.label(),
+                requestId.equals(id) ? "" : " x_request_id=" + requestId, error == null ? "" : " error=\"" + error + "\"");
+        span.end(reply.model().name(), promptTokens, cached, generated, ttftMs, outcome, reasons, error);
     }
 }

@@ -13,7 +13,13 @@ import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
 
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 
 /**
  * Every route of the server, in one table. They are Vert.x routes (not JAX-RS) because one URL
@@ -35,37 +41,79 @@ public class RouteTable {
     @Inject
     InteropRoutes interop;
 
+    @Inject
+    ResponsesRoutes responses;
+
+    /** Each API path and the methods it answers: a known path with another method is a 405, any other path a 404. */
+    private final Map<Pattern, Set<HttpMethod>> known = new LinkedHashMap<>();
+
     void routes(@Observes Router router) {
         post(router, "/v1/completions", rc -> generation.handle(rc, Protocol.COMPLETIONS, false));
         post(router, "/v1/chat/completions", rc -> generation.handle(rc, Protocol.CHAT, false));
-        post(router, "/v1/responses", rc -> generation.handle(rc, Protocol.RESPONSES, false));
-        router.get("/v1/responses/:id").handler(rc -> info.answer(rc, () -> info.storedResponse(rc.pathParam("id"))));
+        post(router, "/v1/responses", responses::create);
+        get(router, "/v1/responses/:id", rc -> info.answer(rc, () -> responses.stored(rc.pathParam("id"))));
         post(router, "/generate", rc -> generation.handle(rc, Protocol.TGI, false));
         post(router, "/generate_stream", rc -> generation.handle(rc, Protocol.TGI, true));
         post(router, "/v1/embeddings", embeddings::handle);
         post(router, "/embed", embeddings::handleTei);
-        router.get("/v1/models").handler(rc -> info.answer(rc, info::models));
-        router.get("/v1/models/:id").handler(rc -> info.answer(rc, () -> info.model(rc.pathParam("id"))));
+        get(router, "/v1/models", rc -> info.answer(rc, info::models));
+        get(router, "/v1/models/:id", rc -> info.answer(rc, () -> info.model(rc.pathParam("id"))));
         post(router, "/tokenize", rc -> info.answer(rc, () -> info.tokenize(jsonBody(rc))));
         post(router, "/detokenize", rc -> info.answer(rc, () -> info.detokenize(jsonBody(rc))));
         get(router, "/health", interop::health);
         get(router, "/v1/health", interop::health);
         get(router, "/metrics", rc -> rc.reroute("/q/metrics"));
-        router.errorHandler(404, rc -> InteropRoutes.error(rc, 404, "no such route; the API is /v1/models, /v1/completions, "
-                + "/v1/chat/completions, /v1/responses, /v1/embeddings, /embed, /generate, /generate_stream, /tokenize, /detokenize"));
-        router.errorHandler(405, rc -> InteropRoutes.error(rc, 405, "this method is not allowed on this route"));
+        router.errorHandler(404, this::unrouted);
+        router.errorHandler(405, this::unrouted);
+    }
+
+    /**
+     * No route took the request. Quarkus' own handlers (static files, /q/) answer by path for some
+     * methods only, so Vert.x's own status can be either for any path: decided here instead.
+     */
+    private void unrouted(RoutingContext rc) {
+        String path = rc.normalizedPath();
+        Set<HttpMethod> allowed = path.startsWith("/q/") ? null : allowedAt(path);
+        if (allowed != null && !allowed.contains(rc.request().method())) {
+            rc.response().putHeader("Allow", allowed.stream().map(HttpMethod::name).sorted().collect(Collectors.joining(", ")));
+            InteropRoutes.error(rc, 405, "this route answers " + rc.response().headers().get("Allow") + ", not "
+                    + rc.request().method().name());
+        } else if (rc.statusCode() == 405 && path.startsWith("/q/")) {
+            InteropRoutes.error(rc, 405, "this method is not allowed on this route");
+        } else {
+            InteropRoutes.error(rc, 404, "no such route: " + rc.request().method().name() + " " + path + "; the API is "
+                    + "/v1/models, /v1/completions, /v1/chat/completions, /v1/responses, /v1/embeddings, /embed, /generate, "
+                    + "/generate_stream, /tokenize, /detokenize");
+        }
+    }
+
+    /** The methods an API path answers; null for a path the API does not have. */
+    private Set<HttpMethod> allowedAt(String path) {
+        for (Map.Entry<Pattern, Set<HttpMethod>> e : known.entrySet()) {
+            if (e.getKey().matcher(path).matches()) {
+                return e.getValue();
+            }
+        }
+        return null;
+    }
+
+    private void know(String path, HttpMethod... methods) {
+        known.computeIfAbsent(Pattern.compile(path.replaceAll(":[a-z]+", "[^/]+")), k -> new java.util.LinkedHashSet<>())
+                .addAll(List.of(methods));
     }
 
     /**
      * A POST route with a JSON body of at most {@link InteropRoutes#MAX_BODY}, whose failures (a
      * chunked body over the limit: 413) still answer error JSON.
      */
-    private static void post(Router router, String path, Handler<RoutingContext> handler) {
+    private void post(Router router, String path, Handler<RoutingContext> handler) {
+        know(path, HttpMethod.POST);
         router.post(path).handler(BodyHandler.create().setBodyLimit(InteropRoutes.MAX_BODY)).handler(handler)
                 .failureHandler(InteropRoutes::failure);
     }
 
-    private static void get(Router router, String path, Handler<RoutingContext> handler) {
+    private void get(Router router, String path, Handler<RoutingContext> handler) {
+        know(path, HttpMethod.GET, HttpMethod.HEAD);
         router.route(path).method(HttpMethod.GET).method(HttpMethod.HEAD).handler(handler);
     }
 

@@ -28,7 +28,7 @@ import java.util.regex.Pattern;
  */
 final class StartupBench {
     private static final Pattern STARTED = Pattern.compile("started in ([0-9.]+)s");
-    private static final Pattern SPLIT = Pattern.compile("(\\d+) ms after JVM start: engine (\\d+) ms, load (\\d+) ms, warm-up (\\d+) ms");
+    private static final Pattern SPLIT = Pattern.compile("(\\d+) ms after JVM start: libtorch (\\d+) ms, load (\\d+) ms, engine and first step (\\d+) ms");
 
     private record Mode(String name, Path java, Path app, List<String> flags) {}
 

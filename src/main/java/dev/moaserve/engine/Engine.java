@@ -44,8 +44,13 @@ public final class Engine implements AutoCloseable {
         this.loop = loop;
     }
 
-    /** Builds the decoder, runs one warm-up prefill and step, and starts the engine's loop. */
+    /** Builds the decoder, runs its first prefill and step, and starts the engine's loop. */
     public static Engine start(MoaModel model, Config c, EngineStats stats) {
+        return start(model, c, stats, EngineClock.SYSTEM);
+    }
+
+    /** {@code clock}: where its scheduler reads the time (timeouts, latencies). */
+    public static Engine start(MoaModel model, Config c, EngineStats stats, EngineClock clock) {
         IncrementalDecoder decoder;
         try {
             decoder = new IncrementalDecoder(model.weights(), c.maxBatchSize(), IncrementalDecoder.Recompute.parse(c.recompute()),
@@ -53,14 +58,18 @@ public final class Engine implements AutoCloseable {
         } catch (PoolAllocationException e) {
             throw new PoolTooLargeException(e);
         }
-        warmUp(decoder);
-        Scheduler scheduler = new Scheduler(new DecoderRunner(decoder, c.maxPrefillTokens()), model.tokenizer(), new Scheduler.Limits(c.maxBatchSize(), c.maxBatchedTokens(),
-                c.maxQueue(), c.requestTimeoutNanos(), c.prefixCacheBytes()), stats);
+        firstStep(decoder);
+        Scheduler scheduler = new Scheduler(new DecoderRunner(decoder, c.maxPrefillTokens()), model.tokenizer(),
+                new Scheduler.Limits(c.maxBatchSize(), c.maxBatchedTokens(), c.maxQueue(), c.requestTimeoutNanos(),
+                        c.prefixCacheBytes()), stats, clock);
         return new Engine(decoder, EngineLoop.start(scheduler));
     }
 
-    /** One prefill and one decode step, so the first request pays for no lazy initialisation (nor the program's first runs). */
-    private static void warmUp(IncrementalDecoder decoder) {
+    /**
+     * The decoder's first prefill and decode step, before any request, so the first request pays for
+     * no lazy initialisation (nor the program's first runs). Not the HTTP warm-up ({@code moa.warm-up-requests}).
+     */
+    private static void firstStep(IncrementalDecoder decoder) {
         Djl.inferenceThread();
         try (DecodeState s = decoder.newState()) {
             decoder.prefill(s, new long[] {0, 0});

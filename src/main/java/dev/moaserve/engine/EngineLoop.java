@@ -59,7 +59,7 @@ public final class EngineLoop implements AutoCloseable {
         Scheduler.Step step;
         try {
             long t0 = System.nanoTime();
-            step = scheduler.schedule(t0);
+            step = scheduler.schedule(scheduler.clock().nanoTime());
             if (step == null) {
                 return false;
             }

@@ -11,4 +11,7 @@ public interface EngineStats {
     default void interToken(double seconds) {}
 
     default void finished(String reason, int promptTokens, int completionTokens, double seconds) {}
+
+    /** A request ended before it ran (rejected, invalid, timed out or cancelled in an earlier stage). */
+    default void ended(String outcome) {}
 }

@@ -12,13 +12,19 @@ public final class GenerationRequest {
     private final SamplingParams params;
     private final TokenListener listener;
     private final long seed;
-    private final long createdNanos = System.nanoTime();
+    private final long createdNanos;
     private final AtomicBoolean cancelled = new AtomicBoolean();
     private List<GenerationRequest> forks = List.of();
     private DecodeMode decodeMode = DecodeMode.EXACT;
     private int priority;
 
     public GenerationRequest(String id, long[] prompt, SamplingParams params, TokenListener listener) {
+        this(id, prompt, params, listener, System.nanoTime());
+    }
+
+    /** {@code arrivalNanos}: when it arrived, on the engine's clock ({@link EngineClock}); its timeout counts from then. */
+    public GenerationRequest(String id, long[] prompt, SamplingParams params, TokenListener listener, long arrivalNanos) {
+        this.createdNanos = arrivalNanos;
         this.id = id;
         this.prompt = prompt;
         this.params = params;
@@ -83,6 +89,7 @@ public final class GenerationRequest {
         return forks;
     }
 
+    /** Its arrival on the engine's clock. */
     public long createdNanos() {
         return createdNanos;
     }

@@ -54,8 +54,8 @@ public sealed interface LoadedModel permits LoadedModel.Generator, LoadedModel.E
 
     /** An autoregressive model: generates (through its engine) and embeds. */
     record Generator(String name, MoaModel model, Engine engine, Embedder embedder, Constraints constraints,
-                     RoutingWorker routing, PromptScorer scorer, ChatTemplate chatTemplate, Device device, DataType dtype)
-            implements LoadedModel {
+                     RoutingWorker routing, PromptScorer scorer, RequestPipeline pipeline, ChatTemplate chatTemplate,
+                     Device device, DataType dtype) implements LoadedModel {
         @Override
         public Tokenizer tokenizer() {
             return model.tokenizer();
@@ -122,7 +122,7 @@ public sealed interface LoadedModel permits LoadedModel.Generator, LoadedModel.E
     static LoadedModel load(Spec spec, EngineStats stats) {
         Logger log = Logger.getLogger(LoadedModel.class);
         long t0 = System.nanoTime();
-        dev.moaserve.model.Djl.engine(); // libtorch init (and first-start extraction) is not model loading
+        dev.moaserve.model.Djl.engine(); // libtorch's start (and its natives' extraction on a first start) is not model loading
         // the loading thread is not the one that computes: the engine's loop (or an encoder's embedding loop) is
         dev.moaserve.model.Djl.sideThread();
         long t1 = System.nanoTime();
@@ -132,7 +132,7 @@ public sealed interface LoadedModel permits LoadedModel.Generator, LoadedModel.E
             EncoderModel e = EncoderModel.namesEmbedded(where) ? EncoderModel.loadEmbedded(device) : EncoderModel.load(Path.of(where), device);
             requireTokenizer(e.tokenizer(), where);
             Encoder encoder = new Encoder(spec.servedName().orElse(e.name()), e, Embedder.of(e.weights(), spec.embeddings()), device);
-            log.infof("encoder %s ready on %s, %d ms after JVM start: engine %.0f ms, load %.0f ms; %d parameters, "
+            log.infof("encoder %s ready on %s, %d ms after JVM start: libtorch %.0f ms, load %.0f ms; %d parameters, "
                             + "embeddings of %d dimensions (mean pooling)", encoder.name(), DeviceChoice.describe(device),
                     ManagementFactory.getRuntimeMXBean().getUptime(), (t1 - t0) / 1e6, (System.nanoTime() - t1) / 1e6,
                     encoder.parameterCount(), encoder.embedder().dimensions());
@@ -146,11 +146,13 @@ public sealed interface LoadedModel permits LoadedModel.Generator, LoadedModel.E
         Engine engine = Engine.start(model, c, stats);
         Constraints constraints = new Constraints(() -> Vocabulary.of(model.tokenizer(), model.config().numTokens()),
                 spec.constraintCacheSize(), spec.constraints());
+        RoutingWorker routing = new RoutingWorker(model.weights(), c.maxQueue());
+        PromptScorer scorer = new PromptScorer(model.weights(), c.dtype(), c.maxQueue());
         Generator g = new Generator(spec.servedName().orElse(model.name()), model, engine,
-                engine.embedder(model.weights(), spec.pooling(), spec.embeddings()), constraints,
-                new RoutingWorker(model.weights(), c.maxQueue()), new PromptScorer(model.weights(), c.dtype(), c.maxQueue()),
+                engine.embedder(model.weights(), spec.pooling(), spec.embeddings()), constraints, routing, scorer,
+                new RequestPipeline(engine.scheduler(), constraints, scorer, routing, stats, c.requestTimeoutNanos()),
                 template, device, c.dtype());
-        log.infof("model %s ready on %s, %s, %d ms after JVM start: engine %.0f ms, load %.0f ms, warm-up %.0f ms; "
+        log.infof("model %s ready on %s, %s, %d ms after JVM start: libtorch %.0f ms, load %.0f ms, engine and first step %.0f ms; "
                         + "%d parameters, state %d bytes per sequence, pool %d bytes (%d slots), prefix cache up to %d bytes",
                 g.name(), DeviceChoice.describe(device), c.dtype().name().toLowerCase(Locale.ROOT),
                 ManagementFactory.getRuntimeMXBean().getUptime(), (t1 - t0) / 1e6, (t2 - t1) / 1e6,

@@ -47,6 +47,9 @@ public final class Scheduler {
     private final Limits limits;
     private final EngineStats stats;
     private final PrefixCache cache;
+    private final EngineClock clock;
+    /** When waiting requests were last checked for a cancellation or a timeout. */
+    private long waitingCheckedNanos;
     /** Waiting requests, lowest priority value first, then in arrival order (all 0 under first-come-first-served). */
     private final PriorityBlockingQueue<Queued> waiting = new PriorityBlockingQueue<>();
     private long arrivals;
@@ -57,6 +60,12 @@ public final class Scheduler {
     private boolean windowPrefillDone;   // this iteration has fed a prompt's windows at once (at most one does)
 
     public Scheduler(StepRunner runner, Tokenizer tokenizer, Limits limits, EngineStats stats) {
+        this(runner, tokenizer, limits, stats, EngineClock.SYSTEM);
+    }
+
+    /** {@code clock}: the time its timeouts and latencies are read from (a test's moves when told). */
+    public Scheduler(StepRunner runner, Tokenizer tokenizer, Limits limits, EngineStats stats, EngineClock clock) {
+        this.clock = clock;
         this.runner = runner;
         this.tokenizer = tokenizer;
         this.limits = limits;
@@ -136,22 +145,28 @@ public final class Scheduler {
         return runner;
     }
 
+    public EngineClock clock() {
+        return clock;
+    }
+
     /** What one step runs: each stepped sequence's state and chunk, and which rows sample (decoding ones first). */
     record Step(List<Sequence> stepped, List<StepRunner.State> states, List<long[]> chunks, int decoding,
                 List<Sampler> samplers, long[] rows) {}
 
     /** A failed step fails its batch, never the scheduler: every running sequence ends with the error. */
     void fail(Throwable e) {
+        long now = clock.nanoTime();
         for (Sequence s : running) {
-            s.finish(FinishReason.ERROR, "internal error: " + e.getMessage(), stats);
+            s.finish(FinishReason.ERROR, "internal error: " + e.getMessage(), stats, now);
         }
         retire();
     }
 
     /** The loop has stopped: everything running or waiting ends with an error, the prefix cache is freed. */
     void shutdown() {
+        long now = clock.nanoTime();
         for (Sequence s : running) {
-            s.finish(FinishReason.ERROR, "the server shut down before this request finished", stats);
+            s.finish(FinishReason.ERROR, "the server shut down before this request finished", stats, now);
         }
         retire();
         Queued w;
@@ -168,15 +183,42 @@ public final class Scheduler {
     Step schedule(long now) {
         for (Sequence s : running) {
             if (s.request.isCancelled()) {
-                s.finish(FinishReason.CANCELLED, null, stats);
-            } else if (limits.timeoutNanos() > 0 && now - s.request.createdNanos() > limits.timeoutNanos()) {
-                s.finish(FinishReason.TIMEOUT, "request timed out", stats);
+                s.finish(FinishReason.CANCELLED, null, stats, now);
+            } else if (expired(s.request, now)) {
+                s.finish(FinishReason.TIMEOUT, "request timed out while it ran", stats, now);
             }
         }
         retire();
+        endAbandonedWaiting(now);
         windowPrefillDone = false;
         admit();
         return plan();
+    }
+
+    private boolean expired(GenerationRequest r, long now) {
+        return limits.timeoutNanos() > 0 && now - r.createdNanos() > limits.timeoutNanos();
+    }
+
+    /**
+     * Waiting requests whose client left or whose time ran out end here, without a slot (checked
+     * at most every millisecond: the scan copies the queue).
+     */
+    private void endAbandonedWaiting(long now) {
+        if (waiting.isEmpty() || now - waitingCheckedNanos < 1_000_000) {
+            return;
+        }
+        waitingCheckedNanos = now;
+        for (Queued q : waiting.toArray(new Queued[0])) {
+            GenerationRequest r = q.request();
+            boolean cancelled = r.isCancelled();
+            if ((cancelled || expired(r, now)) && waiting.remove(q)) {
+                stats.ended(cancelled ? "cancelled" : "timeout");
+                for (GenerationRequest g : group(r)) {
+                    g.listener().onFinish(new TokenListener.Finish(cancelled ? FinishReason.CANCELLED : FinishReason.TIMEOUT,
+                            g.prompt().length, 0, "", cancelled ? null : "request timed out while it waited for a decode slot"));
+                }
+            }
+        }
     }
 
     /**
@@ -226,6 +268,7 @@ public final class Scheduler {
 
     /** A step's results: prefix-cache offers at window boundaries, waiting forks started, tokens emitted, finished sequences retired. */
     void apply(Step step, Sampler.Choice[] choices) {
+        long now = clock.nanoTime();
         if (step.decoding() > 0) {
             stats.batch(step.decoding());
         }
@@ -237,7 +280,7 @@ public final class Scheduler {
         }
         startWaiting();
         for (int j = 0; j < step.rows().length; j++) {
-            step.stepped().get((int) step.rows()[j]).emit(choices[j], tokenizer, stats);
+            step.stepped().get((int) step.rows()[j]).emit(choices[j], tokenizer, stats, now);
         }
         retire();
     }
@@ -330,6 +373,9 @@ public final class Scheduler {
             running.add(lead);   // started by startWaiting, below
             for (GenerationRequest f : r.forks()) {
                 running.add(new Sequence(f, lead, runner.window(), runner.vocabSize()));
+            }
+            for (GenerationRequest q : group(r)) {
+                q.listener().onStart();
             }
         }
         startWaiting();

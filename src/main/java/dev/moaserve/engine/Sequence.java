@@ -43,13 +43,12 @@ final class Sequence {
     }
 
     /** Takes a sampled token: emits its text, and ends the sequence on a stop string, a complete constraint or max_tokens. */
-    void emit(Sampler.Choice c, Tokenizer tokenizer, EngineStats stats) {
+    void emit(Sampler.Choice c, Tokenizer tokenizer, EngineStats stats, long now) {
         if (sampler.constraintEnded()) {
             flushHeldText(); // the model ended its constrained output: the token it chose is not part of it
-            finish(FinishReason.STOP, null, stats);
+            finish(FinishReason.STOP, null, stats, now);
             return;
         }
-        long now = System.nanoTime();
         if (generated.isEmpty()) {
             stats.firstToken((now - request.createdNanos()) / 1e9);
         } else {
@@ -61,13 +60,13 @@ final class Sequence {
         String text = stop.append(tokenizer.tokenText(c.token()));
         request.listener().onToken(c.token(), text, c);
         if (stop.stopped()) {
-            finish(FinishReason.STOP, null, stats);
+            finish(FinishReason.STOP, null, stats, now);
         } else if (sampler.constraintComplete()) {
             flushHeldText(); // the constraint's output is whole: nothing is held back for a stop string
-            finish(FinishReason.STOP, null, stats);
+            finish(FinishReason.STOP, null, stats, now);
         } else if (generated.size() >= request.params().maxTokens()) {
             flushHeldText();
-            finish(FinishReason.LENGTH, null, stats);
+            finish(FinishReason.LENGTH, null, stats, now);
         }
     }
 
@@ -80,12 +79,12 @@ final class Sequence {
     }
 
     /** Ends the sequence once (its state is freed when the scheduler retires it). */
-    void finish(FinishReason reason, String error, EngineStats stats) {
+    void finish(FinishReason reason, String error, EngineStats stats, long now) {
         if (done) {
             return;
         }
         done = true;
-        double secs = (System.nanoTime() - request.createdNanos()) / 1e9;
+        double secs = (now - request.createdNanos()) / 1e9;
         stats.finished(reason.label(), request.prompt().length, generated.size(), secs);
         try {
             request.listener().onFinish(new TokenListener.Finish(reason, request.prompt().length,

@@ -2,6 +2,9 @@ package dev.moaserve.engine;
 
 /** Receives a request's output, called on the engine loop's thread; must not block. */
 public interface TokenListener {
+    /** The scheduler admitted the request into its running batch. */
+    default void onStart() {}
+
     /**
      * One generated token.
      *

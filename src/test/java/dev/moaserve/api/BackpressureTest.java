@@ -45,12 +45,12 @@ class BackpressureTest {
         HttpResponse<InputStream> running = open(longOne);
         HttpResponse<InputStream> queued = null;
         long deadline = System.nanoTime() + 10_000_000_000L;
-        while (service.scheduler().runningCount() < 1 && System.nanoTime() < deadline) {
+        while (service.generator().scheduler().runningCount() < 1 && System.nanoTime() < deadline) {
             Thread.sleep(5);
         }
         try {
             queued = open(longOne);
-            while (service.scheduler().waitingCount() < 1 && System.nanoTime() < deadline) {
+            while (service.generator().scheduler().waitingCount() < 1 && System.nanoTime() < deadline) {
                 Thread.sleep(5);
             }
             given().header("Authorization", "Bearer k2").contentType(ContentType.JSON)
@@ -63,10 +63,10 @@ class BackpressureTest {
                 queued.body().close();
             }
         }
-        while ((service.scheduler().runningCount() > 0 || service.scheduler().waitingCount() > 0) && System.nanoTime() < deadline) {
+        while ((service.generator().scheduler().runningCount() > 0 || service.generator().scheduler().waitingCount() > 0) && System.nanoTime() < deadline) {
             Thread.sleep(10);
         }
-        assertEquals(0, service.scheduler().runningCount());
+        assertEquals(0, service.generator().scheduler().runningCount());
         given().header("Authorization", "Bearer k1").contentType(ContentType.JSON).body("{\"prompt\":\"A\",\"max_tokens\":2}")
                 .post("/v1/completions").then().statusCode(200);
         given().get("/q/health/live").then().statusCode(200);

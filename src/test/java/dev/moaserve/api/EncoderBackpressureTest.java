@@ -58,7 +58,7 @@ class EncoderBackpressureTest {
                 sent.add(CompletableFuture.supplyAsync(
                         () -> given().contentType(ContentType.JSON).body(body).post("/v1/embeddings").statusCode(), clients));
             }
-            if (service.embedder().waitingCount() >= 1) {
+            if (service.loaded().embedder().waitingCount() >= 1) {
                 var r = given().contentType(ContentType.JSON).body("{\"input\": \"abc\"}").post("/v1/embeddings");
                 if (r.statusCode() == 429) {
                     r.then().header("Retry-After", notNullValue()).body("error.code", equalTo("rate_limit_exceeded"));
@@ -74,7 +74,7 @@ class EncoderBackpressureTest {
             assertTrue(status == 200 || status == 429, "status " + status);
         }
         clients.shutdown();
-        assertEquals(0, service.embedder().waitingCount());
+        assertEquals(0, service.loaded().embedder().waitingCount());
         given().contentType(ContentType.JSON).body("{\"input\": \"abc\"}").post("/v1/embeddings").then().statusCode(200);
     }
 }

@@ -52,7 +52,7 @@ class InferenceGatewayMetricsTest {
                 "{\"prompt\":\"KING:\",\"max_tokens\":200,\"temperature\":1,\"stream\":true}");
         try {
             long deadline = System.nanoTime() + 10_000_000_000L;
-            while (service.scheduler().runningCount() < 1 && System.nanoTime() < deadline) {
+            while (service.generator().scheduler().runningCount() < 1 && System.nanoTime() < deadline) {
                 Thread.sleep(5);
             }
             String busy = metrics();

@@ -254,13 +254,13 @@ class OpenAiApiTest {
                 events++;
             }
         }
-        assertEquals(1, service.scheduler().runningCount());
+        assertEquals(1, service.generator().scheduler().runningCount());
         in.close(); // aborts the HTTP exchange
         long deadline = System.nanoTime() + 5_000_000_000L;
-        while (service.scheduler().runningCount() > 0 && System.nanoTime() < deadline) {
+        while (service.generator().scheduler().runningCount() > 0 && System.nanoTime() < deadline) {
             Thread.sleep(10);
         }
-        assertEquals(0, service.scheduler().runningCount(), "slot still held after the client left");
+        assertEquals(0, service.generator().scheduler().runningCount(), "slot still held after the client left");
     }
 
     @Test

@@ -46,14 +46,14 @@ class PrioritySchedulingTest {
     void aLowerValueJumpsTheQueue() throws Exception {
         CompletableFuture<Long> running = finishedAt("ROMEO:", 0, 400);
         long deadline = System.nanoTime() + 10_000_000_000L;
-        while (service.scheduler().runningCount() < 1 && System.nanoTime() < deadline) {
+        while (service.generator().scheduler().runningCount() < 1 && System.nanoTime() < deadline) {
             Thread.sleep(2);
         }
         List<CompletableFuture<Long>> background = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
             background.add(finishedAt("JULIET " + i + ":", 10, 40));
         }
-        while (service.scheduler().waitingCount() < 3 && System.nanoTime() < deadline) {
+        while (service.generator().scheduler().waitingCount() < 3 && System.nanoTime() < deadline) {
             Thread.sleep(2);
         }
         CompletableFuture<Long> urgent = finishedAt("HAMLET:", -1, 40);

@@ -42,7 +42,7 @@ class PromptLogprobsTest {
 
     /** Eval's computation for one block: decode token by token, log-softmax of the next token in double. */
     private double[] evalLogprobs(long[] ids) {
-        MoaModel m = service.model();
+        MoaModel m = service.generator().model();
         int v = m.config().numTokens();
         double[] out = new double[ids.length];
         Djl.inferenceThread();

@@ -89,10 +89,10 @@ class PlaygroundBrowserTest {
         int stoppedAt = out.getText().length();
         assertTrue(stoppedAt < 200, "stopped before the end");
         long deadline = System.nanoTime() + 5_000_000_000L;
-        while (service.scheduler().runningCount() > 0 && System.nanoTime() < deadline) {
+        while (service.generator().scheduler().runningCount() > 0 && System.nanoTime() < deadline) {
             Thread.sleep(20);
         }
-        assertEquals(0, service.scheduler().runningCount());
+        assertEquals(0, service.generator().scheduler().runningCount());
         File shot = ((TakesScreenshot) browser).getScreenshotAs(OutputType.FILE);
         Files.copy(shot.toPath(), Path.of("target/playground.png"), StandardCopyOption.REPLACE_EXISTING);
 

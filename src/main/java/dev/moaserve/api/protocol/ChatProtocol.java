@@ -28,6 +28,11 @@ final class ChatProtocol extends OpenAiProtocol {
     }
 
     @Override
+    public String operation() {
+        return "chat";
+    }
+
+    @Override
     public String idPrefix() {
         return "chatcmpl-";
     }
@@ -38,29 +43,37 @@ final class ChatProtocol extends OpenAiProtocol {
         RequestFields.checkModel(f, model);
         ToolCalls tools = ToolCalls.parse(f);
         List<ChatTemplate.Message> messages = messages(f.raw("messages"));
-        if (tools != null) {
-            // the tools go first, as a system message in the template's format
-            messages.add(0, new ChatTemplate.Message("system", tools.promptBlock(f.raw("tools"))));
-        }
-        ChatTemplate t = model.chatTemplate();
-        String text = t.render(messages);
-        ConstraintRequests.Requested forced = tools == null ? null : tools.constraint();
         boolean logprobs = f.bool("logprobs", false);
         int top = (int) f.integer("top_logprobs", 0, 0, 20);
         if (f.has("top_logprobs") && !logprobs) {
             throw ApiException.invalid("top_logprobs", "'top_logprobs' needs 'logprobs': true");
         }
-        // a forced call ends when its JSON is complete: the template's stop strings must not cut it
-        GenerationSpec spec = spec(f, model, new Prompt(text, RequestFields.encode(text, model, "messages"), false, false),
-                new Route(true, null, forced == null ? t.stop() : List.of(), logprobs ? top : 0, logprobs));
-        if (tools == null) {
-            return spec;
+        return conversation(f, model, messages, tools, ConstraintRequests.openAi(f), "messages", logprobs ? top : 0, logprobs);
+    }
+
+    /**
+     * Chat's rules, which the Responses API shares: the tools first, as a system message in the
+     * template's format; the template's stop strings unless the answer is constrained (a forced
+     * call or an asked-for format: it ends when its JSON is complete, and a stop string inside it
+     * must not cut it); the sampling fields, the context check ({@code context_length_exceeded})
+     * and the tool choice against an asked-for format.
+     *
+     * @param format      the structured output the route's own field asked for (null: none)
+     * @param promptParam the field that holds the conversation (messages, input)
+     */
+    static GenerationSpec conversation(JsonFields f, ServedModel model, List<ChatTemplate.Message> messages, ToolCalls tools,
+                                       ConstraintRequests.Requested format, String promptParam, int alternatives,
+                                       boolean chatLogprobs) {
+        List<ChatTemplate.Message> all = new ArrayList<>(messages);
+        if (tools != null) {
+            all.add(0, new ChatTemplate.Message("system", tools.promptBlock(f.raw("tools"))));
         }
-        if (forced != null && spec.constraint() != null) {
-            throw ApiException.invalid("tool_choice", "a required or named 'tool_choice' fixes the answer's format: "
-                    + "send it without '" + spec.constraint().param() + "'");
-        }
-        return spec.withTools(tools, forced != null ? forced : spec.constraint());
+        ChatTemplate t = model.chatTemplate();
+        String text = t.render(all);
+        boolean constrained = format != null || tools != null && tools.constraint() != null;
+        GenerationSpec spec = spec(f, model, new Prompt(text, RequestFields.encode(text, model, promptParam), false, false),
+                new Route(promptParam, null, constrained ? List.of() : t.stop(), alternatives, chatLogprobs));
+        return withTools(spec.constrained(format), tools, "tool_choice");
     }
 
     private static List<ChatTemplate.Message> messages(JsonNode msgs) {
@@ -120,7 +133,7 @@ final class ChatProtocol extends OpenAiProtocol {
                 return chunk ? "chat.completion.chunk" : "chat.completion";
             }
 
-            private final ToolCalls tools = reply.spec().tools();
+            private final ToolCalls tools = reply.spec().answer().tools();
 
             /** A required or named call is JSON the client should not see as text: it arrives as tool_calls. */
             @Override
@@ -156,7 +169,7 @@ final class ChatProtocol extends OpenAiProtocol {
             @Override
             void tokenContent(ObjectNode choice, ChoiceOutput c, TokenEvent t) {
                 choice.putObject("delta").put("content", t.text());
-                choice.set("logprobs", reply.spec().chatLogprobs() && t.choice() != null
+                choice.set("logprobs", reply.spec().answer().chatLogprobs() && t.choice() != null
                         ? Logprobs.chat(reply.model().tokenizer(), List.of(t)) : null);
             }
 
@@ -177,7 +190,7 @@ final class ChatProtocol extends OpenAiProtocol {
                     msg.put("content", c.finish().text());
                 }
                 msg.putNull("refusal");
-                choice.set("logprobs", reply.spec().chatLogprobs() ? Logprobs.chat(reply.model().tokenizer(), c.tokens()) : null);
+                choice.set("logprobs", reply.spec().answer().chatLogprobs() ? Logprobs.chat(reply.model().tokenizer(), c.tokens()) : null);
             }
         };
     }

@@ -1,6 +1,5 @@
 package dev.moaserve.api.protocol;
 
-import dev.moaserve.engine.GenerationRequest;
 import dev.moaserve.engine.TokenListener;
 
 import java.util.ArrayList;
@@ -9,7 +8,7 @@ import java.util.List;
 /** One choice's output so far: collected by the response writer, read by the renderers. */
 public final class ChoiceOutput {
     private final int index;
-    private final GenerationRequest request;
+    private final java.util.function.LongSupplier seed;
     private final StringBuilder text = new StringBuilder();
     private final List<TokenEvent> tokens = new ArrayList<>();
     private long firstTokenNanos;
@@ -18,9 +17,10 @@ public final class ChoiceOutput {
     private List<ToolCalls.Call> calls;
     private boolean callsRead;
 
-    public ChoiceOutput(int index, GenerationRequest request) {
+    /** {@code seed}: the seed the choice samples with (the request's, or the random one the engine drew). */
+    public ChoiceOutput(int index, java.util.function.LongSupplier seed) {
         this.index = index;
-        this.request = request;
+        this.seed = seed;
     }
 
     /** Appends an event's text (and its token, unless it is released held-back text). */
@@ -61,8 +61,9 @@ public final class ChoiceOutput {
         return index;
     }
 
-    public GenerationRequest request() {
-        return request;
+    /** The seed it sampled with (TGI reports it). */
+    public long seed() {
+        return seed.getAsLong();
     }
 
     /** The text released so far. */

@@ -61,12 +61,12 @@ final class CompletionsProtocol extends OpenAiProtocol {
         } else {
             throw ApiException.invalid("prompt", "'prompt' must be a string, a list with one string, or a list of token ids");
         }
-        GenerationSpec spec = spec(f, model, new Prompt(text, ids, echo, scored), new Route(false, 16, List.of(), logprobs, false));
-        if (scored && spec.decode() == DecodeMode.FROZEN) {
+        GenerationSpec spec = spec(f, model, new Prompt(text, ids, echo, scored), new Route("prompt", 16, List.of(), logprobs, false));
+        if (scored && spec.request().decode() == DecodeMode.FROZEN) {
             throw ApiException.invalid("echo", "prompt log-probabilities ('echo' with 'logprobs') are computed under exact "
                     + "decoding only");
         }
-        if (scored && spec.params().maxTokens() == 0 && spec.stream()) {
+        if (scored && spec.request().params().maxTokens() == 0 && spec.answer().stream()) {
             throw ApiException.invalid("stream", "'max_tokens': 0 (scoring the prompt only) is not streamed");
         }
         return spec;
@@ -82,13 +82,13 @@ final class CompletionsProtocol extends OpenAiProtocol {
 
             @Override
             ObjectNode openChoice(ObjectNode chunk, ObjectNode choice, ChoiceOutput c) {
-                if (!reply.spec().echo()) {
+                if (!reply.spec().answer().echo()) {
                     return null;
                 }
-                choice.put("text", reply.spec().promptText());
-                if (reply.spec().promptScores() != null) {
-                    choice.set("logprobs", Logprobs.echoed(reply.model().tokenizer(), reply.spec().prompt(),
-                            reply.spec().promptScores(), null));
+                choice.put("text", reply.spec().answer().promptText());
+                if (reply.promptScores() != null) {
+                    choice.set("logprobs", Logprobs.echoed(reply.model().tokenizer(), reply.spec().request().prompt(),
+                            reply.promptScores(), null));
                 }
                 return chunk;
             }
@@ -113,18 +113,18 @@ final class CompletionsProtocol extends OpenAiProtocol {
                     return;
                 }
                 ObjectNode generated = Logprobs.completion(reply.model().tokenizer(), shown(c), c.tokens());
-                choice.set("logprobs", reply.spec().promptScores() == null ? generated
-                        : Logprobs.echoed(reply.model().tokenizer(), reply.spec().prompt(), reply.spec().promptScores(), generated));
+                choice.set("logprobs", reply.promptScores() == null ? generated
+                        : Logprobs.echoed(reply.model().tokenizer(), reply.spec().request().prompt(), reply.promptScores(), generated));
             }
 
             /** Per-token logprobs asked for: {@code logprobs} > 0, or any {@code logprobs} with {@code echo}. */
             private boolean withLogprobs() {
-                return reply.spec().params().logprobs() > 0 || reply.spec().scorePrompt();
+                return reply.spec().request().params().logprobs() > 0 || reply.spec().request().scorePrompt().isPresent();
             }
 
             /** The text the answer shows up to now: offsets count from its start (the prompt too, when echoed). */
             private CharSequence shown(ChoiceOutput c) {
-                return reply.spec().echo() ? reply.spec().promptText() + c.text() : c.text();
+                return reply.spec().answer().echo() ? reply.spec().answer().promptText() + c.text() : c.text();
             }
         };
     }

@@ -2,6 +2,7 @@ package dev.moaserve.api.protocol;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.moaserve.engine.InferenceRequest;
 import dev.moaserve.engine.SamplingParams;
 import dev.moaserve.model.DecodeMode;
 
@@ -26,26 +27,28 @@ abstract class OpenAiProtocol implements Protocol {
     record Prompt(String text, long[] ids, boolean echo, boolean scored) {}
 
     /**
-     * What the two routes do differently with the shared fields.
+     * What the routes (completions, chat, Responses) do differently with the shared fields.
+     *
+     * @param promptParam      the field that holds the prompt: prompt, messages or input
      *
      * @param defaultMaxTokens max_tokens when the request gives none; null: the rest of the context
      * @param templateStops    the chat template's stop strings (none for completions)
      * @param alternatives     logprob alternatives asked for per token
      * @param chatLogprobs     chat: per-token logprobs asked for
      */
-    record Route(boolean chat, Integer defaultMaxTokens, List<String> templateStops, int alternatives, boolean chatLogprobs) {}
+    record Route(String promptParam, Integer defaultMaxTokens, List<String> templateStops, int alternatives, boolean chatLogprobs) {}
 
     /** The fields both routes share, validated into the spec. */
     static GenerationSpec spec(JsonFields f, ServedModel model, Prompt prompt, Route route) {
         String text = prompt.text();
         long[] ids = prompt.ids();
-        boolean chat = route.chat();
         int seqLen = model.contextLength();
-        String promptParam = chat ? "messages" : "prompt";
+        String promptParam = route.promptParam();
         if (ids.length == 0) {
             throw ApiException.invalid(promptParam, "the prompt is empty");
         }
-        String maxKey = f.has("max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
+        String maxKey = f.has("max_completion_tokens") ? "max_completion_tokens"
+                : f.has("max_output_tokens") ? "max_output_tokens" : "max_tokens"; // each route takes only its own
         int max;
         if (f.has(maxKey)) {
             max = (int) f.integer(maxKey, 0, prompt.scored() ? 0 : 1, Integer.MAX_VALUE); // 0: score the prompt only
@@ -53,7 +56,7 @@ abstract class OpenAiProtocol implements Protocol {
             max = route.defaultMaxTokens() != null ? route.defaultMaxTokens() : Math.max(1, seqLen - ids.length);
         }
         if (ids.length + max > seqLen) {
-            throw contextExceeded(seqLen, ids.length, max, f.has(maxKey) ? maxKey : promptParam, chat);
+            throw contextExceeded(seqLen, ids.length, max, f.has(maxKey) ? maxKey : promptParam, promptParam);
         }
         double temperature = f.number("temperature", 1.0, 0, 2);
         double topP = f.number("top_p", 1.0, 0, 1);
@@ -82,14 +85,32 @@ abstract class OpenAiProtocol implements Protocol {
                 .logitBias(RequestFields.logitBias(f.raw("logit_bias"), model))
                 .build();
         DecodeMode decode = RequestFields.decodeMode(f, model);
-        return new GenerationSpec(text, ids, sp, stream, includeUsage, route.chatLogprobs(), prompt.echo(), RequestFields.n(f),
-                ConstraintRequests.openAi(f), decode, RequestFields.routingStart(f, model, decode), prompt.scored(), null,
-                RequestFields.priority(f, model), null, null);
+        InferenceRequest.Builder request = InferenceRequest.builder(ids, sp).n(RequestFields.n(f)).decode(decode)
+                .priority(RequestFields.priority(f, model));
+        RequestFields.routingStart(f, model, decode).ifPresent(request::routingFrom);
+        if (prompt.scored()) {
+            request.scorePrompt(route.alternatives());
+        }
+        return new GenerationSpec(request.build(), new GenerationSpec.AnswerOptions(text, stream, includeUsage,
+                route.chatLogprobs(), prompt.echo(), null, null, null)).constrained(ConstraintRequests.openAi(f));
+    }
+
+    /** Chat's and Responses' rule: a required or named tool choice fixes the answer's format, so it excludes one asked for. */
+    static GenerationSpec withTools(GenerationSpec spec, ToolCalls tools, String toolChoiceParam) {
+        if (tools == null) {
+            return spec;
+        }
+        ConstraintRequests.Requested forced = tools.constraint();
+        ConstraintRequests.Requested asked = spec.constraint();
+        if (forced != null && asked != null) {
+            throw ApiException.invalid(toolChoiceParam, "a required or named 'tool_choice' fixes the answer's format: "
+                    + "send it without '" + asked.param() + "'");
+        }
+        return new GenerationSpec(spec.request(), spec.answer().withTools(tools)).constrained(forced != null ? forced : asked);
     }
 
     /** OpenAI's wording and code, which clients (litellm, langchain) match to detect overflow. */
-    private static ApiException contextExceeded(int seqLen, int prompt, int completion, String param, boolean chat) {
-        String in = chat ? "messages" : "prompt";
+    static ApiException contextExceeded(int seqLen, int prompt, int completion, String param, String in) {
         return new ApiException(400, "invalid_request_error", "This model's maximum context length is " + seqLen
                 + " tokens. However, you requested " + (prompt + completion) + " tokens (" + prompt + " in the " + in + ", "
                 + completion + " for the completion). Please reduce the length of the " + in + " or completion.",
@@ -190,7 +211,7 @@ abstract class OpenAiProtocol implements Protocol {
 
         @Override
         public List<Object> close() {
-            if (!reply.spec().includeUsage()) {
+            if (!reply.spec().answer().includeUsage()) {
                 return List.of("[DONE]");
             }
             ObjectNode u = chunk();
@@ -234,7 +255,7 @@ abstract class OpenAiProtocol implements Protocol {
 
         private ObjectNode chunk() {
             ObjectNode o = envelope(object(true));
-            if (reply.spec().includeUsage()) {
+            if (reply.spec().answer().includeUsage()) {
                 o.putNull("usage");
             }
             return o;

@@ -8,11 +8,13 @@ public interface Protocol {
     Protocol COMPLETIONS = new CompletionsProtocol();
     Protocol CHAT = new ChatProtocol();
     Protocol TGI = new TgiProtocol();
-    /** OpenAI's Responses API, and the responses it stored. */
-    Protocol RESPONSES = new ResponsesProtocol();
-    ResponseStore RESPONSES_STORE = ResponsesProtocol.STORE;
 
-    /** The request log's and spans' name for it: {@code completions}, {@code chat}, {@code tgi}. */
+    /** OpenAI's Responses API over {@code store}, where its routes keep the responses it answered. */
+    static Protocol responses(ResponseStore store) {
+        return new ResponsesProtocol(store);
+    }
+
+    /** The request log's name for it: {@code completions}, {@code chat}, {@code tgi}, {@code responses}. */
     String name();
 
     /** Response ids start with this. */
@@ -28,4 +30,12 @@ public interface Protocol {
     GenerationSpec parse(JsonNode body, ServedModel model, boolean stream);
 
     Renderer renderer(Reply reply);
+
+    /** The answer is complete and sent (Responses: kept in its store). */
+    default void answered(Reply reply) {}
+
+    /** The OpenTelemetry GenAI operation its spans are named for: {@code chat} or {@code text_completion}. */
+    default String operation() {
+        return "text_completion";
+    }
 }

@@ -147,16 +147,16 @@ public final class RequestFields {
 
     /**
      * {@code return_routing} (with {@code routing_start}, a token position): the routing from that
-     * position on, or −1 when not asked. Refused where the server hides routing
+     * position on, or empty when not asked. Refused where the server hides routing
      * ({@code moa.routing-visible=false}) and for frozen decoding (its arrival-time routing is not
      * the full text's, and is not returned yet).
      */
-    static int routingStart(JsonFields f, ServedModel model, DecodeMode decode) {
+    static java.util.OptionalInt routingStart(JsonFields f, ServedModel model, DecodeMode decode) {
         if (!f.bool("return_routing", false)) {
             if (f.has("routing_start")) {
                 throw ApiException.invalid(f.name("routing_start"), "'" + f.name("routing_start") + "' needs 'return_routing': true");
             }
-            return -1;
+            return java.util.OptionalInt.empty();
         }
         String name = f.name("return_routing");
         if (!model.routingVisible()) {
@@ -166,7 +166,7 @@ public final class RequestFields {
             throw ApiException.invalid(name, "'" + name + "' is served for exact decoding only: frozen decoding routes each "
                     + "token on arrival, and that routing is not returned yet");
         }
-        return (int) f.integer("routing_start", 0, 0, model.contextLength());
+        return java.util.OptionalInt.of((int) f.integer("routing_start", 0, 0, model.contextLength()));
     }
 
     /** {@code moa_decode}: "exact" or "frozen", if the server allows it (moa.decode-allow); else the server's default. */

@@ -3,10 +3,9 @@ package dev.moaserve.api.protocol;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.moaserve.engine.SamplingParams;
+import com.fasterxml.jackson.databind.node.TextNode;
 import dev.moaserve.engine.constraint.ConstraintSpec;
 import dev.moaserve.model.ChatTemplate;
-import dev.moaserve.model.DecodeMode;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -21,7 +20,7 @@ import java.util.Set;
  * {@code previous_response_id} over a bounded in-memory {@link ResponseStore}.
  */
 final class ResponsesProtocol implements Protocol {
-    static final ResponseStore STORE = new ResponseStore();
+    private final ResponseStore store;
 
     private static final Set<String> FIELDS = Set.of("model", "input", "instructions", "max_output_tokens", "temperature",
             "top_p", "stream", "store", "previous_response_id", "text", "metadata", "user", "priority", "moa_decode",
@@ -33,9 +32,18 @@ final class ResponsesProtocol implements Protocol {
             "conversation", "conversations are not implemented: use previous_response_id",
             "prompt", "prompt templates are not implemented");
 
+    ResponsesProtocol(ResponseStore store) {
+        this.store = store;
+    }
+
     @Override
     public String name() {
         return "responses";
+    }
+
+    @Override
+    public String operation() {
+        return "chat";
     }
 
     @Override
@@ -56,14 +64,15 @@ final class ResponsesProtocol implements Protocol {
         if (f.has("truncation") && !"disabled".equals(f.string("truncation", "disabled"))) {
             throw ApiException.invalid("truncation", "'truncation' must be \"disabled\": inputs are never truncated");
         }
-        ToolCalls tools = ToolCalls.of(chatTools(f.raw("tools")), chatChoice(f.raw("tool_choice")), f.bool("parallel_tool_calls", true));
+        boolean parallel = f.bool("parallel_tool_calls", true);
+        ToolCalls tools = ToolCalls.of(chatTools(f.raw("tools")), chatChoice(f.raw("tool_choice")), parallel);
         if (f.has("metadata") && !f.raw("metadata").isObject()) {
             throw ApiException.invalid("metadata", "'metadata' must be an object");
         }
         List<ChatTemplate.Message> conversation = new ArrayList<>();
         String previous = f.string("previous_response_id", null);
         if (previous != null) {
-            ResponseStore.Stored s = STORE.get(previous);
+            ResponseStore.Stored s = store.get(previous);
             if (s == null) {
                 throw new ApiException(404, "invalid_request_error", "Previous response with id '" + previous + "' not found.",
                         "previous_response_id", "previous_response_not_found");
@@ -72,49 +81,26 @@ final class ResponsesProtocol implements Protocol {
         }
         conversation.addAll(input(f.raw("input")));
         List<ChatTemplate.Message> messages = new ArrayList<>();
-        if (tools != null) {
-            messages.add(new ChatTemplate.Message("system", tools.promptBlock(f.raw("tools"))));
-        }
         String instructions = f.string("instructions", null);
         if (instructions != null) {
             messages.add(new ChatTemplate.Message("system", instructions)); // not carried to later responses, as OpenAI
         }
         messages.addAll(conversation);
-        ChatTemplate t = model.chatTemplate();
-        String text = t.render(messages);
-        long[] ids = RequestFields.encode(text, model, "input");
-        int seqLen = model.contextLength();
-        int max = f.has("max_output_tokens") ? (int) f.integer("max_output_tokens", 0, 1, Integer.MAX_VALUE)
-                : Math.max(1, seqLen - ids.length);
-        if (ids.length + max > seqLen) {
-            throw ApiException.invalid(f.has("max_output_tokens") ? "max_output_tokens" : "input", "this model's context is "
-                    + seqLen + " tokens; the input has " + ids.length + " and max_output_tokens asks for " + max);
-        }
-        ConstraintRequests.Requested constraint = textFormat(f.raw("text"));
-        ConstraintRequests.Requested forced = tools == null ? null : tools.constraint();
-        if (forced != null && constraint != null) {
-            throw ApiException.invalid("tool_choice", "a required or named 'tool_choice' fixes the answer's format: send it without 'text.format'");
-        }
-        if (forced != null) {
-            constraint = forced;
-        }
-        double temperature = f.number("temperature", 1.0, 0, 2);
-        double topP = f.number("top_p", 1.0, 0, 1);
-        if (f.has("top_p") && topP <= 0) {
-            throw ApiException.invalid("top_p", "'top_p' must be in (0, 1]");
-        }
-        SamplingParams sp = SamplingParams.builder().temperature(temperature).topP(topP).maxTokens(max)
-                .stop(constraint == null ? t.stop() : List.of()).logprobs(0).build();
-        DecodeMode decode = RequestFields.decodeMode(f, model);
-        boolean streamed = f.bool("stream", false);
-        return new GenerationSpec(text, ids, sp, streamed, false, false, false, 1, constraint, decode, -1, false, null,
-                RequestFields.priority(f, model), tools, null).conversing(new Conversation(conversation, f.bool("store", true),
-                previous, instructions, f.raw("metadata"), f.raw("text")));
+        GenerationSpec spec = ChatProtocol.conversation(f, model, messages, tools, textFormat(f.raw("text")), "input", 0, false);
+        JsonNode toolChoice = f.raw("tool_choice");
+        return new GenerationSpec(spec.request(), spec.answer().conversing(new Conversation(conversation, f.bool("store", true),
+                previous, instructions, f.raw("metadata"), f.raw("text"), toolChoice == null ? TextNode.valueOf("auto") : toolChoice,
+                parallel)));
     }
 
-    /** What a Responses answer repeats of its request and what the store keeps. */
+    /**
+     * What a Responses answer repeats of its request and what the store keeps.
+     *
+     * @param toolChoice        as asked ("auto" when not)
+     * @param parallelToolCalls as asked (true when not)
+     */
     record Conversation(List<ChatTemplate.Message> messages, boolean store, String previous, String instructions,
-                        JsonNode metadata, JsonNode text) {}
+                        JsonNode metadata, JsonNode text, JsonNode toolChoice, boolean parallelToolCalls) {}
 
     /** Responses' flat function tools ({@code {"type", "name", "parameters", …}}) in chat's shape. */
     private static JsonNode chatTools(JsonNode tools) {
@@ -246,5 +232,19 @@ final class ResponsesProtocol implements Protocol {
     @Override
     public Renderer renderer(Reply reply) {
         return new ResponsesRenderer(reply);
+    }
+
+    /** Keeps a completed response for previous_response_id and GET /v1/responses/{id} (store: true). */
+    @Override
+    public void answered(Reply reply) {
+        ChoiceOutput c = reply.choices().get(0);
+        Conversation conv = reply.spec().answer().conversation();
+        if (!conv.store() || c.finish() == null) {
+            return;
+        }
+        List<ChatTemplate.Message> messages = new ArrayList<>(conv.messages());
+        List<ToolCalls.Call> calls = c.calls(reply.spec().answer().tools());
+        messages.add(new ChatTemplate.Message("assistant", calls != null ? ToolCalls.render(calls) : c.finish().text()));
+        store.put(reply.id(), new ResponseStore.Stored(List.copyOf(messages), new ResponsesRenderer(reply).body()));
     }
 }

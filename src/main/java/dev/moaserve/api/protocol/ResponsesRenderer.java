@@ -6,18 +6,19 @@ import dev.moaserve.model.ChatTemplate;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.UUID;
 
 /** The response object and, streamed, the Responses event sequence. */
 final class ResponsesRenderer implements Renderer {
     private final Reply reply;
     private final ResponsesProtocol.Conversation conv;
-    private final String messageId = "msg_" + UUID.randomUUID().toString().replace("-", "").substring(0, 24);
+    private final String messageId;
     private int sequence;
 
     ResponsesRenderer(Reply reply) {
         this.reply = reply;
-        this.conv = reply.spec().conversation();
+        this.conv = reply.spec().answer().conversation();
+        // the same message id in the stream, the body and the stored response
+        this.messageId = "msg_" + reply.id().substring(reply.id().indexOf('_') + 1);
     }
 
     private ObjectNode event(String type) {
@@ -68,31 +69,31 @@ final class ResponsesRenderer implements Renderer {
         } else {
             o.put("instructions", conv.instructions());
         }
-        o.put("max_output_tokens", reply.spec().params().maxTokens());
+        o.put("max_output_tokens", reply.spec().request().params().maxTokens());
         o.put("model", reply.model().name());
         ArrayNode output = o.putArray("output");
-        List<ToolCalls.Call> calls = done ? c.calls(reply.spec().tools()) : null;
+        List<ToolCalls.Call> calls = done ? c.calls(reply.spec().answer().tools()) : null;
         if (calls != null) {
             calls.forEach(call -> output.add(functionCall(call, "completed")));
         } else if (done) {
             output.add(item("completed", c.finish().text()));
         }
-        o.put("parallel_tool_calls", true);
+        o.put("parallel_tool_calls", conv.parallelToolCalls());
         if (conv.previous() == null) {
             o.putNull("previous_response_id");
         } else {
             o.put("previous_response_id", conv.previous());
         }
         o.put("store", conv.store());
-        o.put("temperature", reply.spec().params().temperature());
+        o.put("temperature", reply.spec().request().params().temperature());
         o.set("text", conv.text() != null ? conv.text() : Json.object().set("format", Json.object().put("type", "text")));
-        o.put("tool_choice", "auto");
+        o.set("tool_choice", conv.toolChoice());
         ArrayNode toolList = o.putArray("tools");
-        if (reply.spec().tools() != null) {
-            reply.spec().tools().functions().forEach((name, params) -> toolList.addObject().put("type", "function")
+        if (reply.spec().answer().tools() != null) {
+            reply.spec().answer().tools().functions().forEach((name, params) -> toolList.addObject().put("type", "function")
                     .put("name", name).set("parameters", params));
         }
-        o.put("top_p", reply.spec().params().topP());
+        o.put("top_p", reply.spec().request().params().topP());
         o.put("truncation", "disabled");
         o.set("metadata", conv.metadata() != null ? conv.metadata() : Json.object());
         if (done) {
@@ -108,20 +109,9 @@ final class ResponsesRenderer implements Renderer {
         return o;
     }
 
-    /** Keeps a finished response for previous_response_id and GET (store: true). */
-    private ObjectNode stored(ObjectNode response, ChoiceOutput c) {
-        if (conv.store() && c.finish() != null) {
-            List<ChatTemplate.Message> messages = new ArrayList<>(conv.messages());
-            List<ToolCalls.Call> calls = c.calls(reply.spec().tools());
-            messages.add(new ChatTemplate.Message("assistant", calls != null ? ToolCalls.render(calls) : c.finish().text()));
-            ResponsesProtocol.STORE.put(reply.id(), new ResponseStore.Stored(List.copyOf(messages), response.deepCopy()));
-        }
-        return response;
-    }
-
     /** A required or named call: no message, its function_call items at the end. */
     private boolean forcedCall() {
-        return reply.spec().tools() != null && reply.spec().tools().constraint() != null;
+        return reply.spec().answer().tools() != null && reply.spec().answer().tools().constraint() != null;
     }
 
     private ObjectNode functionCall(ToolCalls.Call call, String status) {
@@ -171,7 +161,7 @@ final class ResponsesRenderer implements Renderer {
 
     @Override
     public List<Object> choiceEnd(ChoiceOutput c) {
-        List<ToolCalls.Call> calls = c.calls(reply.spec().tools());
+        List<ToolCalls.Call> calls = c.calls(reply.spec().answer().tools());
         if (forcedCall()) {
             List<Object> out = new java.util.ArrayList<>();
             for (int i = 0; calls != null && i < calls.size(); i++) {
@@ -216,7 +206,7 @@ final class ResponsesRenderer implements Renderer {
     @Override
     public List<Object> close() {
         ChoiceOutput c = reply.choices().get(0);
-        ObjectNode response = stored(response(c), c);
+        ObjectNode response = response(c);
         ObjectNode e = event("incomplete".equals(response.get("status").asText()) ? "response.incomplete" : "response.completed");
         e.set("response", response);
         return List.of(e);
@@ -238,6 +228,6 @@ final class ResponsesRenderer implements Renderer {
     @Override
     public ObjectNode body() {
         ChoiceOutput c = reply.choices().get(0);
-        return stored(response(c), c);
+        return response(c);
     }
 }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moaserve.engine.FinishReason;
+import dev.moaserve.engine.InferenceRequest;
 import dev.moaserve.engine.SamplingParams;
 import dev.moaserve.model.DecodeMode;
 import dev.moaserve.engine.TokenListener;
@@ -93,8 +94,10 @@ final class TgiProtocol implements Protocol {
                 .logprobs(1)
                 .build();
         DecodeMode decode = RequestFields.decodeMode(p, model);
-        return new GenerationSpec(text, ids, sp, stream, false, false, p.bool("return_full_text", false), 1,
-                ConstraintRequests.tgi(p.raw("grammar")), decode, RequestFields.routingStart(p, model, decode), false, null, 0, null, null);
+        InferenceRequest.Builder request = InferenceRequest.builder(ids, sp).decode(decode);
+        RequestFields.routingStart(p, model, decode).ifPresent(request::routingFrom);
+        return new GenerationSpec(request.build(), new GenerationSpec.AnswerOptions(text, stream, false, false,
+                p.bool("return_full_text", false), null, null, null)).constrained(ConstraintRequests.tgi(p.raw("grammar")));
     }
 
     @Override
@@ -184,7 +187,7 @@ final class TgiProtocol implements Protocol {
             ObjectNode d = Json.object();
             d.put("finish_reason", f.reason() == FinishReason.STOP ? "stop_sequence" : "length");
             d.put("generated_tokens", f.completionTokens());
-            d.put("seed", c.request().seed());
+            d.put("seed", c.seed());
             if (withTokens) {
                 d.putArray("prefill");
                 ArrayNode arr = d.putArray("tokens");

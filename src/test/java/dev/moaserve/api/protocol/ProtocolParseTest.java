@@ -74,39 +74,39 @@ class ProtocolParseTest {
     @Test
     void completionsDefaultsAndFields() throws Exception {
         GenerationSpec s = Protocol.COMPLETIONS.parse(json("{\"prompt\": \"hi there\"}"), MODEL, false);
-        assertEquals(8, s.prompt().length);
-        assertEquals(16, s.params().maxTokens(), "OpenAI's default max_tokens for completions");
-        assertEquals(1.0, s.params().temperature());
-        assertFalse(s.stream());
-        assertEquals(1, s.n());
-        assertNull(s.constraint());
+        assertEquals(8, s.request().prompt().length);
+        assertEquals(16, s.request().params().maxTokens(), "OpenAI's default max_tokens for completions");
+        assertEquals(1.0, s.request().params().temperature());
+        assertFalse(s.answer().stream());
+        assertEquals(1, s.request().n());
+        assertTrue(s.request().constraint().isEmpty());
         GenerationSpec t = Protocol.COMPLETIONS.parse(json("{\"prompt\": [1, 2, 3], \"max_tokens\": 4, \"stop\": \"!\","
                 + " \"n\": 2, \"seed\": 9, \"stream\": true, \"moa_decode\": \"frozen\", \"echo\": true}"), MODEL, false);
-        assertEquals("bcd", t.promptText());
-        assertEquals(List.of("!"), t.params().stop());
-        assertEquals(9L, t.params().seed());
-        assertTrue(t.stream() && t.echo());
-        assertEquals(DecodeMode.FROZEN, t.decode());
+        assertEquals("bcd", t.answer().promptText());
+        assertEquals(List.of("!"), t.request().params().stop());
+        assertEquals(9L, t.request().params().seed());
+        assertTrue(t.answer().stream() && t.answer().echo());
+        assertEquals(DecodeMode.FROZEN, t.request().decode());
     }
 
     @Test
     void chatRendersTheTemplateAndTakesTheRestOfTheContext() throws Exception {
         GenerationSpec s = Protocol.CHAT.parse(json("{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}"), MODEL, false);
-        assertEquals("USER:\nhi\n\nASSISTANT:\n", s.promptText());
-        assertEquals(40 - s.prompt().length, s.params().maxTokens());
-        assertTrue(s.params().stop().contains("\n\n"), "the template's stop string");
-        assertFalse(s.chatLogprobs());
+        assertEquals("USER:\nhi\n\nASSISTANT:\n", s.answer().promptText());
+        assertEquals(40 - s.request().prompt().length, s.request().params().maxTokens());
+        assertTrue(s.request().params().stop().contains("\n\n"), "the template's stop string");
+        assertFalse(s.answer().chatLogprobs());
     }
 
     @Test
     void tgiIsGreedyUnlessItSamples() throws Exception {
         GenerationSpec greedy = Protocol.TGI.parse(json("{\"inputs\": \"abc\"}"), MODEL, true);
-        assertEquals(0.0, greedy.params().temperature());
-        assertEquals(20, greedy.params().maxTokens());
-        assertTrue(greedy.stream(), "the route streams");
+        assertEquals(0.0, greedy.request().params().temperature());
+        assertEquals(20, greedy.request().params().maxTokens());
+        assertTrue(greedy.answer().stream(), "the route streams");
         GenerationSpec sampled = Protocol.TGI.parse(json("{\"inputs\": \"abc\", \"parameters\": {\"top_k\": 5}}"), MODEL, false);
-        assertEquals(1.0, sampled.params().temperature());
-        assertEquals(5, sampled.params().topK());
+        assertEquals(1.0, sampled.request().params().temperature());
+        assertEquals(5, sampled.request().params().topK());
     }
 
     @Test
@@ -140,7 +140,7 @@ class ProtocolParseTest {
     void routingIsAskedForExactDecodingOnly() throws Exception {
         GenerationSpec spec = Protocol.COMPLETIONS.parse(json("{\"prompt\": \"ab\", \"max_tokens\": 2, \"return_routing\": true,"
                 + " \"routing_start\": 1}"), MODEL, false);
-        assertEquals(1, spec.routingStart());
+        assertEquals(1, spec.request().routingFrom().getAsInt());
         assertEquals("return_routing", refused(Protocol.COMPLETIONS,
                 "{\"prompt\": \"ab\", \"return_routing\": true, \"moa_decode\": \"frozen\"}").param());
         assertEquals("routing_start", refused(Protocol.COMPLETIONS, "{\"prompt\": \"ab\", \"routing_start\": 1}").param());
@@ -150,7 +150,7 @@ class ProtocolParseTest {
 
     @Test
     void aPriorityOnAFirstComeFirstServedServerIsRefused() throws Exception {
-        assertEquals(0, Protocol.COMPLETIONS.parse(json("{\"prompt\": \"ab\", \"priority\": 0}"), MODEL, false).priority());
+        assertEquals(0, Protocol.COMPLETIONS.parse(json("{\"prompt\": \"ab\", \"priority\": 0}"), MODEL, false).request().priority());
         assertEquals("priority", refused(Protocol.COMPLETIONS, "{\"prompt\": \"ab\", \"priority\": -3}").param());
         assertEquals("priority", refused(Protocol.CHAT, "{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}], "
                 + "\"priority\": 2}").param());

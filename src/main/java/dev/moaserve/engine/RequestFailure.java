@@ -1,0 +1,24 @@
+package dev.moaserve.engine;
+
+/**
+ * Why a request ended without its answer, and in which stage. The API maps each kind to one
+ * status (400, 429, 504, 503, 500); a cancelled request has no client left to tell.
+ *
+ * @param stage the stage it was in when it ended
+ */
+public record RequestFailure(Kind kind, String message, RequestState stage) {
+    public enum Kind {
+        /** The request cannot be served as asked (a constraint that does not compile). */
+        INVALID,
+        /** A bounded queue is full: retry later. */
+        REJECTED,
+        /** {@code moa.request-timeout} passed since it arrived. */
+        TIMEOUT,
+        /** The client left, or the request was cancelled. */
+        CANCELLED,
+        /** The server is shutting down, or its step failed. */
+        UNAVAILABLE,
+        /** Off-loop work failed unexpectedly. */
+        INTERNAL
+    }
+}
