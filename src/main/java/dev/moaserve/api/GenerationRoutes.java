@@ -47,8 +47,7 @@ public class GenerationRoutes {
             ResponseWriter writer = new ResponseWriter(service, rc.response(), protocol, spec, id, RequestIds.of(rc),
                     RequestSpan.start(tracer, protocol.operation(), protocol.name(), service.name(), id, RequestIds.of(rc)),
                     warmUp ? Logger.Level.DEBUG : Logger.Level.INFO);
-            RequestHandle handle = model.pipeline().submit(id, spec.request(), new OnContext(rc.vertx().getOrCreateContext(), writer));
-            writer.attach(handle);
+            model.pipeline().submit(id, spec.request(), new OnContext(rc.vertx().getOrCreateContext(), writer));
             rc.response().closeHandler(v -> writer.disconnected());
         } catch (ApiException e) {
             if (e.status() == 503) {
@@ -61,6 +60,11 @@ public class GenerationRoutes {
 
     /** The engine's events, handed to the writer on the request's context, in the order the engine gave them. */
     private record OnContext(Context ctx, ResponseWriter writer) implements RequestEvents {
+        @Override
+        public void onSubmitted(RequestHandle handle) {
+            writer.attach(handle); // on this thread: before the writer writes anything
+        }
+
         @Override
         public void onState(RequestState state) {
             ctx.runOnContext(v -> writer.onState(state));

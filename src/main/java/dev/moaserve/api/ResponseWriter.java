@@ -70,7 +70,7 @@ final class ResponseWriter {
         this.renderer = protocol.renderer(reply);
     }
 
-    /** The engine's handle of the request, set right after it was submitted (before any event is written). */
+    /** The engine's handle of the request, set as it is submitted (before any event is written). */
     void attach(RequestHandle h) {
         this.handle = h;
     }

@@ -8,6 +8,9 @@ import dev.moaserve.model.RoutingTrace;
  * {@link #onChoiceEnd} or with one {@link #onFailed}; nothing follows either.
  */
 public interface RequestEvents {
+    /** First, on the submitter's thread, before any stage: the request's handle (to cancel it by). */
+    default void onSubmitted(RequestHandle handle) {}
+
     /** The request entered a stage; {@link RequestState#WAITING}: the scheduler accepted it. */
     default void onState(RequestState state) {}
 

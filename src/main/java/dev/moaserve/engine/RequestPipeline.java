@@ -47,6 +47,7 @@ public final class RequestPipeline {
     /** Takes the request in (its arrival is now); its events go to {@code events}. Never throws for the request's sake. */
     public RequestHandle submit(String id, InferenceRequest request, RequestEvents events) {
         RequestHandle h = new RequestHandle(id, request, events, clock, timeoutNanos);
+        events.onSubmitted(h);
         compile(h);
         return h;
     }

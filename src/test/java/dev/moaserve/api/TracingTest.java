@@ -75,6 +75,7 @@ class TracingTest {
         assertEquals(List.of("length"), a.get(RequestSpan.FINISH_REASONS));
         assertTrue(a.get(RequestSpan.TTFT_MS) > 0, "ttft " + a.get(RequestSpan.TTFT_MS));
         assertTrue(a.get(RequestSpan.RESPONSE_ID).startsWith("cmpl-"));
+        assertEquals(a.get(RequestSpan.RESPONSE_ID), a.get(RequestSpan.REQUEST_ID), "no x-request-id sent: the response id");
         // its parent is the HTTP server span, whose parent is the caller's span
         SpanData server = exporter.getFinishedSpanItems().stream()
                 .filter(s -> s.getSpanId().equals(span.getParentSpanId())).findFirst()
@@ -88,10 +89,33 @@ class TracingTest {
         Sse.Stream s = Sse.post(port, "/v1/chat/completions",
                 "{\"messages\":[{\"role\":\"user\",\"content\":\"Speak.\"}],\"max_tokens\":4,\"stream\":true}");
         assertEquals(200, s.status());
-        SpanData span = await("chat " + service.name(), null);
+        SpanData span = awaitOf("chat " + service.name(), "chat");
         assertEquals(4L, span.getAttributes().get(RequestSpan.OUTPUT_TOKENS));
         assertEquals("chat", span.getAttributes().get(RequestSpan.OPERATION));
         assertEquals("chat", span.getAttributes().get(RequestSpan.API));
+    }
+
+    @Test
+    void aResponsesSpanIsAChatWithTheClientsRequestId() throws Exception {
+        given().contentType(ContentType.JSON).header("x-request-id", "client-id-42")
+                .body("{\"input\":\"Speak.\",\"max_output_tokens\":3}").post("/v1/responses")
+                .then().statusCode(200).header("x-request-id", "client-id-42");
+        SpanData span = awaitOf("chat " + service.name(), "responses");
+        assertEquals("client-id-42", span.getAttributes().get(RequestSpan.REQUEST_ID));
+        assertTrue(span.getAttributes().get(RequestSpan.RESPONSE_ID).startsWith("resp_"));
+    }
+
+    private SpanData awaitOf(String name, String api) throws InterruptedException {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (System.nanoTime() < deadline) {
+            Optional<SpanData> found = exporter.getFinishedSpanItems().stream()
+                    .filter(s -> s.getName().equals(name) && api.equals(s.getAttributes().get(RequestSpan.API))).findFirst();
+            if (found.isPresent()) {
+                return found.get();
+            }
+            Thread.sleep(20);
+        }
+        throw new AssertionError("no span " + name + " of " + api + " among " + names());
     }
 
     private SpanData await(String name, String traceId) throws InterruptedException {

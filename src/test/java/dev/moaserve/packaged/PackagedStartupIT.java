@@ -5,6 +5,7 @@ import org.junit.jupiter.api.Test;
 import java.io.IOException;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -52,6 +53,16 @@ class PackagedStartupIT {
                 }
             }
             assertTrue(ready, "never ready:\n" + app.output());
+            // the 64 warm-up requests are the server's own: right after readiness the served counters are at 0
+            String metrics = app.get("/metrics").body();
+            for (String zero : List.of("vllm:e2e_request_latency_seconds_count", "vllm:generation_tokens_total",
+                    "vllm:prompt_tokens_total", "moa_time_to_first_token_seconds_count", "moa_prefix_cache_queries_total")) {
+                List<String> lines = metrics.lines().filter(l -> l.startsWith(zero + " ") || l.startsWith(zero + "{")).toList();
+                assertFalse(lines.isEmpty(), zero + " is not exported:\n" + metrics);
+                assertTrue(lines.stream().allMatch(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1)) == 0),
+                        zero + " after readiness: " + lines);
+            }
+            assertFalse(metrics.contains("moa_requests_total{outcome=\"length\""), "warm-up requests counted as served");
             HttpResponse<String> r = app.post("/v1/completions", "{\"prompt\":\"ROMEO:\",\"max_tokens\":4}");
             assertEquals(200, r.statusCode(), r.body());
             String log = app.output();
