@@ -40,11 +40,11 @@ public class GenerationRoutes {
     void handle(RoutingContext rc, Protocol protocol, boolean stream) {
         try {
             LoadedModel.Generator model = service.admit(rc, "generate text");
-            GenerationSpec spec = protocol.parse(RouteTable.jsonBody(rc), service, stream);
+            GenerationSpec spec = protocol.parse(RouteTable.jsonBody(rc), service.served(), stream);
             String id = protocol.idPrefix() + UUID.randomUUID().toString().replace("-", "").substring(0, 24);
             RequestIds.use(rc, id);
             boolean warmUp = service.isWarmUp(rc.request().getHeader(HttpWarmUp.HEADER));
-            ResponseWriter writer = new ResponseWriter(service, rc.response(), protocol, spec, id, RequestIds.of(rc),
+            ResponseWriter writer = new ResponseWriter(service.served(), rc.response(), protocol, spec, id, RequestIds.of(rc),
                     RequestSpan.start(tracer, protocol.operation(), protocol.name(), service.name(), id, RequestIds.of(rc)),
                     warmUp ? Logger.Level.DEBUG : Logger.Level.INFO);
             model.pipeline().submit(id, spec.request(), new OnContext(rc.vertx().getOrCreateContext(), writer));

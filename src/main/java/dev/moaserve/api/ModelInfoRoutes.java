@@ -62,7 +62,7 @@ public class ModelInfoRoutes {
         m.put("created", service.created());
         m.put("owned_by", "moa-serve");
         m.put("max_model_len", service.contextLength());
-        m.put("device", service.device());
+        m.put("device", service.loaded().deviceName());
         return m;
     }
 
@@ -77,7 +77,7 @@ public class ModelInfoRoutes {
         if (f.has("prompt")) {
             f.bool("add_special_tokens", true); // this model's tokenizer adds none either way
             boolean strs = f.bool("return_token_strs", false);
-            long[] ids = RequestFields.encode(f.string("prompt", ""), service, "prompt");
+            long[] ids = RequestFields.encode(f.string("prompt", ""), service.served(), "prompt");
             ObjectNode o = Json.object();
             o.put("count", ids.length);
             o.put("max_model_len", service.contextLength());
@@ -98,7 +98,7 @@ public class ModelInfoRoutes {
         if (text == null) {
             throw ApiException.invalid("inputs", "send {\"inputs\": \"...\"} (TGI) or {\"prompt\": \"...\"} (vLLM)");
         }
-        long[] ids = RequestFields.encode(text, service, "inputs");
+        long[] ids = RequestFields.encode(text, service.served(), "inputs");
         ArrayNode out = Json.MAPPER.createArrayNode();
         int at = 0;
         for (long id : ids) {
@@ -129,7 +129,7 @@ public class ModelInfoRoutes {
             }
             arr[i] = ids.get(i).asLong();
         }
-        RequestFields.checkIds(arr, service, key);
+        RequestFields.checkIds(arr, service.served(), key);
         ObjectNode o = Json.object();
         o.put(vllm ? "prompt" : "text", service.tokenizer().decode(arr));
         return o;

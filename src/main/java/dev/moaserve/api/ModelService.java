@@ -2,13 +2,10 @@ package dev.moaserve.api;
 
 import ai.djl.Device;
 import dev.moaserve.api.protocol.ApiException;
-import dev.moaserve.api.protocol.ServedModel;
 import dev.moaserve.engine.Embedder;
 import dev.moaserve.engine.Engine;
 import dev.moaserve.engine.LoadedModel;
 import dev.moaserve.engine.constraint.Constraints;
-import dev.moaserve.model.ChatTemplate;
-import dev.moaserve.model.DecodeMode;
 import dev.moaserve.model.DeviceChoice;
 import dev.moaserve.model.Tokenizer;
 import io.quarkus.runtime.ShutdownDelayInitiatedEvent;
@@ -21,15 +18,14 @@ import jakarta.inject.Inject;
 import org.jboss.logging.Logger;
 
 import java.time.Duration;
-import java.util.Set;
 
 /**
  * The served model's life in the HTTP server: loads it at startup ({@link LoadedModel#load}), says
  * whether it is ready, admits requests to it, and drains it on shutdown. What requests are checked
- * against ({@link ServedModel}) is the loaded model's and {@link ServingSettings}'.
+ * against is {@link #served}: the loaded model and {@link ServingSettings}.
  */
 @ApplicationScoped
-public class ModelService implements ServedModel {
+public class ModelService {
     private static final Logger LOG = Logger.getLogger(ModelService.class);
 
     @Inject
@@ -39,7 +35,7 @@ public class ModelService implements ServedModel {
     EngineMetrics metrics;
 
     private volatile LoadedModel loaded;
-    private volatile ServingSettings settings = ServingSettings.defaults();
+    private volatile ServedView served;
     private volatile boolean draining;
     private volatile boolean ready;
     private volatile String failure;
@@ -58,22 +54,24 @@ public class ModelService implements ServedModel {
             load();
             return;
         }
-        Thread loader = new Thread(() -> {
-            try {
-                load();
-            } catch (RuntimeException | Error e) {
-                failure = e.getMessage() == null ? e.toString() : e.getMessage();
-                LOG.errorf("cannot serve: %s", failure);
-                LOG.debug("model load failure", e);
-                io.quarkus.runtime.Quarkus.asyncExit(1);
-            }
-        }, "moa-model-load");
+        Thread loader = new Thread(this::loadOrExit, "moa-model-load");
         loader.setDaemon(true);
         loader.start();
     }
 
+    private void loadOrExit() {
+        try {
+            load();
+        } catch (RuntimeException | Error e) {
+            failure = e.getMessage() == null ? e.toString() : e.getMessage();
+            LOG.errorf("cannot serve: %s", failure);
+            LOG.debug("model load failure", e);
+            io.quarkus.runtime.Quarkus.asyncExit(1);
+        }
+    }
+
     private void load() {
-        settings = ServingSettings.of(config);
+        ServingSettings settings = ServingSettings.of(config);
         Device device = DeviceChoice.resolve(config.device());
         Engine.Config engine = new Engine.Config(config.maxBatchSize(), config.maxBatchedTokens(), config.maxQueue(),
                 config.requestTimeout().toNanos(), config.prefixCacheBytes().asLongValue(), config.recompute(),
@@ -84,7 +82,9 @@ public class ModelService implements ServedModel {
                 config.structuredOutputCompileThreads(), config.structuredOutputCompileQueue(),
                 config.structuredOutputCompileTimeout().toMillis(), config.structuredOutputMaxStates()));
         try {
-            loaded = LoadedModel.load(spec, metrics);
+            LoadedModel m = LoadedModel.load(spec, metrics);
+            served = new ServedView(m, settings);
+            loaded = m;
         } catch (Engine.PoolTooLargeException e) {
             throw new IllegalStateException(e.getMessage() + "; lower moa.max-batch-size (now " + config.maxBatchSize() + ")", e);
         }
@@ -116,14 +116,16 @@ public class ModelService implements ServedModel {
         return g;
     }
 
-    /** SIGTERM: Quarkus fires this before its HTTP graceful shutdown and waits for it (quarkus.shutdown.delay-enabled). */
+    /**
+     * SIGTERM: Quarkus fires {@link ShutdownDelayInitiatedEvent} before its HTTP graceful shutdown
+     * and waits for it (quarkus.shutdown.delay-enabled); any other stop drains on {@link ShutdownEvent}.
+     */
     void onShutdownStarted(@Observes ShutdownDelayInitiatedEvent event) {
         drain(config.shutdownGrace());
     }
 
-    /** Any other stop (tests, a failed start): drains too; a no-op after {@link #onShutdownStarted}. */
     void stop(@Observes ShutdownEvent event) {
-        drain(config.shutdownGrace());
+        drain(config.shutdownGrace()); // a no-op after onShutdownStarted
     }
 
     /**
@@ -168,54 +170,27 @@ public class ModelService implements ServedModel {
         return loaded instanceof LoadedModel.Generator g ? g : null;
     }
 
-    /** Where the weights and the decode state live: {@code cpu} or {@code cuda:N}. */
-    public String device() {
-        LoadedModel m = loaded;
-        return m == null ? "" : m.deviceName();
-    }
-
     public long created() {
         return created;
     }
 
-    @Override
+    /** What requests are parsed and rendered against (null while loading). */
+    ServedView served() {
+        return served;
+    }
+
+    /** The served model's id (null while loading). */
     public String name() {
         LoadedModel m = loaded;
         return m == null ? null : m.name();
     }
 
-    @Override
     public Tokenizer tokenizer() {
         return loaded.tokenizer();
     }
 
-    @Override
+    /** Prompt plus completion tokens at most. */
     public int contextLength() {
         return loaded.contextLength();
-    }
-
-    @Override
-    public ChatTemplate chatTemplate() {
-        return generator().chatTemplate();
-    }
-
-    @Override
-    public boolean routingVisible() {
-        return settings.routingVisible();
-    }
-
-    @Override
-    public boolean priorityScheduling() {
-        return settings.priorityScheduling();
-    }
-
-    @Override
-    public DecodeMode decodeDefault() {
-        return settings.decodeDefault();
-    }
-
-    @Override
-    public Set<DecodeMode> decodeAllowed() {
-        return settings.decodeAllowed();
     }
 }

@@ -2,6 +2,7 @@ package dev.moaserve.api;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.moaserve.api.protocol.ApiException;
+import dev.moaserve.api.protocol.EmbeddingProtocol;
 import dev.moaserve.api.protocol.Json;
 import dev.moaserve.api.protocol.Protocol;
 import io.vertx.core.Handler;
@@ -54,8 +55,8 @@ public class RouteTable {
         get(router, "/v1/responses/:id", rc -> info.answer(rc, () -> responses.stored(rc.pathParam("id"))));
         post(router, "/generate", rc -> generation.handle(rc, Protocol.TGI, false));
         post(router, "/generate_stream", rc -> generation.handle(rc, Protocol.TGI, true));
-        post(router, "/v1/embeddings", embeddings::handle);
-        post(router, "/embed", embeddings::handleTei);
+        post(router, "/v1/embeddings", rc -> embeddings.handle(rc, EmbeddingProtocol.OPENAI));
+        post(router, "/embed", rc -> embeddings.handle(rc, EmbeddingProtocol.TEI));
         get(router, "/v1/models", rc -> info.answer(rc, info::models));
         get(router, "/v1/models/:id", rc -> info.answer(rc, () -> info.model(rc.pathParam("id"))));
         post(router, "/tokenize", rc -> info.answer(rc, () -> info.tokenize(jsonBody(rc))));

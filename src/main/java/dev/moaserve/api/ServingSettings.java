@@ -42,9 +42,4 @@ record ServingSettings(DecodeMode decodeDefault, Set<DecodeMode> decodeAllowed, 
             throw new IllegalStateException("moa.decode / moa.decode-allow: " + e.getMessage(), e);
         }
     }
-
-    /** Before loading: exact decoding only, first-come-first-served. */
-    static ServingSettings defaults() {
-        return new ServingSettings(DecodeMode.EXACT, Set.of(DecodeMode.EXACT), null, true, false);
-    }
 }

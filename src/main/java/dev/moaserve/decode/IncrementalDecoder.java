@@ -140,6 +140,21 @@ public final class IncrementalDecoder implements AutoCloseable {
         }
     }
 
+    /**
+     * What the model routed over one text ({@code return_routing}), from the router logits of one
+     * call of the step program's full forward (the one {@link #hidden} runs), its arrays freed on
+     * return. Safe to call from another thread than the one stepping.
+     */
+    public dev.moaserve.model.RoutingTrace routing(long[] ids) {
+        if (ids.length == 0 || ids.length > c.seqLen()) {
+            throw new IllegalArgumentException("routing takes 1 to " + c.seqLen() + " tokens, got " + ids.length);
+        }
+        try (NDManager m = manager.newSubManager()) {
+            float[] scores = script.routingScores(m.create(ids, new ai.djl.ndarray.types.Shape(1, ids.length)), m).toFloatArray();
+            return dev.moaserve.model.RoutingTrace.ofScores(c, ids.length, scores);
+        }
+    }
+
     /** Every named slot as the step program reads it, in {@link StepSlots}' order (tests pin the layout with it). */
     NDArray[] programSlots(int layer, NDManager m) {
         return script.echoSlots(pool, layer, m);

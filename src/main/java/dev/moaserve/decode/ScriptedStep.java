@@ -96,6 +96,14 @@ final class ScriptedStep implements AutoCloseable {
         return call(manager, "hidden", weights, ids, lengths, finalNorm);
     }
 
+    /**
+     * Each layer's router logits of one text's full forward (return_routing): ids [1, N] int64 →
+     * [L, 2, N, G] float32, queries then keys/values. Runs on any thread, as {@link #hidden}.
+     */
+    NDArray routingScores(NDArray ids, NDManager manager) {
+        return call(manager, "routing_scores", weights, ids);
+    }
+
     /** Every named slot as the program reads it, model-wide then layer {@code layer}'s, weights then pool (tests). */
     NDArray[] echoSlots(StatePool pool, int layer, NDManager manager) {
         try (IValue l = IValue.from((long) layer);

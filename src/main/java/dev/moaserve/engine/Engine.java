@@ -82,6 +82,11 @@ public final class Engine implements AutoCloseable {
         return Embedder.of(decoder, weights, pooling, limits);
     }
 
+    /** Traces finished texts' routing off the loop, with this engine's step program ({@code return_routing}). */
+    public RoutingWorker routingWorker(int maxQueue) {
+        return new RoutingWorker(decoder::routing, maxQueue);
+    }
+
     /** Where requests are submitted, and the batch's counters. */
     public Scheduler scheduler() {
         return loop.scheduler();

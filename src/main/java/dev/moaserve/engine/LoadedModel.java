@@ -146,7 +146,7 @@ public sealed interface LoadedModel permits LoadedModel.Generator, LoadedModel.E
         Engine engine = Engine.start(model, c, stats);
         Constraints constraints = new Constraints(() -> Vocabulary.of(model.tokenizer(), model.config().numTokens()),
                 spec.constraintCacheSize(), spec.constraints());
-        RoutingWorker routing = new RoutingWorker(model.weights(), c.maxQueue());
+        RoutingWorker routing = engine.routingWorker(c.maxQueue());
         PromptScorer scorer = new PromptScorer(model.weights(), c.dtype(), c.maxQueue());
         Generator g = new Generator(spec.servedName().orElse(model.name()), model, engine,
                 engine.embedder(model.weights(), spec.pooling(), spec.embeddings()), constraints, routing, scorer,

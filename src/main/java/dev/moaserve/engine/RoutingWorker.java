@@ -1,22 +1,24 @@
 package dev.moaserve.engine;
 
-import dev.moaserve.model.MoaWeights;
 import dev.moaserve.model.RoutingTrace;
 
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.function.BooleanSupplier;
+import java.util.function.Function;
 
 /**
- * Computes the routing of finished texts ({@code return_routing}) off the engine's loop: the
- * model's full forward (at most seq_len tokens each) on one thread, a bounded queue.
+ * Computes the routing of finished texts ({@code return_routing}) off the engine's loop: one call
+ * of the step program's full forward per text (at most seq_len tokens,
+ * {@link dev.moaserve.decode.IncrementalDecoder#routing}) on one thread, a bounded queue.
  */
 public final class RoutingWorker implements AutoCloseable {
-    private final MoaWeights weights;
+    private final Function<long[], RoutingTrace> tracer;
     private final OffLoopWorker worker;
 
-    public RoutingWorker(MoaWeights weights, int maxQueue) {
-        this.weights = weights;
+    /** {@code tracer}: a text's routing (the serving decoder's {@code routing}). */
+    public RoutingWorker(Function<long[], RoutingTrace> tracer, int maxQueue) {
+        this.tracer = tracer;
         this.worker = new OffLoopWorker("moa-routing", maxQueue);
     }
 
@@ -25,7 +27,7 @@ public final class RoutingWorker implements AutoCloseable {
      * with {@link RejectedExecutionException} when the queue is full.
      */
     public CompletableFuture<RoutingTrace> trace(long[] ids, BooleanSupplier abandoned) {
-        return worker.submit(() -> RoutingTrace.of(weights, ids), abandoned);
+        return worker.submit(() -> tracer.apply(ids), abandoned);
     }
 
     @Override

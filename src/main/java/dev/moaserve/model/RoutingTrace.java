@@ -40,6 +40,22 @@ public record RoutingTrace(ModelConfig config, int tokens, List<RoutingSelection
         return new RoutingTrace(c, n, List.copyOf(layers));
     }
 
+    /**
+     * The routing of {@code n} tokens from each layer's router logits, [layers, 2, n, experts]
+     * flattened (queries then keys/values), as the step program's full forward computes them.
+     */
+    public static RoutingTrace ofScores(ModelConfig c, int n, float[] scores) {
+        int g = c.numExperts();
+        int per = n * g;
+        List<RoutingSelection> layers = new ArrayList<>();
+        for (int l = 0; l < c.depth(); l++) {
+            float[] sq = java.util.Arrays.copyOfRange(scores, (2 * l) * per, (2 * l + 1) * per);
+            float[] skv = java.util.Arrays.copyOfRange(scores, (2 * l + 1) * per, (2 * l + 2) * per);
+            layers.add(RoutingSelection.of(c, sq, skv, 0, n));
+        }
+        return new RoutingTrace(c, n, List.copyOf(layers));
+    }
+
     /** Routed windows (window 0 has none). */
     public int routedWindows() {
         return layers.isEmpty() ? 0 : layers.get(0).routedWindows();

@@ -530,6 +530,28 @@ class DecodeStep(Module):
       x = self.full_layer(wts, self.w_first_layer + self.w_per_layer * l, x, cos, sin, local_bias, real)
     return torch.mul(self.unit(x), final_gamma)                                # [B, N, D]
 
+  def routing_scores(self: __torch__.DecodeStep, wts: List[Tensor], ids: Tensor) -> Tensor:
+    # What one text routed (return_routing), by the same full forward as hidden(): ids [1, N]
+    # int64 -> each layer's router logits of its input, [L, 2, N, G] float32 (0: queries, 1: keys/
+    # values); the caller selects from them as RoutingSelection does.
+    N = ids.size(1)
+    D = self.dim
+    pos = torch.arange(N, dtype=ids.dtype, device=ids.device)
+    x = torch.add(torch.index_select(wts[self.w_token_emb], 0, ids.reshape(-1)).view(1, N, D), wts[self.w_pos_emb][0:N])
+    rope = torch.index_select(wts[self.w_rope], 0, pos)
+    cos = rope[:, 0:1].unsqueeze(0)
+    sin = rope[:, 1:2].unsqueeze(0)
+    real = torch.ge(pos.view(1, N), 0)                                        # [1, N]: every position is real
+    local_bias = self.local_bias_blocks(N, x.device)
+    scores: List[Tensor] = []
+    for l in range(self.depth):
+      lw = self.w_first_layer + self.w_per_layer * l
+      q = self.row_logits(x[0], wts[lw + self.w_query_tokens])                 # [N, G]
+      kv = self.row_logits(x[0], wts[lw + self.w_kv_tokens])
+      scores.append(torch.stack([q, kv], 0))
+      x = self.full_layer(wts, lw, x, cos, sin, local_bias, real)
+    return torch.stack(scores, 0)                                             # [L, 2, N, G]
+
   def full_layer(self: __torch__.DecodeStep, wts: List[Tensor], lw: int, x: Tensor, cos: Tensor, sin: Tensor,
       local_bias: Tensor, real: Tensor) -> Tensor:
     # one residual layer over whole rows: x + local + routed, then + feed-forward; x [B, N, D]

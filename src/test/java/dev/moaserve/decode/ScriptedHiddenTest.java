@@ -54,6 +54,39 @@ class ScriptedHiddenTest {
         }
     }
 
+    /**
+     * return_routing's trace from the step program's full forward selects what the definition
+     * ({@link dev.moaserve.model.RoutingTrace#of}, the eager full forward) selects: every layer's
+     * queries and keys, on the shipped model over a whole context, and on a model whose experts choose.
+     */
+    @Test
+    void theRoutingTraceIsTheDefinitions() {
+        Djl.inferenceThread();
+        try (MoaModel model = MoaModel.loadEmbedded(); IncrementalDecoder dec = new IncrementalDecoder(model.weights())) {
+            String text = "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n";
+            long[] ids = model.tokenizer().encode(text.repeat(20));
+            for (int n : new int[] {1024, 300, 33, 5}) {
+                long[] part = java.util.Arrays.copyOf(ids, n);
+                assertSameRouting(dev.moaserve.model.RoutingTrace.of(model.weights(), part), dec.routing(part), "shipped, " + n);
+            }
+        }
+        try (NDManager m = Djl.newManager()) {
+            ModelConfig c = ModelConfig.builder().vocab(19).dim(16).depth(2).seqLen(200).localWindow(6).routedWindow(8)
+                    .routedQueries(3).routedKeyValues(5).experts(2).dimHead(4).heads(2).ffMult(2).build();
+            MoaWeights w = Init.random(c, m, 5);
+            try (IncrementalDecoder dec = new IncrementalDecoder(w)) {
+                long[] ids = new Random(9).longs(150, 0, 19).toArray();
+                assertSameRouting(dev.moaserve.model.RoutingTrace.of(w, ids), dec.routing(ids), "choosing experts");
+            }
+        }
+    }
+
+    private static void assertSameRouting(dev.moaserve.model.RoutingTrace want, dev.moaserve.model.RoutingTrace got, String what) {
+        org.junit.jupiter.api.Assertions.assertEquals(want.tokens(), got.tokens(), what);
+        org.junit.jupiter.api.Assertions.assertArrayEquals(want.queries(1), got.queries(1), what + ": queries");
+        org.junit.jupiter.api.Assertions.assertArrayEquals(want.keys(1), got.keys(1), what + ": keys");
+    }
+
     /** Largest difference over every row's real positions, the batch padded to its longest row. */
     private static double maxError(MoaWeights w, IncrementalDecoder dec, NDManager parent, int[] lengths, Random rnd) {
         ModelConfig c = w.config();

@@ -26,6 +26,7 @@ class PackagedStartupIT {
         try (PackagedApp app = PackagedApp.launch(Map.of())) {
             long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
             boolean sawLoading = false;
+            int servedEarly = 0; // requests that found it ready while it was polled
             boolean ready = false;
             while (!ready && System.nanoTime() < deadline) {
                 assertTrue(app.isAlive(), app.output());
@@ -49,20 +50,24 @@ class PackagedStartupIT {
                         assertTrue(health == 503 || app.get("/q/health/ready").statusCode() == 200, "/health " + health);
                     } else {
                         assertEquals(200, early.statusCode(), early.body()); // became ready in between
+                        servedEarly++;
                     }
                 }
             }
             assertTrue(ready, "never ready:\n" + app.output());
-            // the 64 warm-up requests are the server's own: right after readiness the served counters are at 0
+            // the 64 warm-up requests are the server's own: right after readiness the served counters count
+            // only the client requests that found it ready (one prompt token, at most 2 generated each)
             String metrics = app.get("/metrics").body();
-            for (String zero : List.of("vllm:e2e_request_latency_seconds_count", "vllm:generation_tokens_total",
+            int served = servedEarly;
+            for (String counted : List.of("vllm:e2e_request_latency_seconds_count", "vllm:generation_tokens_total",
                     "vllm:prompt_tokens_total", "moa_time_to_first_token_seconds_count", "moa_prefix_cache_queries_total")) {
-                List<String> lines = metrics.lines().filter(l -> l.startsWith(zero + " ") || l.startsWith(zero + "{")).toList();
-                assertFalse(lines.isEmpty(), zero + " is not exported:\n" + metrics);
-                assertTrue(lines.stream().allMatch(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1)) == 0),
-                        zero + " after readiness: " + lines);
+                List<String> lines = metrics.lines().filter(l -> l.startsWith(counted + " ") || l.startsWith(counted + "{")).toList();
+                assertFalse(lines.isEmpty(), counted + " is not exported:\n" + metrics);
+                double value = Double.parseDouble(lines.get(0).substring(lines.get(0).lastIndexOf(' ') + 1));
+                assertTrue(value <= 2 * served, counted + " after readiness, " + served + " client requests served: " + lines);
             }
-            assertFalse(metrics.contains("moa_requests_total{outcome=\"length\""), "warm-up requests counted as served");
+            assertTrue(metrics.lines().anyMatch(l -> l.equals("vllm:e2e_request_latency_seconds_count " + served + ".0")
+                    || l.equals("vllm:e2e_request_latency_seconds_count " + served)), served + " requests served before: " + metrics);
             HttpResponse<String> r = app.post("/v1/completions", "{\"prompt\":\"ROMEO:\",\"max_tokens\":4}");
             assertEquals(200, r.statusCode(), r.body());
             String log = app.output();
