@@ -122,6 +122,63 @@ class PackagedBoundedWorkIT {
         }
     }
 
+    /**
+     * Off-loop work returns its memory: after 64 routed choices of ~1,000 tokens (return_routing,
+     * traced by the step program's full forward) and a burst of prompt scoring (echo with
+     * logprobs), the process's resident memory is back within idle + 512 MiB.
+     */
+    @Test
+    void routingAndScoringBurstsReturnTheirMemory() throws Exception {
+        String text = shakespeare();
+        try (PackagedApp app = PackagedApp.start(Map.of(), Duration.ofMinutes(2))) {
+            assertEquals(200, app.post("/v1/completions", "{\"prompt\":\"ROMEO:\",\"max_tokens\":100}").statusCode()); // warm
+            Thread.sleep(500);
+            long idle = rss(app.pid());
+            List<CompletableFuture<HttpResponse<String>>> routed = new ArrayList<>();
+            for (int i = 0; i < 8; i++) { // 8 requests of n = 8: 64 routed choices
+                int at = i;
+                routed.add(CompletableFuture.supplyAsync(() -> post(app, routed(text, at, 8))));
+            }
+            for (CompletableFuture<HttpResponse<String>> f : routed) {
+                HttpResponse<String> r = f.get(5, TimeUnit.MINUTES);
+                assertEquals(200, r.statusCode(), r.body());
+                JsonNode choices = JSON.readTree(r.body()).get("choices");
+                assertEquals(8, choices.size());
+                for (JsonNode c : choices) {
+                    assertTrue(c.get("routing").has("queries"), c.get("routing").toString());
+                }
+            }
+            Thread.sleep(1_000);
+            long afterRouting = rss(app.pid());
+            for (int i = 0; i < 6; i++) {
+                String prompt = text.substring(i * 1_000, i * 1_000 + 500);
+                HttpResponse<String> r = app.post("/v1/completions", JSON.createObjectNode().put("prompt", prompt)
+                        .put("max_tokens", 0).put("echo", true).put("logprobs", 1).toString());
+                assertEquals(200, r.statusCode(), r.body());
+            }
+            Thread.sleep(1_000);
+            long afterScoring = rss(app.pid());
+            System.out.printf("off-loop work: idle %d MiB, after 64 routed choices %d MiB, after prompt scoring %d MiB%n",
+                    idle / MIB, afterRouting / MIB, afterScoring / MIB);
+            assertTrue(afterRouting <= idle + 512 * MIB, "after routing " + afterRouting / MIB + " MiB, idle " + idle / MIB + " MiB");
+            assertTrue(afterScoring <= idle + 512 * MIB, "after scoring " + afterScoring / MIB + " MiB, idle " + idle / MIB + " MiB");
+        }
+    }
+
+    /** A completion of ~1,000 tokens in all (900 of prompt), n choices, each with its routing. */
+    private static String routed(String text, int i, int n) {
+        return JSON.createObjectNode().put("prompt", text.substring(i * 2_000, i * 2_000 + 900)).put("max_tokens", 100)
+                .put("n", n).put("temperature", 0.8).put("seed", i).put("return_routing", true).toString();
+    }
+
+    private static HttpResponse<String> post(PackagedApp app, String body) {
+        try {
+            return app.post("/v1/completions", body);
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     private static String body(String text, int inputs) {
         ObjectNode b = JSON.createObjectNode();
         ArrayNode in = b.putArray("input");
