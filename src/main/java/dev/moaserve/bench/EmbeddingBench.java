@@ -50,7 +50,7 @@ final class EmbeddingBench {
                 for (int n : new int[] {64, 256}) {
                     for (int b : new int[] {1, 8, 32}) {
                         point(out, "moa-shakespeare", n, b, reps, model.config().numTokens(),
-                                (mm, ids) -> decoder.hidden(mm, ids, lengths(ids)), model.weights().manager());
+                                (mm, ids) -> decoder.wholeRows().hidden(mm, ids, lengths(ids)), model.weights().manager());
                         point(out, "moa-shakespeare-eager", n, b, reps, model.config().numTokens(),
                                 (mm, ids) -> FullForward.finalHidden(model.weights(), mm, ids, null, false), model.weights().manager());
                         point(out, "encoder-d128", n, b, reps, model.config().numTokens(),

@@ -123,36 +123,9 @@ public final class IncrementalDecoder implements AutoCloseable {
         Djl.useIntraOpThreads(newTokens < PARALLEL_FROM_TOKENS ? 1 : Integer.MAX_VALUE);
     }
 
-    /**
-     * The model's full forward over right-padded rows, in one call of the step program (not the
-     * decode state): ids [B, N] int64 on this decoder's device, {@code lengths[b]} real tokens in
-     * row b → the final normed hidden states [B, N, D] float32 in {@code m}; what padded positions
-     * hold is meaningless. Exact under the canonical rule ({@link dev.moaserve.model.FullForward}).
-     * Safe to call from another thread than the one stepping.
-     */
-    public NDArray hidden(NDManager m, NDArray ids, int[] lengths) {
-        long[] l = new long[lengths.length];
-        for (int i = 0; i < l.length; i++) {
-            l[i] = lengths[i];
-        }
-        try (NDArray lens = m.create(l)) {
-            return script.hidden(ids, lens, m);
-        }
-    }
-
-    /**
-     * What the model routed over one text ({@code return_routing}), from the router logits of one
-     * call of the step program's full forward (the one {@link #hidden} runs), its arrays freed on
-     * return. Safe to call from another thread than the one stepping.
-     */
-    public dev.moaserve.model.RoutingTrace routing(long[] ids) {
-        if (ids.length == 0 || ids.length > c.seqLen()) {
-            throw new IllegalArgumentException("routing takes 1 to " + c.seqLen() + " tokens, got " + ids.length);
-        }
-        try (NDManager m = manager.newSubManager()) {
-            float[] scores = script.routingScores(m.create(ids, new ai.djl.ndarray.types.Shape(1, ids.length)), m).toFloatArray();
-            return dev.moaserve.model.RoutingTrace.ofScores(c, ids.length, scores);
-        }
+    /** The step program's full forward of whole rows (embeddings, return_routing), callable beside the steps. */
+    public WholeRows wholeRows() {
+        return new WholeRows(c, script, manager);
     }
 
     /** Every named slot as the step program reads it, in {@link StepSlots}' order (tests pin the layout with it). */

@@ -27,9 +27,15 @@ import java.util.zip.ZipOutputStream;
  * reads (a zip of stored entries under {@code archive/}): the class's TorchScript source, a
  * protocol-2 pickle of one module object whose attributes are plain ints, floats and bools, an
  * empty constants table, and the format version. No tensors are stored: the program gets its
- * weights as arguments. libtorch compiles the source when it loads the archive.
+ * weights as arguments. libtorch compiles the source when it loads the archive. The source
+ * declares no attributes of its own: a line starting {@link #ATTRIBUTES} marks where the
+ * declarations of the attributes given here ({@code name : int|float|bool}) are written, so
+ * the program's names and the Java that sets them are one list.
  */
 final class ScriptArchive {
+    /** The source line where the attributes' declarations go. */
+    static final String ATTRIBUTES = "  # @attributes";
+
     private final String className;
     private final String source;
     private final Map<String, Object> attributes = new LinkedHashMap<>();
@@ -101,13 +107,28 @@ final class ScriptArchive {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         try (ZipOutputStream zip = new ZipOutputStream(out)) {
             stored(zip, "archive/data.pkl", pickle());
-            stored(zip, "archive/code/__torch__.py", source.getBytes(StandardCharsets.UTF_8));
+            stored(zip, "archive/code/__torch__.py", declared().getBytes(StandardCharsets.UTF_8));
             stored(zip, "archive/constants.pkl", new byte[] {(byte) 0x80, 2, ')', '.'});
             stored(zip, "archive/version", "3\n".getBytes(StandardCharsets.US_ASCII));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
         return out.toByteArray();
+    }
+
+    /** The source with its attributes declared where it marks them (unchanged without the mark). */
+    String declared() {
+        int at = source.indexOf(ATTRIBUTES);
+        if (at < 0) {
+            return source;
+        }
+        StringBuilder d = new StringBuilder();
+        for (Map.Entry<String, Object> a : attributes.entrySet()) {
+            Object v = a.getValue();
+            d.append("  ").append(a.getKey()).append(" : ")
+                    .append(v instanceof Boolean ? "bool" : v instanceof Integer ? "int" : "float").append('\n');
+        }
+        return source.substring(0, at) + d + source.substring(at);
     }
 
     /** The module object: {@code __torch__.<class>} built from a dict of its attributes. */

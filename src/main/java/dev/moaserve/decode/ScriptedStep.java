@@ -20,7 +20,9 @@ import java.util.List;
  * a few integers go in; the logits of each sequence's last new row come out, on the device.
  */
 final class ScriptedStep implements AutoCloseable {
-    static final String SOURCE = "decode_step.py";
+    /** The program's source, by job: the class and the step first, then its other methods. */
+    static final java.util.List<String> SOURCES = java.util.List.of("decode_step.py", "step_sampler.py", "whole_rows.py",
+            "step_echoes.py");
     private static final String CLASS = "DecodeStep";
 
     private final PtSymbolBlock module;
@@ -37,7 +39,16 @@ final class ScriptedStep implements AutoCloseable {
 
     /** @param bf16 matmuls in bfloat16: the program casts the float32 matmul weights once, here */
     ScriptedStep(ModelConfig c, DecodeWeights w, NDManager manager, boolean bf16) {
-        this(c, w, manager, ScriptArchive.resource(ScriptedStep.class, SOURCE), bf16);
+        this(c, w, manager, source(), bf16);
+    }
+
+    /** The program's source: its files joined into the one class. */
+    static String source() {
+        StringBuilder s = new StringBuilder();
+        for (String file : SOURCES) {
+            s.append(ScriptArchive.resource(ScriptedStep.class, file)).append('\n');
+        }
+        return s.toString();
     }
 
     /** With another program text (tests: a broken script must fail here, with its line). */

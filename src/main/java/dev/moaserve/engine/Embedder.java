@@ -122,11 +122,11 @@ public final class Embedder implements AutoCloseable {
 
     /**
      * Embeddings from an autoregressive model's full forward: one call of its decoder's step
-     * program per micro-batch ({@link IncrementalDecoder#hidden}), the decode state untouched. It
+     * program per micro-batch ({@link dev.moaserve.decode.WholeRows#hidden}), the decode state untouched. It
      * computes beside the engine's loop, on one intra-op thread ({@link Djl#sideThread}).
      */
     public static Embedder of(IncrementalDecoder decoder, MoaWeights weights, Pooling pooling, Limits limits) {
-        return new Embedder(decoder::hidden, weights.manager(), weights.config().dim(), weights.config().seqLen(), pooling,
+        return new Embedder(decoder.wholeRows()::hidden, weights.manager(), weights.config().dim(), weights.config().seqLen(), pooling,
                 limits, true);
     }
 

@@ -84,7 +84,7 @@ public final class Engine implements AutoCloseable {
 
     /** Traces finished texts' routing off the loop, with this engine's step program ({@code return_routing}). */
     public RoutingWorker routingWorker(int maxQueue) {
-        return new RoutingWorker(decoder::routing, maxQueue);
+        return new RoutingWorker(decoder.wholeRows()::routing, maxQueue);
     }
 
     /** Where requests are submitted, and the batch's counters. */

@@ -10,13 +10,13 @@ import java.util.function.Function;
 /**
  * Computes the routing of finished texts ({@code return_routing}) off the engine's loop: one call
  * of the step program's full forward per text (at most seq_len tokens,
- * {@link dev.moaserve.decode.IncrementalDecoder#routing}) on one thread, a bounded queue.
+ * {@link dev.moaserve.decode.WholeRows#routing}) on one thread, a bounded queue.
  */
 public final class RoutingWorker implements AutoCloseable {
     private final Function<long[], RoutingTrace> tracer;
     private final OffLoopWorker worker;
 
-    /** {@code tracer}: a text's routing (the serving decoder's {@code routing}). */
+    /** {@code tracer}: a text's routing (the serving decoder's whole-row forward). */
     public RoutingWorker(Function<long[], RoutingTrace> tracer, int maxQueue) {
         this.tracer = tracer;
         this.worker = new OffLoopWorker("moa-routing", maxQueue);

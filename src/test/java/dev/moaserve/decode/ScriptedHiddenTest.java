@@ -67,7 +67,7 @@ class ScriptedHiddenTest {
             long[] ids = model.tokenizer().encode(text.repeat(20));
             for (int n : new int[] {1024, 300, 33, 5}) {
                 long[] part = java.util.Arrays.copyOf(ids, n);
-                assertSameRouting(dev.moaserve.model.RoutingTrace.of(model.weights(), part), dec.routing(part), "shipped, " + n);
+                assertSameRouting(dev.moaserve.model.RoutingTrace.of(model.weights(), part), dec.wholeRows().routing(part), "shipped, " + n);
             }
         }
         try (NDManager m = Djl.newManager()) {
@@ -76,7 +76,7 @@ class ScriptedHiddenTest {
             MoaWeights w = Init.random(c, m, 5);
             try (IncrementalDecoder dec = new IncrementalDecoder(w)) {
                 long[] ids = new Random(9).longs(150, 0, 19).toArray();
-                assertSameRouting(dev.moaserve.model.RoutingTrace.of(w, ids), dec.routing(ids), "choosing experts");
+                assertSameRouting(dev.moaserve.model.RoutingTrace.of(w, ids), dec.wholeRows().routing(ids), "choosing experts");
             }
         }
     }
@@ -104,7 +104,7 @@ class ScriptedHiddenTest {
         double worst = 0;
         try (NDManager m = parent.newSubManager(); NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
-            float[] got = dec.hidden(m, m.create(ids, new Shape(lengths.length, n)), lengths).toFloatArray();
+            float[] got = dec.wholeRows().hidden(m, m.create(ids, new Shape(lengths.length, n)), lengths).toFloatArray();
             for (int b = 0; b < lengths.length; b++) {
                 NDArray alone = Ops.rmsNorm(FullForward.finalHidden(w, m, m.create(rows[b], new Shape(1, lengths[b])), null, false),
                         w.finalGamma());

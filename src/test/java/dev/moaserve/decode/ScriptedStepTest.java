@@ -52,7 +52,7 @@ class ScriptedStepTest {
 
     @Test
     void aProgramThatDoesNotCompileFailsInOneLineNamingItsLine() {
-        String broken = ScriptArchive.resource(ScriptedStep.class, ScriptedStep.SOURCE)
+        String broken = ScriptedStep.source()
                 .replace("torch.layer_norm(x, [self.dim]", "torch.layer_norm(x, self.dim");
         try (NDManager m = Djl.newManager()) {
             MoaWeights w = Init.random(CONFIG, m, 1, 0.1f);

@@ -55,7 +55,7 @@ class RequestPipelineTest {
         constraints = new Constraints(() -> Vocabulary.of(model.tokenizer(), model.config().numTokens()), 0,
                 new Constraints.Limits(1, 4, 60_000, 200_000));
         scorer = new PromptScorer(model.weights(), DataType.FLOAT32, 4);
-        routing = new RoutingWorker(decoder::routing, 4);
+        routing = new RoutingWorker(decoder.wholeRows()::routing, 4);
     }
 
     @AfterAll
