@@ -62,6 +62,9 @@ public class AuthFilter {
             return;
         }
         String token = bearerToken(rc.request().getHeader("Authorization"));
+        if (token == null) {
+            token = rc.request().getHeader("x-api-key"); // Anthropic's clients send their key here
+        }
         if (token != null && keys.accepts(token)) {
             rc.next();
             return;
@@ -72,7 +75,7 @@ public class AuthFilter {
         rc.response().putHeader("WWW-Authenticate",
                 token == null ? "Bearer realm=\"moa-serve\"" : "Bearer realm=\"moa-serve\", error=\"invalid_token\"");
         HttpErrors.send(rc, new ApiException(401, "invalid_request_error",
-                token == null ? "missing API key: send Authorization: Bearer <key>" : "invalid API key", null,
+                token == null ? "missing API key: send Authorization: Bearer <key> (or x-api-key: <key>)" : "invalid API key", null,
                 "invalid_api_key"));
     }
 

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moaserve.api.protocol.ApiException;
 import dev.moaserve.api.protocol.ErrorShape;
 import dev.moaserve.api.protocol.Json;
+import dev.moaserve.api.protocol.Protocol;
 import dev.moaserve.api.protocol.JsonFields;
 import dev.moaserve.api.protocol.RequestFields;
 import dev.moaserve.model.Tokenizer;
@@ -26,7 +27,7 @@ public class ModelInfoRoutes {
     @Inject
     ModelService service;
 
-    /** Runs a handler and answers its JSON, or its error in OpenAI's shape. */
+    /** Runs a handler and answers its JSON, or its error in the shape of its route. */
     void answer(RoutingContext rc, Supplier<? extends JsonNode> handler) {
         try {
             if (service.loaded() == null) {
@@ -36,8 +37,14 @@ public class ModelInfoRoutes {
             String json = Json.write(handler.get());
             rc.response().setStatusCode(200).putHeader("Content-Type", "application/json").end(json);
         } catch (ApiException e) {
-            HttpErrors.send(rc.response(), e, ErrorShape.OPENAI);
+            HttpErrors.send(rc.response(), e, ErrorShape.forPath(rc.normalizedPath()));
         }
+    }
+
+    /** Anthropic's {@code POST /v1/messages/count_tokens}: the prompt's tokens as the Messages API renders it. */
+    ObjectNode countTokens(RoutingContext rc) {
+        service.admit(rc, "count tokens of messages");
+        return Json.object().put("input_tokens", Protocol.MESSAGES.countTokens(RouteTable.jsonBody(rc), service.served()));
     }
 
     ObjectNode models() {

@@ -210,7 +210,9 @@ final class ResponseWriter {
 
     private void send(List<Object> items) {
         for (Object json : items) {
-            response.write("data: " + (json instanceof String s ? s : Json.write(json)) + "\n\n");
+            String event = protocol.namedEvents() && json instanceof ObjectNode o && o.path("type").isTextual()
+                    ? "event: " + o.get("type").asText() + "\n" : "";
+            response.write(event + "data: " + (json instanceof String s ? s : Json.write(json)) + "\n\n");
         }
     }
 

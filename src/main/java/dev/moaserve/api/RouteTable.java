@@ -52,6 +52,8 @@ public class RouteTable {
         post(router, "/v1/completions", rc -> generation.handle(rc, Protocol.COMPLETIONS, false));
         post(router, "/v1/chat/completions", rc -> generation.handle(rc, Protocol.CHAT, false));
         post(router, "/v1/responses", responses::create);
+        post(router, "/v1/messages", rc -> generation.handle(rc, Protocol.MESSAGES, false));
+        post(router, "/v1/messages/count_tokens", rc -> info.answer(rc, () -> info.countTokens(rc)));
         get(router, "/v1/responses/:id", rc -> info.answer(rc, () -> responses.stored(rc.pathParam("id"))));
         post(router, "/generate", rc -> generation.handle(rc, Protocol.TGI, false));
         post(router, "/generate_stream", rc -> generation.handle(rc, Protocol.TGI, true));
@@ -83,7 +85,7 @@ public class RouteTable {
             InteropRoutes.error(rc, 405, "this method is not allowed on this route");
         } else {
             InteropRoutes.error(rc, 404, "no such route: " + rc.request().method().name() + " " + path + "; the API is "
-                    + "/v1/models, /v1/completions, /v1/chat/completions, /v1/responses, /v1/embeddings, /embed, /generate, "
+                    + "/v1/models, /v1/completions, /v1/chat/completions, /v1/responses, /v1/messages, /v1/embeddings, /embed, /generate, "
                     + "/generate_stream, /tokenize, /detokenize");
         }
     }

@@ -25,6 +25,11 @@ public record InferenceRequest(long[] prompt, SamplingParams params, int n, Deco
         return new Builder(prompt, params);
     }
 
+    /** The same request sampling with {@code p}. */
+    public InferenceRequest withParams(SamplingParams p) {
+        return new InferenceRequest(prompt, p, n, decode, priority, constraint, scorePrompt, routingFrom);
+    }
+
     public Builder toBuilder() {
         Builder b = new Builder(prompt, params);
         b.n = n;

@@ -88,7 +88,7 @@ final class Sequence {
         stats.finished(reason.label(), request.prompt().length, generated.size(), secs);
         try {
             request.listener().onFinish(new TokenListener.Finish(reason, request.prompt().length,
-                    generated.size(), stop.text(), error, cached));
+                    generated.size(), stop.text(), error, cached, stop.matched()));
         } catch (RuntimeException e) {
             LOG.warn("listener of " + request.id() + " failed", e);
         }

@@ -12,6 +12,7 @@ public final class StopMatcher {
     private final StringBuilder text = new StringBuilder();
     private int emitted;
     private boolean stopped;
+    private String matched;
 
     public StopMatcher(List<String> stops) {
         this.stops = stops == null ? List.of() : stops;
@@ -28,6 +29,7 @@ public final class StopMatcher {
             int at = text.indexOf(s, Math.max(0, emitted - s.length() + 1));
             if (at >= 0 && (cut < 0 || at < cut)) {
                 cut = at;
+                matched = s;
             }
         }
         if (cut >= 0) {
@@ -80,6 +82,11 @@ public final class StopMatcher {
 
     public boolean stopped() {
         return stopped;
+    }
+
+    /** The stop string that ended the text (null while none has). */
+    public String matched() {
+        return matched;
     }
 
     /** All text emitted so far. */

@@ -18,11 +18,13 @@ public interface TokenListener {
 
     /**
      * Why and how a request ended; {@code cachedTokens}: prompt tokens not computed for this
-     * request (taken from the prefix cache or forked from an n > 1 sibling).
+     * request (taken from the prefix cache or forked from an n > 1 sibling); {@code stopString}:
+     * the stop string that ended it (null for any other end).
      */
-    record Finish(FinishReason reason, int promptTokens, int completionTokens, String text, String error, int cachedTokens) {
+    record Finish(FinishReason reason, int promptTokens, int completionTokens, String text, String error, int cachedTokens,
+                  String stopString) {
         public Finish(FinishReason reason, int promptTokens, int completionTokens, String text, String error) {
-            this(reason, promptTokens, completionTokens, text, error, 0);
+            this(reason, promptTokens, completionTokens, text, error, 0, null);
         }
     }
 }

@@ -113,6 +113,17 @@ class ApiKeyEnforcementTest {
     }
 
     @Test
+    void anthropicsClientsSendTheirKeyAsXApiKey() {
+        String body = "{\"model\":\"moa-shakespeare\",\"max_tokens\":2,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+        io.restassured.RestAssured.given().contentType(io.restassured.http.ContentType.JSON).header("x-api-key", "file-key-1")
+                .body(body).post("/v1/messages").then().statusCode(200);
+        io.restassured.RestAssured.given().contentType(io.restassured.http.ContentType.JSON).header("x-api-key", "wrong")
+                .body(body).post("/v1/messages").then().statusCode(401)
+                .body("type", org.hamcrest.Matchers.equalTo("error"))
+                .body("error.type", org.hamcrest.Matchers.equalTo("authentication_error"));
+    }
+
+    @Test
     void openEndpointsStayOpen() throws Exception {
         for (String path : List.of("/q/health/live", "/q/health/ready", "/q/health/started", "/q/health", "/health",
                 "/v1/health", "/", "/index.html", "/playground.js", "/playground.css", "/metrics", "/q/metrics")) {

@@ -22,7 +22,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class ApiRoutesTest {
     @Test
     void anUnknownPathIsA404WhateverTheMethod() {
-        for (String path : new String[] {"/v1/chat/completion", "/v1/messages", "/v1/nothing/here"}) {
+        for (String path : new String[] {"/v1/chat/completion", "/v1/message", "/v1/nothing/here"}) {
             given().contentType(ContentType.JSON).body("{}").post(path).then().statusCode(404)
                     .contentType(ContentType.JSON).body("error.code", equalTo("not_found"))
                     .body("error.message", containsString(path));

@@ -3,18 +3,22 @@ package dev.moaserve.api.protocol;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 /**
- * The two error shapes clients parse: OpenAI's {@code {"error": {"message", "type", "param",
- * "code"}}} (every route but TGI's) and TGI's {@code {"error": "...", "error_type": "..."}},
- * whose client mistakes answer 422 (validation) instead of 400.
+ * The error shapes clients parse: OpenAI's {@code {"error": {"message", "type", "param",
+ * "code"}}} (every route but TGI's and Anthropic's), TGI's {@code {"error": "...", "error_type":
+ * "..."}}, whose client mistakes answer 422 (validation) instead of 400, and Anthropic's
+ * {@code {"type": "error", "error": {"type", "message"}}} on the Messages routes.
  */
 public enum ErrorShape {
-    OPENAI, TGI;
+    OPENAI, TGI, ANTHROPIC;
 
     /**
      * TGI's routes and TEI's {@code /embed}, in any spelling the router takes for them
-     * ({@code /generate/}); everything else answers OpenAI's shape.
+     * ({@code /generate/}); Anthropic's {@code /v1/messages…}; everything else answers OpenAI's shape.
      */
     public static ErrorShape forPath(String path) {
+        if (path != null && path.startsWith("/v1/messages")) {
+            return ANTHROPIC;
+        }
         return path != null && (path.startsWith("/generate") || path.equals("/embed") || path.equals("/embed/")) ? TGI : OPENAI;
     }
 
@@ -25,6 +29,20 @@ public enum ErrorShape {
     public ObjectNode body(ApiException e) {
         if (this == OPENAI) {
             return Json.error(e);
+        }
+        if (this == ANTHROPIC) {
+            ObjectNode root = Json.object().put("type", "error");
+            root.putObject("error").put("type", switch (e.status()) {
+                case 400, 405, 415, 422 -> "invalid_request_error";
+                case 401 -> "authentication_error";
+                case 403 -> "permission_error";
+                case 404 -> "not_found_error";
+                case 413 -> "request_too_large";
+                case 429 -> "rate_limit_error";
+                case 503 -> "overloaded_error";
+                default -> "api_error";
+            }).put("message", e.getMessage());
+            return root;
         }
         ObjectNode root = Json.object();
         root.put("error", e.getMessage());

@@ -10,6 +10,15 @@ public final class Json {
 
     private Json() {}
 
+    /** JSON text the server wrote itself (a tool call's arguments): a parse failure is a bug, unchecked. */
+    public static com.fasterxml.jackson.databind.JsonNode parse(String json) {
+        try {
+            return MAPPER.readTree(json);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException("not JSON: " + json, e);
+        }
+    }
+
     public static ObjectNode object() {
         return MAPPER.createObjectNode();
     }

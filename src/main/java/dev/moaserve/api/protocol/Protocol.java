@@ -8,6 +8,8 @@ public interface Protocol {
     Protocol COMPLETIONS = new CompletionsProtocol();
     Protocol CHAT = new ChatProtocol();
     Protocol TGI = new TgiProtocol();
+    /** Anthropic's Messages API. */
+    Protocol MESSAGES = new MessagesProtocol();
 
     /** OpenAI's Responses API over {@code store}, where its routes keep the responses it answered. */
     static Protocol responses(ResponseStore store) {
@@ -33,6 +35,16 @@ public interface Protocol {
 
     /** The answer is complete and sent (Responses: kept in its store). */
     default void answered(Reply reply) {}
+
+    /** A stream's events carry an {@code event:} line naming their {@code type} (Anthropic's and the Responses API's clients read it). */
+    default boolean namedEvents() {
+        return false;
+    }
+
+    /** The prompt's length in tokens as this API renders {@code body} ({@code count_tokens}); 400 where it has no such route. */
+    default int countTokens(JsonNode body, ServedModel model) {
+        throw ApiException.invalid(null, "this API does not count tokens");
+    }
 
     /** The OpenTelemetry GenAI operation its spans are named for: {@code chat} or {@code text_completion}. */
     default String operation() {

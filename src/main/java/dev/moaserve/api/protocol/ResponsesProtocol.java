@@ -47,6 +47,11 @@ final class ResponsesProtocol implements Protocol {
     }
 
     @Override
+    public boolean namedEvents() {
+        return true;
+    }
+
+    @Override
     public String idPrefix() {
         return "resp_";
     }
