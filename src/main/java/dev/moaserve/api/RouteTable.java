@@ -55,6 +55,8 @@ public class RouteTable {
         post(router, "/v1/messages", rc -> generation.handle(rc, Protocol.MESSAGES, false));
         post(router, "/v1/messages/count_tokens", rc -> info.answer(rc, () -> info.countTokens(rc)));
         get(router, "/v1/responses/:id", rc -> info.answer(rc, () -> responses.stored(rc.pathParam("id"))));
+        get(router, "/v1/responses/:id/input_items", rc -> info.answer(rc, () -> responses.inputItems(rc.pathParam("id"))));
+        delete(router, "/v1/responses/:id", rc -> info.answer(rc, () -> responses.delete(rc.pathParam("id"))));
         post(router, "/generate", rc -> generation.handle(rc, Protocol.TGI, false));
         post(router, "/generate_stream", rc -> generation.handle(rc, Protocol.TGI, true));
         post(router, "/v1/embeddings", rc -> embeddings.handle(rc, EmbeddingProtocol.OPENAI));
@@ -113,6 +115,11 @@ public class RouteTable {
         know(path, HttpMethod.POST);
         router.post(path).handler(BodyHandler.create().setBodyLimit(InteropRoutes.MAX_BODY)).handler(handler)
                 .failureHandler(InteropRoutes::failure);
+    }
+
+    private void delete(Router router, String path, Handler<RoutingContext> handler) {
+        know(path, HttpMethod.DELETE);
+        router.delete(path).handler(handler);
     }
 
     private void get(Router router, String path, Handler<RoutingContext> handler) {

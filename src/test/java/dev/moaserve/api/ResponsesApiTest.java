@@ -65,6 +65,25 @@ class ResponsesApiTest {
     }
 
     @Test
+    void inputItemsAndDeleteThroughTheClient() {
+        OpenAIClient c = client();
+        Response first = c.responses().create(ResponseCreateParams.builder().model("moa-shakespeare")
+                .input("What news?").maxOutputTokens(4).build());
+        Response second = c.responses().create(ResponseCreateParams.builder().model("moa-shakespeare")
+                .previousResponseId(first.id()).input("And then?").maxOutputTokens(4).build());
+        // the response's own input, not its predecessors'
+        var items = c.responses().inputItems().list(second.id()).items();
+        assertEquals(1, items.size(), items.toString());
+        assertEquals("And then?", items.get(0).asResponseInputMessageItem().content().get(0).asInputText().text());
+        c.responses().delete(first.id()); // the client reads no body, only the status
+        given().get("/v1/responses/" + first.id()).then().statusCode(404);
+        given().delete("/v1/responses/" + first.id()).then().statusCode(404);
+        assertThrows(NotFoundException.class, () -> c.responses().inputItems().list(first.id()));
+        given().delete("/v1/responses/" + second.id()).then().statusCode(200)
+                .body("deleted", org.hamcrest.Matchers.equalTo(true)).body("id", org.hamcrest.Matchers.equalTo(second.id()));
+    }
+
+    @Test
     void streamedEventsAddUpToTheText() {
         List<String> types = new ArrayList<>();
         StringBuilder deltas = new StringBuilder();

@@ -19,8 +19,8 @@ public final class ResponseStore {
     /** Responses kept. */
     public static final int CAPACITY = 1000;
 
-    /** One stored response. */
-    public record Stored(List<ChatTemplate.Message> conversation, ObjectNode response) {}
+    /** One stored response: the conversation so far (its output last), its own input, and its answer. */
+    public record Stored(List<ChatTemplate.Message> conversation, List<ChatTemplate.Message> input, ObjectNode response) {}
 
     private final Map<String, Stored> byId = new LinkedHashMap<>(16, 0.75f, true) {
         @Override
@@ -35,5 +35,10 @@ public final class ResponseStore {
 
     synchronized void put(String id, Stored s) {
         byId.put(id, s);
+    }
+
+    /** Forgets a response (DELETE /v1/responses/{id}); false if it was not there. */
+    public synchronized boolean remove(String id) {
+        return byId.remove(id) != null;
     }
 }

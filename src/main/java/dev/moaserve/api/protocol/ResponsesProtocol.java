@@ -84,7 +84,8 @@ final class ResponsesProtocol implements Protocol {
             }
             conversation.addAll(s.conversation());
         }
-        conversation.addAll(input(f.raw("input")));
+        List<ChatTemplate.Message> input = input(f.raw("input"));
+        conversation.addAll(input);
         List<ChatTemplate.Message> messages = new ArrayList<>();
         String instructions = f.string("instructions", null);
         if (instructions != null) {
@@ -93,7 +94,7 @@ final class ResponsesProtocol implements Protocol {
         messages.addAll(conversation);
         GenerationSpec spec = ChatProtocol.conversation(f, model, messages, tools, textFormat(f.raw("text")), "input", 0, false);
         JsonNode toolChoice = f.raw("tool_choice");
-        return new GenerationSpec(spec.request(), spec.answer().conversing(new Conversation(conversation, f.bool("store", true),
+        return new GenerationSpec(spec.request(), spec.answer().conversing(new Conversation(conversation, input, f.bool("store", true),
                 previous, instructions, f.raw("metadata"), f.raw("text"), toolChoice == null ? TextNode.valueOf("auto") : toolChoice,
                 parallel)));
     }
@@ -101,10 +102,12 @@ final class ResponsesProtocol implements Protocol {
     /**
      * What a Responses answer repeats of its request and what the store keeps.
      *
+     * @param messages          the conversation: its predecessors' and its own input
+     * @param input             its own input (GET /v1/responses/{id}/input_items)
      * @param toolChoice        as asked ("auto" when not)
      * @param parallelToolCalls as asked (true when not)
      */
-    record Conversation(List<ChatTemplate.Message> messages, boolean store, String previous, String instructions,
+    record Conversation(List<ChatTemplate.Message> messages, List<ChatTemplate.Message> input, boolean store, String previous, String instructions,
                         JsonNode metadata, JsonNode text, JsonNode toolChoice, boolean parallelToolCalls) {}
 
     /** Responses' flat function tools ({@code {"type", "name", "parameters", …}}) in chat's shape. */
@@ -250,6 +253,6 @@ final class ResponsesProtocol implements Protocol {
         List<ChatTemplate.Message> messages = new ArrayList<>(conv.messages());
         List<ToolCalls.Call> calls = c.calls(reply.spec().answer().tools());
         messages.add(new ChatTemplate.Message("assistant", calls != null ? ToolCalls.render(calls) : c.finish().text()));
-        store.put(reply.id(), new ResponseStore.Stored(List.copyOf(messages), new ResponsesRenderer(reply).body()));
+        store.put(reply.id(), new ResponseStore.Stored(List.copyOf(messages), List.copyOf(conv.input()), new ResponsesRenderer(reply).body()));
     }
 }
