@@ -176,7 +176,7 @@ final class ResponseWriter {
     /** One status per kind of failure, whatever the stage. */
     private ApiException error(RequestFailure f) {
         return switch (f.kind()) {
-            case INVALID -> ApiException.invalid(spec.answer().constraintParam(), f.message());
+            case INVALID -> ApiException.invalid(f.param() != null ? f.param() : spec.answer().constraintParam(), f.message());
             case REJECTED -> new ApiException(429, "rate_limit_exceeded", f.message(), null, "rate_limit_exceeded");
             case TIMEOUT -> new ApiException(504, "server_error", f.message(), null, "timeout");
             case UNAVAILABLE, CANCELLED -> new ApiException(503, "server_error", f.message(), null, "unavailable");

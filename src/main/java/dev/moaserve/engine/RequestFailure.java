@@ -5,8 +5,13 @@ package dev.moaserve.engine;
  * status (400, 429, 504, 503, 500); a cancelled request has no client left to tell.
  *
  * @param stage the stage it was in when it ended
+ * @param param the request's setting at fault, where the engine knows it ({@code max_tokens}); else null
  */
-public record RequestFailure(Kind kind, String message, RequestState stage) {
+public record RequestFailure(Kind kind, String message, RequestState stage, String param) {
+    public RequestFailure(Kind kind, String message, RequestState stage) {
+        this(kind, message, stage, null);
+    }
+
     public enum Kind {
         /** The request cannot be served as asked (a constraint that does not compile). */
         INVALID,

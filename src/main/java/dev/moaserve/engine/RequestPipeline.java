@@ -61,7 +61,9 @@ public final class RequestPipeline {
         }
         TokenConstraint cached = constraints.cached(spec);
         if (cached != null) {
-            score(h, cached);
+            if (fits(h, cached)) {
+                score(h, cached);
+            }
             return;
         }
         if (!h.enter(RequestState.COMPILING_CONSTRAINT)) {
@@ -83,10 +85,25 @@ public final class RequestPipeline {
                         ? new RequestFailure(RequestFailure.Kind.INVALID, ce.getMessage(), RequestState.COMPILING_CONSTRAINT)
                         : new RequestFailure(RequestFailure.Kind.INTERNAL, "the constraint could not be compiled",
                         RequestState.COMPILING_CONSTRAINT));
-            } else if (stillWanted(h, RequestState.COMPILING_CONSTRAINT)) {
+            } else if (stillWanted(h, RequestState.COMPILING_CONSTRAINT) && fits(h, c)) {
                 score(h, c);
             }
         });
+    }
+
+    /**
+     * The budget rule's other half ({@link TokenConstraint}): a budget below the constraint's
+     * shortest output could only end mid-output, so the request is refused up front.
+     */
+    private boolean fits(RequestHandle h, TokenConstraint c) {
+        int budget = h.request().params().maxTokens();
+        if (c.shortest() <= budget) {
+            return true;
+        }
+        end(h, new RequestFailure(RequestFailure.Kind.INVALID, "the shortest output the constraint accepts takes "
+                + c.shortest() + " tokens, more than the " + budget + " tokens asked for; raise max_tokens",
+                RequestState.COMPILING_CONSTRAINT, "max_tokens"));
+        return false;
     }
 
     /** Stage 2: the prompt's log-probabilities (echo with logprobs), token by token on the prompt scorer. */

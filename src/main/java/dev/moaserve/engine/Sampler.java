@@ -19,6 +19,7 @@ public final class Sampler {
     private final int[] counts;
     private final TokenConstraint.Cursor constraint;
     private boolean ended;
+    private int sampled; // tokens taken so far (the budget's spent part)
 
     public Sampler(SamplingParams params, int vocab, long seed) {
         this.p = params;
@@ -39,6 +40,7 @@ public final class Sampler {
     /** A sampled token: counted for the penalties and, under a constraint, moved past. */
     void accept(int token) {
         counts[token]++;
+        sampled++;
         if (constraint != null) {
             constraint.advance(token);
         }
@@ -48,10 +50,33 @@ public final class Sampler {
      * The tokens allowed next as a bit set over the vocabulary when the constraint masks this
      * step, else null. Not masked where the output is already accepted but could go on: there the
      * model samples freely, and a token outside the language ends the output (the model's own
-     * "end here", as an end-of-sequence token would be).
+     * "end here", as an end-of-sequence token would be). Under the budget rule
+     * ({@link TokenConstraint}): near the end of {@code max_tokens}, only tokens after which the
+     * output can still be finished in what is left.
      */
     long[] mask() {
-        return constraint == null || constraint.mayEnd() ? null : constraint.allowed();
+        if (constraint == null) {
+            return null;
+        }
+        long[] within = constraint.allowedWithin(p.maxTokens() - sampled);
+        if (!constraint.mayEnd()) {
+            return within != null ? within : constraint.allowed();
+        }
+        if (within == null) {
+            return null;
+        }
+        // accepted and extendable: any token that ends the output, or one that can still finish in time
+        long[] allowed = constraint.allowed();
+        long[] mask = new long[allowed.length];
+        for (int i = 0; i < mask.length; i++) {
+            mask[i] = ~allowed[i] | within[i];
+        }
+        return mask;
+    }
+
+    /** The constrained output so far is accepted (it may still go on). */
+    public boolean constraintAccepted() {
+        return constraint != null && constraint.accepted();
     }
 
     /** Whether bit {@code token} of a {@link #mask()} is set. */

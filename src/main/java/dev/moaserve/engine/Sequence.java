@@ -64,6 +64,9 @@ final class Sequence {
         } else if (sampler.constraintComplete()) {
             flushHeldText(); // the constraint's output is whole: nothing is held back for a stop string
             finish(FinishReason.STOP, null, stats, now);
+        } else if (generated.size() >= request.params().maxTokens() && sampler.constraintAccepted()) {
+            flushHeldText(); // the budget rule closed the constrained output in time: it is whole
+            finish(FinishReason.STOP, null, stats, now);
         } else if (generated.size() >= request.params().maxTokens()) {
             flushHeldText();
             finish(FinishReason.LENGTH, null, stats, now);

@@ -20,7 +20,8 @@ final class Formats {
             case "time" -> TIME;
             case "date-time" -> DATE + "T" + TIME;
             case "uuid" -> "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
-            case "email" -> "[a-zA-Z0-9_+-]{1,16}(\\.[a-zA-Z0-9_+-]{1,16}){0,3}@[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?)*\\.(com|org|net|edu|io|dev)";
+            // within RFC 5321's lengths (local part ≤ 64, domain ≤ 255): at most 64 + 1 + 95 characters
+            case "email" -> "[a-zA-Z0-9_+-]{1,16}(\\.[a-zA-Z0-9_+-]{1,15}){0,3}@[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?){0,3}\\.(com|org|net|edu|io|dev)";
             case "ipv4" -> "((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
             default -> throw new ConstraintException("unsupported string format '" + format + "' at schema" + at
                     + " (supported: date, time, date-time, uuid, email, ipv4)");

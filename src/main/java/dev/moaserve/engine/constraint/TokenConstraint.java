@@ -22,6 +22,13 @@ import java.util.Map;
  * <p>Only states from which the vocabulary can finish the output count ("live": an accepting
  * state is reachable through characters that are tokens on their own), so a token never leads
  * into a dead end.
+ *
+ * <p><b>The budget rule.</b> Each state knows the fewest tokens that finish the output from it
+ * ({@link #finish}: single-character tokens along the shortest accepted path, so that many tokens
+ * always suffice). With {@code left} tokens to go, a token is allowed only if the output can
+ * still finish in the {@code left − 1} after it ({@link Cursor#allowedWithin}), so a constrained
+ * answer is always complete when its budget ends, and never cut mid-JSON, as long as its budget
+ * covered the shortest answer at the start ({@link #shortest}).
  */
 public final class TokenConstraint {
     /** Most bytes of allowed-token sets one constraint keeps (a set is the vocabulary's size in bits). */
@@ -40,6 +47,10 @@ public final class TokenConstraint {
     private final List<long[]> allowed = new ArrayList<>();
     private final int initial;
     private long cachedBytes;
+    /** Per automaton state, the fewest tokens that finish the output from it (MAX_VALUE: none do). */
+    private final int[] finish;
+    /** Per position, the most tokens any of its allowed tokens leaves to finish (−1: not computed yet). */
+    private final List<Integer> farthest = new ArrayList<>();
 
     /**
      * @throws ConstraintException when no output is accepted, or none the vocabulary can spell
@@ -78,8 +89,111 @@ public final class TokenConstraint {
                 }
             }
         }
+        finish = finishing(a, vocabulary.singles.toString(), n);
         initial = intern(new int[] {0});
         allowed(initial); // the first position every request needs: walked here, off the scheduler's thread
+    }
+
+    /**
+     * Per state, the fewest characters of {@code chars} (each a token on its own) to an accepting
+     * state: a breadth-first search from the accepting states over the reversed transitions.
+     */
+    private static int[] finishing(Nfa a, String chars, int n) {
+        List<List<Integer>> into = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            into.add(new ArrayList<>());
+        }
+        for (int i = 0; i < n; i++) {
+            for (int k = 0; k < a.dest[i].length; k++) {
+                if (spells(a.min[i][k], a.max[i][k], chars)) {
+                    into.get(a.dest[i][k]).add(i);
+                }
+            }
+        }
+        int[] d = new int[n];
+        Arrays.fill(d, Integer.MAX_VALUE);
+        ArrayDeque<Integer> todo = new ArrayDeque<>();
+        for (int i = 0; i < n; i++) {
+            if (a.accept[i]) {
+                d[i] = 0;
+                todo.add(i);
+            }
+        }
+        while (!todo.isEmpty()) {
+            int q = todo.poll();
+            for (int p : into.get(q)) {
+                if (d[p] == Integer.MAX_VALUE) {
+                    d[p] = d[q] + 1;
+                    todo.add(p);
+                }
+            }
+        }
+        return d;
+    }
+
+    /** The fewest tokens that finish the output from a position. */
+    private int finish(int position) {
+        int best = Integer.MAX_VALUE;
+        for (int s : sets.get(position)) {
+            best = Math.min(best, finish[s]);
+        }
+        return best;
+    }
+
+    /** The fewest tokens of any output this constraint accepts: a budget below it cannot be met. */
+    public int shortest() {
+        return finish(initial);
+    }
+
+    /** The most tokens any allowed token at {@code position} leaves to finish (computed once per position). */
+    private int farthest(int position) {
+        Integer known;
+        synchronized (this) {
+            known = farthest.get(position);
+        }
+        if (known >= 0) {
+            return known;
+        }
+        int most = 0;
+        long[] bits = allowed(position);
+        for (int t = nextSet(bits, 0); t >= 0; t = nextSet(bits, t + 1)) {
+            int p = step(position, t);
+            most = Math.max(most, p < 0 ? 0 : finish(p));
+        }
+        synchronized (this) {
+            farthest.set(position, most);
+        }
+        return most;
+    }
+
+    /** The tokens allowed at {@code position} that leave at most {@code tokens} to finish. */
+    private long[] within(int position, int tokens) {
+        long[] bits = allowed(position);
+        long[] out = new long[bits.length];
+        for (int t = nextSet(bits, 0); t >= 0; t = nextSet(bits, t + 1)) {
+            int p = step(position, t);
+            if (p >= 0 && finish(p) <= tokens) {
+                out[t >> 6] |= 1L << (t & 63);
+            }
+        }
+        return out;
+    }
+
+    private static int nextSet(long[] bits, int from) {
+        int w = from >> 6;
+        if (w >= bits.length) {
+            return -1;
+        }
+        long word = bits[w] & (-1L << (from & 63));
+        while (true) {
+            if (word != 0) {
+                return w * 64 + Long.numberOfTrailingZeros(word);
+            }
+            if (++w == bits.length) {
+                return -1;
+            }
+            word = bits[w];
+        }
     }
 
     /** States from which an accepting state is reachable through characters of {@code chars} (null: any). */
@@ -133,6 +247,7 @@ public final class TokenConstraint {
             ids.put(k, id);
             sets.add(set);
             allowed.add(null);
+            farthest.add(-1);
         }
         return id;
     }
@@ -261,6 +376,20 @@ public final class TokenConstraint {
             }
             position = p;
             allowed = null;
+        }
+
+        /**
+         * The tokens allowed next when {@code left} tokens remain (this one included): those after
+         * which the output can still finish in {@code left − 1}; null when the budget rules none of
+         * the allowed tokens out (then {@link #allowed} is the whole answer).
+         */
+        public long[] allowedWithin(int left) {
+            return c.farthest(position) <= left - 1 ? null : c.within(position, left - 1);
+        }
+
+        /** The output so far is accepted (it may still go on). */
+        public boolean accepted() {
+            return c.accepting(position);
         }
 
         /** The output so far is complete: accepted, and no token can extend it. */
