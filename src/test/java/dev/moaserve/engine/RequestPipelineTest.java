@@ -246,6 +246,27 @@ class RequestPipelineTest {
     }
 
     @Test
+    void aBudgetBelowTheShortestOutputIsRefusedAtTheDoorAndCutPastIt() throws Exception {
+        // 20 characters at least: {"a":"<20>"} is 28 tokens, more than 10
+        ConstraintSpec spec = new ConstraintSpec(ConstraintSpec.Kind.JSON_SCHEMA,
+                "{\"type\": \"object\", \"properties\": {\"a\": {\"type\": \"string\", \"minLength\": 20}}, \"required\": [\"a\"]}");
+        Recorder r = new Recorder(null, h -> {});
+        pipeline.submit("short-budget", InferenceRequest.builder(prompt(), SamplingParams.builder().temperature(0).maxTokens(10)
+                .build()).constraint(spec).build(), r);
+        RequestFailure f = r.failed.get(60, TimeUnit.SECONDS);
+        assertEquals(RequestFailure.Kind.INVALID, f.kind());
+        assertEquals("max_tokens", f.param());
+        // submitted to the scheduler directly, the budget rule stands aside: the output is cut at max_tokens, never stuck
+        var c = constraints.compile(spec);
+        assertTrue(c.shortest() > 10, "shortest " + c.shortest());
+        var run = Collect.one(scheduler, prompt(), SamplingParams.builder().temperature(0).maxTokens(10).build().withConstraint(c));
+        loop.runUntilIdle();
+        Collect.Result cut = run.get(60, TimeUnit.SECONDS);
+        assertEquals(FinishReason.LENGTH, cut.reason());
+        assertEquals(10, cut.tokens().size());
+    }
+
+    @Test
     void withoutATimeoutTheClockDoesNotEndIt() throws Exception {
         Scheduler untimed = new Scheduler(new DecoderRunner(decoder), model.tokenizer(), new Scheduler.Limits(1, 512, 4, 0),
                 EngineStats.NONE, now::get);

@@ -381,10 +381,15 @@ public final class TokenConstraint {
         /**
          * The tokens allowed next when {@code left} tokens remain (this one included): those after
          * which the output can still finish in {@code left − 1}; null when the budget rules none of
-         * the allowed tokens out (then {@link #allowed} is the whole answer).
+         * the allowed tokens out (then {@link #allowed} is the whole answer), or when the output
+         * cannot finish in {@code left} whatever comes (a budget the API did not check: the output
+         * is then cut at its end, as without the rule, never left without a token to take).
          */
         public long[] allowedWithin(int left) {
-            return c.farthest(position) <= left - 1 ? null : c.within(position, left - 1);
+            if (c.finish(position) > left || c.farthest(position) <= left - 1) {
+                return null;
+            }
+            return c.within(position, left - 1);
         }
 
         /** The output so far is accepted (it may still go on). */
