@@ -47,6 +47,24 @@ public class ModelInfoRoutes {
         return Json.object().put("input_tokens", Protocol.MESSAGES.countTokens(RouteTable.jsonBody(rc), service.served()));
     }
 
+    /**
+     * vLLM's {@code GET /tokenizer_info}, what remote-tokenizer clients read (lm-eval's
+     * {@code tokenizer_backend=remote}): the special tokens (none in this model's vocabulary: null,
+     * present as keys), its length, and no Jinja chat template (the model's template is not Jinja:
+     * chat goes through /v1/chat/completions).
+     */
+    ObjectNode tokenizerInfo() {
+        ObjectNode o = Json.object();
+        o.put("tokenizer_class", service.tokenizer().getClass().getSimpleName());
+        o.put("vocab_size", service.tokenizer().vocabSize());
+        o.put("model_max_length", service.contextLength());
+        for (String special : new String[] {"eos_token", "bos_token", "pad_token", "unk_token", "chat_template"}) {
+            o.putNull(special);
+        }
+        o.put("add_bos_token", false);
+        return o;
+    }
+
     ObjectNode models() {
         ObjectNode o = Json.object();
         o.put("object", "list");

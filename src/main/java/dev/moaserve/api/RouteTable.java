@@ -64,6 +64,7 @@ public class RouteTable {
         get(router, "/v1/models", rc -> info.answer(rc, info::models));
         get(router, "/v1/models/:id", rc -> info.answer(rc, () -> info.model(rc.pathParam("id"))));
         post(router, "/tokenize", rc -> info.answer(rc, () -> info.tokenize(jsonBody(rc))));
+        get(router, "/tokenizer_info", rc -> info.answer(rc, info::tokenizerInfo));
         post(router, "/detokenize", rc -> info.answer(rc, () -> info.detokenize(jsonBody(rc))));
         get(router, "/health", interop::health);
         get(router, "/v1/health", interop::health);

@@ -40,6 +40,19 @@ class ApiRoutesTest {
     }
 
     @Test
+    void aRemoteTokenizerFindsWhatItReads() {
+        // lm-eval's RemoteTokenizer: GET /tokenizer_info with an eos_token key, then /tokenize and /detokenize in vLLM's shapes
+        given().get("/tokenizer_info").then().statusCode(200).body("containsKey('eos_token')", equalTo(true))
+                .body("model_max_length", equalTo(dev.moaserve.testing.EmbeddedModel.CONTEXT))
+                .body("vocab_size", equalTo(dev.moaserve.testing.EmbeddedModel.VOCAB));
+        java.util.List<Integer> ids = given().contentType(ContentType.JSON).body("{\"prompt\": \"test\", \"add_special_tokens\": false}")
+                .post("/tokenize").then().statusCode(200).extract().path("tokens");
+        assertEquals(4, ids.size());
+        given().contentType(ContentType.JSON).body("{\"tokens\": " + ids + "}").post("/detokenize").then().statusCode(200)
+                .body("prompt", equalTo("test"));
+    }
+
+    @Test
     void everyResponseCarriesARequestId() {
         Response r = given().contentType(ContentType.JSON).body("{\"prompt\":\"ROMEO:\",\"max_tokens\":2}").post("/v1/completions");
         assertEquals(200, r.statusCode());

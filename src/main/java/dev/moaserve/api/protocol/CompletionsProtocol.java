@@ -47,19 +47,22 @@ final class CompletionsProtocol extends OpenAiProtocol {
         } else if (p.isArray() && p.size() == 1 && p.get(0).isTextual()) {
             text = p.get(0).asText();
             ids = RequestFields.encode(text, model, "prompt");
-        } else if (p.isArray() && p.size() > 0 && p.get(0).isNumber()) {
-            ids = new long[p.size()];
+        } else if (p.isArray() && p.size() > 0 && p.get(0).isNumber()
+                || p.isArray() && p.size() == 1 && p.get(0).isArray() && !p.get(0).isEmpty()) {
+            JsonNode list = p.get(0).isArray() ? p.get(0) : p; // a list of one token-id list, as lm-eval sends one prompt
+            ids = new long[list.size()];
             for (int i = 0; i < ids.length; i++) {
-                if (!JsonFields.isInteger(p.get(i))) {
+                if (!JsonFields.isInteger(list.get(i))) {
                     throw ApiException.invalid("prompt", "'prompt' token array must hold only integers (token ids)");
                 }
-                ids[i] = p.get(i).asLong();
+                ids[i] = list.get(i).asLong();
             }
             text = model.tokenizer().decode(RequestFields.checkIds(ids, model, "prompt"));
-        } else if (p.isArray() && p.size() > 1 && p.get(0).isTextual()) {
-            throw ApiException.invalid("prompt", "one prompt per request: 'prompt' lists " + p.size() + " strings");
+        } else if (p.isArray() && p.size() > 1 && (p.get(0).isTextual() || p.get(0).isArray())) {
+            throw ApiException.invalid("prompt", "one prompt per request: 'prompt' lists " + p.size() + " prompts");
         } else {
-            throw ApiException.invalid("prompt", "'prompt' must be a string, a list with one string, or a list of token ids");
+            throw ApiException.invalid("prompt", "'prompt' must be a string, a list with one string, a list of token ids, "
+                    + "or a list with one list of token ids");
         }
         GenerationSpec spec = spec(f, model, new Prompt(text, ids, echo, scored), new Route("prompt", 16, List.of(), logprobs, false));
         if (scored && spec.request().decode() == DecodeMode.FROZEN) {

@@ -156,4 +156,12 @@ class ProtocolParseTest {
                 + "\"priority\": 2}").param());
         assertEquals("priority", refused(Protocol.COMPLETIONS, "{\"prompt\": \"ab\", \"priority\": 10000000}").param());
     }
+
+    @Test
+    void aListOfOneTokenIdListIsOnePrompt() throws Exception {
+        GenerationSpec s = Protocol.COMPLETIONS.parse(json("{\"prompt\": [[1, 2, 3]], \"max_tokens\": 2}"), MODEL, false);
+        org.junit.jupiter.api.Assertions.assertArrayEquals(new long[] {1, 2, 3}, s.request().prompt());
+        assertEquals("prompt", refused(Protocol.COMPLETIONS, "{\"prompt\": [[1], [2]]}").param());
+        assertEquals("prompt", refused(Protocol.COMPLETIONS, "{\"prompt\": [[]]}").param());
+    }
 }
