@@ -17,6 +17,7 @@ import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import org.jboss.logging.Logger;
 
+import java.util.List;
 import java.util.UUID;
 
 /**
@@ -40,14 +41,17 @@ public class GenerationRoutes {
     void handle(RoutingContext rc, Protocol protocol, boolean stream) {
         try {
             LoadedModel.Generator model = service.admit(rc, "generate text");
-            GenerationSpec spec = protocol.parse(RouteTable.jsonBody(rc), service.served(), stream);
+            List<GenerationSpec> parts = protocol.parseAll(RouteTable.jsonBody(rc), service.served(), stream);
             String id = protocol.idPrefix() + UUID.randomUUID().toString().replace("-", "").substring(0, 24);
             RequestIds.use(rc, id);
             boolean warmUp = service.isWarmUp(rc.request().getHeader(HttpWarmUp.HEADER));
-            ResponseWriter writer = new ResponseWriter(service.served(), rc.response(), protocol, spec, id, RequestIds.of(rc),
+            ResponseWriter writer = new ResponseWriter(service.served(), rc.response(), protocol, parts, id, RequestIds.of(rc),
                     RequestSpan.start(tracer, protocol.operation(), protocol.name(), service.name(), id, RequestIds.of(rc)),
                     warmUp ? Logger.Level.DEBUG : Logger.Level.INFO);
-            model.pipeline().submit(id, spec.request(), new OnContext(rc.vertx().getOrCreateContext(), writer));
+            Context ctx = rc.vertx().getOrCreateContext();
+            for (int p = 0; p < parts.size(); p++) {
+                model.pipeline().submit(parts.size() == 1 ? id : id + "/" + p, parts.get(p).request(), new OnContext(ctx, writer, p));
+            }
             rc.response().closeHandler(v -> writer.disconnected());
         } catch (ApiException e) {
             if (e.status() == 503) {
@@ -59,10 +63,10 @@ public class GenerationRoutes {
     }
 
     /** The engine's events, handed to the writer on the request's context, in the order the engine gave them. */
-    private record OnContext(Context ctx, ResponseWriter writer) implements RequestEvents {
+    private record OnContext(Context ctx, ResponseWriter writer, int part) implements RequestEvents {
         @Override
         public void onSubmitted(RequestHandle handle) {
-            writer.attach(handle); // on this thread: before the writer writes anything
+            writer.attach(part, handle); // on this thread: before the writer writes anything
         }
 
         @Override
@@ -72,12 +76,12 @@ public class GenerationRoutes {
 
         @Override
         public void onToken(int choice, int token, String text, Sampler.Choice sampled) {
-            ctx.runOnContext(v -> writer.onToken(choice, token, text, sampled));
+            ctx.runOnContext(v -> writer.onToken(part, choice, token, text, sampled));
         }
 
         @Override
         public void onChoiceEnd(int choice, TokenListener.Finish finish, RoutingTrace routing, String routingError) {
-            ctx.runOnContext(v -> writer.onChoiceEnd(choice, finish, routing, routingError));
+            ctx.runOnContext(v -> writer.onChoiceEnd(part, choice, finish, routing, routingError));
         }
 
         @Override

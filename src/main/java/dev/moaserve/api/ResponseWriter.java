@@ -29,7 +29,8 @@ import java.util.List;
  * Writes one request's answer from the engine's events (on the request's Vert.x context): an SSE
  * stream or one JSON body, in the format its protocol's {@link Renderer} gives; an engine failure
  * becomes its API's error (a status before the stream starts, an error event after); writes the
- * request's log line and span when it ends.
+ * request's log line and span when it ends. A completions request with several prompts is several
+ * engine requests ("parts"), their choices numbered prompt-major in one answer.
  */
 final class ResponseWriter {
     /** Says which decode mode produced a response ("exact" or "frozen"), so approximate output is never mistaken for exact. */
@@ -37,7 +38,10 @@ final class ResponseWriter {
 
     private final HttpServerResponse response;
     private final Protocol protocol;
-    private final GenerationSpec spec;
+    private final GenerationSpec spec;      // the first part's: the options every part shares
+    private final List<GenerationSpec> parts;
+    private final int[] offsets;            // each part's first choice index
+    private final RequestHandle[] handles;
     private final String id;
     private final List<ChoiceOutput> outs = new ArrayList<>();
     private final Renderer renderer;
@@ -46,33 +50,53 @@ final class ResponseWriter {
     private final RequestSpan span;
     private final Logger.Level logLevel;
     private final String requestId;
-    private RequestHandle handle;
     private boolean logged;
     private boolean headersSent;
     private boolean finished;
 
     /** {@code logLevel}: of its request line (the server's own warm-up requests log at DEBUG). */
-    ResponseWriter(ServedModel model, HttpServerResponse response, Protocol protocol, GenerationSpec spec, String id,
+    ResponseWriter(ServedModel model, HttpServerResponse response, Protocol protocol, List<GenerationSpec> parts, String id,
                    String requestId, RequestSpan span, Logger.Level logLevel) {
         this.requestId = requestId;
         this.span = span;
         this.response = response;
         this.protocol = protocol;
-        this.spec = spec;
+        this.parts = parts;
+        this.spec = parts.get(0);
         this.id = id;
         this.logLevel = logLevel;
-        for (int i = 0; i < spec.request().n(); i++) {
-            int index = i;
-            outs.add(new ChoiceOutput(i, () -> handle == null ? 0 : handle.seed(index)));
+        this.offsets = new int[parts.size()];
+        this.handles = new RequestHandle[parts.size()];
+        for (int p = 0; p < parts.size(); p++) {
+            int part = p;
+            offsets[p] = outs.size();
+            for (int i = 0; i < parts.get(p).request().n(); i++) {
+                int index = i;
+                outs.add(new ChoiceOutput(outs.size(), parts.get(p), i == 0,
+                        () -> handles[part] == null ? 0 : handles[part].seed(index),
+                        () -> handles[part] == null ? null : handles[part].promptScores()));
+            }
         }
-        this.reply = new Reply(model, spec, id, System.currentTimeMillis() / 1000, outs,
-                () -> handle == null ? null : handle.promptScores());
+        this.reply = new Reply(model, spec, id, System.currentTimeMillis() / 1000, outs);
         this.renderer = protocol.renderer(reply);
     }
 
-    /** The engine's handle of the request, set as it is submitted (before any event is written). */
-    void attach(RequestHandle h) {
-        this.handle = h;
+    /** The engine's handle of part {@code part}, set as it is submitted (before any event is written). */
+    void attach(int part, RequestHandle h) {
+        handles[part] = h;
+    }
+
+    private void cancelAll() {
+        for (RequestHandle h : handles) {
+            if (h != null) {
+                h.cancel();
+            }
+        }
+    }
+
+    /** Prompt tokens of every part, each once. */
+    private int promptTokens() {
+        return parts.stream().mapToInt(p -> p.request().prompt().length).sum();
     }
 
     /** The answer is complete (or abandoned): nothing more is written. */
@@ -82,12 +106,10 @@ final class ResponseWriter {
 
     /** The client went away before the end: the engine drops the request; it ends as cancelled (log line, span). */
     void disconnected() {
-        if (handle != null) {
-            handle.cancel();
-        }
+        cancelAll();
         if (!finished) {
             finished = true;
-            log("cancelled", null, spec.request().prompt().length);
+            log("cancelled", null, promptTokens());
         }
     }
 
@@ -98,12 +120,12 @@ final class ResponseWriter {
         }
     }
 
-    void onToken(int choice, int token, String text, Sampler.Choice sampled) {
+    void onToken(int part, int choice, int token, String text, Sampler.Choice sampled) {
         if (!writable()) {
             return;
         }
-        TokenEvent t = new TokenEvent(choice, token, text, sampled);
-        ChoiceOutput o = outs.get(choice);
+        ChoiceOutput o = outs.get(offsets[part] + choice);
+        TokenEvent t = new TokenEvent(o.index(), token, text, sampled);
         o.add(t);
         if (spec.answer().stream()) {
             if (!headersSent) {
@@ -114,14 +136,14 @@ final class ResponseWriter {
     }
 
     /** A choice completed: its end is written; the last one completes the answer. */
-    void onChoiceEnd(int choice, TokenListener.Finish finish, RoutingTrace routing, String routingError) {
+    void onChoiceEnd(int part, int choice, TokenListener.Finish finish, RoutingTrace routing, String routingError) {
         if (!writable()) {
             return;
         }
-        ChoiceOutput o = outs.get(choice);
+        ChoiceOutput o = outs.get(offsets[part] + choice);
         o.finish(finish);
         if (routing != null) {
-            o.routing(RoutingJson.of(routing, spec.request().routingFrom().orElse(0)));
+            o.routing(RoutingJson.of(routing, o.part().request().routingFrom().orElse(0)));
         } else if (routingError != null) {
             o.routing(Json.object().put("error", routingError));
         }
@@ -138,7 +160,7 @@ final class ResponseWriter {
         }
         finished = true;
         FinishReason reason = outs.get(0).finish().reason();
-        log(outs.size() == 1 ? reason.label() : "n=" + outs.size(), null, finish.promptTokens());
+        log(outs.size() == 1 ? reason.label() : "n=" + outs.size(), null, promptTokens());
         if (spec.answer().stream()) {
             send(renderer.close());
             response.end();
@@ -156,7 +178,8 @@ final class ResponseWriter {
             return;
         }
         finished = true;
-        log(f.kind() == RequestFailure.Kind.CANCELLED ? "cancelled" : outcome(f), f.message(), spec.request().prompt().length);
+        cancelAll(); // the request's other prompts, if any: the answer has failed as a whole
+        log(f.kind() == RequestFailure.Kind.CANCELLED ? "cancelled" : outcome(f), f.message(), promptTokens());
         if (f.kind() == RequestFailure.Kind.CANCELLED) {
             response.close();
             return;
@@ -233,7 +256,10 @@ final class ResponseWriter {
             generated += o.finish() != null ? o.finish().completionTokens() : o.tokens().size();
             reasons.add(o.finish() != null ? o.finish().reason().label() : outcome);
         }
-        int cached = outs.get(0).finish() == null ? 0 : outs.get(0).finish().cachedTokens();
+        int cached = 0;
+        for (ChoiceOutput o : outs) {
+            cached += o.leads() && o.finish() != null ? o.finish().cachedTokens() : 0;
+        }
         double ttftMs = first == 0 ? -1.0 : (first - startNanos) / 1e6;
         DecodeMode decode = spec.request().decode();
         RequestLog.LOG.logf(logLevel, "request %s %s prompt_tokens=%d cached_tokens=%d generated_tokens=%d ttft_ms=%.1f "

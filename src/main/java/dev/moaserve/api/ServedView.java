@@ -50,4 +50,9 @@ record ServedView(LoadedModel model, ServingSettings settings) implements Served
     public boolean priorityScheduling() {
         return settings.priorityScheduling();
     }
+
+    @Override
+    public int maxPromptsPerRequest() {
+        return settings.maxPromptsPerRequest();
+    }
 }

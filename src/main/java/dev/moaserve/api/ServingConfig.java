@@ -97,6 +97,13 @@ public interface ServingConfig {
     @WithDefault("64")
     int warmUpRequests();
 
+    /**
+     * Most prompts one completions request may carry (a list of strings or of token-id lists); each
+     * is its own request to the engine, so each also takes a place in the queue.
+     */
+    @WithDefault("32")
+    int maxPromptsPerRequest();
+
     /** Most requests waiting for a slot; beyond it requests get 429. */
     @WithDefault("256")
     int maxQueue();

@@ -17,7 +17,7 @@ import java.util.Set;
  * @param pooling       how an autoregressive model's embeddings pool its hidden states (moa.pooling)
  */
 record ServingSettings(DecodeMode decodeDefault, Set<DecodeMode> decodeAllowed, Embedder.Pooling pooling,
-                       boolean routingVisible, boolean priorityScheduling) {
+                       boolean routingVisible, boolean priorityScheduling, int maxPromptsPerRequest) {
     static ServingSettings of(ServingConfig config) {
         if (!List.of("fcfs", "priority").contains(config.schedulingPolicy())) {
             throw new IllegalStateException("moa.scheduling-policy must be fcfs or priority, got '" + config.schedulingPolicy() + "'");
@@ -37,7 +37,7 @@ record ServingSettings(DecodeMode decodeDefault, Set<DecodeMode> decodeAllowed, 
                 }
             }
             return new ServingSettings(decode, Collections.unmodifiableSet(allowed), pooling, config.routingVisible(),
-                    "priority".equals(config.schedulingPolicy()));
+                    "priority".equals(config.schedulingPolicy()), Math.max(1, config.maxPromptsPerRequest()));
         } catch (IllegalArgumentException e) {
             throw new IllegalStateException("moa.decode / moa.decode-allow: " + e.getMessage(), e);
         }

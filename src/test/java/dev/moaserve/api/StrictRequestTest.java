@@ -107,7 +107,7 @@ class StrictRequestTest {
                 .body("choices[0].text", equalTo(byText));
         rejects("/v1/completions", "{\"prompt\":[1,99999]}", "prompt");
         rejects("/v1/completions", "{\"prompt\":[1,2.5]}", "prompt");
-        rejects("/v1/completions", "{\"prompt\":[\"a\",\"b\"]}", "prompt");
+        rejects("/v1/completions", "{\"prompt\":[\"a\",[1]]}", "prompt"); // a list of prompts holds one kind
         rejects("/v1/completions", "{\"prompt\":{}}", "prompt");
         String parts = "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Speak\"},"
                 + "{\"type\":\"text\",\"text\":\" now.\"}]}],\"max_tokens\":6,\"temperature\":0}";

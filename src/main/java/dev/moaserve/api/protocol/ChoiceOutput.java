@@ -8,7 +8,10 @@ import java.util.List;
 /** One choice's output so far: collected by the response writer, read by the renderers. */
 public final class ChoiceOutput {
     private final int index;
+    private final GenerationSpec part;
+    private final boolean leads;
     private final java.util.function.LongSupplier seed;
+    private final java.util.function.Supplier<dev.moaserve.engine.PromptScorer.Scores> scores;
     private final StringBuilder text = new StringBuilder();
     private final List<TokenEvent> tokens = new ArrayList<>();
     private long firstTokenNanos;
@@ -17,10 +20,34 @@ public final class ChoiceOutput {
     private List<ToolCalls.Call> calls;
     private boolean callsRead;
 
-    /** {@code seed}: the seed the choice samples with (the request's, or the random one the engine drew). */
-    public ChoiceOutput(int index, java.util.function.LongSupplier seed) {
+    /**
+     * @param part   the prompt's spec this choice answers (a completions request may carry several)
+     * @param leads  the first choice of its prompt (usage counts each prompt once)
+     * @param seed   the seed the choice samples with (the request's, or the random one the engine drew)
+     * @param scores its prompt's log-probabilities once scored (echo with logprobs), else null
+     */
+    public ChoiceOutput(int index, GenerationSpec part, boolean leads, java.util.function.LongSupplier seed,
+                        java.util.function.Supplier<dev.moaserve.engine.PromptScorer.Scores> scores) {
         this.index = index;
+        this.part = part;
+        this.leads = leads;
         this.seed = seed;
+        this.scores = scores;
+    }
+
+    /** The prompt's spec this choice answers. */
+    public GenerationSpec part() {
+        return part;
+    }
+
+    /** The first choice of its prompt. */
+    public boolean leads() {
+        return leads;
+    }
+
+    /** Its prompt's log-probabilities (echo with logprobs); null when not asked or not yet scored. */
+    public dev.moaserve.engine.PromptScorer.Scores promptScores() {
+        return scores.get();
     }
 
     /** Appends an event's text (and its token, unless it is released held-back text). */

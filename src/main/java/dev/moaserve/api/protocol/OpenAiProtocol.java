@@ -261,18 +261,23 @@ abstract class OpenAiProtocol implements Protocol {
             return o;
         }
 
-        /** Prompt tokens once, completion tokens of every choice; cached prompt tokens as OpenAI reports them. */
+        /** Each prompt's tokens once, completion tokens of every choice; cached prompt tokens as OpenAI reports them. */
         private ObjectNode usage() {
-            var f = reply.choices().get(0).finish();
+            int prompt = 0;
+            int cached = 0;
             int completion = 0;
             for (ChoiceOutput c : reply.choices()) {
                 completion += c.finish().completionTokens();
+                if (c.leads()) {
+                    prompt += c.finish().promptTokens();
+                    cached += c.finish().cachedTokens();
+                }
             }
             ObjectNode u = Json.object();
-            u.put("prompt_tokens", f.promptTokens());
+            u.put("prompt_tokens", prompt);
             u.put("completion_tokens", completion);
-            u.put("total_tokens", f.promptTokens() + completion);
-            u.putObject("prompt_tokens_details").put("cached_tokens", f.cachedTokens());
+            u.put("total_tokens", prompt + completion);
+            u.putObject("prompt_tokens_details").put("cached_tokens", cached);
             return u;
         }
     }

@@ -2,6 +2,8 @@ package dev.moaserve.api.protocol;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
+import java.util.List;
+
 /** One generation API: how its requests are validated and its answers rendered. */
 public interface Protocol {
     /** Completions, chat (OpenAI) and TGI's generate. */
@@ -32,6 +34,14 @@ public interface Protocol {
     GenerationSpec parse(JsonNode body, ServedModel model, boolean stream);
 
     Renderer renderer(Reply reply);
+
+    /**
+     * A request that may carry several prompts (completions: a list of strings or of token-id
+     * lists): one spec per prompt, in order, all with the same options. One prompt elsewhere.
+     */
+    default List<GenerationSpec> parseAll(JsonNode body, ServedModel model, boolean stream) {
+        return List.of(parse(body, model, stream));
+    }
 
     /** The answer is complete and sent (Responses: kept in its store). */
     default void answered(Reply reply) {}

@@ -29,4 +29,9 @@ public interface ServedModel {
 
     /** Admission orders waiting requests by their {@code priority} ({@code moa.scheduling-policy=priority}). */
     boolean priorityScheduling();
+
+    /** Most prompts one completions request may carry ({@code moa.max-prompts-per-request}). */
+    default int maxPromptsPerRequest() {
+        return 32;
+    }
 }

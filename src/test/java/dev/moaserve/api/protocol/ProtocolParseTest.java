@@ -158,10 +158,11 @@ class ProtocolParseTest {
     }
 
     @Test
-    void aListOfOneTokenIdListIsOnePrompt() throws Exception {
+    void aListOfTokenIdListsIsOnePromptEach() throws Exception {
         GenerationSpec s = Protocol.COMPLETIONS.parse(json("{\"prompt\": [[1, 2, 3]], \"max_tokens\": 2}"), MODEL, false);
         org.junit.jupiter.api.Assertions.assertArrayEquals(new long[] {1, 2, 3}, s.request().prompt());
-        assertEquals("prompt", refused(Protocol.COMPLETIONS, "{\"prompt\": [[1], [2]]}").param());
+        assertEquals(2, Protocol.COMPLETIONS.parseAll(json("{\"prompt\": [[1], [2]], \"max_tokens\": 2}"), MODEL, false).size(),
+                "a list of token-id lists is several prompts");
         assertEquals("prompt", refused(Protocol.COMPLETIONS, "{\"prompt\": [[]]}").param());
     }
 }
