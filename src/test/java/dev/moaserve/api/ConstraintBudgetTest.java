@@ -78,6 +78,18 @@ class ConstraintBudgetTest {
         for (JsonNode c : choice.at("/message/tool_calls")) {
             assertTrue(Json.MAPPER.readTree(c.at("/function/arguments").asText()).get("text").isTextual(), c.toString());
         }
+        // streamed: the same calls
+        Sse.Stream s = Sse.post(port, "/v1/chat/completions", chat(", \"stream\": true"));
+        Map<Integer, String> streamed = new LinkedHashMap<>();
+        for (JsonNode chunk : s.json()) {
+            for (JsonNode tc : chunk.at("/choices/0/delta/tool_calls")) {
+                streamed.merge(tc.get("index").asInt(), tc.at("/function/arguments").asText(), String::concat);
+            }
+        }
+        assertEquals(choice.at("/message/tool_calls").size(), streamed.size(), s.data().toString());
+        for (int i = 0; i < streamed.size(); i++) {
+            assertEquals(choice.at("/message/tool_calls/" + i + "/function/arguments").asText(), streamed.get(i));
+        }
     }
 
     @Test
