@@ -1,16 +1,7 @@
 package dev.moaserve.bench;
 
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.NDScope;
-import ai.djl.ndarray.types.Shape;
-import dev.moaserve.model.DecodeMode;
 import dev.moaserve.decode.DecodeState;
-import dev.moaserve.decode.SampleBatch;
-import dev.moaserve.decode.StepStats;
-import dev.moaserve.engine.BatchSampler;
-import dev.moaserve.engine.Sampler;
-import dev.moaserve.engine.SamplingParams;
 import dev.moaserve.model.Djl;
 import dev.moaserve.decode.IncrementalDecoder;
 import dev.moaserve.model.Init;
@@ -22,7 +13,6 @@ import picocli.CommandLine.Option;
 
 import java.io.PrintStream;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
@@ -197,7 +187,7 @@ public final class BenchCommand implements Callable<Integer> {
         for (int b : new int[] {1, 8}) {
             long[][] tokens = new long[b][];
             for (int i = 0; i < b; i++) {
-                tokens[i] = randomTokens(rnd, 128, w.config().numTokens());
+                tokens[i] = DecodePoints.randomTokens(rnd, 128, w.config().numTokens());
             }
             int reps = quick ? 5 : 20;
             model.forward(tokens, false);
@@ -233,8 +223,8 @@ public final class BenchCommand implements Callable<Integer> {
     /** Mean ms per decode step, measured over {@code steps} steps right after a prompt of {@code prompt} tokens. */
     private static double perToken(MoaWeights w, int prompt, int steps) {
         Random rnd = new Random(3);
-        long[] tokens = randomTokens(rnd, Math.max(1, prompt), w.config().numTokens());
-        return decodeRun(w, List.of(tokens), steps, IncrementalDecoder.Recompute.LAZY, rnd).ms();
+        long[] tokens = DecodePoints.randomTokens(rnd, Math.max(1, prompt), w.config().numTokens());
+        return DecodePoints.run(w, List.of(tokens), steps, IncrementalDecoder.Recompute.LAZY, rnd).ms();
     }
 
     /**
@@ -249,8 +239,8 @@ public final class BenchCommand implements Callable<Integer> {
         // JIT and allocator warm-up of both modes, not measured: small models need a few hundred
         // steps before DJL's Java side is compiled and times settle
         int warmSteps = big ? 4 : 150;
-        decodePoint(w, 8, warmSteps, IncrementalDecoder.Recompute.LAZY, quick);
-        decodePoint(w, 8, warmSteps, IncrementalDecoder.Recompute.ALL, quick);
+        DecodePoints.measure(w, 8, warmSteps, IncrementalDecoder.Recompute.LAZY, quick);
+        DecodePoints.measure(w, 8, warmSteps, IncrementalDecoder.Recompute.ALL, quick);
         double shapePeak = MatmulRate.shapePeak(w.config());
         out.printf(Locale.ROOT, "%nmatmul of the model's own feed-forward shape (512 x %d x %d) in this run: %.1f GFLOP/s "
                 + "(the last column compares with it)%n", w.config().dim(), w.config().ffDim(), shapePeak);
@@ -260,151 +250,32 @@ public final class BenchCommand implements Callable<Integer> {
         // quick: a d512 step at B = 64 takes seconds; its B = 64 point is in the full run only
         int[] batches = quick && big ? new int[] {1, 8, 32} : new int[] {1, 8, 32, 64};
         for (int b : batches) {
-            Point lazy = null;
-            Point all = null;
+            DecodePoints.Point lazy = null;
+            DecodePoints.Point all = null;
             // alternate the modes, keep each one's best round: the machine's noise only slows things down
             for (int round = 0; round < rounds; round++) {
-                lazy = Point.best(lazy, decodePoint(w, b, steps, IncrementalDecoder.Recompute.LAZY, quick));
-                all = Point.best(all, decodePoint(w, b, steps, IncrementalDecoder.Recompute.ALL, quick));
+                lazy = DecodePoints.Point.best(lazy, DecodePoints.measure(w, b, steps, IncrementalDecoder.Recompute.LAZY, quick));
+                all = DecodePoints.Point.best(all, DecodePoints.measure(w, b, steps, IncrementalDecoder.Recompute.ALL, quick));
             }
-            for (Point p : new Point[] {lazy, all}) {
-                double gflops = p.flopsPerStep / (p.ms / 1000) / 1e9;
+            for (DecodePoints.Point p : new DecodePoints.Point[] {lazy, all}) {
+                double gflops = p.flopsPerStep() / (p.ms() / 1000) / 1e9;
                 out.printf(Locale.ROOT, "| %d | %s | %.2f | %.0f | %s | %.1f | %.0f | %.1f | %.1f | %.1f%% | %.1f%% |%n", b,
-                        p.mode, p.ms, p.tokensPerS(), p == lazy ? String.format(Locale.ROOT, "%.2fx", all.ms / lazy.ms) : "",
-                        p.rowsPerLayer, p.ops, p.transfers, gflops, 100 * gflops / peak, 100 * gflops / shapePeak);
+                        p.mode(), p.ms(), p.tokensPerS(), p == lazy ? String.format(Locale.ROOT, "%.2fx", all.ms() / lazy.ms()) : "",
+                        p.rowsPerLayer(), p.ops(), p.transfers(), gflops, 100 * gflops / peak, 100 * gflops / shapePeak);
             }
-            for (Point p : new Point[] {lazy, all}) {
-                printLine(out, name, b, p);
+            for (DecodePoints.Point p : new DecodePoints.Point[] {lazy, all}) {
+                DecodePoints.printLine(out, name, b, p);
             }
         }
     }
 
     /** The machine-readable line of one point. */
-    static void printLine(PrintStream out, String name, int batch, Point p) {
-        out.printf(Locale.ROOT, "decode config=%s step=script mode=%s batch=%d ms_per_step=%.3f tokens_per_s=%.1f "
-                        + "rows_per_step=%.2f ops_per_step=%.0f transfers_per_step=%.2f syncs_per_step=%.2f gflops=%.2f%n",
-                name, p.mode, batch, p.ms, p.tokensPerS(), p.rowsPerLayer, p.ops, p.transfers, p.syncs,
-                p.flopsPerStep / (p.ms / 1000) / 1e9);
-    }
-
-    /** One measured point of {@link #modeSweep}. */
-    record Point(String mode, int batch, double ms, double rowsPerLayer, double ops, double transfers, double syncs,
-                 double flopsPerStep) {
-        double tokensPerS() {
-            return batch * 1000.0 / ms;
-        }
-
-        static Point best(Point a, Point b) {
-            return a == null || b.ms < a.ms ? b : a;
-        }
-    }
-
-    /**
-     * Steps of B staggered sequences that start after prompts of about 150 tokens (quick: about
-     * w + 8, enough for routed windows; MoA's step cost does not depend on the context length).
-     */
-    static Point decodePoint(MoaWeights w, int batch, int steps, IncrementalDecoder.Recompute mode, boolean quick) {
-        return decodePoint(w, batch, steps, mode, quick, ai.djl.ndarray.types.DataType.FLOAT32);
-    }
-
-    /** {@link #decodePoint} with the decoder's matmuls and state in {@code dtype}, on the weights' device. */
-    static Point decodePoint(MoaWeights w, int batch, int steps, IncrementalDecoder.Recompute mode, boolean quick,
-                             ai.djl.ndarray.types.DataType dtype) {
-        return decodePoint(w, batch, steps, mode, quick, dtype, DecodeMode.EXACT);
-    }
-
-    /** {@link #decodePoint} with every sequence decoded in {@code decodeMode}. */
-    static Point decodePoint(MoaWeights w, int batch, int steps, IncrementalDecoder.Recompute mode, boolean quick,
-                             ai.djl.ndarray.types.DataType dtype, DecodeMode decodeMode) {
-        ModelConfig c = w.config();
-        Random rnd = new Random(3);
-        int base = Math.max(1, Math.min(quick ? c.routedWindowSize() + 8 : 150,
-                c.seqLen() - c.routedWindowSize() - steps - warmSteps(steps)));
-        List<long[]> prompts = new ArrayList<>();
-        for (int b = 0; b < batch; b++) {
-            prompts.add(randomTokens(rnd, base + (b * 7) % c.routedWindowSize(), c.numTokens()));
-        }
-        return decodeRun(w, prompts, steps, mode, rnd, dtype, decodeMode);
-    }
-
-    private static int warmSteps(int steps) {
-        return Math.max(2, Math.min(8, steps / 4));
-    }
-
-    /** Prefills the prompts, then times {@code steps} batched decode steps of random tokens after a short warm-up. */
-    private static Point decodeRun(MoaWeights w, List<long[]> prompts, int steps, IncrementalDecoder.Recompute mode,
-                                   Random rnd) {
-        return decodeRun(w, prompts, steps, mode, rnd, ai.djl.ndarray.types.DataType.FLOAT32, DecodeMode.EXACT);
-    }
-
-    private static Point decodeRun(MoaWeights w, List<long[]> prompts, int steps, IncrementalDecoder.Recompute mode,
-                                   Random rnd, ai.djl.ndarray.types.DataType dtype, DecodeMode decodeMode) {
-        ModelConfig c = w.config();
-        int batch = prompts.size();
-        List<DecodeState> states = new ArrayList<>();
-        try (IncrementalDecoder dec = new IncrementalDecoder(w, batch, mode, dtype)) {
-            for (int b = 0; b < batch; b++) {
-                states.add(dec.newState(decodeMode));
-            }
-            dec.prefill(states, prompts);
-            long[] toks = new long[batch];
-            List<long[]> appended = new ArrayList<>(java.util.Collections.nCopies(batch, (long[]) null));
-            List<Sampler> samplers = new ArrayList<>();
-            long[] index = new long[batch];
-            for (int b = 0; b < batch; b++) {
-                samplers.add(new Sampler(SamplingParams.greedy(1), c.numTokens(), 0));
-                index[b] = b;
-            }
-            int warm = warmSteps(steps);
-            long t0 = 0;
-            StepStats before = null;
-            for (int i = 0; i < steps + warm; i++) {
-                if (i == warm) {
-                    t0 = System.nanoTime();
-                    before = dec.stats().snapshot();
-                }
-                for (int b = 0; b < batch; b++) {
-                    toks[b] = rnd.nextInt(c.numTokens());
-                    appended.set(b, new long[] {toks[b]});
-                }
-                // greedy sampling in the same call, as the server steps (the next input stays random)
-                SampleBatch sampling = BatchSampler.prepare(samplers, index, c.numTokens());
-                BatchSampler.finish(dec.stepAndSample(states, appended, sampling), samplers, sampling, c.numTokens());
-            }
-            double ms = (System.nanoTime() - t0) / 1e6 / steps;
-            StepStats d = dec.stats().since(before);
-            double rows = (double) d.rows() / steps / c.depth();
-            double flops = rows * c.depth() * rowFlops(c) + batch * 2.0 * c.dim() * c.numTokens();
-            String label = (decodeMode == DecodeMode.FROZEN ? "frozen" : mode.name().toLowerCase(Locale.ROOT))
-                    + (dtype == ai.djl.ndarray.types.DataType.BFLOAT16 ? "-bf16" : "");
-            return new Point(label, batch, ms, rows, (double) d.ops() / steps,
-                    (double) d.transfers() / steps, (double) d.syncs() / steps, flops);
-        } finally {
-            states.forEach(DecodeState::close);
-        }
-    }
-
-    /**
-     * Useful FLOPs of one window row at one layer: local q/k/v/out projections and attention over
-     * its W + 1 keys, every expert's routed q/out projections and attention over 1 + k_kv keys
-     * (the engine computes all experts for every row and keeps the selected ones), feed-forward.
-     */
-    static double rowFlops(ModelConfig c) {
-        double d = c.dim();
-        double inner = c.inner();
-        double g = c.numExperts();
-        return 2 * d * 3 * inner + 2 * inner * d
-                + 2 * 2 * (c.localAttnWindowSize() + 1) * inner
-                + g * (2 * d * inner + 2 * inner * d + 2 * 2 * (1 + c.numRoutedKeyValues()) * inner)
-                + 2 * 2 * d * c.ffDim();
-    }
-
     private static void versusFullForward(PrintStream out, MoaWeights w, boolean quick) {
         int prompt = 192;
         int steps = quick ? 8 : 32;
         MoaModel model = MoaModel.of("bench", w, null, null);
         Random rnd = new Random(5);
-        long[] seq = randomTokens(rnd, prompt + steps, w.config().numTokens());
+        long[] seq = DecodePoints.randomTokens(rnd, prompt + steps, w.config().numTokens());
         for (int i = 0; i < 2; i++) {
             model.nextTokenLogits(java.util.Arrays.copyOf(seq, prompt)); // warm-up
         }
@@ -416,13 +287,5 @@ public final class BenchCommand implements Callable<Integer> {
         double inc = perToken(w, prompt, steps);
         out.printf(Locale.ROOT, "%nreference way (full forward per token, context ~%d): %.2f ms/token; incremental: %.2f ms/token; "
                 + "speedup %.1fx%n", prompt, full, inc, full / inc);
-    }
-
-    private static long[] randomTokens(Random rnd, int n, int vocab) {
-        long[] t = new long[n];
-        for (int i = 0; i < n; i++) {
-            t[i] = rnd.nextInt(vocab);
-        }
-        return t;
     }
 }

@@ -40,28 +40,28 @@ final class DecodeModeBench {
         int steps = quick ? (big ? 6 : 24) : (big ? 32 : 96);
         int rounds = quick && big ? 1 : 2;
         for (DecodeMode mode : DecodeMode.values()) { // warm-up, not measured
-            BenchCommand.decodePoint(w, 8, big ? 4 : 100, IncrementalDecoder.Recompute.LAZY, quick, DataType.FLOAT32, mode);
+            DecodePoints.measure(w, 8, big ? 4 : 100, IncrementalDecoder.Recompute.LAZY, quick, DataType.FLOAT32, mode);
         }
-        BenchCommand.decodePoint(w, 8, big ? 4 : 100, IncrementalDecoder.Recompute.LAZY, quick, DataType.BFLOAT16, DecodeMode.FROZEN);
+        DecodePoints.measure(w, 8, big ? 4 : 100, IncrementalDecoder.Recompute.LAZY, quick, DataType.BFLOAT16, DecodeMode.FROZEN);
         out.printf(Locale.ROOT, "%n## %s%n%n| batch | exact ms/step | exact tok/s | frozen ms/step | frozen tok/s | frozen ÷ exact "
                 + "| frozen bf16 ms/step | frozen bf16 tok/s | rows/layer exact / frozen |%n|---|---|---|---|---|---|---|---|---|%n", name);
         for (int b : new int[] {1, 8, 32, 64}) {
-            BenchCommand.Point exact = null;
-            BenchCommand.Point frozen = null;
-            BenchCommand.Point bf16 = null;
+            DecodePoints.Point exact = null;
+            DecodePoints.Point frozen = null;
+            DecodePoints.Point bf16 = null;
             for (int round = 0; round < rounds; round++) {
-                exact = BenchCommand.Point.best(exact, BenchCommand.decodePoint(w, b, steps, IncrementalDecoder.Recompute.LAZY,
+                exact = DecodePoints.Point.best(exact, DecodePoints.measure(w, b, steps, IncrementalDecoder.Recompute.LAZY,
                         quick, DataType.FLOAT32, DecodeMode.EXACT));
-                frozen = BenchCommand.Point.best(frozen, BenchCommand.decodePoint(w, b, steps, IncrementalDecoder.Recompute.LAZY,
+                frozen = DecodePoints.Point.best(frozen, DecodePoints.measure(w, b, steps, IncrementalDecoder.Recompute.LAZY,
                         quick, DataType.FLOAT32, DecodeMode.FROZEN));
-                bf16 = BenchCommand.Point.best(bf16, BenchCommand.decodePoint(w, b, steps, IncrementalDecoder.Recompute.LAZY,
+                bf16 = DecodePoints.Point.best(bf16, DecodePoints.measure(w, b, steps, IncrementalDecoder.Recompute.LAZY,
                         quick, DataType.BFLOAT16, DecodeMode.FROZEN));
             }
             out.printf(Locale.ROOT, "| %d | %.2f | %.1f | %.2f | %.1f | %.2fx | %.2f | %.1f | %.1f / %.1f |%n", b, exact.ms(),
                     exact.tokensPerS(), frozen.ms(), frozen.tokensPerS(), exact.ms() / frozen.ms(), bf16.ms(), bf16.tokensPerS(),
                     exact.rowsPerLayer(), frozen.rowsPerLayer());
-            for (BenchCommand.Point p : new BenchCommand.Point[] {exact, frozen, bf16}) {
-                BenchCommand.printLine(out, name, b, p);
+            for (DecodePoints.Point p : new DecodePoints.Point[] {exact, frozen, bf16}) {
+                DecodePoints.printLine(out, name, b, p);
             }
         }
     }

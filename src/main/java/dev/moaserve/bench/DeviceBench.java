@@ -49,11 +49,11 @@ final class DeviceBench {
     private static void sweep(PrintStream out, String name, MoaWeights w, Device device, DataType dtype, int[] batches,
                               boolean quick) {
         int steps = quick ? 24 : 96;
-        BenchCommand.decodePoint(w, batches[0], 8, IncrementalDecoder.Recompute.LAZY, true, dtype); // warm-up
+        DecodePoints.measure(w, batches[0], 8, IncrementalDecoder.Recompute.LAZY, true, dtype); // warm-up
         for (int b : batches) {
-            BenchCommand.Point p = null;
+            DecodePoints.Point p = null;
             for (int round = 0; round < 2; round++) {
-                p = BenchCommand.Point.best(p, BenchCommand.decodePoint(w, b, steps, IncrementalDecoder.Recompute.LAZY, true, dtype));
+                p = DecodePoints.Point.best(p, DecodePoints.measure(w, b, steps, IncrementalDecoder.Recompute.LAZY, true, dtype));
             }
             out.printf(Locale.ROOT, "device_decode config=%s device=%s dtype=%s batch=%d tokens_per_s=%.1f ms_per_step=%.3f "
                             + "gflops=%.2f syncs_per_step=%.2f transfers_per_step=%.2f%n",

@@ -64,7 +64,7 @@ final class EngineBench {
         double[] result = new double[1];
         Thread t = new Thread(() -> {
             Djl.inferenceThread();
-            result[0] = BenchCommand.decodePoint(model.weights(), batch, steps, IncrementalDecoder.Recompute.LAZY, quick).tokensPerS();
+            result[0] = DecodePoints.measure(model.weights(), batch, steps, IncrementalDecoder.Recompute.LAZY, quick).tokensPerS();
         }, "bench-step");
         t.start();
         t.join();

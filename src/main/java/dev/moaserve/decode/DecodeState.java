@@ -68,4 +68,36 @@ public final class DecodeState implements AutoCloseable {
             owner.release(this);
         }
     }
+
+    /**
+     * {@code tokens} may be appended to this state by one step of {@code decoder} over {@code pool}
+     * (sequence {@code j} of the step): else the reason, as an exception naming it.
+     */
+    void checkAppend(IncrementalDecoder decoder, StatePool pool, long[] tokens, int j, ModelConfig c) {
+        if (isClosed() || owner != decoder) {
+            throw new IllegalStateException("decode state is closed or belongs to another decoder");
+        }
+        if (this.pool != pool) {
+            throw new IllegalArgumentException("a snapshot cannot be stepped: fork it first");
+        }
+        int win = c.routedWindowSize();
+        if (tokens.length == 0 || fill + tokens.length > win) {
+            throw new IllegalArgumentException("sequence " + j + ": " + tokens.length + " tokens do not fit the "
+                    + (win - fill) + " left in its routed window");
+        }
+        if (length + tokens.length > c.seqLen()) {
+            throw new IllegalArgumentException("sequence " + j + " would exceed the model's context (seq_len " + c.seqLen() + ")");
+        }
+        for (long t : tokens) {
+            if (t < 0 || t >= c.numTokens()) {
+                throw new IllegalArgumentException("token id " + t + " is out of range [0, " + c.numTokens() + ")");
+            }
+        }
+    }
+
+    /** A step appended {@code tokens}: they count, and a window that filled up starts the next. */
+    void advance(int tokens, int window) {
+        length += tokens;
+        fill = (fill + tokens) % window;
+    }
 }

@@ -352,43 +352,15 @@ public final class IncrementalDecoder implements AutoCloseable {
             if (closed) {
                 throw new IllegalStateException("the decoder is closed");
             }
-            if (st.isClosed() || st.owner() != this) {
-                throw new IllegalStateException("decode state is closed or belongs to another decoder");
-            }
-            if (st.pool != pool) {
-                throw new IllegalArgumentException("a snapshot cannot be stepped: fork it first");
-            }
             if (!seen.add(st)) {
                 throw new IllegalArgumentException("a state appears twice in one step");
             }
-            if (a.length == 0 || st.fill + a.length > win) {
-                throw new IllegalArgumentException("sequence " + j + ": " + a.length + " tokens do not fit the "
-                        + (win - st.fill) + " left in its routed window");
-            }
-            if (st.length + a.length > c.seqLen()) {
-                throw new IllegalArgumentException("sequence " + j + " would exceed the model's context (seq_len "
-                        + c.seqLen() + ")");
-            }
-            for (long t : a) {
-                if (t < 0 || t >= c.numTokens()) {
-                    throw new IllegalArgumentException("token id " + t + " is out of range [0, " + c.numTokens() + ")");
-                }
-            }
+            st.checkAppend(this, pool, a, j, c);
             add[st.slot] = a;
             last[j] = st.slot;
         }
         Djl.inferenceThread();
-        int[] start = new int[slots];
-        int[] fill = new int[slots];
-        boolean[] frozen = new boolean[slots];
-        for (int b = 0; b < slots; b++) {
-            DecodeState st = pool.holder(b);
-            start[b] = st.windowStart();
-            fill[b] = st.fill;
-            frozen[b] = st.mode == DecodeMode.FROZEN;
-        }
-        StepPlan plan = new StepPlan(win, pool.ring, c.numRoutedQueries(), mode == Recompute.ALL, add, start, fill,
-                frozen, last);
+        StepPlan plan = StepPlan.over(pool, c, mode == Recompute.ALL, add, last);
         T out;
         try (NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
@@ -405,12 +377,7 @@ public final class IncrementalDecoder implements AutoCloseable {
         stats.steps++;
         for (int b = 0; b < slots; b++) {
             if (add[b] != null) {
-                DecodeState st = pool.holder(b);
-                st.length += add[b].length;
-                st.fill += add[b].length;
-                if (st.fill == win) {
-                    st.fill = 0;
-                }
+                pool.holder(b).advance(add[b].length, win);
             }
         }
         return out;

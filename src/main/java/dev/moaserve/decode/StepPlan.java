@@ -1,6 +1,7 @@
 package dev.moaserve.decode;
 
 import dev.moaserve.model.DecodeMode;
+import dev.moaserve.model.ModelConfig;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -25,6 +26,24 @@ final class StepPlan {
     final float[] floats;       // sections StepSlots.Floats
     final long[] ints;          // sections StepSlots.Ids
     final long[] meta;          // StepSlots.Plan fields, then both arrays' section bounds
+
+    /**
+     * The plan of a step over the pool's active slots: each slot's window start, fill and decode
+     * mode read from the state that holds it.
+     */
+    static StepPlan over(StatePool pool, ModelConfig c, boolean all, long[][] add, int[] last) {
+        int slots = add.length;
+        int[] start = new int[slots];
+        int[] fill = new int[slots];
+        boolean[] frozen = new boolean[slots];
+        for (int b = 0; b < slots; b++) {
+            DecodeState st = pool.holder(b);
+            start[b] = st.windowStart();
+            fill[b] = st.fill;
+            frozen[b] = st.mode == DecodeMode.FROZEN;
+        }
+        return new StepPlan(c.routedWindowSize(), pool.ring, c.numRoutedQueries(), all, add, start, fill, frozen, last);
+    }
 
     /**
      * @param add    per slot, the tokens appended (null: none)
