@@ -5,6 +5,8 @@ import dev.moaserve.engine.constraint.ConstraintSpec;
 import dev.moaserve.engine.constraint.Constraints;
 import dev.moaserve.engine.constraint.TokenConstraint;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -152,7 +154,7 @@ public final class RequestPipeline {
         SamplingParams base = constraint == null ? r.params() : r.params().withConstraint(constraint);
         int n = r.n();
         GenerationRequest lead = null;
-        java.util.List<GenerationRequest> forks = new java.util.ArrayList<>();
+        List<GenerationRequest> forks = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             // choice i samples with seed + i (a random seed each when none is given)
             SamplingParams params = base.seed() == null || i == 0 ? base : base.withSeed(base.seed() + i);
@@ -184,12 +186,12 @@ public final class RequestPipeline {
     private final class ChoiceListener implements TokenListener {
         private final RequestHandle h;
         private final int index;
-        private final java.util.List<Long> generated;
+        private final List<Long> generated;
 
         ChoiceListener(RequestHandle h, int index) {
             this.h = h;
             this.index = index;
-            this.generated = h.request().routingFrom().isPresent() ? new java.util.ArrayList<>() : null;
+            this.generated = h.request().routingFrom().isPresent() ? new ArrayList<>() : null;
         }
 
         @Override

@@ -51,6 +51,15 @@ final class ChatProtocol extends OpenAiProtocol {
         return conversation(f, model, messages, tools, ConstraintRequests.openAi(f), "messages", logprobs ? top : 0, logprobs);
     }
 
+    /** The conversation as the template writes it, the tools first as a system message. */
+    static String render(JsonFields f, ServedModel model, List<ChatTemplate.Message> messages, ToolCalls tools) {
+        List<ChatTemplate.Message> all = new ArrayList<>(messages);
+        if (tools != null) {
+            all.add(0, new ChatTemplate.Message("system", tools.promptBlock(f.raw("tools"))));
+        }
+        return model.chatTemplate().render(all);
+    }
+
     /**
      * Chat's rules, which the Responses API shares: the tools first, as a system message in the
      * template's format; the template's stop strings unless the answer is constrained (a forced
@@ -64,12 +73,8 @@ final class ChatProtocol extends OpenAiProtocol {
     static GenerationSpec conversation(JsonFields f, ServedModel model, List<ChatTemplate.Message> messages, ToolCalls tools,
                                        ConstraintRequests.Requested format, String promptParam, int alternatives,
                                        boolean chatLogprobs) {
-        List<ChatTemplate.Message> all = new ArrayList<>(messages);
-        if (tools != null) {
-            all.add(0, new ChatTemplate.Message("system", tools.promptBlock(f.raw("tools"))));
-        }
         ChatTemplate t = model.chatTemplate();
-        String text = t.render(all);
+        String text = render(f, model, messages, tools);
         boolean constrained = format != null || tools != null && tools.constraint() != null;
         GenerationSpec spec = spec(f, model, new Prompt(text, RequestFields.encode(text, model, promptParam), false, false),
                 new Route(promptParam, null, constrained ? List.of() : t.stop(), alternatives, chatLogprobs));

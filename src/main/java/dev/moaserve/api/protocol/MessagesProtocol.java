@@ -62,11 +62,7 @@ final class MessagesProtocol implements Protocol {
                 "thinking", "this model has no extended thinking"));
         RequestFields.checkModel(f, model);
         ToolCalls tools = tools(f);
-        List<ChatTemplate.Message> all = messages(f);
-        if (tools != null) {
-            all.add(0, new ChatTemplate.Message("system", tools.promptBlock(f.raw("tools"))));
-        }
-        return RequestFields.encode(model.chatTemplate().render(all), model, "messages").length;
+        return RequestFields.encode(ChatProtocol.render(f, model, messages(f), tools), model, "messages").length;
     }
 
     @Override

@@ -2,7 +2,6 @@ package dev.moaserve.api.protocol;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.moaserve.model.ChatTemplate;
 
 import java.util.ArrayList;
 import java.util.List;
