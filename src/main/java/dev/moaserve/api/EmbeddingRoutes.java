@@ -1,5 +1,6 @@
 package dev.moaserve.api;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.moaserve.api.protocol.ApiException;
 import dev.moaserve.api.protocol.EmbeddingProtocol;
 import dev.moaserve.api.protocol.Json;
@@ -33,54 +34,47 @@ public class EmbeddingRoutes {
 
     void handle(RoutingContext rc, EmbeddingProtocol protocol) {
         long start = System.nanoTime();
-        try {
-            if (!service.ready()) {
-                rc.response().putHeader("Retry-After", "1");
-                throw new ApiException(503, "server_error", service.notReadyReason(), null, "unavailable");
-            }
-            Embedder embedder = service.loaded().embedder();
-            EmbeddingProtocol.EmbeddingSpec spec = protocol.parse(RouteTable.jsonBody(rc), service.served(),
-                    new EmbeddingProtocol.Limits(embedder.dimensions(), config.embeddings().maxRequestTokens()));
-            String id = "embd-" + UUID.randomUUID().toString().replace("-", "").substring(0, 24);
-            RequestIds.use(rc, id);
-            Embedder.Request request;
-            try {
-                request = embedder.submit(id, spec.inputs(), spec.priority());
-            } catch (QueueFullException e) {
-                throw new ApiException(429, "rate_limit_exceeded", e.getMessage(), null, "rate_limit_exceeded");
-            } catch (ShuttingDownException e) {
-                throw new ApiException(503, "server_error", e.getMessage(), null, "unavailable");
-            }
-            rc.response().closeHandler(v -> request.cancel());
-            Context ctx = rc.vertx().getOrCreateContext();
-            request.result().whenComplete((vectors, failure) -> ctx.runOnContext(v -> {
-                if (failure instanceof CancellationException || rc.response().closed()) {
-                    log(id, spec, start, "cancelled");
-                    return;
-                }
-                if (failure != null) {
-                    log(id, spec, start, "error");
-                    HttpErrors.send(rc.response(), new ApiException(503, "server_error",
-                            failure.getMessage() == null ? failure.toString() : failure.getMessage(), null, "unavailable"),
-                            protocol.errors());
-                    return;
-                }
-                rc.response().setStatusCode(200).putHeader("Content-Type", "application/json")
-                        .end(Json.write(protocol.body(spec, vectors, service.name())));
-                metrics.outcome("embedding");
-                log(id, spec, start, "ok");
-            }));
-        } catch (ApiException e) {
-            if (e.status() == 429) {
-                rc.response().putHeader("Retry-After", "1");
-            }
-            metrics.outcome(e.status() == 429 ? "rejected" : "invalid");
-            HttpErrors.send(rc.response(), e, protocol.errors());
-        }
+        service.serveJson(rc, protocol.errors(), (body, lease) -> embed(rc, protocol, body, lease, start));
     }
 
-    private static void log(String id, EmbeddingProtocol.EmbeddingSpec spec, long start, String outcome) {
-        RequestLog.LOG.infof("request %s embeddings inputs=%d prompt_tokens=%d total_ms=%.1f outcome=%s", id,
+    private void embed(RoutingContext rc, EmbeddingProtocol protocol, JsonNode body, ModelSlot.Lease lease, long start) {
+        Embedder embedder = lease.model().embedder();
+        EmbeddingProtocol.EmbeddingSpec spec = protocol.parse(body, lease.view(),
+                new EmbeddingProtocol.Limits(embedder.dimensions(), config.embeddings().maxRequestTokens()));
+        String id = "embd-" + UUID.randomUUID().toString().replace("-", "").substring(0, 24);
+        RequestIds.use(rc, id);
+        String model = lease.view().name();
+        Embedder.Request request;
+        try {
+            request = embedder.submit(id, spec.inputs(), spec.priority());
+        } catch (QueueFullException e) {
+            throw new ApiException(429, "rate_limit_exceeded", e.getMessage(), null, "rate_limit_exceeded");
+        } catch (ShuttingDownException e) {
+            throw new ApiException(503, "server_error", e.getMessage(), null, "unavailable");
+        }
+        lease.onDisconnect(request::cancel);
+        Context ctx = rc.vertx().getOrCreateContext();
+        request.result().whenComplete((vectors, failure) -> ctx.runOnContext(v -> {
+            if (failure instanceof CancellationException || rc.response().closed()) {
+                log(id, model, spec, start, "cancelled");
+                return;
+            }
+            if (failure != null) {
+                log(id, model, spec, start, "error");
+                HttpErrors.send(rc.response(), new ApiException(503, "server_error",
+                        failure.getMessage() == null ? failure.toString() : failure.getMessage(), null, "unavailable"),
+                        protocol.errors());
+                return;
+            }
+            rc.response().setStatusCode(200).putHeader("Content-Type", "application/json")
+                    .end(Json.write(protocol.body(spec, vectors, model)));
+            metrics.outcome("embedding");
+            log(id, model, spec, start, "ok");
+        }));
+    }
+
+    private static void log(String id, String model, EmbeddingProtocol.EmbeddingSpec spec, long start, String outcome) {
+        RequestLog.LOG.infof("request %s embeddings model=%s inputs=%d prompt_tokens=%d total_ms=%.1f outcome=%s", id, model,
                 spec.inputs().size(), spec.tokens(), (System.nanoTime() - start) / 1e6, outcome);
     }
 }

@@ -1,6 +1,6 @@
 package dev.moaserve.api;
 
-import dev.moaserve.api.protocol.ApiException;
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.moaserve.api.protocol.GenerationSpec;
 import dev.moaserve.api.protocol.Protocol;
 import dev.moaserve.engine.LoadedModel;
@@ -33,33 +33,26 @@ public class GenerationRoutes {
     ModelService service;
 
     @Inject
-    EngineMetrics metrics;
-
-    @Inject
     io.opentelemetry.api.trace.Tracer tracer;
 
     void handle(RoutingContext rc, Protocol protocol, boolean stream) {
-        try {
-            LoadedModel.Generator model = service.admit(rc, "generate text");
-            List<GenerationSpec> parts = protocol.parseAll(RouteTable.jsonBody(rc), service.served(), stream);
-            String id = protocol.idPrefix() + UUID.randomUUID().toString().replace("-", "").substring(0, 24);
-            RequestIds.use(rc, id);
-            boolean warmUp = service.isWarmUp(rc.request().getHeader(HttpWarmUp.HEADER));
-            ResponseWriter writer = new ResponseWriter(service.served(), rc.response(), protocol, parts, id, RequestIds.of(rc),
-                    RequestSpan.start(tracer, protocol.operation(), protocol.name(), service.name(), id, RequestIds.of(rc)),
-                    warmUp ? Logger.Level.DEBUG : Logger.Level.INFO);
-            Context ctx = rc.vertx().getOrCreateContext();
-            for (int p = 0; p < parts.size(); p++) {
-                model.pipeline().submit(parts.size() == 1 ? id : id + "/" + p, parts.get(p).request(), new OnContext(ctx, writer, p));
-            }
-            rc.response().closeHandler(v -> writer.disconnected());
-        } catch (ApiException e) {
-            if (e.status() == 503) {
-                rc.response().putHeader("Retry-After", "1"); // loading, or draining: try again (elsewhere)
-            }
-            metrics.outcome("invalid");
-            HttpErrors.send(rc.response(), e, protocol.errors());
+        service.serveJson(rc, protocol.errors(), (body, lease) -> generate(rc, protocol, stream, body, lease));
+    }
+
+    private void generate(RoutingContext rc, Protocol protocol, boolean stream, JsonNode body, ModelSlot.Lease lease) {
+        LoadedModel.Generator model = lease.generator("generate text");
+        List<GenerationSpec> parts = protocol.parseAll(body, lease.view(), stream);
+        String id = protocol.idPrefix() + UUID.randomUUID().toString().replace("-", "").substring(0, 24);
+        RequestIds.use(rc, id);
+        boolean warmUp = service.isWarmUp(rc.request().getHeader(HttpWarmUp.HEADER));
+        ResponseWriter writer = new ResponseWriter(lease.view(), rc.response(), protocol, parts, id, RequestIds.of(rc),
+                RequestSpan.start(tracer, protocol.operation(), protocol.name(), model.name(), id, RequestIds.of(rc)),
+                warmUp ? Logger.Level.DEBUG : Logger.Level.INFO);
+        Context ctx = rc.vertx().getOrCreateContext();
+        for (int p = 0; p < parts.size(); p++) {
+            model.pipeline().submit(parts.size() == 1 ? id : id + "/" + p, parts.get(p).request(), new OnContext(ctx, writer, p));
         }
+        lease.onDisconnect(writer::disconnected);
     }
 
     /** The engine's events, handed to the writer on the request's context, in the order the engine gave them. */

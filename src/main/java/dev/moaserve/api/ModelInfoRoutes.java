@@ -9,6 +9,7 @@ import dev.moaserve.api.protocol.Json;
 import dev.moaserve.api.protocol.Protocol;
 import dev.moaserve.api.protocol.JsonFields;
 import dev.moaserve.api.protocol.RequestFields;
+import dev.moaserve.engine.LoadedModel;
 import dev.moaserve.model.Tokenizer;
 import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -16,35 +17,50 @@ import jakarta.inject.Inject;
 
 import java.util.Map;
 import java.util.Set;
+import java.util.function.BiFunction;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
- * Model listing and tokenization: {@code GET /v1/models}, {@code GET /v1/models/{id}},
- * {@code POST /tokenize}, {@code POST /detokenize} (routes in {@link RouteTable}).
+ * Tokenization of the model a request names: {@code POST /tokenize}, {@code POST /detokenize},
+ * {@code GET /tokenizer_info}, Anthropic's {@code POST /v1/messages/count_tokens} (routes in
+ * {@link RouteTable}); and the answers of routes that need no model.
  */
 @ApplicationScoped
 public class ModelInfoRoutes {
     @Inject
     ModelService service;
 
-    /** Runs a handler and answers its JSON, or its error in the shape of its route. */
+    /** Runs a handler that needs no model and answers its JSON, or its error in the shape of its route. */
     void answer(RoutingContext rc, Supplier<? extends JsonNode> handler) {
         try {
-            if (service.loaded() == null) {
-                rc.response().putHeader("Retry-After", "1");
-                throw new ApiException(503, "server_error", service.notReadyReason(), null, "unavailable");
-            }
-            String json = Json.write(handler.get());
-            rc.response().setStatusCode(200).putHeader("Content-Type", "application/json").end(json);
+            ok(rc, handler.get());
         } catch (ApiException e) {
             HttpErrors.send(rc.response(), e, ErrorShape.forPath(rc.normalizedPath()));
         }
     }
 
+    /** A handler of a JSON body that reads the model it names (loaded first if need be). */
+    void answerFor(RoutingContext rc, BiFunction<JsonNode, ServedView, ? extends JsonNode> handler) {
+        service.serveJson(rc, ErrorShape.forPath(rc.normalizedPath()), (body, lease) -> ok(rc, handler.apply(body, lease.view())));
+    }
+
+    /** A GET handler of the model {@code ?model=} names (the start model without it). */
+    void answerForQuery(RoutingContext rc, Function<ServedView, ? extends JsonNode> handler) {
+        service.serve(rc, rc.queryParams().get("model"), ErrorShape.forPath(rc.normalizedPath()), lease -> ok(rc, handler.apply(lease.view())));
+    }
+
+    private static void ok(RoutingContext rc, JsonNode body) {
+        rc.response().setStatusCode(200).putHeader("Content-Type", "application/json").end(Json.write(body));
+    }
+
     /** Anthropic's {@code POST /v1/messages/count_tokens}: the prompt's tokens as the Messages API renders it. */
-    ObjectNode countTokens(RoutingContext rc) {
-        service.admit(rc, "count tokens of messages");
-        return Json.object().put("input_tokens", Protocol.MESSAGES.countTokens(RouteTable.jsonBody(rc), service.served()));
+    static ObjectNode countTokens(JsonNode body, ServedView model) {
+        if (!(model.model() instanceof LoadedModel.Generator)) {
+            throw new ApiException(400, "invalid_request_error", "the model '" + model.name() + "' is an encoder (moa_encoder): it "
+                    + "computes embeddings (POST /v1/embeddings) and does not count tokens of messages", "model", "model_not_generative");
+        }
+        return Json.object().put("input_tokens", Protocol.MESSAGES.countTokens(body, model));
     }
 
     /**
@@ -53,11 +69,11 @@ public class ModelInfoRoutes {
      * present as keys), its length, and no Jinja chat template (the model's template is not Jinja:
      * chat goes through /v1/chat/completions).
      */
-    ObjectNode tokenizerInfo() {
+    static ObjectNode tokenizerInfo(ServedView model) {
         ObjectNode o = Json.object();
-        o.put("tokenizer_class", service.tokenizer().getClass().getSimpleName());
-        o.put("vocab_size", service.tokenizer().vocabSize());
-        o.put("model_max_length", service.contextLength());
+        o.put("tokenizer_class", model.tokenizer().getClass().getSimpleName());
+        o.put("vocab_size", model.tokenizer().vocabSize());
+        o.put("model_max_length", model.contextLength());
         for (String special : new String[] {"eos_token", "bos_token", "pad_token", "unk_token", "chat_template"}) {
             o.putNull(special);
         }
@@ -65,47 +81,21 @@ public class ModelInfoRoutes {
         return o;
     }
 
-    ObjectNode models() {
-        ObjectNode o = Json.object();
-        o.put("object", "list");
-        o.putArray("data").add(model());
-        return o;
-    }
-
-    ObjectNode model(String id) {
-        if (!id.equals(service.name())) {
-            throw new ApiException(404, "invalid_request_error", "The model '" + id + "' does not exist", "model",
-                    "model_not_found");
-        }
-        return model();
-    }
-
-    private ObjectNode model() {
-        ObjectNode m = Json.object();
-        m.put("id", service.name());
-        m.put("object", "model");
-        m.put("created", service.created());
-        m.put("owned_by", "moa-serve");
-        m.put("max_model_len", service.contextLength());
-        m.put("device", service.loaded().deviceName());
-        return m;
-    }
-
     /**
      * Two request shapes: TGI's {"inputs": "..."} → [{"id", "text", "start", "stop"}], and vLLM's
      * {"prompt": "..."} → {"count", "max_model_len", "tokens", "token_strs"}.
      */
-    JsonNode tokenize(JsonNode body) {
+    static JsonNode tokenize(JsonNode body, ServedView model) {
         JsonFields f = new JsonFields(body, "", Set.of("inputs", "prompt", "model", "add_special_tokens", "return_token_strs"),
                 Map.of("messages", "tokenize the rendered chat text as 'prompt' instead"));
-        Tokenizer tk = service.tokenizer();
+        Tokenizer tk = model.tokenizer();
         if (f.has("prompt")) {
             f.bool("add_special_tokens", true); // this model's tokenizer adds none either way
             boolean strs = f.bool("return_token_strs", false);
-            long[] ids = RequestFields.encode(f.string("prompt", ""), service.served(), "prompt");
+            long[] ids = RequestFields.encode(f.string("prompt", ""), model, "prompt");
             ObjectNode o = Json.object();
             o.put("count", ids.length);
-            o.put("max_model_len", service.contextLength());
+            o.put("max_model_len", model.contextLength());
             ArrayNode tokens = o.putArray("tokens");
             ArrayNode texts = strs ? o.putArray("token_strs") : null;
             for (long id : ids) {
@@ -123,7 +113,7 @@ public class ModelInfoRoutes {
         if (text == null) {
             throw ApiException.invalid("inputs", "send {\"inputs\": \"...\"} (TGI) or {\"prompt\": \"...\"} (vLLM)");
         }
-        long[] ids = RequestFields.encode(text, service.served(), "inputs");
+        long[] ids = RequestFields.encode(text, model, "inputs");
         ArrayNode out = Json.MAPPER.createArrayNode();
         int at = 0;
         for (long id : ids) {
@@ -139,7 +129,7 @@ public class ModelInfoRoutes {
     }
 
     /** {"ids": [...]} → {"text": "..."}, or vLLM's {"tokens": [...]} → {"prompt": "..."}. */
-    ObjectNode detokenize(JsonNode body) {
+    static ObjectNode detokenize(JsonNode body, ServedView model) {
         JsonFields f = new JsonFields(body, "", Set.of("ids", "tokens", "model"), Map.of());
         boolean vllm = f.has("tokens");
         String key = vllm ? "tokens" : "ids";
@@ -154,9 +144,9 @@ public class ModelInfoRoutes {
             }
             arr[i] = ids.get(i).asLong();
         }
-        RequestFields.checkIds(arr, service.served(), key);
+        RequestFields.checkIds(arr, model, key);
         ObjectNode o = Json.object();
-        o.put(vllm ? "prompt" : "text", service.tokenizer().decode(arr));
+        o.put(vllm ? "prompt" : "text", model.tokenizer().decode(arr));
         return o;
     }
 }

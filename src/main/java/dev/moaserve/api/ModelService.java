@@ -1,7 +1,10 @@
 package dev.moaserve.api;
 
 import ai.djl.Device;
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.moaserve.api.protocol.ApiException;
+import dev.moaserve.api.protocol.ErrorShape;
+import dev.moaserve.engine.ComputeLoop;
 import dev.moaserve.engine.Embedder;
 import dev.moaserve.engine.Engine;
 import dev.moaserve.engine.LoadedModel;
@@ -11,6 +14,7 @@ import dev.moaserve.model.Tokenizer;
 import io.quarkus.runtime.ShutdownDelayInitiatedEvent;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
+import io.vertx.core.Context;
 import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
@@ -18,11 +22,24 @@ import jakarta.inject.Inject;
 import org.jboss.logging.Logger;
 
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BiConsumer;
+import java.util.function.Consumer;
 
 /**
- * The served model's life in the HTTP server: loads it at startup ({@link LoadedModel#load}), says
- * whether it is ready, admits requests to it, and drains it on shutdown. What requests are checked
- * against is {@link #served}: the loaded model and {@link ServingSettings}.
+ * The served models' life in the HTTP server: the catalogue ({@link ModelCatalogue}), loaded at
+ * startup (the start model and {@code moa.models.preload}) and on demand within the budget
+ * ({@link ModelResidency}); whether the server is ready; the door every model request passes
+ * ({@link #serve}); the drain on shutdown. Every model's engine takes turns on one compute thread
+ * ({@link ComputeLoop}). The no-argument accessors ({@link #loaded}, {@link #name}, …) read the
+ * start model.
  */
 @ApplicationScoped
 public class ModelService {
@@ -34,11 +51,15 @@ public class ModelService {
     @Inject
     EngineMetrics metrics;
 
-    private volatile LoadedModel loaded;
-    private volatile ServedView served;
+    private volatile ModelResidency residency;
+    private volatile ModelSlot start;
+    private volatile ServingSettings settings;
+    private volatile ComputeLoop compute;
     private volatile boolean draining;
+    private volatile boolean started; // the start models are loaded (warm-up may follow)
     private volatile boolean ready;
     private volatile String failure;
+    private final AtomicInteger waitingForLoad = new AtomicInteger();
     private final HttpWarmUp.Gate warmUp = new HttpWarmUp.Gate();
     private final long created = System.currentTimeMillis() / 1000;
 
@@ -46,8 +67,8 @@ public class ModelService {
      * Loads in the background by default ({@code moa.load-in-background}): Quarkus binds the port
      * and answers liveness while libtorch (already starting since {@code main}, see
      * {@link dev.moaserve.Main}) and the model load; readiness turns UP after the engine's first
-     * step and the HTTP warm-up; requests get 503 until then. A model that cannot load stops the
-     * process (exit 1) with one clear line, so a pod never stays live but never ready.
+     * step and the HTTP warm-up; requests get 503 until then. A start model that cannot load stops
+     * the process (exit 1) with one clear line, so a pod never stays live but never ready.
      */
     void start(@Observes StartupEvent event) {
         if (!config.loadInBackground()) {
@@ -71,29 +92,104 @@ public class ModelService {
     }
 
     private void load() {
-        ServingSettings settings = ServingSettings.of(config);
+        settings = ServingSettings.of(config);
         Device device = DeviceChoice.resolve(config.device());
+        List<ModelCatalogue.Entry> entries = ModelCatalogue.of(config);
+        Set<String> pinned = names(config.modelsPinned(), entries, "moa.models.pinned");
+        Set<String> preload = names(config.modelsPreload(), entries, "moa.models.preload");
+        ModelResidency r = new ModelResidency(config.modelsMemoryBudget().map(m -> m.asLongValue()).orElse(Long.MAX_VALUE));
+        List<ModelSlot> slots = new ArrayList<>();
+        for (ModelCatalogue.Entry e : entries) {
+            slots.add(new ModelSlot(e, pinned.contains(e.name()), spec(e, device), r));
+        }
+        compute = ComputeLoop.start("moa-engine", true);
+        r.start(slots, new Loading(device), config.modelsIdleUnload().orElse(null));
+        residency = r;
+        start = slots.get(0);
+        List<ModelSlot> atStart = new ArrayList<>();
+        atStart.add(start);
+        slots.stream().filter(s -> s != start && preload.contains(s.name)).forEach(atStart::add);
+        for (ModelSlot s : atStart) {
+            if (s.status == ModelSlot.Status.FAILED) {
+                throw new IllegalStateException(s.name + ": " + s.failure);
+            }
+            try {
+                r.load(s, Duration.ZERO).join();
+            } catch (java.util.concurrent.CompletionException e) {
+                Throwable cause = e.getCause();
+                if (cause instanceof Engine.PoolTooLargeException) {
+                    throw new IllegalStateException(cause.getMessage() + "; lower moa.max-batch-size (now " + config.maxBatchSize() + ")", cause);
+                }
+                throw cause instanceof RuntimeException re ? re : new IllegalStateException(cause);
+            }
+        }
+        started = true;
+        if (start.model instanceof LoadedModel.Generator && config.warmUpRequests() > 0 && config.loadInBackground()
+                && io.quarkus.runtime.ImageMode.current() == io.quarkus.runtime.ImageMode.JVM) {
+            warmUp.run(config.warmUpRequests());
+        }
+        for (ModelSlot s : atStart) {
+            s.meters.bind(s.model); // after the warm-up: the served metrics count clients' requests only
+        }
+        ready = true;
+    }
+
+    /** What the residency's loads do here: build a model from the settings, then show it in the metrics. */
+    private final class Loading implements ModelResidency.Loading {
+        private final Device device;
+
+        Loading(Device device) {
+            this.device = device;
+        }
+
+        @Override
+        public LoadedModel load(ModelSlot slot) {
+            EngineMetrics.ModelMeters meters = metrics.forModel(slot.name);
+            LoadedModel m = LoadedModel.load(spec(new ModelCatalogue.Entry(slot.name, slot.path), device), meters, compute);
+            slot.meters = meters;
+            slot.view = new ServedView(m, settings);
+            return m;
+        }
+
+        @Override
+        public void loaded(ModelSlot slot) {
+            if (started) { // a start model is bound after the warm-up
+                slot.meters.bind(slot.model);
+            }
+        }
+
+        @Override
+        public void unloading(ModelSlot slot) {
+            slot.meters.unbind();
+        }
+    }
+
+    private LoadedModel.Spec spec(ModelCatalogue.Entry e, Device device) {
         Engine.Config engine = new Engine.Config(config.maxBatchSize(), config.maxBatchedTokens(), config.maxQueue(),
                 config.requestTimeout().toNanos(), config.prefixCacheBytes().asLongValue(), config.recompute(),
                 DeviceChoice.dtype(config.dtype(), device), config.maxPrefillTokens());
-        LoadedModel.Spec spec = new LoadedModel.Spec(config.modelPath(), config.servedModelName(), device, engine,
+        return new LoadedModel.Spec(e.path(), Optional.of(e.name()), device, engine,
                 settings.pooling(), new Embedder.Limits(config.embeddings().maxBatchedTokens(), config.maxQueue(),
                 config.embeddings().maxQueuedTokens()), config.structuredOutputCacheSize(), new Constraints.Limits(
                 config.structuredOutputCompileThreads(), config.structuredOutputCompileQueue(),
                 config.structuredOutputCompileTimeout().toMillis(), config.structuredOutputMaxStates()));
-        try {
-            LoadedModel m = LoadedModel.load(spec, metrics);
-            served = new ServedView(m, settings);
-            loaded = m;
-        } catch (Engine.PoolTooLargeException e) {
-            throw new IllegalStateException(e.getMessage() + "; lower moa.max-batch-size (now " + config.maxBatchSize() + ")", e);
+    }
+
+    /** Names a setting lists, each one the catalogue has (else startup stops). */
+    private static Set<String> names(Optional<List<String>> listed, List<ModelCatalogue.Entry> entries, String setting) {
+        Set<String> known = new HashSet<>();
+        entries.forEach(e -> known.add(e.name()));
+        Set<String> out = new HashSet<>();
+        for (String n : listed.orElse(List.of())) {
+            if (n.isBlank()) {
+                continue;
+            }
+            if (!known.contains(n.trim())) {
+                throw new IllegalStateException(setting + ": no model '" + n.trim() + "' in the catalogue " + known);
+            }
+            out.add(n.trim());
         }
-        if (loaded instanceof LoadedModel.Generator && config.warmUpRequests() > 0 && config.loadInBackground()
-                && io.quarkus.runtime.ImageMode.current() == io.quarkus.runtime.ImageMode.JVM) {
-            warmUp.run(config.warmUpRequests());
-        }
-        metrics.bind(loaded); // after the warm-up: the served metrics count clients' requests only
-        ready = true;
+        return out;
     }
 
     /** A request carrying this process's warm-up key while it warms up ({@link HttpWarmUp}). */
@@ -101,19 +197,145 @@ public class ModelService {
         return warmUp.admits(header);
     }
 
+    /** The {@code model} a JSON body names (null: none, or not a string; the start model serves it). */
+    static String requestedModel(JsonNode body) {
+        JsonNode m = body == null ? null : body.get("model");
+        return m != null && m.isTextual() ? m.asText() : null;
+    }
+
+    /** {@link #serve} for a JSON request: its body (400/415 when it is not JSON) and the model it names. */
+    void serveJson(RoutingContext rc, ErrorShape errors, BiConsumer<JsonNode, ModelSlot.Lease> then) {
+        JsonNode body;
+        try {
+            body = RouteTable.jsonBody(rc);
+        } catch (ApiException e) {
+            fail(rc, e, errors);
+            return;
+        }
+        serve(rc, requestedModel(body), errors, lease -> then.accept(body, lease));
+    }
+
     /**
-     * The generating model a request to {@code what} (e.g. "generate text") may use now: 503 (with
-     * Retry-After) while loading, warming up or draining, 400 for an encoder.
+     * The door of every request to a model: runs {@code then} with a hold on the model that
+     * {@code model} names (null: the start model) on the request's context, once it is loaded —
+     * at once when it is, after its load when it is not (bounded by moa.request-timeout; a 503
+     * with Retry-After when moa.models.wait-for-load is false). 503 while the server starts or
+     * drains, 404 {@code model_not_found} for a name the catalogue lacks. The hold ends with the
+     * response. An {@link ApiException} from {@code then} answers in {@code errors}' shape.
      */
-    LoadedModel.Generator admit(RoutingContext rc, String what) {
-        if (!ready() && !(isWarmUp(rc.request().getHeader(HttpWarmUp.HEADER)) && loaded != null)) {
-            throw new ApiException(503, "server_error", notReadyReason(), null, "unavailable");
+    void serve(RoutingContext rc, String model, ErrorShape errors, Consumer<ModelSlot.Lease> then) {
+        try {
+            if (!ready() && !(started && isWarmUp(rc.request().getHeader(HttpWarmUp.HEADER)))) {
+                throw unavailable(notReadyReason());
+            }
+            ModelSlot slot = model == null ? start : residency.slot(model);
+            if (slot == null) {
+                throw new ApiException(404, "invalid_request_error", "The model '" + model + "' does not exist; this server serves "
+                        + residency.slots().stream().map(s -> "'" + s.name + "'").toList(), "model", "model_not_found");
+            }
+            ModelSlot.Lease lease = residency.tryLease(slot);
+            if (lease != null) {
+                run(rc, lease, errors, then);
+                return;
+            }
+            if (slot.status == ModelSlot.Status.FAILED) {
+                throw new ApiException(503, "server_error", "the model '" + slot.name + "' failed to load: " + slot.failure
+                        + " (POST /v1/models/load retries)", "model", "model_load_failed");
+            }
+            CompletableFuture<Void> loading = residency.load(slot, roomWait());
+            if (!config.modelsWaitForLoad()) {
+                throw unavailable("the model '" + slot.name + "' is loading; retry shortly");
+            }
+            if (waitingForLoad.incrementAndGet() > config.maxQueue()) {
+                waitingForLoad.decrementAndGet();
+                throw new ApiException(429, "rate_limit_exceeded", "too many requests are waiting for models to load ("
+                        + config.maxQueue() + "); retry later", null, "rate_limit_exceeded");
+            }
+            Context ctx = rc.vertx().getOrCreateContext();
+            loading.orTimeout(roomWait().toMillis(), TimeUnit.MILLISECONDS).whenComplete((v, e) -> {
+                waitingForLoad.decrementAndGet();
+                ctx.runOnContext(x -> afterLoad(rc, slot, e, errors, then));
+            });
+        } catch (ApiException e) {
+            fail(rc, e, errors);
         }
-        if (!(loaded instanceof LoadedModel.Generator g)) {
-            throw new ApiException(400, "invalid_request_error", "the model '" + name() + "' is an encoder (moa_encoder): it "
-                    + "computes embeddings (POST /v1/embeddings) and does not " + what, "model", "model_not_generative");
+    }
+
+    private void afterLoad(RoutingContext rc, ModelSlot slot, Throwable failed, ErrorShape errors, Consumer<ModelSlot.Lease> then) {
+        if (rc.response().ended() || rc.response().closed()) {
+            return;
         }
-        return g;
+        Throwable cause = failed instanceof java.util.concurrent.CompletionException && failed.getCause() != null ? failed.getCause() : failed;
+        ModelSlot.Lease lease = cause == null ? residency.tryLease(slot) : null;
+        if (lease == null) {
+            String why = cause instanceof java.util.concurrent.TimeoutException ? "the model '" + slot.name + "' did not load within "
+                    + roomWait().toSeconds() + " s" : cause != null ? cause.getMessage() : "the model '" + slot.name + "' was unloaded again";
+            fail(rc, unavailable(why), errors);
+            return;
+        }
+        run(rc, lease, errors, then);
+    }
+
+    /** Runs {@code then} holding the lease; the response's end or its connection's close releases it. */
+    private void run(RoutingContext rc, ModelSlot.Lease lease, ErrorShape errors, Consumer<ModelSlot.Lease> then) {
+        rc.response().endHandler(v -> lease.release()).closeHandler(v -> lease.disconnected());
+        try {
+            then.accept(lease);
+        } catch (ApiException e) {
+            fail(rc, e, errors);
+        }
+    }
+
+    private void fail(RoutingContext rc, ApiException e, ErrorShape errors) {
+        metrics.outcome(e.status() == 429 ? "rejected" : "invalid");
+        sendError(rc, e, errors);
+    }
+
+    private static void sendError(RoutingContext rc, ApiException e, ErrorShape errors) {
+        if (e.status() == 503 || e.status() == 429) {
+            rc.response().putHeader("Retry-After", "1"); // loading, draining or full: try again (elsewhere)
+        }
+        HttpErrors.send(rc.response(), e, errors);
+    }
+
+    private static ApiException unavailable(String why) {
+        return new ApiException(503, "server_error", why, null, "unavailable");
+    }
+
+    /** How long a request waits for its model's load (and the load for room): moa.request-timeout, or 5 minutes without one. */
+    private Duration roomWait() {
+        Duration t = config.requestTimeout();
+        return t.isZero() || t.isNegative() ? Duration.ofMinutes(5) : t;
+    }
+
+    /** Starts loading a model (operators' {@code POST /v1/models/load}); completes when it is loaded. */
+    CompletableFuture<Void> load(ModelSlot slot) {
+        return residency.load(slot, roomWait());
+    }
+
+    /** Unloads a model once the requests that hold it end (operators' {@code POST /v1/models/unload}). */
+    CompletableFuture<Void> unload(ModelSlot slot) {
+        return residency.unload(slot, roomWait());
+    }
+
+    /** The catalogue's models; empty before startup read the settings. */
+    List<ModelSlot> models() {
+        ModelResidency r = residency;
+        return r == null ? List.of() : r.slots();
+    }
+
+    ModelSlot model(String name) {
+        ModelResidency r = residency;
+        return r == null ? null : r.slot(name);
+    }
+
+    /** Bytes the loaded models account for, and the budget (Long.MAX_VALUE: none). */
+    long usedBytes() {
+        return residency.used();
+    }
+
+    long budgetBytes() {
+        return residency.budget();
     }
 
     /**
@@ -130,24 +352,35 @@ public class ModelService {
 
     /**
      * Graceful drain: readiness goes DOWN and new requests get 503 at once; running and queued
-     * requests continue until {@code grace} ends, then are ended with an error event.
+     * requests of every model continue until {@code grace} ends, then are ended with an error event.
      */
-    public void drain(Duration grace) {
+    public synchronized void drain(Duration grace) {
         ready = false;
-        draining = true;
-        LoadedModel m = loaded;
-        if (m instanceof LoadedModel.Generator g && g.scheduler().accepting()) {
-            LOG.infof("draining: %d running, %d waiting, grace %s", g.scheduler().runningCount(), g.scheduler().waitingCount(), grace);
-            m.drain(grace);
-            LOG.info("drained");
-        } else if (m != null) {
-            m.drain(grace);
+        if (draining) {
+            return;
         }
+        draining = true;
+        ModelResidency r = residency;
+        if (r == null) {
+            return;
+        }
+        int running = 0;
+        int waiting = 0;
+        for (ModelSlot s : r.slots()) {
+            if (s.model instanceof LoadedModel.Generator g) {
+                running += g.scheduler().runningCount();
+                waiting += g.scheduler().waitingCount();
+            }
+        }
+        LOG.infof("draining: %d running, %d waiting, grace %s", running, waiting, grace);
+        r.drainAll(grace);
+        r.close();
+        LOG.info("drained");
     }
 
     /** Why requests are not served yet: loading, warming up, or draining. */
     public String notReadyReason() {
-        if (draining || generator() != null && !generator().scheduler().accepting()) {
+        if (draining) {
             return "the server is shutting down";
         }
         return failure != null ? "the model failed to load: " + failure
@@ -156,41 +389,36 @@ public class ModelService {
     }
 
     public boolean ready() {
-        LoadedModel m = loaded;
-        return ready && !draining && (m instanceof LoadedModel.Encoder || m instanceof LoadedModel.Generator g && g.scheduler().accepting());
+        return ready && !draining;
     }
 
-    /** The loaded model (ready or draining); null while it loads. */
+    /** The start model (ready or draining); null while it loads or after it was unloaded. */
     public LoadedModel loaded() {
-        return loaded;
+        ModelSlot s = start;
+        return s == null ? null : s.model;
     }
 
-    /** The autoregressive model and its engine; null for an encoder or before loading. */
+    /** The start model if it generates; null for an encoder or before loading. */
     public LoadedModel.Generator generator() {
-        return loaded instanceof LoadedModel.Generator g ? g : null;
+        return loaded() instanceof LoadedModel.Generator g ? g : null;
     }
 
     public long created() {
         return created;
     }
 
-    /** What requests are parsed and rendered against (null while loading). */
-    ServedView served() {
-        return served;
-    }
-
-    /** The served model's id (null while loading). */
+    /** The start model's name (null before the settings are read). */
     public String name() {
-        LoadedModel m = loaded;
-        return m == null ? null : m.name();
+        ModelSlot s = start;
+        return s == null ? null : s.name;
     }
 
     public Tokenizer tokenizer() {
-        return loaded.tokenizer();
+        return loaded().tokenizer();
     }
 
-    /** Prompt plus completion tokens at most. */
+    /** The start model's prompt plus completion tokens at most. */
     public int contextLength() {
-        return loaded.contextLength();
+        return start.contextLength;
     }
 }

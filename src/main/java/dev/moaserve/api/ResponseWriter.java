@@ -262,8 +262,8 @@ final class ResponseWriter {
         }
         double ttftMs = first == 0 ? -1.0 : (first - startNanos) / 1e6;
         DecodeMode decode = spec.request().decode();
-        RequestLog.LOG.logf(logLevel, "request %s %s prompt_tokens=%d cached_tokens=%d generated_tokens=%d ttft_ms=%.1f "
-                        + "total_ms=%.1f outcome=%s%s%s%s", id, protocol.name(), promptTokens, cached, generated, ttftMs,
+        RequestLog.LOG.logf(logLevel, "request %s %s model=%s prompt_tokens=%d cached_tokens=%d generated_tokens=%d "
+                        + "ttft_ms=%.1f total_ms=%.1f outcome=%s%s%s%s", id, protocol.name(), reply.model().name(), promptTokens, cached, generated, ttftMs,
                 (now - startNanos) / 1e6, outcome, decode == DecodeMode.EXACT ? "" : " decode=" + decode.label(),
                 requestId.equals(id) ? "" : " x_request_id=" + requestId, error == null ? "" : " error=\"" + error + "\"");
         span.end(reply.model().name(), promptTokens, cached, generated, ttftMs, outcome, reasons, error);

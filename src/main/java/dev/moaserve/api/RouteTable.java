@@ -43,6 +43,9 @@ public class RouteTable {
     InteropRoutes interop;
 
     @Inject
+    ModelCatalogueRoutes catalogue;
+
+    @Inject
     ResponsesRoutes responses;
 
     /** Each API path and the methods it answers: a known path with another method is a 405, any other path a 404. */
@@ -53,7 +56,7 @@ public class RouteTable {
         post(router, "/v1/chat/completions", rc -> generation.handle(rc, Protocol.CHAT, false));
         post(router, "/v1/responses", responses::create);
         post(router, "/v1/messages", rc -> generation.handle(rc, Protocol.MESSAGES, false));
-        post(router, "/v1/messages/count_tokens", rc -> info.answer(rc, () -> info.countTokens(rc)));
+        post(router, "/v1/messages/count_tokens", rc -> info.answerFor(rc, ModelInfoRoutes::countTokens));
         get(router, "/v1/responses/:id", rc -> info.answer(rc, () -> responses.stored(rc.pathParam("id"))));
         get(router, "/v1/responses/:id/input_items", rc -> info.answer(rc, () -> responses.inputItems(rc.pathParam("id"))));
         delete(router, "/v1/responses/:id", rc -> info.answer(rc, () -> responses.delete(rc.pathParam("id"))));
@@ -61,11 +64,13 @@ public class RouteTable {
         post(router, "/generate_stream", rc -> generation.handle(rc, Protocol.TGI, true));
         post(router, "/v1/embeddings", rc -> embeddings.handle(rc, EmbeddingProtocol.OPENAI));
         post(router, "/embed", rc -> embeddings.handle(rc, EmbeddingProtocol.TEI));
-        get(router, "/v1/models", rc -> info.answer(rc, info::models));
-        get(router, "/v1/models/:id", rc -> info.answer(rc, () -> info.model(rc.pathParam("id"))));
-        post(router, "/tokenize", rc -> info.answer(rc, () -> info.tokenize(jsonBody(rc))));
-        get(router, "/tokenizer_info", rc -> info.answer(rc, info::tokenizerInfo));
-        post(router, "/detokenize", rc -> info.answer(rc, () -> info.detokenize(jsonBody(rc))));
+        get(router, "/v1/models", rc -> info.answer(rc, catalogue::models));
+        get(router, "/v1/models/:id", rc -> info.answer(rc, () -> catalogue.model(rc.pathParam("id"))));
+        post(router, "/v1/models/load", catalogue::load);
+        post(router, "/v1/models/unload", catalogue::unload);
+        post(router, "/tokenize", rc -> info.answerFor(rc, ModelInfoRoutes::tokenize));
+        get(router, "/tokenizer_info", rc -> info.answerForQuery(rc, ModelInfoRoutes::tokenizerInfo));
+        post(router, "/detokenize", rc -> info.answerFor(rc, ModelInfoRoutes::detokenize));
         get(router, "/health", interop::health);
         get(router, "/v1/health", interop::health);
         get(router, "/metrics", rc -> rc.reroute("/q/metrics"));

@@ -2,6 +2,7 @@ package dev.moaserve.api;
 
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
+import io.smallrye.config.WithName;
 
 import java.time.Duration;
 import java.util.List;
@@ -162,6 +163,42 @@ public interface ServingConfig {
         @WithDefault("1200000")
         long maxQueuedTokens();
     }
+
+    /**
+     * More models this server may serve besides {@link #modelPath()} (the one loaded at start):
+     * {@code name=path} entries (a model directory, or a shipped model's name) and directories
+     * whose sub-directories are model directories (each named by its directory). Each is a
+     * generator or an encoder by its config; unset: a one-model server.
+     */
+    Optional<List<String>> models();
+
+    /**
+     * Most bytes the loaded models may account for together (weights, state pool, caches at
+     * their bounds; docs/configuration.md); a load beyond it first unloads the least recently
+     * used idle model. Unset: no bound (nothing is unloaded to make room).
+     */
+    @WithName("models.memory-budget")
+    Optional<io.quarkus.runtime.configuration.MemorySize> modelsMemoryBudget();
+
+    /** Models never unloaded to make room or when idle (names as served). */
+    @WithName("models.pinned")
+    Optional<List<String>> modelsPinned();
+
+    /** Models of the catalogue loaded at start besides moa.model-path (readiness waits for them). */
+    @WithName("models.preload")
+    Optional<List<String>> modelsPreload();
+
+    /** Unload a model no request used for this long (unpinned ones). Unset: never. */
+    @WithName("models.idle-unload")
+    Optional<Duration> modelsIdleUnload();
+
+    /**
+     * A request for a model that is not loaded waits for its load (bounded by moa.request-timeout);
+     * false: the load starts and the request gets 503 with Retry-After.
+     */
+    @WithName("models.wait-for-load")
+    @WithDefault("true")
+    boolean modelsWaitForLoad();
 
     /** Accepted Bearer keys; with neither these nor {@link #apiKeysFile()}: no authentication. */
     Optional<List<String>> apiKeys();

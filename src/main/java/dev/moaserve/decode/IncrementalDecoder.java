@@ -157,7 +157,12 @@ public final class IncrementalDecoder implements AutoCloseable {
 
     /** Bytes of pool state one sequence holds with this decoder's dtype. */
     public long bytesPerSequence() {
-        return StatePool.bytesPerSlot(c, half ? 2 : 4);
+        return bytesPerSequence(c, dtype);
+    }
+
+    /** Bytes of pool state one sequence of model {@code c} holds with matmuls in {@code dtype} (before building a decoder). */
+    public static long bytesPerSequence(ModelConfig c, DataType dtype) {
+        return StatePool.bytesPerSlot(c, dtype == DataType.FLOAT16 ? 2 : 4);
     }
 
     /** Counters of the steps run so far (for benchmarks and tests). */

@@ -39,7 +39,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * autoregressive forward is causal and ranks routed queries among real tokens only, the encoder's
  * forward masks padded positions; pooling reads real positions only.
  */
-public final class Embedder implements AutoCloseable {
+public final class Embedder implements ComputeLoop.Work, AutoCloseable {
     private static final Logger LOG = Logger.getLogger(Embedder.class);
 
     /** How the final hidden states of an input's tokens become one vector. */
@@ -116,7 +116,10 @@ public final class Embedder implements AutoCloseable {
     private final BlockingQueue<Request> arrivals;
     private final AtomicLong pendingTokens = new AtomicLong();
     private final AtomicInteger pendingRequests = new AtomicInteger();
-    private final Thread worker;
+    private final ComputeLoop loop;
+    private final boolean ownLoop;
+    private final ArrayDeque<Request> turns = new ArrayDeque<>(); // the loop's thread only
+    private final java.util.concurrent.CountDownLatch ended = new java.util.concurrent.CountDownLatch(1);
     private volatile boolean stopped;
     private AutoCloseable owned; // a program this embedder made, closed with it
 
@@ -127,23 +130,32 @@ public final class Embedder implements AutoCloseable {
      */
     public static Embedder of(IncrementalDecoder decoder, MoaWeights weights, Pooling pooling, Limits limits) {
         return new Embedder(decoder.wholeRows()::hidden, weights.manager(), weights.config().dim(), weights.config().seqLen(), pooling,
-                limits, true);
+                limits, ComputeLoop.start("moa-embeddings", false), true);
     }
 
     /**
      * Embeddings from an encoder: mean over the input's tokens, one call of its program per
-     * micro-batch ({@link ScriptedEncoder}); the encoder's one compute thread, on every core.
+     * micro-batch ({@link ScriptedEncoder}), on a compute thread of its own (every core).
      */
     public static Embedder of(EncoderWeights weights, Limits limits) {
+        return of(weights, limits, ComputeLoop.start("moa-embeddings", true), true);
+    }
+
+    /** As {@link #of(EncoderWeights, Limits)}, taking its turns on the server's compute loop. */
+    public static Embedder of(EncoderWeights weights, Limits limits, ComputeLoop compute) {
+        return of(weights, limits, compute, false);
+    }
+
+    private static Embedder of(EncoderWeights weights, Limits limits, ComputeLoop compute, boolean ownLoop) {
         ScriptedEncoder program = new ScriptedEncoder(weights);
         Embedder e = new Embedder(program::hidden, weights.manager(), weights.config().dim(), weights.config().seqLen(),
-                Pooling.MEAN, limits, false);
+                Pooling.MEAN, limits, compute, ownLoop);
         e.owned = program;
         return e;
     }
 
     private Embedder(Forward forward, NDManager manager, int dim, int contextLength, Pooling pooling, Limits limits,
-                     boolean besideEngine) {
+                     ComputeLoop loop, boolean ownLoop) {
         this.forward = forward;
         this.manager = manager;
         this.dim = dim;
@@ -151,14 +163,9 @@ public final class Embedder implements AutoCloseable {
         this.limits = limits;
         this.batchTokens = Math.max(limits.batchTokens(), contextLength);
         this.arrivals = new LinkedBlockingQueue<>();
-        this.worker = new Thread(() -> {
-            if (besideEngine) {
-                Djl.sideThread();
-            }
-            loop();
-        }, "moa-embeddings");
-        this.worker.setDaemon(true);
-        this.worker.start();
+        this.loop = loop;
+        this.ownLoop = ownLoop;
+        loop.add(this);
     }
 
     /** Requests waiting or in progress. */
@@ -206,6 +213,7 @@ public final class Embedder implements AutoCloseable {
                     + ", moa.embeddings.max-queued-tokens); retry later");
         }
         arrivals.add(r);
+        loop.wake();
         return r;
     }
 
@@ -221,45 +229,57 @@ public final class Embedder implements AutoCloseable {
         return best;
     }
 
-    private void loop() {
-        Djl.inferenceThread();
-        ArrayDeque<Request> turns = new ArrayDeque<>();
-        while (!stopped) {
-            arrivals.drainTo(turns);
-            Request r;
-            if (turns.isEmpty()) {
-                try {
-                    r = arrivals.poll(100, TimeUnit.MILLISECONDS);
-                } catch (InterruptedException e) {
-                    return;
-                }
-                if (r == null) {
-                    continue;
-                }
-            } else {
-                r = nextTurn(turns);
-            }
-            if (r.cancelled.get()) {
-                finish(r);
-                r.result.cancel(false);
-                continue;
-            }
-            try {
-                embedNext(r);
-                if (r.next < r.order.length) {
-                    turns.add(r); // the others' turn first
-                } else {
-                    finish(r);
-                    r.result.complete(r.vectors);
-                }
-            } catch (RuntimeException e) {
-                LOG.warn("embedding request " + r.id + " failed", e);
-                finish(r);
-                r.result.completeExceptionally(e);
-            }
+    /** One micro-batch of the next request in turn; false when none waits. */
+    @Override
+    public boolean runOnce() {
+        arrivals.drainTo(turns);
+        if (turns.isEmpty()) {
+            return false;
         }
+        Request r = nextTurn(turns);
+        if (r.cancelled.get()) {
+            finish(r);
+            r.result.cancel(false);
+            return true;
+        }
+        try {
+            embedNext(r);
+            if (r.next < r.order.length) {
+                turns.add(r); // the others' turn first
+            } else {
+                finish(r);
+                r.result.complete(r.vectors);
+            }
+        } catch (RuntimeException e) {
+            LOG.warn("embedding request " + r.id + " failed", e);
+            finish(r);
+            r.result.completeExceptionally(e);
+        }
+        return true;
+    }
+
+    @Override
+    public boolean over() {
+        return stopped;
+    }
+
+    /** On the loop's thread: what is left fails with a shutdown error; the program this embedder made is freed. */
+    @Override
+    public void dropped() {
         for (Request r : turns) {
             r.result.completeExceptionally(new ShuttingDownException("the server shut down before this request finished"));
+        }
+        turns.clear();
+        if (owned != null) {
+            try {
+                owned.close();
+            } catch (Exception e) {
+                LOG.debug("closing the embeddings program failed", e);
+            }
+        }
+        ended.countDown();
+        if (ownLoop) {
+            loop.close(0);
         }
     }
 
@@ -318,20 +338,14 @@ public final class Embedder implements AutoCloseable {
     @Override
     public void close() {
         stopped = true;
+        loop.wake();
         try {
-            worker.join(5_000);
+            ended.await(5, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
         for (Request r; (r = arrivals.poll()) != null; ) {
             r.result.completeExceptionally(new ShuttingDownException("the server shut down before this request ran"));
-        }
-        if (owned != null && !worker.isAlive()) {
-            try {
-                owned.close();
-            } catch (Exception e) {
-                LOG.debug("closing the embeddings program failed", e);
-            }
         }
         LOG.debugf("embeddings stopped (%s pooling)", pooling.name().toLowerCase(Locale.ROOT));
     }

@@ -51,6 +51,14 @@ public final class Engine implements AutoCloseable {
 
     /** {@code clock}: where its scheduler reads the time (timeouts, latencies). */
     public static Engine start(MoaModel model, Config c, EngineStats stats, EngineClock clock) {
+        return start(model, c, stats, clock, null);
+    }
+
+    /**
+     * {@code compute}: the loop its steps take turns on, beside other models' work (null: a
+     * compute thread of its own).
+     */
+    public static Engine start(MoaModel model, Config c, EngineStats stats, EngineClock clock, ComputeLoop compute) {
         IncrementalDecoder decoder;
         try {
             decoder = new IncrementalDecoder(model.weights(), c.maxBatchSize(), IncrementalDecoder.Recompute.parse(c.recompute()),
@@ -62,7 +70,7 @@ public final class Engine implements AutoCloseable {
         Scheduler scheduler = new Scheduler(new DecoderRunner(decoder, c.maxPrefillTokens()), model.tokenizer(),
                 new Scheduler.Limits(c.maxBatchSize(), c.maxBatchedTokens(), c.maxQueue(), c.requestTimeoutNanos(),
                         c.prefixCacheBytes()), stats, clock);
-        return new Engine(decoder, EngineLoop.start(scheduler));
+        return new Engine(decoder, compute == null ? EngineLoop.start(scheduler) : EngineLoop.on(compute, scheduler));
     }
 
     /**

@@ -2,19 +2,25 @@ package dev.moaserve.engine;
 
 import org.jboss.logging.Logger;
 
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
 /**
- * The engine's loop: the one thread that touches the decoder. Each iteration asks the
- * {@link Scheduler} for a step, runs it on the {@link StepRunner}, and gives the results back;
- * it sleeps while nothing runs or waits. Tests drive the same iteration on their own thread
- * ({@link #runOnce}, {@link #runUntilIdle}) without starting one.
+ * The engine's loop: what touches the decoder, on one thread. Each iteration asks the
+ * {@link Scheduler} for a step, runs it on the {@link StepRunner}, and gives the results back. It
+ * runs as a {@link ComputeLoop.Work}: on the server's one compute loop beside the other models'
+ * work, or on a loop of its own ({@link #start}). Tests drive the same iteration on their own
+ * thread ({@link #runOnce}, {@link #runUntilIdle}) without a loop.
  */
-public final class EngineLoop implements AutoCloseable {
+public final class EngineLoop implements ComputeLoop.Work, AutoCloseable {
     private static final Logger LOG = Logger.getLogger(EngineLoop.class);
-    private static final long IDLE_POLL_MILLIS = 50;
 
     private final Scheduler scheduler;
     private final StepRunner runner;
-    private Thread thread;
+    private ComputeLoop compute;   // null when a test drives it
+    private boolean ownLoop;       // the compute loop was started for this engine alone
+    private boolean attached;      // the loop's thread only
+    private final CountDownLatch stopped = new CountDownLatch(1);
     private boolean shutDown;
     // time of the iterations that stepped, inside the step and around it (one writer: the loop)
     private volatile long stepNanos;
@@ -26,15 +32,21 @@ public final class EngineLoop implements AutoCloseable {
         this.runner = scheduler.runner();
     }
 
-    /** A loop on its own thread ({@code moa-engine}). */
+    /** A loop on a compute thread of its own ({@code moa-engine}, every core). */
     public static EngineLoop start(Scheduler scheduler) {
-        EngineLoop loop = new EngineLoop(scheduler);
-        loop.thread = new Thread(loop::run, "moa-engine");
-        loop.thread.setDaemon(true);
-        loop.thread.start();
+        EngineLoop loop = on(ComputeLoop.start("moa-engine", true), scheduler);
+        loop.ownLoop = true;
         return loop;
     }
 
+    /** A loop that takes its turns on {@code compute}, beside the other work there. */
+    public static EngineLoop on(ComputeLoop compute, Scheduler scheduler) {
+        EngineLoop loop = new EngineLoop(scheduler);
+        loop.compute = compute;
+        scheduler.onWork(compute::wake);
+        compute.add(loop);
+        return loop;
+    }
     public Scheduler scheduler() {
         return scheduler;
     }
@@ -54,8 +66,7 @@ public final class EngineLoop implements AutoCloseable {
         return new Times(iterations, stepNanos, hostNanos);
     }
 
-    /** One iteration: schedule, step, apply. False when there was nothing to step. */
-    public boolean runOnce() {
+    private boolean iterate() {
         Scheduler.Step step;
         try {
             long t0 = System.nanoTime();
@@ -80,27 +91,35 @@ public final class EngineLoop implements AutoCloseable {
     /** Iterates on the caller's thread until nothing runs or waits (or a drain's grace ends). */
     public void runUntilIdle() {
         while (!scheduler.idle() && !scheduler.drainExpired(System.nanoTime())) {
-            runOnce();
+            iterate();
         }
     }
 
-    private void run() {
-        runner.attachThread();
-        try {
-            while (!scheduler.drainExpired(System.nanoTime())) {
-                if (scheduler.idle()) {
-                    if (!scheduler.accepting()) {
-                        break;
-                    }
-                    scheduler.awaitWork(IDLE_POLL_MILLIS);
-                    continue;
-                }
-                runOnce();
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } finally {
-            shutDown();
+    /** One iteration (a turn on the compute loop): schedule, step, apply. False when there was nothing to step. */
+    @Override
+    public boolean runOnce() {
+        if (scheduler.idle()) {
+            return false;
+        }
+        if (compute != null && !attached) {
+            runner.attachThread();
+            attached = true;
+        }
+        return iterate();
+    }
+
+    /** Drained: the grace period ended, or nothing runs or waits and nothing more is accepted. */
+    @Override
+    public boolean over() {
+        return scheduler.drainExpired(System.nanoTime()) || !scheduler.accepting() && scheduler.idle();
+    }
+
+    @Override
+    public void dropped() {
+        shutDown();
+        stopped.countDown();
+        if (ownLoop) {
+            compute.close(0);
         }
     }
 
@@ -118,13 +137,14 @@ public final class EngineLoop implements AutoCloseable {
      */
     public void drain(long graceNanos) {
         scheduler.stopAccepting(System.nanoTime() + graceNanos);
-        if (thread == null) {
+        if (compute == null) {
             runUntilIdle();
             shutDown();
             return;
         }
+        compute.wake();
         try {
-            thread.join(Math.max(1, graceNanos / 1_000_000 + 5_000));
+            stopped.await(Math.max(1, graceNanos / 1_000_000 + 5_000), TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
@@ -137,6 +157,6 @@ public final class EngineLoop implements AutoCloseable {
 
     /** The loop has ended: nothing touches the decoder any more. */
     public boolean finished() {
-        return thread == null ? shutDown : !thread.isAlive();
+        return compute == null ? shutDown : stopped.getCount() == 0;
     }
 }

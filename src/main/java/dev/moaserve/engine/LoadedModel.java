@@ -7,12 +7,18 @@ import dev.moaserve.engine.constraint.Vocabulary;
 import dev.moaserve.model.ChatTemplate;
 import dev.moaserve.model.DeviceChoice;
 import dev.moaserve.model.EncoderModel;
+import dev.moaserve.decode.IncrementalDecoder;
+import dev.moaserve.model.EncoderConfig;
+import dev.moaserve.model.EncoderWeights;
+import dev.moaserve.model.ModelConfig;
+import dev.moaserve.model.ModelLocation;
 import dev.moaserve.model.MoaModel;
+import dev.moaserve.model.MoaWeights;
+import dev.moaserve.model.NativeMemory;
 import dev.moaserve.model.Tokenizer;
 import org.jboss.logging.Logger;
 
 import java.lang.management.ManagementFactory;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.Optional;
@@ -52,10 +58,22 @@ public sealed interface LoadedModel permits LoadedModel.Generator, LoadedModel.E
     /** Stops taking work; what runs may finish within {@code grace}; frees the workers. */
     void drain(Duration grace);
 
+    /**
+     * What the server accounts this model to hold (weights, state pool, caches at their bounds):
+     * {@link #footprint}, the same figure before and after it loads.
+     */
+    long footprintBytes();
+
+    /**
+     * After {@link #drain}: frees the weights, the decoder and every native buffer of this model,
+     * and gives the C heap's free pages back, so an unloaded model leaves no resident plateau.
+     */
+    void free();
+
     /** An autoregressive model: generates (through its engine) and embeds. */
     record Generator(String name, MoaModel model, Engine engine, Embedder embedder, Constraints constraints,
                      RoutingWorker routing, PromptScorer scorer, RequestPipeline pipeline, ChatTemplate chatTemplate,
-                     Device device, DataType dtype) implements LoadedModel {
+                     Device device, DataType dtype, long footprintBytes) implements LoadedModel {
         @Override
         public Tokenizer tokenizer() {
             return model.tokenizer();
@@ -83,10 +101,17 @@ public sealed interface LoadedModel permits LoadedModel.Generator, LoadedModel.E
             routing.close();
             scorer.close();
         }
+
+        @Override
+        public void free() {
+            engine.close();
+            model.close();
+            NativeMemory.trim();
+        }
     }
 
     /** An encoder: embeddings only (generation routes answer 400). */
-    record Encoder(String name, EncoderModel model, Embedder embedder, Device device) implements LoadedModel {
+    record Encoder(String name, EncoderModel model, Embedder embedder, Device device, long footprintBytes) implements LoadedModel {
         /** Encoders run in float32. */
         @Override
         public DataType dtype() {
@@ -112,14 +137,57 @@ public sealed interface LoadedModel permits LoadedModel.Generator, LoadedModel.E
         public void drain(Duration grace) {
             embedder.close();
         }
+
+        @Override
+        public void free() {
+            model.close();
+            NativeMemory.trim();
+        }
     }
 
     /**
-     * Loads the model {@code spec} names onto its device, warms its engine up, and logs one line
-     * with where the time went. A model directory without a tokenizer is refused: serving reads
-     * and writes text.
+     * Bytes a model accounts for once loaded, from its config alone: float32 weights (and, for a
+     * generator, the step program's copy in the matmul dtype), the state pool at
+     * {@code moa.max-batch-size} sequences and the prefix cache at its bound; an encoder's weights
+     * and its program's copy of them.
      */
+    public static long footprint(ModelLocation where, Spec spec) {
+        String source = where.describe() + "/config.json";
+        if (where.encoder()) {
+            return 2 * 4 * elements(EncoderWeights.expectedShapes(EncoderConfig.parse(where.config(), source)));
+        }
+        ModelConfig c = ModelConfig.parse(where.config(), source);
+        Engine.Config e = spec.engine();
+        long params = elements(MoaWeights.expectedShapes(c));
+        int matmulBytes = e.dtype() == DataType.FLOAT32 ? 4 : 2;
+        return params * (4 + matmulBytes) + IncrementalDecoder.bytesPerSequence(c, e.dtype()) * e.maxBatchSize()
+                + e.prefixCacheBytes();
+    }
+
+    private static long elements(java.util.Map<String, long[]> shapes) {
+        long n = 0;
+        for (long[] shape : shapes.values()) {
+            long k = 1;
+            for (long d : shape) {
+                k *= d;
+            }
+            n += k;
+        }
+        return n;
+    }
+
+    /** As {@link #load(Spec, EngineStats, ComputeLoop)}, on compute threads of its own (one model per process). */
     static LoadedModel load(Spec spec, EngineStats stats) {
+        return load(spec, stats, null);
+    }
+
+    /**
+     * Loads the model {@code spec} names onto its device, runs its engine's first step, and logs one
+     * line with where the time went. Its engine (or an encoder's embeddings) takes turns on
+     * {@code compute}, the server's one compute thread (null: a thread of its own). A model
+     * directory without a tokenizer is refused: serving reads and writes text.
+     */
+    public static LoadedModel load(Spec spec, EngineStats stats, ComputeLoop compute) {
         Logger log = Logger.getLogger(LoadedModel.class);
         long t0 = System.nanoTime();
         dev.moaserve.model.Djl.engine(); // libtorch's start (and its natives' extraction on a first start) is not model loading
@@ -127,23 +195,37 @@ public sealed interface LoadedModel permits LoadedModel.Generator, LoadedModel.E
         dev.moaserve.model.Djl.sideThread();
         long t1 = System.nanoTime();
         Device device = spec.device();
-        String where = spec.path().orElse(null);
-        if (where != null && (EncoderModel.namesEmbedded(where) || EncoderModel.isEncoder(Path.of(where)))) {
-            EncoderModel e = EncoderModel.namesEmbedded(where) ? EncoderModel.loadEmbedded(device) : EncoderModel.load(Path.of(where), device);
-            requireTokenizer(e.tokenizer(), where);
-            Encoder encoder = new Encoder(spec.servedName().orElse(e.name()), e, Embedder.of(e.weights(), spec.embeddings()), device);
+        ModelLocation where = ModelLocation.of(spec.path());
+        long footprint = footprint(where, spec);
+        if (where.encoder()) {
+            EncoderModel e = where.dir().isEmpty() ? EncoderModel.loadEmbedded(device) : EncoderModel.load(where.dir().get(), device);
+            requireTokenizer(e.tokenizer(), where.describe());
+            Embedder embedder = compute == null ? Embedder.of(e.weights(), spec.embeddings())
+                    : Embedder.of(e.weights(), spec.embeddings(), compute);
+            Encoder encoder = new Encoder(spec.servedName().orElse(e.name()), e, embedder, device, footprint);
             log.infof("encoder %s ready on %s, %d ms after JVM start: libtorch %.0f ms, load %.0f ms; %d parameters, "
-                            + "embeddings of %d dimensions (mean pooling)", encoder.name(), DeviceChoice.describe(device),
+                            + "embeddings of %d dimensions (mean pooling), %d bytes accounted", encoder.name(), DeviceChoice.describe(device),
                     ManagementFactory.getRuntimeMXBean().getUptime(), (t1 - t0) / 1e6, (System.nanoTime() - t1) / 1e6,
-                    encoder.parameterCount(), encoder.embedder().dimensions());
+                    encoder.parameterCount(), encoder.embedder().dimensions(), footprint);
             return encoder;
         }
-        MoaModel model = where != null ? MoaModel.load(Path.of(where), device) : MoaModel.loadEmbedded(device);
+        MoaModel model = where.dir().isEmpty() ? MoaModel.loadEmbedded(device) : MoaModel.load(where.dir().get(), device);
         long t2 = System.nanoTime();
-        requireTokenizer(model.tokenizer(), where != null ? where : model.name());
+        try {
+            return start(model, spec, stats, compute, footprint, t0, t1, t2);
+        } catch (RuntimeException | Error e) {
+            model.close();
+            throw e;
+        }
+    }
+
+    private static Generator start(MoaModel model, Spec spec, EngineStats stats, ComputeLoop compute, long footprint,
+                                   long t0, long t1, long t2) {
+        Logger log = Logger.getLogger(LoadedModel.class);
+        requireTokenizer(model.tokenizer(), model.name());
         ChatTemplate template = ChatTemplate.parse(model.chatTemplate(), model.name() + "/chat_template.json");
         Engine.Config c = spec.engine();
-        Engine engine = Engine.start(model, c, stats);
+        Engine engine = Engine.start(model, c, stats, EngineClock.SYSTEM, compute);
         Constraints constraints = new Constraints(() -> Vocabulary.of(model.tokenizer(), model.config().numTokens()),
                 spec.constraintCacheSize(), spec.constraints());
         RoutingWorker routing = engine.routingWorker(c.maxQueue());
@@ -151,13 +233,14 @@ public sealed interface LoadedModel permits LoadedModel.Generator, LoadedModel.E
         Generator g = new Generator(spec.servedName().orElse(model.name()), model, engine,
                 engine.embedder(model.weights(), spec.pooling(), spec.embeddings()), constraints, routing, scorer,
                 new RequestPipeline(engine.scheduler(), constraints, scorer, routing, stats, c.requestTimeoutNanos()),
-                template, device, c.dtype());
+                template, spec.device(), c.dtype(), footprint);
         log.infof("model %s ready on %s, %s, %d ms after JVM start: libtorch %.0f ms, load %.0f ms, engine and first step %.0f ms; "
-                        + "%d parameters, state %d bytes per sequence, pool %d bytes (%d slots), prefix cache up to %d bytes",
-                g.name(), DeviceChoice.describe(device), c.dtype().name().toLowerCase(Locale.ROOT),
+                        + "%d parameters, state %d bytes per sequence, pool %d bytes (%d slots), prefix cache up to %d bytes, "
+                        + "%d bytes accounted",
+                g.name(), DeviceChoice.describe(spec.device()), c.dtype().name().toLowerCase(Locale.ROOT),
                 ManagementFactory.getRuntimeMXBean().getUptime(), (t1 - t0) / 1e6, (t2 - t1) / 1e6,
                 (System.nanoTime() - t2) / 1e6, g.parameterCount(), engine.bytesPerSequence(),
-                engine.bytesPerSequence() * c.maxBatchSize(), c.maxBatchSize(), c.prefixCacheBytes());
+                engine.bytesPerSequence() * c.maxBatchSize(), c.maxBatchSize(), c.prefixCacheBytes(), footprint);
         return g;
     }
 

@@ -8,7 +8,6 @@ import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.PriorityBlockingQueue;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Continuous (iteration-level) batching, as a policy over plain values: the {@link EngineLoop}
@@ -55,6 +54,7 @@ public final class Scheduler {
     private long arrivals;
     private final List<Sequence> running = new ArrayList<>();
     private volatile boolean accepting = true;
+    private volatile Runnable wake = () -> {};
     private volatile long drainDeadline = Long.MAX_VALUE;
     private volatile int runningCount;
     private boolean windowPrefillDone;   // this iteration has fed a prompt's windows at once (at most one does)
@@ -85,6 +85,7 @@ public final class Scheduler {
             }
             waiting.add(new Queued(r, arrivals++));
         }
+        wake.run();
     }
 
     public int waitingCount() {
@@ -133,12 +134,9 @@ public final class Scheduler {
         return now > drainDeadline;
     }
 
-    /** Blocks until a request waits, or {@code millis} pass. */
-    void awaitWork(long millis) throws InterruptedException {
-        Queued next = waiting.poll(millis, TimeUnit.MILLISECONDS);
-        if (next != null) {
-            waiting.add(next); // its arrival number keeps its place
-        }
+    /** {@code wake} runs after each submission: the loop that steps this scheduler looks again. */
+    void onWork(Runnable wake) {
+        this.wake = wake;
     }
 
     StepRunner runner() {
