@@ -152,6 +152,7 @@ final class ModelResidency implements AutoCloseable {
             m = loading.load(slot);
         } catch (RuntimeException | Error e) {
             synchronized (this) {
+                slot.roomReserved = false;
                 slot.status = ModelSlot.Status.FAILED;
                 slot.failure = e.getMessage() == null ? e.toString() : e.getMessage();
                 notifyAll();
@@ -168,6 +169,7 @@ final class ModelResidency implements AutoCloseable {
         loading.loaded(slot); // metrics, the served view; then requests may lease it
         synchronized (this) {
             slot.status = ModelSlot.Status.LOADED;
+            slot.roomReserved = false; // LOADED counts by itself
             notifyAll();
         }
         done.complete(null);
@@ -181,8 +183,9 @@ final class ModelResidency implements AutoCloseable {
         while (true) {
             ModelSlot victim;
             synchronized (this) {
-                long others = used() - slot.footprint; // the slot counts itself from LOADING on
+                long others = used();
                 if (others + slot.footprint <= budget) {
+                    slot.roomReserved = true;
                     return;
                 }
                 victim = leastRecentlyUsedIdle();

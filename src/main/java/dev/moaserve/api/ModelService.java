@@ -375,6 +375,7 @@ public class ModelService {
         LOG.infof("draining: %d running, %d waiting, grace %s", running, waiting, grace);
         r.drainAll(grace);
         r.close();
+        compute.close(1_000); // every work on it is over once drained
         LOG.info("drained");
     }
 

@@ -96,6 +96,8 @@ final class ModelSlot {
     volatile EngineMetrics.ModelMeters meters;
     volatile int leases;
     volatile long lastUsedNanos;
+    /** A load under way that got its room (a LOADING slot still waiting for room or its turn holds none). */
+    volatile boolean roomReserved;
     /** The load or unload under way (status LOADING or UNLOADING). */
     CompletableFuture<Void> transition;
 
@@ -127,10 +129,10 @@ final class ModelSlot {
         return encoder ? "encoder" : "generator";
     }
 
-    /** Bytes accounted now: the footprint while loading, loaded or unloading, else 0. */
+    /** Bytes accounted now: the footprint while loaded, unloading, or loading with its room reserved; else 0. */
     long residentBytes() {
         Status s = status;
-        return s == Status.LOADING || s == Status.LOADED || s == Status.UNLOADING ? footprint : 0;
+        return s == Status.LOADED || s == Status.UNLOADING || s == Status.LOADING && roomReserved ? footprint : 0;
     }
 
     /** Nothing running, queued or held: a model that may be unloaded to make room. */

@@ -66,8 +66,9 @@ class PackagedStartupIT {
                 double value = Double.parseDouble(lines.get(0).substring(lines.get(0).lastIndexOf(' ') + 1));
                 assertTrue(value <= 2 * served, counted + " after readiness, " + served + " client requests served: " + lines);
             }
-            assertTrue(metrics.lines().anyMatch(l -> l.equals("vllm:e2e_request_latency_seconds_count " + served + ".0")
-                    || l.equals("vllm:e2e_request_latency_seconds_count " + served)), served + " requests served before: " + metrics);
+            String e2e = "vllm:e2e_request_latency_seconds_count{model_name=\"moa-shakespeare\"} ";
+            assertTrue(metrics.lines().anyMatch(l -> l.equals(e2e + served + ".0") || l.equals(e2e + served)),
+                    served + " requests served before: " + metrics);
             HttpResponse<String> r = app.post("/v1/completions", "{\"prompt\":\"ROMEO:\",\"max_tokens\":4}");
             assertEquals(200, r.statusCode(), r.body());
             String log = app.output();
