@@ -18,9 +18,11 @@
       if (!r.ok) throw apiError(r.status, body);
       errorBox.hidden = true;
       $("model").innerHTML = "";
-      for (const m of body.data) {
+      // generators only (an encoder computes embeddings); one not loaded yet loads on its first request
+      for (const m of body.data.filter((m) => m.kind !== "encoder")) {
         const o = document.createElement("option");
-        o.value = m.id; o.textContent = m.id;
+        o.value = m.id;
+        o.textContent = m.status && m.status !== "loaded" ? `${m.id} (${m.status}${m.status === "unloaded" ? ": loads when used" : ""})` : m.id;
         $("model").appendChild(o);
       }
     } catch (e) { showError(e); }

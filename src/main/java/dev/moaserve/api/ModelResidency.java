@@ -1,6 +1,7 @@
 package dev.moaserve.api;
 
 import dev.moaserve.engine.LoadedModel;
+import dev.moaserve.model.Djl;
 import org.jboss.logging.Logger;
 
 import java.time.Duration;
@@ -248,7 +249,10 @@ final class ModelResidency implements AutoCloseable {
         slot.status = ModelSlot.Status.UNLOADING;
         CompletableFuture<Void> done = new CompletableFuture<>();
         slot.transition = done;
-        daemon(() -> runUnload(slot, grace), "moa-model-unload").start();
+        daemon(() -> {
+            Djl.sideThread(); // closing a decoder sets its thread's intra-op count: this one opens no team
+            runUnload(slot, grace);
+        }, "moa-model-unload").start();
         return done;
     }
 

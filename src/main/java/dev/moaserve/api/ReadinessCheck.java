@@ -10,7 +10,8 @@ import org.jboss.logging.Logger;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * Ready once the model is loaded and a warm-up step ran; DOWN again as soon as draining starts.
+ * Ready once the models loaded at start are loaded and warmed up; DOWN again as soon as draining
+ * starts (models that load or unload later on demand do not change it).
  * (Started and liveness are UP as soon as Quarkus runs: a model that cannot load ends the process.)
  * Logs its transitions, once each (SmallRye Health's own line for every DOWN poll is silenced in
  * application.properties: a probe every few hundred milliseconds while the model loads).
@@ -35,6 +36,11 @@ public class ReadinessCheck implements HealthCheck {
         var b = HealthCheckResponse.named("model").status(up);
         if (service.loaded() != null) {
             b.withData("model", service.name());
+        }
+        String loaded = String.join(",", service.models().stream().filter(m -> m.status == ModelSlot.Status.LOADED)
+                .map(m -> m.name).toList());
+        if (!loaded.isEmpty()) {
+            b.withData("models_loaded", loaded);
         }
         if (service.generator() != null) {
             var scheduler = service.generator().scheduler();

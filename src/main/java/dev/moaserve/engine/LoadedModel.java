@@ -106,7 +106,7 @@ public sealed interface LoadedModel permits LoadedModel.Generator, LoadedModel.E
         public void free() {
             engine.close();
             model.close();
-            NativeMemory.trim();
+            NativeMemory.release();
         }
     }
 
@@ -141,7 +141,7 @@ public sealed interface LoadedModel permits LoadedModel.Generator, LoadedModel.E
         @Override
         public void free() {
             model.close();
-            NativeMemory.trim();
+            NativeMemory.release();
         }
     }
 

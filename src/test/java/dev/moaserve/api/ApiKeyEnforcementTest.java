@@ -187,7 +187,7 @@ class ApiKeyEnforcementTest {
             }
         }
         for (String must : List.of("/v1/completions", "/v1/chat/completions", "/generate", "/generate_stream",
-                "/tokenize", "/detokenize", "/v1/models", "/v1/models/moa-shakespeare")) {
+                "/tokenize", "/detokenize", "/v1/models", "/v1/models/moa-shakespeare", "/v1/models/load", "/v1/models/unload")) {
             assertTrue(paths.contains(must), "the router has no " + must + ": " + paths);
         }
         System.out.println("api keys: routes read from the router: " + paths);

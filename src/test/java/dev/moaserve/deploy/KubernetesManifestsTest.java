@@ -82,13 +82,15 @@ class KubernetesManifestsTest {
     void overlaysRender() throws Exception {
         Assumptions.assumeTrue(kubectl(), "kubectl not installed: overlays not rendered (each file is still checked)");
         for (Path overlay : List.of(K8S.resolve("base"), K8S.resolve("overlays/quickstart"), K8S.resolve("overlays/quickstart-autoscaling"),
-                K8S.resolve("overlays/own-model"), K8S.resolve("overlays/cpu"), K8S.resolve("overlays/gpu"))) {
+                K8S.resolve("overlays/own-model"), K8S.resolve("overlays/cpu"), K8S.resolve("overlays/gpu"),
+                K8S.resolve("overlays/generator-and-encoder"))) {
             List<String> kinds = new ArrayList<>();
             for (HasMetadata o : render(overlay)) {
                 kinds.add(o.getKind());
             }
             assertTrue(kinds.containsAll(List.of("ConfigMap", "Service", "Deployment", "PodDisruptionBudget")), overlay + ": " + kinds);
-            boolean autoscaled = !overlay.endsWith("base") && !overlay.endsWith("quickstart") && !overlay.endsWith("own-model");
+            boolean autoscaled = !overlay.endsWith("base") && !overlay.endsWith("quickstart") && !overlay.endsWith("own-model")
+                    && !overlay.endsWith("generator-and-encoder");
             assertEquals(autoscaled, kinds.contains("HorizontalPodAutoscaler"), overlay + ": " + kinds);
             assertEquals(autoscaled, kinds.contains("ServiceMonitor"), overlay + ": " + kinds);
         }

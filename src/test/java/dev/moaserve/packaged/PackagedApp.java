@@ -113,6 +113,20 @@ final class PackagedApp implements AutoCloseable {
         return process.pid();
     }
 
+    /** The process's resident memory, from /proc (0 where there is none). */
+    long rss() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/" + pid() + "/status"))) {
+                if (line.startsWith("VmRSS:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+                }
+            }
+        } catch (Exception gone) {
+            // the process ended, or no /proc
+        }
+        return 0;
+    }
+
     String output() {
         try {
             return Files.readString(log);

@@ -38,13 +38,13 @@ class PackagedBoundedWorkIT {
         String text = shakespeare();
         try (PackagedApp app = PackagedApp.start(Map.of(), Duration.ofMinutes(2))) {
             assertEquals(200, app.post("/v1/embeddings", body(text, 4)).statusCode()); // warm
-            long idle = rss(app.pid());
+            long idle = app.rss();
 
             AtomicLong peak = new AtomicLong(idle);
             AtomicBoolean sampling = new AtomicBoolean(true);
             Thread sampler = new Thread(() -> {
                 while (sampling.get()) {
-                    peak.accumulateAndGet(rss(app.pid()), Math::max);
+                    peak.accumulateAndGet(app.rss(), Math::max);
                     try {
                         Thread.sleep(20);
                     } catch (InterruptedException e) {
@@ -78,7 +78,7 @@ class PackagedBoundedWorkIT {
             }
             assertTrue(big.isDone());
             Thread.sleep(1_000);
-            long after = rss(app.pid());
+            long after = app.rss();
             System.out.printf("bounded work: idle %d MiB, peak %d MiB, after %d MiB; chat answered in %.2f s during the embeddings%n",
                     idle / MIB, peak.get() / MIB, after / MIB, chatSeconds);
             assertTrue(peak.get() <= idle + 2048 * MIB, "peak " + peak.get() / MIB + " MiB over idle " + idle / MIB + " MiB + 2 GiB");
@@ -133,7 +133,7 @@ class PackagedBoundedWorkIT {
         try (PackagedApp app = PackagedApp.start(Map.of(), Duration.ofMinutes(2))) {
             assertEquals(200, app.post("/v1/completions", "{\"prompt\":\"ROMEO:\",\"max_tokens\":100}").statusCode()); // warm
             Thread.sleep(500);
-            long idle = rss(app.pid());
+            long idle = app.rss();
             List<CompletableFuture<HttpResponse<String>>> routed = new ArrayList<>();
             for (int i = 0; i < 8; i++) { // 8 requests of n = 8: 64 routed choices
                 int at = i;
@@ -149,7 +149,7 @@ class PackagedBoundedWorkIT {
                 }
             }
             Thread.sleep(1_000);
-            long afterRouting = rss(app.pid());
+            long afterRouting = app.rss();
             for (int i = 0; i < 6; i++) {
                 String prompt = text.substring(i * 1_000, i * 1_000 + 500);
                 HttpResponse<String> r = app.post("/v1/completions", JSON.createObjectNode().put("prompt", prompt)
@@ -157,7 +157,7 @@ class PackagedBoundedWorkIT {
                 assertEquals(200, r.statusCode(), r.body());
             }
             Thread.sleep(1_000);
-            long afterScoring = rss(app.pid());
+            long afterScoring = app.rss();
             System.out.printf("off-loop work: idle %d MiB, after 64 routed choices %d MiB, after prompt scoring %d MiB%n",
                     idle / MIB, afterRouting / MIB, afterScoring / MIB);
             assertTrue(afterRouting <= idle + 512 * MIB, "after routing " + afterRouting / MIB + " MiB, idle " + idle / MIB + " MiB");
@@ -199,19 +199,5 @@ class PackagedBoundedWorkIT {
             s.append("ROMEO:\nBut, soft! what light through yonder window breaks? It is the east, and Juliet is the sun.\n");
         }
         return s.toString();
-    }
-
-    /** Resident memory of a process, from /proc (0 where there is none). */
-    private static long rss(long pid) {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
-                if (line.startsWith("VmRSS:")) {
-                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
-                }
-            }
-        } catch (Exception gone) {
-            // the process ended, or no /proc
-        }
-        return 0;
     }
 }
