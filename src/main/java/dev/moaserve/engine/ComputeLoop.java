@@ -13,16 +13,22 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * ({@link Djl#sideThread}), so a second model would halve the first's speed by contention; taking
  * turns on one thread costs each model only the other's steps.
  *
- * <p>Fairness: the loop runs one unit (a decode step, an embedding micro-batch) of the next work
- * that has something to run, round-robin, so each model with waiting work gets a step per turn
- * whatever its queue's length; a model with nothing to do costs one check. It sleeps while no
- * work has anything to run, until {@link #wake} (a submission) or a short poll.
+ * <p>Fairness is by time and by waiting work: the loop runs one unit (a decode step, an embedding
+ * micro-batch) of the work whose compute time so far, divided by the requests it holds, is the
+ * least (a virtual time, as a fair-share scheduler keeps), so each request gets about the same
+ * share of the thread whatever its model — one model's long units (an embedding micro-batch of
+ * 2,048 tokens against a decode step of a few milliseconds) do not take the others' turns. A work
+ * with nothing to run banks no credit: its virtual time follows the others'. The loop sleeps while
+ * no work has anything to run, until {@link #wake} (a submission) or a short poll.
  */
 public final class ComputeLoop implements AutoCloseable {
     private static final long IDLE_POLL_MILLIS = 50;
 
     /** Model work the loop steps in turn. Every method is called on the loop's thread only. */
     public interface Work {
+        /** Requests this work holds (running or waiting): 0 when it has nothing to run. Any thread. */
+        int waiting();
+
         /** Runs one unit; false when there was nothing to run. */
         boolean runOnce();
 
@@ -39,7 +45,9 @@ public final class ComputeLoop implements AutoCloseable {
     private final Thread thread;
     private boolean woken; // guarded by signal
     private volatile boolean closed;
-    private int next; // the loop's thread only: where the next round starts
+    // the loop's thread only: each work's virtual time (nanoseconds of its units ÷ its requests), and the least among works with requests
+    private final java.util.Map<Work, double[]> virtualNanos = new java.util.IdentityHashMap<>();
+    private double floor;
 
     private ComputeLoop(String name, boolean allCores) {
         this.allCores = allCores;
@@ -101,19 +109,31 @@ public final class ComputeLoop implements AutoCloseable {
         }
     }
 
-    /** One unit of the first work, from {@link #next} on, that has one to run; false when none had. */
+    /** One unit of the work with the least virtual time among those with requests; false when none had one to run. */
     private boolean runOne() {
-        Work[] round = works.toArray(new Work[0]);
-        for (int i = 0; i < round.length; i++) {
-            int at = (next + i) % round.length;
-            Work w = round[at];
+        List<Work> ready = new java.util.ArrayList<>();
+        for (Work w : works) {
             if (w.over()) {
                 works.remove(w);
+                virtualNanos.remove(w);
                 w.dropped();
                 continue;
             }
+            double[] v = virtualNanos.computeIfAbsent(w, k -> new double[] {floor});
+            if (w.waiting() > 0) {
+                ready.add(w);
+            } else {
+                v[0] = Math.max(v[0], floor); // idle: no credit banked
+            }
+        }
+        ready.sort(java.util.Comparator.comparingDouble(w -> virtualNanos.get(w)[0]));
+        for (Work w : ready) {
+            double[] v = virtualNanos.get(w);
+            int requests = Math.max(1, w.waiting());
+            long t0 = System.nanoTime();
             if (w.runOnce()) {
-                next = at + 1;
+                floor = Math.max(floor, v[0]);
+                v[0] += (System.nanoTime() - t0) / (double) requests;
                 return true;
             }
         }

@@ -259,6 +259,11 @@ public final class Embedder implements ComputeLoop.Work, AutoCloseable {
     }
 
     @Override
+    public int waiting() {
+        return pendingRequests.get();
+    }
+
+    @Override
     public boolean over() {
         return stopped;
     }

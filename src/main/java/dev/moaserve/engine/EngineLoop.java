@@ -108,6 +108,11 @@ public final class EngineLoop implements ComputeLoop.Work, AutoCloseable {
         return iterate();
     }
 
+    @Override
+    public int waiting() {
+        return scheduler.runningCount() + scheduler.waitingCount();
+    }
+
     /** Drained: the grace period ended, or nothing runs or waits and nothing more is accepted. */
     @Override
     public boolean over() {
