@@ -3,7 +3,8 @@
 # "Several models in one server"). Run from the repository root after ./mvnw package:
 #   bash docs/measurements/two-models.sh
 # 1. one generator, 32 clients; 2. two generators (the shipped one and a copy), 16 clients each at once;
-# 3. the generator's 32 clients with an encoder's embeddings requests beside them.
+# 3. the same two generators as two server processes (what one model per process means on one machine);
+# 4. the generator's 32 clients with an encoder's embeddings requests beside them.
 set -euo pipefail
 JAR=target/quarkus-app/quarkus-run.jar
 PORT=${PORT:-8191}
@@ -30,6 +31,19 @@ one=$(tokps /tmp/one.txt); a=$(tokps /tmp/a.txt); b=$(tokps /tmp/b.txt)
 echo "one generator, 32 clients: $one tok/s"
 echo "two generators, 16 clients each at once: $a + $b = $(echo "$a + $b" | bc) tok/s (sum / one = $(echo "scale=2; ($a + $b) / $one" | bc))"
 stop
+
+serve
+SERVER1=$SERVER; URL1=$URL; PORT=$((PORT + 1)); URL=http://localhost:$PORT
+serve
+java -jar $JAR loadgen --url $URL1 --clients 32 $LOAD > /dev/null
+java -jar $JAR loadgen --url $URL --clients 32 $LOAD > /dev/null
+java -jar $JAR loadgen --url $URL1 --clients 16 --requests 128 --prompt-len 32 --max-tokens 64 > /tmp/a.txt &
+A=$!
+java -jar $JAR loadgen --url $URL --clients 16 --requests 128 --prompt-len 32 --max-tokens 64 > /tmp/b.txt
+wait $A
+a=$(tokps /tmp/a.txt); b=$(tokps /tmp/b.txt)
+echo "two server processes, 16 clients each at once: $a + $b = $(echo "$a + $b" | bc) tok/s (sum / one = $(echo "scale=2; ($a + $b) / $one" | bc))"
+stop; SERVER=$SERVER1; stop; PORT=$((PORT - 1)); URL=http://localhost:$PORT
 
 serve -Dmoa.models=moa-shakespeare-encoder=moa-shakespeare-encoder -Dmoa.models.preload=moa-shakespeare-encoder
 java -jar $JAR loadgen --url $URL --clients 32 $LOAD > /dev/null

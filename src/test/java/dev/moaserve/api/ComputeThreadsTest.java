@@ -29,7 +29,7 @@ class ComputeThreadsTest {
             + "talking on't; let it be done: away, away! One word, good citizens. We are accounted poor citizens.";
 
     /** Threads of this process by name (Linux truncates names to 15 characters). */
-    private static Map<String, Integer> threadNames() throws IOException {
+    static Map<String, Integer> threadNames() throws IOException {
         Map<String, Integer> names = new HashMap<>();
         try (Stream<Path> tasks = Files.list(Path.of("/proc/self/task"))) {
             for (Path t : (Iterable<Path>) tasks::iterator) {

@@ -16,11 +16,9 @@ import org.junit.jupiter.api.TestMethodOrder;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.stream.Stream;
 
 import static io.restassured.RestAssured.given;
 import static org.hamcrest.Matchers.equalTo;
@@ -188,12 +186,12 @@ class MultiModelServingTest {
                 .body("{\"model\": \"" + START + "\", \"prompt\": \"" + text + "\", \"max_tokens\": 16, \"n\": 8}")
                 .post("/v1/completions").then().statusCode(200);
         batch.run();
-        int alone = threadNames().getOrDefault("moa-engine", 0); // the compute thread and its team's workers
+        int alone = ComputeThreadsTest.threadNames().getOrDefault("moa-engine", 0); // the compute thread and its team's workers
         CompletableFuture<Void> a = CompletableFuture.runAsync(batch);
         given().contentType(ContentType.JSON).body("{\"model\": \"" + ENCODER + "\", \"input\": [\"" + text + "\", \"" + text
                 + "\", \"" + text + "\", \"" + text + "\"]}").post("/v1/embeddings").then().statusCode(200);
         a.get();
-        Map<String, Integer> names = threadNames();
+        Map<String, Integer> names = ComputeThreadsTest.threadNames();
         assertEquals(alone, names.getOrDefault("moa-engine", 0), "no second team beside the compute thread's: " + names);
         assertEquals(1, names.getOrDefault("moa-embeddings", 0), "the encoder computes on the compute thread, the generator's "
                 + "embeddings on one core: " + names);
@@ -204,19 +202,5 @@ class MultiModelServingTest {
         String prefix = "vllm:num_requests_running{model_name=\"" + model + "\"} ";
         return given().get("/q/metrics").then().extract().asString().lines().filter(l -> l.startsWith(prefix))
                 .mapToDouble(l -> Double.parseDouble(l.substring(prefix.length()))).findFirst().orElse(0);
-    }
-
-    private static Map<String, Integer> threadNames() throws IOException {
-        Map<String, Integer> names = new HashMap<>();
-        try (Stream<Path> tasks = Files.list(Path.of("/proc/self/task"))) {
-            for (Path t : (Iterable<Path>) tasks::iterator) {
-                try {
-                    names.merge(Files.readString(t.resolve("comm")).trim(), 1, Integer::sum);
-                } catch (IOException gone) {
-                    // ended meanwhile
-                }
-            }
-        }
-        return names;
     }
 }
