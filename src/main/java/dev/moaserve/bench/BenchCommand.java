@@ -61,7 +61,19 @@ public final class BenchCommand implements Callable<Integer> {
     boolean engine;
     @Option(names = "--startup", description = "instead: start -> ready of the packaged app by JDK and AOT cache (needs --app)")
     boolean startup;
-    @Option(names = "--app", paramLabel = "DIR", description = "startup: target/quarkus-app of a fast-jar build")
+    @Option(names = "--scale-out", description = "instead: what a new replica yields in its first seconds: the server started "
+            + "as a child process with --clients retrying streamed completions from that instant (--app, or --command)")
+    boolean scaleOut;
+    @Option(names = "--command", paramLabel = "CMD", description = "scale-out: the server's command line, {port} where its port goes "
+            + "(e.g. a container: podman run --rm -p {port}:8080 moa-serve:jvm)")
+    String command;
+    @Option(names = "--clients", defaultValue = "32", description = "scale-out: clients (default: ${DEFAULT-VALUE})")
+    int clients;
+    @Option(names = "--window", defaultValue = "10", description = "scale-out: seconds per window (default: ${DEFAULT-VALUE})")
+    int window;
+    @Option(names = "--set", paramLabel = "KEY=VALUE", description = "scale-out: a setting of the jar (-Dkey=value), repeatable")
+    List<String> settings = new java.util.ArrayList<>();
+    @Option(names = "--app", paramLabel = "DIR", description = "startup, scale-out: target/quarkus-app of a fast-jar build")
     Path app;
     @Option(names = "--aot-app", paramLabel = "DIR", description = "startup: an aot-jar build with its app.aot (JDK 25)")
     Path aotApp;
@@ -117,6 +129,9 @@ public final class BenchCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--startup needs --app <target/quarkus-app>");
             }
             return StartupBench.run(app, aotApp, jdk17 == null ? Path.of(System.getProperty("java.home")) : jdk17, jdk25, runs, out);
+        }
+        if (scaleOut) {
+            return ScaleOutBench.run(app == null ? Path.of("target", "quarkus-app") : app, command, settings, clients, window, out);
         }
         if (contexts != null) {
             return ContextBench.run(out, contexts, batches, quick);

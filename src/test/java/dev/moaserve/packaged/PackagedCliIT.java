@@ -54,4 +54,15 @@ class PackagedCliIT {
         String out = run(0, "verify", tiny, tiny + "/vectors.safetensors");
         assertTrue(out.contains("greedy_match=60/60 incremental_greedy_match=60/60"), out);
     }
+
+    /** {@code bench --scale-out} starts the packaged server itself and prints its one line (docs/performance.md "Scale-out"). */
+    @Test
+    void scaleOutPrintsWhatANewReplicaYields() throws Exception {
+        String app = java.nio.file.Path.of("target", "quarkus-app").toAbsolutePath().toString();
+        String out = run(0, "bench", "--scale-out", "--app", app, "--window", "3", "--clients", "4", "--set", "moa.warm-up-requests=0");
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile(
+                "scale_out ready_s=(\\d+\\.\\d+) first_window_tokens=(\\d+) steady_window_tokens=(\\d+) yield=(\\d+\\.\\d+)").matcher(out);
+        assertTrue(m.find(), out);
+        assertTrue(Double.parseDouble(m.group(1)) > 0 && Long.parseLong(m.group(3)) > 0, out);
+    }
 }
