@@ -24,7 +24,7 @@ import java.util.concurrent.CancellationException;
 @ApplicationScoped
 public class EmbeddingRoutes {
     @Inject
-    ModelService service;
+    ModelDoor door;
 
     @Inject
     EngineMetrics metrics;
@@ -34,7 +34,7 @@ public class EmbeddingRoutes {
 
     void handle(RoutingContext rc, EmbeddingProtocol protocol) {
         long start = System.nanoTime();
-        service.serveJson(rc, protocol.errors(), (body, lease) -> embed(rc, protocol, body, lease, start));
+        door.serveJson(rc, protocol.errors(), (body, lease) -> embed(rc, protocol, body, lease, start));
     }
 
     private void embed(RoutingContext rc, EmbeddingProtocol protocol, JsonNode body, ModelSlot.Lease lease, long start) {

@@ -33,10 +33,13 @@ public class GenerationRoutes {
     ModelService service;
 
     @Inject
+    ModelDoor door;
+
+    @Inject
     io.opentelemetry.api.trace.Tracer tracer;
 
     void handle(RoutingContext rc, Protocol protocol, boolean stream) {
-        service.serveJson(rc, protocol.errors(), (body, lease) -> generate(rc, protocol, stream, body, lease));
+        door.serveJson(rc, protocol.errors(), (body, lease) -> generate(rc, protocol, stream, body, lease));
     }
 
     private void generate(RoutingContext rc, Protocol protocol, boolean stream, JsonNode body, ModelSlot.Lease lease) {

@@ -29,7 +29,7 @@ import java.util.function.Supplier;
 @ApplicationScoped
 public class ModelInfoRoutes {
     @Inject
-    ModelService service;
+    ModelDoor door;
 
     /** Runs a handler that needs no model and answers its JSON, or its error in the shape of its route. */
     void answer(RoutingContext rc, Supplier<? extends JsonNode> handler) {
@@ -42,12 +42,12 @@ public class ModelInfoRoutes {
 
     /** A handler of a JSON body that reads the model it names (loaded first if need be). */
     void answerFor(RoutingContext rc, BiFunction<JsonNode, ServedView, ? extends JsonNode> handler) {
-        service.serveJson(rc, ErrorShape.forPath(rc.normalizedPath()), (body, lease) -> ok(rc, handler.apply(body, lease.view())));
+        door.serveJson(rc, ErrorShape.forPath(rc.normalizedPath()), (body, lease) -> ok(rc, handler.apply(body, lease.view())));
     }
 
     /** A GET handler of the model {@code ?model=} names (the start model without it). */
     void answerForQuery(RoutingContext rc, Function<ServedView, ? extends JsonNode> handler) {
-        service.serve(rc, rc.queryParams().get("model"), ErrorShape.forPath(rc.normalizedPath()), lease -> ok(rc, handler.apply(lease.view())));
+        door.serve(rc, rc.queryParams().get("model"), ErrorShape.forPath(rc.normalizedPath()), lease -> ok(rc, handler.apply(lease.view())));
     }
 
     private static void ok(RoutingContext rc, JsonNode body) {

@@ -1,9 +1,6 @@
 package dev.moaserve.api;
 
 import ai.djl.Device;
-import com.fasterxml.jackson.databind.JsonNode;
-import dev.moaserve.api.protocol.ApiException;
-import dev.moaserve.api.protocol.ErrorShape;
 import dev.moaserve.engine.ComputeLoop;
 import dev.moaserve.engine.Embedder;
 import dev.moaserve.engine.Engine;
@@ -14,8 +11,6 @@ import dev.moaserve.model.Tokenizer;
 import io.quarkus.runtime.ShutdownDelayInitiatedEvent;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
-import io.vertx.core.Context;
-import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
@@ -28,16 +23,12 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.BiConsumer;
-import java.util.function.Consumer;
 
 /**
  * The served models' life in the HTTP server: the catalogue ({@link ModelCatalogue}), loaded at
  * startup (the start model and {@code moa.models.preload}) and on demand within the budget
- * ({@link ModelResidency}); whether the server is ready; the door every model request passes
- * ({@link #serve}); the drain on shutdown. Every model's engine takes turns on one compute thread
+ * ({@link ModelResidency}); whether the server is ready; the drain on shutdown. Requests reach a
+ * model through {@link ModelDoor}. Every model's engine takes turns on one compute thread
  * ({@link ComputeLoop}). The no-argument accessors ({@link #loaded}, {@link #name}, …) read the
  * start model.
  */
@@ -59,7 +50,6 @@ public class ModelService {
     private volatile boolean started; // the start models are loaded (warm-up may follow)
     private volatile boolean ready;
     private volatile String failure;
-    private final AtomicInteger waitingForLoad = new AtomicInteger();
     private final HttpWarmUp.Gate warmUp = new HttpWarmUp.Gate();
     private final long created = System.currentTimeMillis() / 1000;
 
@@ -197,113 +187,8 @@ public class ModelService {
         return warmUp.admits(header);
     }
 
-    /** The {@code model} a JSON body names (null: none, or not a string; the start model serves it). */
-    static String requestedModel(JsonNode body) {
-        JsonNode m = body == null ? null : body.get("model");
-        return m != null && m.isTextual() ? m.asText() : null;
-    }
-
-    /** {@link #serve} for a JSON request: its body (400/415 when it is not JSON) and the model it names. */
-    void serveJson(RoutingContext rc, ErrorShape errors, BiConsumer<JsonNode, ModelSlot.Lease> then) {
-        JsonNode body;
-        try {
-            body = RouteTable.jsonBody(rc);
-        } catch (ApiException e) {
-            fail(rc, e, errors);
-            return;
-        }
-        serve(rc, requestedModel(body), errors, lease -> then.accept(body, lease));
-    }
-
-    /**
-     * The door of every request to a model: runs {@code then} with a hold on the model that
-     * {@code model} names (null: the start model) on the request's context, once it is loaded —
-     * at once when it is, after its load when it is not (bounded by moa.request-timeout; a 503
-     * with Retry-After when moa.models.wait-for-load is false). 503 while the server starts or
-     * drains, 404 {@code model_not_found} for a name the catalogue lacks. The hold ends with the
-     * response. An {@link ApiException} from {@code then} answers in {@code errors}' shape.
-     */
-    void serve(RoutingContext rc, String model, ErrorShape errors, Consumer<ModelSlot.Lease> then) {
-        try {
-            if (!ready() && !(started && isWarmUp(rc.request().getHeader(HttpWarmUp.HEADER)))) {
-                throw unavailable(notReadyReason());
-            }
-            ModelSlot slot = model == null ? start : residency.slot(model);
-            if (slot == null) {
-                throw new ApiException(404, "invalid_request_error", "The model '" + model + "' does not exist; this server serves "
-                        + residency.slots().stream().map(s -> "'" + s.name + "'").toList(), "model", "model_not_found");
-            }
-            ModelSlot.Lease lease = residency.tryLease(slot);
-            if (lease != null) {
-                run(rc, lease, errors, then);
-                return;
-            }
-            if (slot.status == ModelSlot.Status.FAILED) {
-                throw new ApiException(503, "server_error", "the model '" + slot.name + "' failed to load: " + slot.failure
-                        + " (POST /v1/models/load retries)", "model", "model_load_failed");
-            }
-            CompletableFuture<Void> loading = residency.load(slot, roomWait());
-            if (!config.modelsWaitForLoad()) {
-                throw unavailable("the model '" + slot.name + "' is loading; retry shortly");
-            }
-            if (waitingForLoad.incrementAndGet() > config.maxQueue()) {
-                waitingForLoad.decrementAndGet();
-                throw new ApiException(429, "rate_limit_exceeded", "too many requests are waiting for models to load ("
-                        + config.maxQueue() + "); retry later", null, "rate_limit_exceeded");
-            }
-            Context ctx = rc.vertx().getOrCreateContext();
-            loading.orTimeout(roomWait().toMillis(), TimeUnit.MILLISECONDS).whenComplete((v, e) -> {
-                waitingForLoad.decrementAndGet();
-                ctx.runOnContext(x -> afterLoad(rc, slot, e, errors, then));
-            });
-        } catch (ApiException e) {
-            fail(rc, e, errors);
-        }
-    }
-
-    private void afterLoad(RoutingContext rc, ModelSlot slot, Throwable failed, ErrorShape errors, Consumer<ModelSlot.Lease> then) {
-        if (rc.response().ended() || rc.response().closed()) {
-            return;
-        }
-        Throwable cause = failed instanceof java.util.concurrent.CompletionException && failed.getCause() != null ? failed.getCause() : failed;
-        ModelSlot.Lease lease = cause == null ? residency.tryLease(slot) : null;
-        if (lease == null) {
-            String why = cause instanceof java.util.concurrent.TimeoutException ? "the model '" + slot.name + "' did not load within "
-                    + roomWait().toSeconds() + " s" : cause != null ? cause.getMessage() : "the model '" + slot.name + "' was unloaded again";
-            fail(rc, unavailable(why), errors);
-            return;
-        }
-        run(rc, lease, errors, then);
-    }
-
-    /** Runs {@code then} holding the lease; the response's end or its connection's close releases it. */
-    private void run(RoutingContext rc, ModelSlot.Lease lease, ErrorShape errors, Consumer<ModelSlot.Lease> then) {
-        rc.response().endHandler(v -> lease.release()).closeHandler(v -> lease.disconnected());
-        try {
-            then.accept(lease);
-        } catch (ApiException e) {
-            fail(rc, e, errors);
-        }
-    }
-
-    private void fail(RoutingContext rc, ApiException e, ErrorShape errors) {
-        metrics.outcome(e.status() == 429 ? "rejected" : "invalid");
-        sendError(rc, e, errors);
-    }
-
-    private static void sendError(RoutingContext rc, ApiException e, ErrorShape errors) {
-        if (e.status() == 503 || e.status() == 429) {
-            rc.response().putHeader("Retry-After", "1"); // loading, draining or full: try again (elsewhere)
-        }
-        HttpErrors.send(rc.response(), e, errors);
-    }
-
-    private static ApiException unavailable(String why) {
-        return new ApiException(503, "server_error", why, null, "unavailable");
-    }
-
     /** How long a request waits for its model's load (and the load for room): moa.request-timeout, or 5 minutes without one. */
-    private Duration roomWait() {
+    Duration roomWait() {
         Duration t = config.requestTimeout();
         return t.isZero() || t.isNegative() ? Duration.ofMinutes(5) : t;
     }
@@ -318,6 +203,21 @@ public class ModelService {
         return residency.unload(slot, roomWait());
     }
 
+    /** Where the models' loads and leases are decided (null before startup read the settings). */
+    ModelResidency residency() {
+        return residency;
+    }
+
+    /** The model loaded at start, which serves requests that name none (null before startup read the settings). */
+    ModelSlot startSlot() {
+        return start;
+    }
+
+    /** The models loaded at start are loaded (the HTTP warm-up may still run). */
+    boolean started() {
+        return started;
+    }
+
     /** The catalogue's models; empty before startup read the settings. */
     List<ModelSlot> models() {
         ModelResidency r = residency;
@@ -327,15 +227,6 @@ public class ModelService {
     ModelSlot model(String name) {
         ModelResidency r = residency;
         return r == null ? null : r.slot(name);
-    }
-
-    /** Bytes the loaded models account for, and the budget (Long.MAX_VALUE: none). */
-    long usedBytes() {
-        return residency.used();
-    }
-
-    long budgetBytes() {
-        return residency.budget();
     }
 
     /**

@@ -44,7 +44,8 @@ class PrioritySchedulingTest {
 
     @Test
     void aLowerValueJumpsTheQueue() throws Exception {
-        CompletableFuture<Long> running = finishedAt("ROMEO:", 0, 400);
+        // long enough that the three background requests and the urgent one are all queued before it ends
+        CompletableFuture<Long> running = finishedAt("ROMEO:", 0, 900);
         long deadline = System.nanoTime() + 10_000_000_000L;
         while (service.generator().scheduler().runningCount() < 1 && System.nanoTime() < deadline) {
             Thread.sleep(2);
