@@ -3,7 +3,6 @@ package dev.moaserve.api;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.moaserve.api.protocol.ApiException;
 import dev.moaserve.api.protocol.EmbeddingProtocol;
-import dev.moaserve.api.protocol.Json;
 import dev.moaserve.engine.Embedder;
 import dev.moaserve.engine.QueueFullException;
 import dev.moaserve.engine.ShuttingDownException;
@@ -66,8 +65,7 @@ public class EmbeddingRoutes {
                         protocol.errors());
                 return;
             }
-            rc.response().setStatusCode(200).putHeader("Content-Type", "application/json")
-                    .end(Json.write(protocol.body(spec, vectors, model)));
+            RouteTable.answer(rc, 200, protocol.body(spec, vectors, model));
             metrics.outcome("embedding");
             log(id, model, spec, start, "ok");
         }));

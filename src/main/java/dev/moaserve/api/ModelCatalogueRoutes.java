@@ -6,6 +6,7 @@ import dev.moaserve.api.protocol.ErrorShape;
 import dev.moaserve.api.protocol.Json;
 import dev.moaserve.api.protocol.JsonFields;
 import dev.moaserve.engine.LoadedModel;
+import dev.moaserve.engine.RequestFailure;
 import io.vertx.core.Context;
 import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -14,7 +15,6 @@ import jakarta.inject.Inject;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 
 /**
  * The catalogue as clients and operators see it: {@code GET /v1/models} (every model the server
@@ -94,28 +94,22 @@ public class ModelCatalogueRoutes {
             boolean wait = f.bool("wait", true);
             CompletableFuture<Void> done = load ? service.load(slot) : service.unload(slot);
             if (!wait) {
-                answer(rc, 202, describe(slot));
+                RouteTable.answer(rc, 202, describe(slot));
                 return;
             }
             Context ctx = rc.vertx().getOrCreateContext();
             done.whenComplete((v, e) -> ctx.runOnContext(x -> {
                 if (e == null) {
-                    answer(rc, 200, describe(slot));
+                    RouteTable.answer(rc, 200, describe(slot));
                     return;
                 }
-                Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+                Throwable cause = RequestFailure.unwrap(e);
                 rc.response().putHeader("Retry-After", "1");
                 HttpErrors.send(rc.response(), new ApiException(503, "server_error", cause.getMessage() == null ? cause.toString()
                         : cause.getMessage(), "model", "model_load_failed"), ErrorShape.OPENAI);
             }));
         } catch (ApiException e) {
             HttpErrors.send(rc.response(), e, ErrorShape.OPENAI);
-        }
-    }
-
-    private static void answer(RoutingContext rc, int status, ObjectNode body) {
-        if (!rc.response().ended() && !rc.response().closed()) {
-            rc.response().setStatusCode(status).putHeader("Content-Type", "application/json").end(Json.write(body));
         }
     }
 }

@@ -3,6 +3,7 @@ package dev.moaserve.api;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.moaserve.api.protocol.ApiException;
 import dev.moaserve.api.protocol.ErrorShape;
+import dev.moaserve.engine.RequestFailure;
 import io.vertx.core.Context;
 import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -102,7 +103,7 @@ public class ModelDoor {
         if (rc.response().ended() || rc.response().closed()) {
             return;
         }
-        Throwable cause = failed instanceof java.util.concurrent.CompletionException && failed.getCause() != null ? failed.getCause() : failed;
+        Throwable cause = RequestFailure.unwrap(failed);
         ModelSlot.Lease lease = cause == null ? service.residency().tryLease(slot) : null;
         if (lease == null) {
             String why = cause instanceof java.util.concurrent.TimeoutException ? "the model '" + slot.name + "' did not load within "

@@ -9,7 +9,6 @@ import dev.moaserve.api.protocol.Json;
 import dev.moaserve.api.protocol.Protocol;
 import dev.moaserve.api.protocol.JsonFields;
 import dev.moaserve.api.protocol.RequestFields;
-import dev.moaserve.engine.LoadedModel;
 import dev.moaserve.model.Tokenizer;
 import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -51,15 +50,12 @@ public class ModelInfoRoutes {
     }
 
     private static void ok(RoutingContext rc, JsonNode body) {
-        rc.response().setStatusCode(200).putHeader("Content-Type", "application/json").end(Json.write(body));
+        RouteTable.answer(rc, 200, body);
     }
 
     /** Anthropic's {@code POST /v1/messages/count_tokens}: the prompt's tokens as the Messages API renders it. */
     static ObjectNode countTokens(JsonNode body, ServedView model) {
-        if (!(model.model() instanceof LoadedModel.Generator)) {
-            throw new ApiException(400, "invalid_request_error", "the model '" + model.name() + "' is an encoder (moa_encoder): it "
-                    + "computes embeddings (POST /v1/embeddings) and does not count tokens of messages", "model", "model_not_generative");
-        }
+        ModelSlot.generator(model.model(), "count tokens of messages");
         return Json.object().put("input_tokens", Protocol.MESSAGES.countTokens(body, model));
     }
 

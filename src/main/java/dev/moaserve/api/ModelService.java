@@ -5,6 +5,7 @@ import dev.moaserve.engine.ComputeLoop;
 import dev.moaserve.engine.Embedder;
 import dev.moaserve.engine.Engine;
 import dev.moaserve.engine.LoadedModel;
+import dev.moaserve.engine.RequestFailure;
 import dev.moaserve.engine.constraint.Constraints;
 import dev.moaserve.model.DeviceChoice;
 import dev.moaserve.model.Tokenizer;
@@ -106,7 +107,7 @@ public class ModelService {
             try {
                 r.load(s, Duration.ZERO).join();
             } catch (java.util.concurrent.CompletionException e) {
-                Throwable cause = e.getCause();
+                Throwable cause = RequestFailure.unwrap(e);
                 if (cause instanceof Engine.PoolTooLargeException) {
                     throw new IllegalStateException(cause.getMessage() + "; lower moa.max-batch-size (now " + config.maxBatchSize() + ")", cause);
                 }

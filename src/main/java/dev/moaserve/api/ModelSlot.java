@@ -51,11 +51,7 @@ final class ModelSlot {
 
         /** The generating model, or 400 for an encoder (it cannot {@code what}, e.g. "generate text"). */
         LoadedModel.Generator generator(String what) {
-            if (!(model instanceof LoadedModel.Generator g)) {
-                throw new ApiException(400, "invalid_request_error", "the model '" + name + "' is an encoder (moa_encoder): it "
-                        + "computes embeddings (POST /v1/embeddings) and does not " + what, "model", "model_not_generative");
-            }
-            return g;
+            return ModelSlot.generator(model, what);
         }
 
         /** What to do when the client's connection closes before the response ended (the lease then ends too). */
@@ -122,6 +118,15 @@ final class ModelSlot {
         this.encoder = enc;
         this.contextLength = ctx;
         this.footprint = bytes;
+    }
+
+    /** {@code model} if it generates; 400 {@code model_not_generative} for an encoder (it cannot {@code what}). */
+    static LoadedModel.Generator generator(LoadedModel model, String what) {
+        if (!(model instanceof LoadedModel.Generator g)) {
+            throw new ApiException(400, "invalid_request_error", "the model '" + model.name() + "' is an encoder (moa_encoder): it "
+                    + "computes embeddings (POST /v1/embeddings) and does not " + what, "model", "model_not_generative");
+        }
+        return g;
     }
 
     /** "generator" or "encoder". */

@@ -133,6 +133,13 @@ public class RouteTable {
         router.route(path).method(HttpMethod.GET).method(HttpMethod.HEAD).handler(handler);
     }
 
+    /** Ends the response with {@code body} as JSON and {@code status}, unless it already ended or its client left. */
+    static void answer(RoutingContext rc, int status, JsonNode body) {
+        if (!rc.response().ended() && !rc.response().closed()) {
+            rc.response().setStatusCode(status).putHeader("Content-Type", "application/json").end(Json.write(body));
+        }
+    }
+
     /** The request body as JSON: 415 for another Content-Type, 400 for an empty or malformed body. */
     static JsonNode jsonBody(RoutingContext rc) {
         String ct = rc.request().getHeader("Content-Type");

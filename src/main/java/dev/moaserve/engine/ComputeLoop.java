@@ -82,11 +82,6 @@ public final class ComputeLoop implements AutoCloseable {
         }
     }
 
-    /** Works not yet dropped. */
-    public int size() {
-        return works.size();
-    }
-
     private void run() {
         if (allCores) {
             Djl.inferenceThread();

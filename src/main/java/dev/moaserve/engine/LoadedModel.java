@@ -176,11 +176,6 @@ public sealed interface LoadedModel permits LoadedModel.Generator, LoadedModel.E
         return n;
     }
 
-    /** As {@link #load(Spec, EngineStats, ComputeLoop)}, on compute threads of its own (one model per process). */
-    static LoadedModel load(Spec spec, EngineStats stats) {
-        return load(spec, stats, null);
-    }
-
     /**
      * Loads the model {@code spec} names onto its device, runs its engine's first step, and logs one
      * line with where the time went. Its engine (or an encoder's embeddings) takes turns on

@@ -12,6 +12,11 @@ public record RequestFailure(Kind kind, String message, RequestState stage, Stri
         this(kind, message, stage, null);
     }
 
+    /** What a future's failure stands for: the cause a {@link java.util.concurrent.CompletionException} wraps, else itself. */
+    public static Throwable unwrap(Throwable t) {
+        return t instanceof java.util.concurrent.CompletionException && t.getCause() != null ? t.getCause() : t;
+    }
+
     public enum Kind {
         /** The request cannot be served as asked (a constraint that does not compile). */
         INVALID,

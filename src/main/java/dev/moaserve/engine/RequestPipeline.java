@@ -81,7 +81,7 @@ public final class RequestPipeline {
         }
         compiled.whenComplete((c, failure) -> {
             if (failure != null) {
-                Throwable cause = unwrap(failure);
+                Throwable cause = RequestFailure.unwrap(failure);
                 end(h, h.abandoned() ? h.abandonment(RequestState.COMPILING_CONSTRAINT)
                         : cause instanceof ConstraintException ce
                         ? new RequestFailure(RequestFailure.Kind.INVALID, ce.getMessage(), RequestState.COMPILING_CONSTRAINT)
@@ -274,10 +274,6 @@ public final class RequestPipeline {
             });
         }
         h.fail(f);
-    }
-
-    private static Throwable unwrap(Throwable t) {
-        return t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
     }
 
     private static String rootMessage(Throwable t) {
