@@ -17,15 +17,17 @@ public final class Main {
     }
 
     private static void serve() {
-        // initialise libtorch while Quarkus boots (ModelService's loader waits for it). Logging is
-        // initialised here first: both threads initialising java.util.logging at once deadlock.
-        org.jboss.logging.Logger.getLogger(Main.class).debug("starting libtorch in the background");
+        // initialise libtorch and load the start model while Quarkus boots (ModelService takes the
+        // model if it was loaded from the same settings). Logging is initialised here first: both
+        // threads initialising java.util.logging at once deadlock.
+        org.jboss.logging.Logger.getLogger(Main.class).debug("starting libtorch and the start model in the background");
         Thread engine = new Thread(() -> {
             try {
                 dev.moaserve.model.Djl.engine();
             } catch (RuntimeException | Error e) {
-                // reported by the model loader, which tries again and fails with a clear line
+                return; // reported by the model loader, which tries again and fails with a clear line
             }
+            dev.moaserve.api.EarlyStart.begin();
         }, "moa-engine-init");
         engine.setDaemon(true);
         engine.start();

@@ -27,8 +27,8 @@ final class ModelCatalogue {
     /** Every entry in order, the start model first. */
     static List<Entry> of(ServingConfig config) {
         Map<String, Entry> entries = new LinkedHashMap<>();
-        String startName = config.servedModelName().orElseGet(() -> ModelLocation.of(config.modelPath()).name());
-        entries.put(startName, new Entry(startName, config.modelPath()));
+        Entry start = start(config);
+        entries.put(start.name(), start);
         for (String item : config.models().orElse(List.of())) {
             String s = item.trim();
             if (s.isEmpty()) {
@@ -41,6 +41,11 @@ final class ModelCatalogue {
             }
         }
         return List.copyOf(entries.values());
+    }
+
+    /** The model loaded at start: {@code moa.model-path}, named {@code moa.served-model-name} or by itself. */
+    static Entry start(ServingConfig config) {
+        return new Entry(config.servedModelName().orElseGet(() -> ModelLocation.of(config.modelPath()).name()), config.modelPath());
     }
 
     /** {@code name=path}, or a directory: itself when it holds config.json, else each sub-directory that does. */

@@ -44,6 +44,7 @@ public class ModelDoor {
     void serveJson(RoutingContext rc, ErrorShape errors, BiConsumer<JsonNode, ModelSlot.Lease> then) {
         JsonNode body;
         try {
+            refuseUntilReady(rc); // before reading the body: a starting server's 503s cost it as little as possible
             body = RouteTable.jsonBody(rc);
         } catch (ApiException e) {
             fail(rc, e, errors);
@@ -62,9 +63,7 @@ public class ModelDoor {
      */
     void serve(RoutingContext rc, String model, ErrorShape errors, Consumer<ModelSlot.Lease> then) {
         try {
-            if (!service.ready() && !(service.started() && service.isWarmUp(rc.request().getHeader(HttpWarmUp.HEADER)))) {
-                throw unavailable(service.notReadyReason());
-            }
+            refuseUntilReady(rc);
             ModelResidency residency = service.residency();
             ModelSlot slot = model == null ? service.startSlot() : residency.slot(model);
             if (slot == null) {
@@ -96,6 +95,13 @@ public class ModelDoor {
             });
         } catch (ApiException e) {
             fail(rc, e, errors);
+        }
+    }
+
+    /** 503 while the server starts or drains (its own warm-up requests pass once the models are loaded). */
+    private void refuseUntilReady(RoutingContext rc) {
+        if (!service.ready() && !(service.started() && service.isWarmUp(rc.request().getHeader(HttpWarmUp.HEADER)))) {
+            throw unavailable(service.notReadyReason());
         }
     }
 

@@ -91,12 +91,13 @@ public class ModelService {
         ModelResidency r = new ModelResidency(config.modelsMemoryBudget().map(m -> m.asLongValue()).orElse(Long.MAX_VALUE));
         List<ModelSlot> slots = new ArrayList<>();
         for (ModelCatalogue.Entry e : entries) {
-            slots.add(new ModelSlot(e, pinned.contains(e.name()), spec(e, device), r));
+            slots.add(new ModelSlot(e, pinned.contains(e.name()), spec(config, settings, e, device), r));
         }
-        compute = ComputeLoop.start("moa-engine", true);
-        r.start(slots, new Loading(device), config.modelsIdleUnload().orElse(null));
-        residency = r;
+        EarlyStart early = EarlyStart.claim();
+        compute = early != null ? early.compute() : ComputeLoop.start("moa-engine", true);
         start = slots.get(0);
+        r.start(slots, new Loading(device, early), config.modelsIdleUnload().orElse(null));
+        residency = r;
         List<ModelSlot> atStart = new ArrayList<>();
         atStart.add(start);
         slots.stream().filter(s -> s != start && preload.contains(s.name)).forEach(atStart::add);
@@ -128,15 +129,25 @@ public class ModelService {
     /** What the residency's loads do here: build a model from the settings, then show it in the metrics. */
     private final class Loading implements ModelResidency.Loading {
         private final Device device;
+        private EarlyStart early; // the start model's load begun in main, taken by its first load
 
-        Loading(Device device) {
+        Loading(Device device, EarlyStart early) {
             this.device = device;
+            this.early = early;
         }
 
         @Override
         public LoadedModel load(ModelSlot slot) {
             EngineMetrics.ModelMeters meters = metrics.forModel(slot.name);
-            LoadedModel m = LoadedModel.load(spec(new ModelCatalogue.Entry(slot.name, slot.path), device), meters, compute);
+            LoadedModel.Spec spec = spec(config, settings, new ModelCatalogue.Entry(slot.name, slot.path), device);
+            LoadedModel m = null;
+            if (early != null && slot == start) {
+                m = early.take(spec, meters);
+                early = null;
+            }
+            if (m == null) {
+                m = LoadedModel.load(spec, meters, compute);
+            }
             slot.meters = meters;
             slot.view = new ServedView(m, settings);
             return m;
@@ -155,7 +166,8 @@ public class ModelService {
         }
     }
 
-    private LoadedModel.Spec spec(ModelCatalogue.Entry e, Device device) {
+    /** What loading the catalogue's entry {@code e} reads from the settings. */
+    static LoadedModel.Spec spec(ServingConfig config, ServingSettings settings, ModelCatalogue.Entry e, Device device) {
         Engine.Config engine = new Engine.Config(config.maxBatchSize(), config.maxBatchedTokens(), config.maxQueue(),
                 config.requestTimeout().toNanos(), config.prefixCacheBytes().asLongValue(), config.recompute(),
                 DeviceChoice.dtype(config.dtype(), device), config.maxPrefillTokens());

@@ -64,6 +64,9 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--scale-out", description = "instead: what a new replica yields in its first seconds: the server started "
             + "as a child process with --clients retrying streamed completions from that instant (--app, or --command)")
     boolean scaleOut;
+    @Option(names = "--train-cds", description = "instead: record the packaged jar's class-data archive (--app DIR, default "
+            + "target/quarkus-app) for this JDK, from a server serving a short load: DIR/app-cds.jsa")
+    boolean trainCds;
     @Option(names = "--command", paramLabel = "CMD", description = "scale-out: the server's command line, {port} where its port goes "
             + "(e.g. a container: podman run --rm -p {port}:8080 moa-serve:jvm)")
     String command;
@@ -129,6 +132,9 @@ public final class BenchCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--startup needs --app <target/quarkus-app>");
             }
             return StartupBench.run(app, aotApp, jdk17 == null ? Path.of(System.getProperty("java.home")) : jdk17, jdk25, runs, out);
+        }
+        if (trainCds) {
+            return CdsTraining.run(app == null ? Path.of("target", "quarkus-app") : app, out);
         }
         if (scaleOut) {
             return ScaleOutBench.run(app == null ? Path.of("target", "quarkus-app") : app, command, settings, clients, window, out);

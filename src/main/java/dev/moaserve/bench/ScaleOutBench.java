@@ -1,29 +1,38 @@
 package dev.moaserve.bench;
 
+import com.sun.net.httpserver.HttpServer;
+
 import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.io.PrintStream;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLongArray;
-import java.util.stream.Stream;
 
 /**
  * {@code bench --scale-out [--app DIR | --command "…{port}…"] [--clients 32] [--set key=value …]}:
  * what a new replica yields in its first seconds, as an autoscaler sees it. Starts the server as a
  * child process and, from that instant, {@code clients} clients send streamed completions,
  * retrying every 200 ms until admitted (a refused connection, a 503); every streamed token is
- * counted at its arrival. Prints {@code scale_out ready_s=… first_window_tokens=… steady_window_tokens=… yield=…}:
+ * counted at its arrival. The clients are lean (one socket per request) and their code is
+ * compiled before the server starts ({@link #warmClients}), so that what they cost the shared
+ * cores is small and the same in every window. The jar in {@code --app} runs with its class-data
+ * archive when it has one ({@link CdsTraining}). Prints {@code scale_out ready_s=… first_window_tokens=… steady_window_tokens=… yield=…}:
  * readiness (/q/health/ready UP) after process start, tokens delivered in the first window after
  * process start, in a steady window of the same run (the last one), and their ratio. Not a test:
  * nothing asserts timings.
@@ -49,10 +58,14 @@ final class ScaleOutBench {
             port = s.getLocalPort();
         }
         List<String> cmd = new ArrayList<>();
+        Path cds = app.resolve(CdsTraining.ARCHIVE);
         if (command != null) {
             cmd.addAll(List.of("bash", "-c", "exec " + command.replace("{port}", String.valueOf(port))));
         } else {
             cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+            if (Files.isRegularFile(cds)) {
+                cmd.add("-XX:SharedArchiveFile=" + cds); // the jar's class-data archive (bench --train-cds)
+            }
             cmd.add("-Dquarkus.http.port=" + port);
             settings.forEach(s -> cmd.add("-D" + s));
             cmd.addAll(List.of("-jar", app.resolve("quarkus-run.jar").toString()));
@@ -61,6 +74,8 @@ final class ScaleOutBench {
         AtomicLongArray tokensPerSecond = new AtomicLongArray(seconds + 1);
         AtomicBoolean over = new AtomicBoolean();
         HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(2)).build();
+        warmClients(clients);
+        URI completions = URI.create("http://127.0.0.1:" + port + "/v1/completions");
         Path log = Files.createTempFile("moa-scale-out", ".log");
         long t0 = System.nanoTime();
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
@@ -68,7 +83,7 @@ final class ScaleOutBench {
         try {
             for (int c = 0; c < clients; c++) {
                 int client = c;
-                Thread t = new Thread(() -> client(http, port, client, t0, tokensPerSecond, over), "scale-out-client-" + c);
+                Thread t = new Thread(() -> client(completions, client, t0, tokensPerSecond, over), "scale-out-client-" + c);
                 t.setDaemon(true);
                 t.start();
                 threads.add(t);
@@ -79,6 +94,7 @@ final class ScaleOutBench {
                 Thread.sleep(100);
             }
             over.set(true);
+            boolean staleArchive = Files.readString(log).contains("Unable to use shared archive");
             long first = 0;
             long steady = 0;
             for (int s = 0; s < windowSeconds; s++) {
@@ -87,8 +103,11 @@ final class ScaleOutBench {
             }
             out.printf(Locale.ROOT, "scale_out ready_s=%.2f first_window_tokens=%d steady_window_tokens=%d yield=%.2f%n", readyS,
                     first, steady, steady == 0 ? 0.0 : first / (double) steady);
-            out.printf(Locale.ROOT, "# %d clients, windows of %d s: [0, %d) after process start, and [%d, %d); tokens per second: %s%n",
-                    clients, windowSeconds, windowSeconds, seconds - windowSeconds, seconds, perSecond(tokensPerSecond, seconds));
+            out.printf(Locale.ROOT, "# %d clients, windows of %d s: [0, %d) after process start, and [%d, %d); %s; tokens per second: %s%n",
+                    clients, windowSeconds, windowSeconds, seconds - windowSeconds, seconds,
+                    command != null ? "command: " + command : !Files.isRegularFile(cds) ? "jar"
+                            : staleArchive ? "jar; its class-data archive is stale (not used)" : "jar with its class-data archive",
+                    perSecond(tokensPerSecond, seconds));
             return steady > 0 ? 0 : 1;
         } finally {
             over.set(true);
@@ -97,6 +116,7 @@ final class ScaleOutBench {
                 p.destroyForcibly();
             }
             for (Thread t : threads) {
+                t.interrupt();
                 t.join(5_000);
             }
             Files.deleteIfExists(log);
@@ -117,42 +137,82 @@ final class ScaleOutBench {
             } catch (IOException notListening) {
                 // not yet
             }
-            Thread.sleep(10);
+            Thread.sleep(20);
         }
         return -1;
     }
 
     /** One client: streamed completions back to back, retrying until admitted; each token counted in its second. */
-    private static void client(HttpClient http, int port, int client, long t0, AtomicLongArray tokensPerSecond, AtomicBoolean over) {
-        URI uri = URI.create("http://localhost:" + port + "/v1/completions");
+    private static void client(URI uri, int client, long t0, AtomicLongArray tokensPerSecond, AtomicBoolean over) {
         int n = 0;
         while (!over.get()) {
             String body = "{\"prompt\": \"ROMEO " + client + "." + n++ + ":\", \"max_tokens\": 64, \"stream\": true}";
             try {
-                HttpResponse<Stream<String>> r = http.send(HttpRequest.newBuilder(uri).header("Content-Type", "application/json")
-                        .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofLines());
-                try (Stream<String> lines = r.body()) {
-                    if (r.statusCode() != 200) {
-                        lines.forEach(l -> { }); // read to its end: the connection is kept for the next try
-                        Thread.sleep(RETRY_MILLIS);
-                        continue;
-                    }
-                    lines.filter(l -> l.startsWith("data:") && l.contains("\"text\"")).forEach(l -> {
+                LoopbackSse.Response r = LoopbackSse.post(uri, body, l -> {
+                    if (l.startsWith("data:") && l.contains("\"text\"")) {
                         int second = (int) ((System.nanoTime() - t0) / 1_000_000_000L);
                         if (second < tokensPerSecond.length()) {
                             tokensPerSecond.incrementAndGet(second);
                         }
-                    });
+                    }
+                    return !over.get();
+                });
+                if (r.status() != 200) {
+                    sleep();
                 }
             } catch (IOException refused) {
                 sleep();
-            } catch (InterruptedException e) {
-                return;
             }
         }
     }
 
+    /**
+     * The clients' own code compiled before the server starts: they stream from a stand-in on this
+     * JVM for a moment, so that the first window measures the new server, not a cold client
+     * sharing its cores (an autoscaler's traffic comes from warm load balancers).
+     */
+    private static void warmClients(int clients) throws Exception {
+        HttpServer stub = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 64);
+        byte[] event = "data: {\"choices\": [{\"text\": \"a\"}]}\n\n".getBytes(StandardCharsets.UTF_8);
+        stub.createContext("/v1/completions", x -> {
+            x.getRequestBody().readAllBytes();
+            x.getResponseHeaders().add("Content-Type", "text/event-stream");
+            x.sendResponseHeaders(200, 0);
+            try (OutputStream o = x.getResponseBody()) {
+                for (int i = 0; i < 64; i++) {
+                    o.write(event);
+                }
+            }
+        });
+        stub.setExecutor(Executors.newFixedThreadPool(4));
+        stub.start();
+        try {
+            URI uri = URI.create("http://127.0.0.1:" + stub.getAddress().getPort() + "/v1/completions");
+            AtomicLongArray sink = new AtomicLongArray(1);
+            AtomicBoolean over = new AtomicBoolean();
+            List<Thread> threads = new ArrayList<>();
+            long t0 = System.nanoTime();
+            for (int c = 0; c < Math.min(clients, 8); c++) {
+                int client = c;
+                Thread t = new Thread(() -> client(uri, client, t0, sink, over), "scale-out-warm-" + c);
+                t.start();
+                threads.add(t);
+            }
+            Thread.sleep(2_000);
+            over.set(true);
+            for (Thread t : threads) {
+                t.join(5_000);
+            }
+        } finally {
+            stub.stop(0);
+            ((java.util.concurrent.ExecutorService) stub.getExecutor()).shutdownNow();
+        }
+    }
+
     private static void sleep() {
+        if (Thread.currentThread().isInterrupted()) {
+            return;
+        }
         try {
             Thread.sleep(RETRY_MILLIS);
         } catch (InterruptedException e) {

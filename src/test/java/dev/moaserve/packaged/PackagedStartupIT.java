@@ -73,6 +73,10 @@ class PackagedStartupIT {
             assertEquals(200, r.statusCode(), r.body());
             String log = app.output();
             assertTrue(log.contains("after JVM start"), log);
+            // the start model was loaded beside Quarkus' boot (dev.moaserve.api.EarlyStart), from the
+            // same settings the server read: loaded once, never again
+            assertFalse(log.contains("loading it again"), log);
+            assertEquals(1, log.lines().filter(l -> l.contains("model moa-shakespeare ready on")).count(), log);
             // the server warmed its own HTTP path before readiness, and its warm-up requests left no request lines
             assertTrue(log.contains("warm-up: 64 requests over loopback (0 failed)"), log);
             // (cut at the warm-up's own line: a client request that found it ready may log before the probe says UP)
@@ -80,6 +84,28 @@ class PackagedStartupIT {
             assertFalse(warmingUp.contains("RequestLog]"), "warm-up request lines at INFO:\n" + warmingUp);
             System.out.println("startup: loading window " + (sawLoading ? "observed (503 while loading)" : "not observed")
                     + "; " + log.lines().filter(l -> l.contains("ready on")).findFirst().orElse(""));
+        }
+    }
+
+    /**
+     * A setting the early load cannot see (a config file named by quarkus.config.locations, which
+     * only Quarkus reads) still wins: the model loaded beside the boot is freed and loaded again
+     * with the server's settings.
+     */
+    @Test
+    void aSettingOnlyQuarkusReadsStillWins() throws Exception {
+        java.nio.file.Path extra = java.nio.file.Files.createTempFile("moa-extra", ".properties");
+        java.nio.file.Files.writeString(extra, "moa.max-batch-size=8\n");
+        try (PackagedApp app = PackagedApp.start(Map.of("quarkus.config.locations", extra.toUri().toString(),
+                "moa.warm-up-requests", "0"), Duration.ofMinutes(2))) {
+            String log = app.output();
+            assertTrue(log.contains("loading it again"), log);
+            List<String> loads = log.lines().filter(l -> l.contains("model moa-shakespeare ready on")).toList();
+            assertTrue(loads.get(loads.size() - 1).contains("(8 slots)"), "served with the server's settings: " + loads);
+            HttpResponse<String> r = app.post("/v1/completions", "{\"prompt\":\"ROMEO:\",\"max_tokens\":4}");
+            assertEquals(200, r.statusCode(), r.body());
+        } finally {
+            java.nio.file.Files.deleteIfExists(extra);
         }
     }
 
