@@ -110,6 +110,11 @@ public final class IncrementalDecoder implements AutoCloseable {
         }
     }
 
+    /** The running-state pool (tests: what its memory holds before a slot's first use). */
+    StatePool pool() {
+        return pool;
+    }
+
     /** Steps with fewer new tokens than this run on one intra-op thread (see {@link #useThreads}). */
     static final int PARALLEL_FROM_TOKENS = 8;
 

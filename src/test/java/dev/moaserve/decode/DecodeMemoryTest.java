@@ -42,6 +42,42 @@ class DecodeMemoryTest {
         }
     }
 
+    /**
+     * The pool's memory is allocated uninitialised: whatever it held before (here NaN in every
+     * entry of every slot, as reused memory may) must not reach a sequence that takes a slot,
+     * whose logits equal a fresh decoder's bit for bit, step after step.
+     */
+    @Test
+    void aSlotsFirstUseIgnoresWhatItsMemoryHeld() throws Exception {
+        ModelConfig c = ModelConfig.builder().vocab(13).dim(16).depth(2).seqLen(64).localWindow(4).routedWindow(4)
+                .routedQueries(2).routedKeyValues(3).experts(2).dimHead(4).heads(2).ffMult(2).build();
+        try (NDManager m = Djl.newManager()) {
+            var weights = Init.random(c, m, 7);
+            IncrementalDecoder poisoned = new IncrementalDecoder(weights, 3, IncrementalDecoder.Recompute.LAZY);
+            IncrementalDecoder clean = new IncrementalDecoder(weights, 3, IncrementalDecoder.Recompute.LAZY);
+            for (NDArray t : poisoned.pool().tensors()) {
+                t.set(new ai.djl.ndarray.index.NDIndex(":"), Float.NaN);
+            }
+            List<DecodeState> a = new ArrayList<>();
+            List<DecodeState> b = new ArrayList<>();
+            for (int i = 0; i < 5; i++) { // beyond the 3 slots: the grown pool's new slots too
+                long[] prompt = {1, 2 + i, 3, 4, 5, 6 + i};
+                a.add(poisoned.newState());
+                b.add(clean.newState());
+                org.junit.jupiter.api.Assertions.assertArrayEquals(clean.prefill(b.get(i), prompt), poisoned.prefill(a.get(i), prompt));
+            }
+            for (int step = 0; step < 12; step++) {
+                long[] toks = new long[a.size()];
+                java.util.Arrays.fill(toks, 1 + step % 11);
+                float[][] want = clean.decode(b, toks);
+                float[][] got = poisoned.decode(a, toks);
+                for (int r = 0; r < want.length; r++) {
+                    org.junit.jupiter.api.Assertions.assertArrayEquals(want[r], got[r], "step " + step + ", row " + r);
+                }
+            }
+        }
+    }
+
     @Test
     void noNativeArraysAccumulateOverTenThousandSteps() throws Exception {
         ModelConfig c = ModelConfig.builder().vocab(13).dim(16).depth(2).seqLen(64).localWindow(4).routedWindow(4)
