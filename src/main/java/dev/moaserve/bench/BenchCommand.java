@@ -67,6 +67,9 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--train-cds", description = "instead: record the packaged jar's class-data archive (--app DIR, default "
             + "target/quarkus-app) for this JDK, from a server serving a short load: DIR/app-cds.jsa")
     boolean trainCds;
+    @Option(names = "--url", paramLabel = "URL", description = "train-cds: only send the training requests to this running server "
+            + "(the container image's AOT-cache training)")
+    String url;
     @Option(names = "--command", paramLabel = "CMD", description = "scale-out: the server's command line, {port} where its port goes "
             + "(e.g. a container: podman run --rm -p {port}:8080 moa-serve:jvm)")
     String command;
@@ -132,6 +135,10 @@ public final class BenchCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--startup needs --app <target/quarkus-app>");
             }
             return StartupBench.run(app, aotApp, jdk17 == null ? Path.of(System.getProperty("java.home")) : jdk17, jdk25, runs, out);
+        }
+        if (trainCds && url != null) {
+            out.printf("training requests sent: %d%n", CdsTraining.drive(java.net.URI.create(url)));
+            return 0;
         }
         if (trainCds) {
             return CdsTraining.run(app == null ? Path.of("target", "quarkus-app") : app, out);

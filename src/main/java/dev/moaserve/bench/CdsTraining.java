@@ -59,16 +59,7 @@ final class CdsTraining {
         try {
             URI base = URI.create("http://127.0.0.1:" + port);
             awaitReady(base, p, log);
-            int served = 0;
-            for (int round = 0; round < 4; round++) {
-                for (String[] r : REQUESTS) {
-                    LoopbackSse.Response answer = LoopbackSse.post(base.resolve(r[0]), r[1], l -> true);
-                    if (answer.status() != 200) {
-                        throw new IllegalStateException(r[0] + " answered " + answer.status() + ": " + answer.errorBody());
-                    }
-                    served++;
-                }
-            }
+            int served = drive(base);
             p.destroy(); // SIGTERM: the JVM writes the archive as it exits
             if (!p.waitFor(120, TimeUnit.SECONDS)) {
                 throw new IllegalStateException("the server did not exit within 120 s of SIGTERM");
@@ -83,6 +74,25 @@ final class CdsTraining {
             p.destroyForcibly();
             Files.deleteIfExists(log);
         }
+    }
+
+    /**
+     * Sends the training requests to the server at {@code base}, four rounds of every route family
+     * (also the container image's AOT-cache training: {@code bench --train-cds --url URL}); throws
+     * on any answer but 200, so that no archive is recorded from a failing server. Returns how many.
+     */
+    static int drive(URI base) throws IOException {
+        int served = 0;
+        for (int round = 0; round < 4; round++) {
+            for (String[] r : REQUESTS) {
+                LoopbackSse.Response answer = LoopbackSse.post(base.resolve(r[0]), r[1], l -> true);
+                if (answer.status() != 200) {
+                    throw new IllegalStateException(r[0] + " answered " + answer.status() + ": " + answer.errorBody());
+                }
+                served++;
+            }
+        }
+        return served;
     }
 
     private static void awaitReady(URI base, Process p, Path log) throws Exception {

@@ -23,12 +23,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /** 10,000 batched decode steps, with sequences joining and leaving, leave no native arrays behind. */
 class DecodeMemoryTest {
+    private static final ModelConfig TINY = ModelConfig.builder().vocab(13).dim(16).depth(2).seqLen(64).localWindow(4).routedWindow(4)
+            .routedQueries(2).routedKeyValues(3).experts(2).dimHead(4).heads(2).ffMult(2).build();
 
     /** A pool the device cannot hold fails with what was asked for, and frees what it had (no native leak). */
     @Test
     void aPoolTooLargeForTheDeviceFailsClearly() throws Exception {
-        ModelConfig c = ModelConfig.builder().vocab(13).dim(16).depth(2).seqLen(64).localWindow(4).routedWindow(4)
-                .routedQueries(2).routedKeyValues(3).experts(2).dimHead(4).heads(2).ffMult(2).build();
+        ModelConfig c = TINY;
         try (NDManager m = Djl.newManager()) {
             var weights = Init.random(c, m, 5);
             long baseline = liveArrays(m);
@@ -49,8 +50,7 @@ class DecodeMemoryTest {
      */
     @Test
     void aSlotsFirstUseIgnoresWhatItsMemoryHeld() throws Exception {
-        ModelConfig c = ModelConfig.builder().vocab(13).dim(16).depth(2).seqLen(64).localWindow(4).routedWindow(4)
-                .routedQueries(2).routedKeyValues(3).experts(2).dimHead(4).heads(2).ffMult(2).build();
+        ModelConfig c = TINY;
         try (NDManager m = Djl.newManager()) {
             var weights = Init.random(c, m, 7);
             IncrementalDecoder poisoned = new IncrementalDecoder(weights, 3, IncrementalDecoder.Recompute.LAZY);
@@ -80,8 +80,7 @@ class DecodeMemoryTest {
 
     @Test
     void noNativeArraysAccumulateOverTenThousandSteps() throws Exception {
-        ModelConfig c = ModelConfig.builder().vocab(13).dim(16).depth(2).seqLen(64).localWindow(4).routedWindow(4)
-                .routedQueries(2).routedKeyValues(3).experts(2).dimHead(4).heads(2).ffMult(2).build();
+        ModelConfig c = TINY;
         try (NDManager m = Djl.newManager()) {
             IncrementalDecoder dec = new IncrementalDecoder(Init.random(c, m, 5));
             long baseline = liveArrays(m);

@@ -55,14 +55,26 @@ class PackagedCliIT {
         assertTrue(out.contains("greedy_match=60/60 incremental_greedy_match=60/60"), out);
     }
 
-    /** {@code bench --scale-out} starts the packaged server itself and prints its one line (docs/performance.md "Scale-out"). */
+    /**
+     * {@code bench --train-cds} records the jar's class-data archive from a served load, and
+     * {@code bench --scale-out} starts the packaged server itself with it (the JVM accepting it:
+     * no "Unable to use shared archive") and prints its one line (docs/performance.md "Scale-out").
+     */
     @Test
     void scaleOutPrintsWhatANewReplicaYields() throws Exception {
-        String app = java.nio.file.Path.of("target", "quarkus-app").toAbsolutePath().toString();
-        String out = run(0, "bench", "--scale-out", "--app", app, "--window", "3", "--clients", "4", "--set", "moa.warm-up-requests=0");
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile(
-                "scale_out ready_s=(\\d+\\.\\d+) first_window_tokens=(\\d+) steady_window_tokens=(\\d+) yield=(\\d+\\.\\d+)").matcher(out);
-        assertTrue(m.find(), out);
-        assertTrue(Double.parseDouble(m.group(1)) > 0 && Long.parseLong(m.group(3)) > 0, out);
+        java.nio.file.Path dir = java.nio.file.Path.of("target", "quarkus-app").toAbsolutePath();
+        java.nio.file.Path archive = dir.resolve("app-cds.jsa");
+        try {
+            String trained = run(0, "bench", "--train-cds", "--app", dir.toString());
+            assertTrue(trained.contains("cds archive=" + archive) && java.nio.file.Files.size(archive) > 1_000_000, trained);
+            String out = run(0, "bench", "--scale-out", "--app", dir.toString(), "--window", "3", "--clients", "4");
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile(
+                    "scale_out ready_s=(\\d+\\.\\d+) first_window_tokens=(\\d+) steady_window_tokens=(\\d+) yield=(\\d+\\.\\d+)").matcher(out);
+            assertTrue(m.find(), out);
+            assertTrue(Double.parseDouble(m.group(1)) > 0 && Long.parseLong(m.group(3)) > 0, out);
+            assertTrue(out.contains("; jar with its class-data archive;"), out);
+        } finally {
+            java.nio.file.Files.deleteIfExists(archive); // a JDK 17 archive has no place in the JDK 25 image built from this folder
+        }
     }
 }
