@@ -25,8 +25,8 @@ class PackagedAuthIT {
     void keysFromAFileGuardEverythingButTheProbes() throws Exception {
         Path keys = Files.createTempFile("moa-it-keys", ".txt");
         Files.writeString(keys, "# mounted from a Secret\nit-key-1\n");
-        try (PackagedApp app = PackagedApp.start(Map.of("moa.api-keys-file", keys.toString(), "moa.protect-metrics", "true"),
-                Duration.ofMinutes(2))) {
+        try (PackagedApp app = PackagedApp.start(Map.of("moa.api-keys-file", keys.toString(), "moa.protect-metrics", "true",
+                "moa.warm-up-requests", "64"), Duration.ofMinutes(2))) {
             for (String path : new String[] {"/generate", "/generate/", "/generate//", "/generate/.", "/generate;a=1",
                     "/x/../generate", "/v1/completions/", "/tokenize/", "/detokenize;a=1"}) {
                 HttpResponse<String> r = app.send("POST", path, GENERATE);
