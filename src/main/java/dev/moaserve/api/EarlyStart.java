@@ -49,7 +49,8 @@ public final class EarlyStart {
      */
     public static void begin() {
         try {
-            ServingConfig config = readConfig();
+            ServingConfig config = readConfig(System.getProperty("quarkus.profile",
+                    System.getenv().getOrDefault("QUARKUS_PROFILE", "prod")));
             ModelCatalogue.Entry entry = ModelCatalogue.start(config);
             Device device = DeviceChoice.resolve(config.device());
             EarlyStart e = new EarlyStart(ComputeLoop.start("moa-engine", true),
@@ -61,6 +62,8 @@ public final class EarlyStart {
                 e.model.completeExceptionally(failure);
             }
         } catch (RuntimeException | Error e) {
+            // the settings could not be read here: the server's own load runs after the boot, as before
+            LOG.warnf("the start model loads after Quarkus' boot: its settings could not be read early (%s)", e.toString());
             LOG.debug("no early start", e);
         }
     }
@@ -101,9 +104,8 @@ public final class EarlyStart {
         return m;
     }
 
-    /** The settings as Quarkus will read them: system properties, environment, application.properties, under the active profile. */
-    private static ServingConfig readConfig() throws RuntimeException {
-        String profile = System.getProperty("quarkus.profile", System.getenv().getOrDefault("QUARKUS_PROFILE", "prod"));
+    /** The settings as Quarkus will read them: system properties, environment, application.properties, under {@code profile}. */
+    static ServingConfig readConfig(String profile) {
         SmallRyeConfigBuilder b = new SmallRyeConfigBuilder().addDefaultSources().withProfile(profile)
                 .withConverter(java.time.Duration.class, 200, new DurationConverter())
                 .withConverter(MemorySize.class, 200, new MemorySizeConverter()) // Quarkus' forms: "300s", "256M"
