@@ -13,8 +13,10 @@ import picocli.CommandLine.Option;
 
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.Callable;
 
@@ -64,6 +66,9 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--scale-out", description = "instead: what a new replica yields in its first seconds: the server started "
             + "as a child process with --clients retrying streamed completions from that instant (--app, or --command)")
     boolean scaleOut;
+    @Option(names = "--ops", description = "instead: only the embedded model's operations per step at B = 1, 8, 64 (also in the "
+            + "default run): by kind, time per operation, fraction of the matmul rate")
+    boolean ops;
     @Option(names = "--train-cds", description = "instead: record the packaged jar's class-data archive (--app DIR, default "
             + "target/quarkus-app) for this JDK, from a server serving a short load: DIR/app-cds.jsa")
     boolean trainCds;
@@ -136,6 +141,14 @@ public final class BenchCommand implements Callable<Integer> {
             }
             return StartupBench.run(app, aotApp, jdk17 == null ? Path.of(System.getProperty("java.home")) : jdk17, jdk25, runs, out);
         }
+        if (ops) {
+            Djl.inferenceThread();
+            double peak = MatmulRate.peak(out);
+            try (MoaModel embedded = MoaModel.loadEmbedded()) {
+                operationsPerStep(out, "moa-shakespeare", embedded.weights(), quick, peak);
+            }
+            return 0;
+        }
         if (trainCds && url != null) {
             out.printf("training requests sent: %d%n", CdsTraining.drive(java.net.URI.create(url)));
             return 0;
@@ -166,6 +179,7 @@ public final class BenchCommand implements Callable<Integer> {
         try (MoaModel embedded = MoaModel.loadEmbedded()) {
             out.printf(Locale.ROOT, "%n## moa-shakespeare (the embedded model): %s%n", describe(embedded.config()));
             modeSweep(out, "moa-shakespeare", embedded.weights(), quick, peak);
+            operationsPerStep(out, "moa-shakespeare", embedded.weights(), quick, peak);
         }
         List<Case> cases = List.of(
                 new Case("tiny", cfg(65, 64, 2, 4, 16, 16, 16, 8, 8, 2, SEQ), cfg(65, 64, 2, 4, 16, 4096, 16, 16, 8, 2, SEQ)),
@@ -295,6 +309,36 @@ public final class BenchCommand implements Callable<Integer> {
                 DecodePoints.printLine(out, name, b, p);
             }
         }
+    }
+
+    /**
+     * What one step runs, at B = 1, 8 and 64 (lazy mode): the step program's operations by kind
+     * ({@link OpProfile}, 5 profiled steps after the timed ones), the time per operation (the
+     * unprofiled step's time over their number) and the step's arithmetic rate against the 1024²
+     * matmul rate ({@code fraction_of_matmul_rate}): where a step is bound by its operations'
+     * number rather than its arithmetic.
+     */
+    static void operationsPerStep(PrintStream out, String name, MoaWeights w, boolean quick, double peak) {
+        int steps = quick ? 24 : 96;
+        out.printf(Locale.ROOT, "%n### %s: operations per step (the step program's top-level aten operations, libtorch's profiler)%n%n", name);
+        out.println("| batch | operations/step | matmul | elementwise | indexing | reduction | sort/top-k | other | µs/operation | ms/step | of 1024² matmul rate |");
+        out.println("|---|---|---|---|---|---|---|---|---|---|---|");
+        List<String> lines = new ArrayList<>();
+        for (int b : new int[] {1, 8, 64}) {
+            DecodePoints.Point p = DecodePoints.measure(w, b, steps, IncrementalDecoder.Recompute.LAZY, quick,
+                    ai.djl.ndarray.types.DataType.FLOAT32, dev.moaserve.model.DecodeMode.EXACT, 5);
+            OpProfile.Counts ops = p.programOps();
+            Map<OpProfile.Kind, Double> k = ops.perCall();
+            double usPerOp = p.ms() * 1000 / ops.total();
+            double fraction = p.flopsPerStep() / (p.ms() / 1000) / (peak * 1e9);
+            out.printf(Locale.ROOT, "| %d | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.1f | %.2f | %.3f |%n", b, ops.total(),
+                    k.getOrDefault(OpProfile.Kind.MATMUL, 0.0), k.getOrDefault(OpProfile.Kind.ELEMENTWISE, 0.0),
+                    k.getOrDefault(OpProfile.Kind.INDEXING, 0.0), k.getOrDefault(OpProfile.Kind.REDUCTION, 0.0),
+                    k.getOrDefault(OpProfile.Kind.SORT_TOPK, 0.0), k.getOrDefault(OpProfile.Kind.OTHER, 0.0), usPerOp, p.ms(), fraction);
+            lines.add(String.format(Locale.ROOT, "ops config=%s batch=%d per_step=%.0f per_token=%.0f %s us_per_op=%.2f ms_per_step=%.3f "
+                    + "fraction_of_matmul_rate=%.4f", name, b, ops.total(), ops.total() / b, ops.line(), usPerOp, p.ms(), fraction));
+        }
+        lines.forEach(out::println);
     }
 
     /** The machine-readable line of one point. */

@@ -34,7 +34,7 @@ final class DecodePoints {
 
     /** One measured point: a batch's time per step and what the step did. */
     record Point(String mode, int batch, double ms, double rowsPerLayer, double ops, double transfers, double syncs,
-                 double flopsPerStep) {
+                 double flopsPerStep, OpProfile.Counts programOps) {
         double tokensPerS() {
             return batch * 1000.0 / ms;
         }
@@ -61,6 +61,12 @@ final class DecodePoints {
     /** {@link #measure} with every sequence decoded in {@code decodeMode}. */
     static Point measure(MoaWeights w, int batch, int steps, IncrementalDecoder.Recompute mode, boolean quick,
                              ai.djl.ndarray.types.DataType dtype, DecodeMode decodeMode) {
+        return measure(w, batch, steps, mode, quick, dtype, decodeMode, 0);
+    }
+
+    /** {@link #measure}, then {@code profiled} more steps under libtorch's profiler: the program's operations ({@link OpProfile}). */
+    static Point measure(MoaWeights w, int batch, int steps, IncrementalDecoder.Recompute mode, boolean quick,
+                             ai.djl.ndarray.types.DataType dtype, DecodeMode decodeMode, int profiled) {
         ModelConfig c = w.config();
         Random rnd = new Random(3);
         int base = Math.max(1, Math.min(quick ? c.routedWindowSize() + 8 : 150,
@@ -69,7 +75,7 @@ final class DecodePoints {
         for (int b = 0; b < batch; b++) {
             prompts.add(randomTokens(rnd, base + (b * 7) % c.routedWindowSize(), c.numTokens()));
         }
-        return run(w, prompts, steps, mode, rnd, dtype, decodeMode);
+        return run(w, prompts, steps, mode, rnd, dtype, decodeMode, profiled);
     }
 
     private static int warmSteps(int steps) {
@@ -78,11 +84,11 @@ final class DecodePoints {
 
     /** Prefills the prompts, then times {@code steps} batched decode steps of random tokens after a short warm-up. */
     static Point run(MoaWeights w, List<long[]> prompts, int steps, IncrementalDecoder.Recompute mode, Random rnd) {
-        return run(w, prompts, steps, mode, rnd, ai.djl.ndarray.types.DataType.FLOAT32, DecodeMode.EXACT);
+        return run(w, prompts, steps, mode, rnd, ai.djl.ndarray.types.DataType.FLOAT32, DecodeMode.EXACT, 0);
     }
 
     private static Point run(MoaWeights w, List<long[]> prompts, int steps, IncrementalDecoder.Recompute mode,
-                                   Random rnd, ai.djl.ndarray.types.DataType dtype, DecodeMode decodeMode) {
+                                   Random rnd, ai.djl.ndarray.types.DataType dtype, DecodeMode decodeMode, int profiled) {
         ModelConfig c = w.config();
         int batch = prompts.size();
         List<DecodeState> states = new ArrayList<>();
@@ -117,12 +123,19 @@ final class DecodePoints {
             }
             double ms = (System.nanoTime() - t0) / 1e6 / steps;
             StepStats d = dec.stats().since(before);
+            OpProfile.Counts programOps = profiled <= 0 ? null : OpProfile.profile(() -> {
+                for (int b = 0; b < batch; b++) {
+                    appended.set(b, new long[] {rnd.nextInt(c.numTokens())});
+                }
+                SampleBatch sampling = BatchSampler.prepare(samplers, index, c.numTokens());
+                BatchSampler.finish(dec.stepAndSample(states, appended, sampling), samplers, sampling, c.numTokens());
+            }, profiled);
             double rows = (double) d.rows() / steps / c.depth();
             double flops = rows * c.depth() * rowFlops(c) + batch * 2.0 * c.dim() * c.numTokens();
             String label = (decodeMode == DecodeMode.FROZEN ? "frozen" : mode.name().toLowerCase(Locale.ROOT))
                     + (dtype == ai.djl.ndarray.types.DataType.BFLOAT16 ? "-bf16" : "");
             return new Point(label, batch, ms, rows, (double) d.ops() / steps,
-                    (double) d.transfers() / steps, (double) d.syncs() / steps, flops);
+                    (double) d.transfers() / steps, (double) d.syncs() / steps, flops, programOps);
         } finally {
             states.forEach(DecodeState::close);
         }

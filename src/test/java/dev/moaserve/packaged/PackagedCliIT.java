@@ -55,6 +55,19 @@ class PackagedCliIT {
         assertTrue(out.contains("greedy_match=60/60 incremental_greedy_match=60/60"), out);
     }
 
+    /** {@code bench --ops} prints the step program's operations per step at B = 1, 8, 64 (docs/performance.md "Operations per step"). */
+    @Test
+    void opsPrintsTheStepsOperations() throws Exception {
+        String out = run(0, "bench", "--ops", "--quick");
+        for (int b : new int[] {1, 8, 64}) {
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("ops config=moa-shakespeare batch=" + b + " per_step=(\\d+) "
+                    + "per_token=\\d+ matmul=(\\d+) elementwise=\\d+ indexing=\\d+ reduction=\\d+ sort_topk=\\d+ other=\\d+ "
+                    + "us_per_op=[0-9.]+ ms_per_step=[0-9.]+ fraction_of_matmul_rate=[0-9.]+").matcher(out);
+            assertTrue(m.find(), out);
+            assertTrue(Integer.parseInt(m.group(1)) > 0 && Integer.parseInt(m.group(2)) > 0, out);
+        }
+    }
+
     /**
      * {@code bench --train-cds} records the jar's class-data archive from a served load, and
      * {@code bench --scale-out} starts the packaged server itself with it (the JVM accepting it:
