@@ -13,6 +13,7 @@
 #   bash docker/test-images.sh        (after ./mvnw verify; rebuilds target/quarkus-app)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. docker/live-streams.sh
 
 skip() { echo "test-images: skipped: $*"; exit 0; }
 fail() { echo "test-images: FAILED: $*" >&2; exit 1; }
@@ -122,23 +123,13 @@ grep -q '^moa_requests_total' <<<"$metrics" || fail "/metrics has no moa_request
 
 # SIGTERM (podman stop, as the kubelet does) while streams run: every stream ends with [DONE]
 streams=8
-for i in $(seq 1 $streams); do
-  curl -sN "$url/v1/completions" -H 'Content-Type: application/json' \
-    -d "{\"prompt\":\"KING:\",\"max_tokens\":240,\"temperature\":1,\"seed\":$i,\"stream\":true}" >"$work/stream-$i.txt" &
-done
-for _ in $(seq 1 100); do
-  started=0
-  for i in $(seq 1 $streams); do grep -q '^data: {' "$work/stream-$i.txt" 2>/dev/null && started=$((started + 1)); done
-  [ $started -eq $streams ] && break
-  sleep 0.1
-done
+start_streams "$work" $streams 240 "$url"
 t=$(secs)
 p stop -t 40 moa-image-check >/dev/null
 stop_s=$(since "$t")
 wait
 exit_code=$(p inspect -f '{{.State.ExitCode}}' moa-image-check)
-drained=0
-for i in $(seq 1 $streams); do tail -3 "$work/stream-$i.txt" | grep -q '^data: \[DONE\]' && drained=$((drained + 1)); done
+drained=$(streams_done "$work" $streams)
 # the log of a container that just exited can lag behind it: look a few times, then show it
 logged=0
 for _ in $(seq 1 10); do

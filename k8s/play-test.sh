@@ -16,6 +16,7 @@
 #   bash k8s/play-test.sh        (after bash docker/test-images.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. docker/live-streams.sh
 
 skip() { echo "k8s-play: skipped: $*"; exit 0; }
 fail() { echo "k8s-play: FAILED: $*" >&2; exit 1; }
@@ -161,17 +162,8 @@ EOF
   # pod. (podman 4.3's kube down alone tears the pod's network down with its infra container at
   # once, cutting every live connection even as the server drains them; the kubelet keeps the
   # sandbox until the containers have exited.)
-  local streams=6 i started
-  for i in $(seq 1 $streams); do
-    curl -sN "$url/v1/completions" "${auth[@]}" -H 'Content-Type: application/json' \
-      -d "{\"prompt\":\"KING:\",\"max_tokens\":600,\"temperature\":1,\"seed\":$i,\"stream\":true}" >"$dir/stream-$i.txt" &
-  done
-  for _ in $(seq 1 100); do
-    started=0
-    for i in $(seq 1 $streams); do grep -q '^data: {' "$dir/stream-$i.txt" 2>/dev/null && started=$((started + 1)); done
-    [ $started -eq $streams ] && break
-    sleep 0.1
-  done
+  local streams=6
+  start_streams "$dir" $streams 600 "$url" "${auth[@]}"
   local grace
   grace=$(awk '/terminationGracePeriodSeconds:/ { print $2; exit }' "$dir/docs/Deployment.yaml")
   [ -n "$grace" ] || fail "$name: the Deployment sets no terminationGracePeriodSeconds"
@@ -187,9 +179,9 @@ EOF
   played=""
   grep -q 'drained' <<<"$stopped_logs" || { echo "$stopped_logs" | tail -20; fail "$name: no drain in the log (exit $exit_code)"; }
   [ "$exit_code" = 143 ] || [ "$exit_code" = 0 ] || fail "$name: exit code $exit_code after SIGTERM"
-  local drained=0
-  for i in $(seq 1 $streams); do tail -3 "$dir/stream-$i.txt" | grep -q '^data: \[DONE\]' && drained=$((drained + 1)); done
-  [ $drained -eq $streams ] || { for f in "$dir"/stream-*.txt; do tail -n 2 "$f"; done; echo "down in $down_s s"; cat "$dir/down.log"; fail "$name: only $drained of $streams streams ended with [DONE] on kube down"; }
+  local drained
+  drained=$(streams_done "$dir" $streams)
+  [ $drained -eq $streams ] || { for f in "$dir"/stream-*.txt; do tail -n 2 "$f"; done; echo "down in $down_s s"; cat "$dir/down.log"; fail "$name: only $drained of $streams streams ended with [DONE] after SIGTERM"; }
   echo "k8s_play overlay=$name ready_s=$ready_s configmap=read uid=10001 readonly_root=yes tmp=writable" \
     "$([ -n "$key" ] && echo "api_keys=enforced ")stream=ok drain=$drained/$streams stop_s=$down_s exit=$exit_code status=pass"
 }

@@ -96,7 +96,7 @@ public class ModelService {
         EarlyStart early = EarlyStart.claim();
         compute = early != null ? early.compute() : ComputeLoop.start("moa-engine", true);
         start = slots.get(0);
-        r.start(slots, new Loading(device, early), config.modelsIdleUnload().orElse(null));
+        r.start(slots, new Loading(early), config.modelsIdleUnload().orElse(null));
         residency = r;
         List<ModelSlot> atStart = new ArrayList<>();
         atStart.add(start);
@@ -128,25 +128,22 @@ public class ModelService {
 
     /** What the residency's loads do here: build a model from the settings, then show it in the metrics. */
     private final class Loading implements ModelResidency.Loading {
-        private final Device device;
         private EarlyStart early; // the start model's load begun in main, taken by its first load
 
-        Loading(Device device, EarlyStart early) {
-            this.device = device;
+        Loading(EarlyStart early) {
             this.early = early;
         }
 
         @Override
         public LoadedModel load(ModelSlot slot) {
             EngineMetrics.ModelMeters meters = metrics.forModel(slot.name);
-            LoadedModel.Spec spec = spec(config, settings, new ModelCatalogue.Entry(slot.name, slot.path), device);
             LoadedModel m = null;
             if (early != null && slot == start) {
-                m = early.take(spec, meters);
+                m = early.take(slot.spec, meters);
                 early = null;
             }
             if (m == null) {
-                m = LoadedModel.load(spec, meters, compute);
+                m = LoadedModel.load(slot.spec, meters, compute);
             }
             slot.meters = meters;
             slot.view = new ServedView(m, settings);

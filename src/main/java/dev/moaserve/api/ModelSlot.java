@@ -7,7 +7,6 @@ import dev.moaserve.model.ModelConfig;
 import dev.moaserve.model.ModelLocation;
 
 import java.util.Locale;
-import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -77,7 +76,8 @@ final class ModelSlot {
     }
 
     final String name;
-    final Optional<String> path;
+    /** What loading it reads (its files, device, engine and limits), from the settings at startup. */
+    final LoadedModel.Spec spec;
     final boolean pinned;
     /** From its config: an encoder, its context length, and the bytes it accounts for once loaded (0 when unreadable). */
     final boolean encoder;
@@ -99,7 +99,7 @@ final class ModelSlot {
 
     ModelSlot(ModelCatalogue.Entry entry, boolean pinned, LoadedModel.Spec spec, ModelResidency residency) {
         this.name = entry.name();
-        this.path = entry.path();
+        this.spec = spec;
         this.pinned = pinned;
         this.residency = residency;
         boolean enc = false;

@@ -2,16 +2,12 @@ package dev.moaserve.bench;
 
 import java.io.IOException;
 import java.io.PrintStream;
-import java.net.ServerSocket;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.TimeUnit;
 
 /**
  * {@code bench --train-cds [--app DIR]}: records the packaged jar's class-data archive,
@@ -46,33 +42,22 @@ final class CdsTraining {
     static int run(Path app, PrintStream out) throws Exception {
         Path archive = app.resolve(ARCHIVE).toAbsolutePath();
         Files.deleteIfExists(archive);
-        int port;
-        try (ServerSocket s = new ServerSocket(0)) {
-            port = s.getLocalPort();
-        }
-        List<String> cmd = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-XX:ArchiveClassesAtExit=" + archive, "-Dquarkus.http.port=" + port,
-                "-jar", app.resolve("quarkus-run.jar").toAbsolutePath().toString());
-        Path log = Files.createTempFile("moa-cds", ".log");
         long t0 = System.nanoTime();
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        try {
-            URI base = URI.create("http://127.0.0.1:" + port);
-            awaitReady(base, p, log);
-            int served = drive(base);
-            p.destroy(); // SIGTERM: the JVM writes the archive as it exits
-            if (!p.waitFor(120, TimeUnit.SECONDS)) {
+        try (ChildServer server = ChildServer.start(port -> ChildServer.jar(app, List.of("-XX:ArchiveClassesAtExit=" + archive), port))) {
+            if (server.awaitReady(Duration.ofMinutes(2), 100) < 0) {
+                throw new IllegalStateException("not ready within 2 minutes:\n" + server.log());
+            }
+            int served = drive(server.uri("/"));
+            // SIGTERM: the JVM writes the archive as it exits
+            if (server.stop(Duration.ofSeconds(120)) == -1) {
                 throw new IllegalStateException("the server did not exit within 120 s of SIGTERM");
             }
             if (!Files.isRegularFile(archive)) {
-                throw new IllegalStateException("the JVM wrote no archive:\n" + Files.readString(log));
+                throw new IllegalStateException("the JVM wrote no archive:\n" + server.log());
             }
             out.printf(Locale.ROOT, "cds archive=%s bytes=%d requests=%d seconds=%.1f java=%s%n", archive, Files.size(archive),
                     served, (System.nanoTime() - t0) / 1e9, System.getProperty("java.vm.version"));
             return 0;
-        } finally {
-            p.destroyForcibly();
-            Files.deleteIfExists(log);
         }
     }
 
@@ -93,25 +78,5 @@ final class CdsTraining {
             }
         }
         return served;
-    }
-
-    private static void awaitReady(URI base, Process p, Path log) throws Exception {
-        HttpClient http = HttpClient.newHttpClient();
-        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
-        while (System.nanoTime() < deadline) {
-            if (!p.isAlive()) {
-                throw new IllegalStateException("the server exited with " + p.exitValue() + ":\n" + Files.readString(log));
-            }
-            try {
-                if (http.send(HttpRequest.newBuilder(base.resolve("/q/health/ready")).build(), HttpResponse.BodyHandlers.discarding())
-                        .statusCode() == 200) {
-                    return;
-                }
-            } catch (IOException notListening) {
-                // not yet
-            }
-            Thread.sleep(100);
-        }
-        throw new IllegalStateException("not ready within 2 minutes:\n" + Files.readString(log));
     }
 }

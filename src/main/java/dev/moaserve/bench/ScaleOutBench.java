@@ -4,14 +4,10 @@ import com.sun.net.httpserver.HttpServer;
 
 import java.io.IOException;
 import java.io.OutputStream;
+import java.io.PrintStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.io.PrintStream;
-import java.net.ServerSocket;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -53,93 +49,60 @@ final class ScaleOutBench {
      */
     static int run(Path app, String command, List<String> settings, int clients, int windowSeconds, PrintStream out)
             throws Exception {
-        int port;
-        try (ServerSocket s = new ServerSocket(0)) {
-            port = s.getLocalPort();
-        }
-        List<String> cmd = new ArrayList<>();
         Path cds = app.resolve(CdsTraining.ARCHIVE);
-        if (command != null) {
-            cmd.addAll(List.of("bash", "-c", "exec " + command.replace("{port}", String.valueOf(port))));
-        } else {
-            cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-            if (Files.isRegularFile(cds)) {
-                cmd.add("-XX:SharedArchiveFile=" + cds); // the jar's class-data archive (bench --train-cds)
-            }
-            cmd.add("-Dquarkus.http.port=" + port);
-            settings.forEach(s -> cmd.add("-D" + s));
-            cmd.addAll(List.of("-jar", app.resolve("quarkus-run.jar").toString()));
+        List<String> flags = new ArrayList<>();
+        if (Files.isRegularFile(cds)) {
+            flags.add("-XX:SharedArchiveFile=" + cds); // the jar's class-data archive (bench --train-cds)
         }
+        settings.forEach(s -> flags.add("-D" + s));
         int seconds = 3 * windowSeconds; // first window, a gap for the server to settle, the steady window
         AtomicLongArray tokensPerSecond = new AtomicLongArray(seconds + 1);
         AtomicBoolean over = new AtomicBoolean();
-        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(2)).build();
         warmClients(clients);
-        URI completions = URI.create("http://127.0.0.1:" + port + "/v1/completions");
-        Path log = Files.createTempFile("moa-scale-out", ".log");
-        long t0 = System.nanoTime();
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         List<Thread> threads = new ArrayList<>();
-        try {
-            for (int c = 0; c < clients; c++) {
-                int client = c;
-                Thread t = new Thread(() -> client(completions, client, t0, tokensPerSecond, over), "scale-out-client-" + c);
-                t.setDaemon(true);
-                t.start();
-                threads.add(t);
-            }
-            double readyS = awaitReady(http, port, p, t0, seconds, log);
-            long end = t0 + TimeUnit.SECONDS.toNanos(seconds);
-            while (System.nanoTime() < end && p.isAlive()) {
-                Thread.sleep(100);
-            }
-            over.set(true);
-            boolean staleArchive = Files.readString(log).contains("Unable to use shared archive");
-            long first = 0;
-            long steady = 0;
-            for (int s = 0; s < windowSeconds; s++) {
-                first += tokensPerSecond.get(s);
-                steady += tokensPerSecond.get(seconds - windowSeconds + s);
-            }
-            out.printf(Locale.ROOT, "scale_out ready_s=%.2f first_window_tokens=%d steady_window_tokens=%d yield=%.2f%n", readyS,
-                    first, steady, steady == 0 ? 0.0 : first / (double) steady);
-            out.printf(Locale.ROOT, "# %d clients, windows of %d s: [0, %d) after process start, and [%d, %d); %s; tokens per second: %s%n",
-                    clients, windowSeconds, windowSeconds, seconds - windowSeconds, seconds,
-                    command != null ? "command: " + command : !Files.isRegularFile(cds) ? "jar"
-                            : staleArchive ? "jar; its class-data archive is stale (not used)" : "jar with its class-data archive",
-                    perSecond(tokensPerSecond, seconds));
-            return steady > 0 ? 0 : 1;
-        } finally {
-            over.set(true);
-            p.destroy();
-            if (!p.waitFor(30, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-            }
-            for (Thread t : threads) {
-                t.interrupt();
-                t.join(5_000);
-            }
-            Files.deleteIfExists(log);
-        }
-    }
-
-    /** Seconds from process start to readiness; -1 when it never came within the run. */
-    private static double awaitReady(HttpClient http, int port, Process p, long t0, int seconds, Path log) throws Exception {
-        URI ready = URI.create("http://localhost:" + port + "/q/health/ready");
-        while (System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(seconds)) {
-            if (!p.isAlive()) {
-                throw new IllegalStateException("the server exited with " + p.exitValue() + ":\n" + Files.readString(log));
-            }
+        try (ChildServer server = ChildServer.start(port -> command != null
+                ? List.of("bash", "-c", "exec " + command.replace("{port}", String.valueOf(port)))
+                : ChildServer.jar(app, flags, port))) {
             try {
-                if (http.send(HttpRequest.newBuilder(ready).GET().build(), HttpResponse.BodyHandlers.discarding()).statusCode() == 200) {
-                    return (System.nanoTime() - t0) / 1e9;
+                URI completions = server.uri("/v1/completions");
+                for (int c = 0; c < clients; c++) {
+                    int client = c;
+                    Thread t = new Thread(() -> client(completions, client, server.startedNanos, tokensPerSecond, over),
+                            "scale-out-client-" + c);
+                    t.setDaemon(true);
+                    t.start();
+                    threads.add(t);
                 }
-            } catch (IOException notListening) {
-                // not yet
+                double readyS = server.awaitReady(Duration.ofSeconds(seconds), 20);
+                long end = server.startedNanos + TimeUnit.SECONDS.toNanos(seconds);
+                while (System.nanoTime() < end && server.isAlive()) {
+                    Thread.sleep(100);
+                }
+                over.set(true);
+                boolean staleArchive = server.log().contains("Unable to use shared archive");
+                long first = 0;
+                long steady = 0;
+                for (int s = 0; s < windowSeconds; s++) {
+                    first += tokensPerSecond.get(s);
+                    steady += tokensPerSecond.get(seconds - windowSeconds + s);
+                }
+                out.printf(Locale.ROOT, "scale_out ready_s=%.2f first_window_tokens=%d steady_window_tokens=%d yield=%.2f%n", readyS,
+                        first, steady, steady == 0 ? 0.0 : first / (double) steady);
+                out.printf(Locale.ROOT, "# %d clients, windows of %d s: [0, %d) after process start, and [%d, %d); %s; tokens per second: %s%n",
+                        clients, windowSeconds, windowSeconds, seconds - windowSeconds, seconds,
+                        command != null ? "command: " + command : !Files.isRegularFile(cds) ? "jar"
+                                : staleArchive ? "jar; its class-data archive is stale (not used)" : "jar with its class-data archive",
+                        perSecond(tokensPerSecond, seconds));
+                return steady > 0 ? 0 : 1;
+            } finally {
+                over.set(true);
+                server.stop(Duration.ofSeconds(30));
+                for (Thread t : threads) {
+                    t.interrupt();
+                    t.join(5_000);
+                }
             }
-            Thread.sleep(20);
         }
-        return -1;
     }
 
     /** One client: streamed completions back to back, retrying until admitted; each token counted in its second. */
