@@ -313,7 +313,8 @@ public final class BenchCommand implements Callable<Integer> {
 
     /**
      * What one step runs, at B = 1, 8 and 64 (lazy mode): the step program's operations by kind
-     * ({@link OpProfile}, 5 profiled steps after the timed ones), the time per operation (the
+     * ({@link OpProfile}, a routed window's steps profiled after the timed ones, so a window's
+     * commit counts once per w steps, as it runs), the time per operation (the
      * unprofiled step's time over their number) and the step's arithmetic rate against the 1024²
      * matmul rate ({@code fraction_of_matmul_rate}): where a step is bound by its operations'
      * number rather than its arithmetic.
@@ -324,9 +325,10 @@ public final class BenchCommand implements Callable<Integer> {
         out.println("| batch | operations/step | matmul | elementwise | indexing | reduction | sort/top-k | other | µs/operation | ms/step | of 1024² matmul rate |");
         out.println("|---|---|---|---|---|---|---|---|---|---|---|");
         List<String> lines = new ArrayList<>();
+        List<String> names = new ArrayList<>();
         for (int b : new int[] {1, 8, 64}) {
             DecodePoints.Point p = DecodePoints.measure(w, b, steps, IncrementalDecoder.Recompute.LAZY, quick,
-                    ai.djl.ndarray.types.DataType.FLOAT32, dev.moaserve.model.DecodeMode.EXACT, 5);
+                    ai.djl.ndarray.types.DataType.FLOAT32, dev.moaserve.model.DecodeMode.EXACT, w.config().routedWindowSize());
             OpProfile.Counts ops = p.programOps();
             Map<OpProfile.Kind, Double> k = ops.perCall();
             double usPerOp = p.ms() * 1000 / ops.total();
@@ -337,8 +339,10 @@ public final class BenchCommand implements Callable<Integer> {
                     k.getOrDefault(OpProfile.Kind.SORT_TOPK, 0.0), k.getOrDefault(OpProfile.Kind.OTHER, 0.0), usPerOp, p.ms(), fraction);
             lines.add(String.format(Locale.ROOT, "ops config=%s batch=%d per_step=%.0f per_token=%.0f %s us_per_op=%.2f ms_per_step=%.3f "
                     + "fraction_of_matmul_rate=%.4f", name, b, ops.total(), ops.total() / b, ops.line(), usPerOp, p.ms(), fraction));
+            names.add(String.format(Locale.ROOT, "ops_by_name config=%s batch=%d %s", name, b, ops.topNames(24)));
         }
         lines.forEach(out::println);
+        names.forEach(out::println);
     }
 
     /** The machine-readable line of one point. */

@@ -31,9 +31,18 @@ final class OpProfile {
     enum Kind { MATMUL, ELEMENTWISE, INDEXING, REDUCTION, SORT_TOPK, OTHER }
 
     /** Top-level operations per profiled call, by kind. */
-    record Counts(Map<Kind, Double> perCall) {
+    record Counts(Map<Kind, Double> perCall, Map<String, Double> byName) {
         double total() {
             return perCall.values().stream().mapToDouble(Double::doubleValue).sum();
+        }
+
+        /** The most frequent operations by name, most first: {@code aten::slice=85 aten::to=62 ...}. */
+        String topNames(int n) {
+            StringBuilder b = new StringBuilder();
+            byName.entrySet().stream().sorted(Map.Entry.<String, Double>comparingByValue().reversed()).limit(n)
+                    .forEach(e -> b.append(b.length() == 0 ? "" : " ").append(e.getKey()).append('=')
+                            .append(String.format(Locale.ROOT, "%.0f", e.getValue())));
+            return b.toString();
         }
 
         String line() {
@@ -98,6 +107,7 @@ final class OpProfile {
         ops.sort(Comparator.comparing((JsonNode e) -> e.path("tid").asText()).thenComparingDouble(e -> e.path("ts").asDouble())
                 .thenComparing(Comparator.comparingDouble((JsonNode e) -> e.path("dur").asDouble()).reversed()));
         Map<Kind, Double> counts = new EnumMap<>(Kind.class);
+        Map<String, Double> byName = new java.util.TreeMap<>();
         Deque<Double> open = new ArrayDeque<>(); // end times of the enclosing operations on this thread
         String thread = null;
         for (JsonNode e : ops) {
@@ -112,10 +122,11 @@ final class OpProfile {
             }
             if (open.isEmpty()) {
                 counts.merge(kind(e.path("name").asText()), 1.0 / calls, Double::sum);
+                byName.merge(e.path("name").asText(), 1.0 / calls, Double::sum);
             }
             open.push(start + e.path("dur").asDouble());
         }
-        return new Counts(counts);
+        return new Counts(counts, byName);
     }
 
     /** The kind of {@code aten::name} (an in-place variant's trailing underscore aside). */

@@ -57,7 +57,9 @@ final class ScriptedStep implements AutoCloseable {
     }
 
     private ScriptedStep(ModelConfig c, DecodeWeights w, NDManager manager, String source, boolean bf16) {
-        module = archive(c, source).load(manager, "the decode step program");
+        // float32 throughout: the program skips the casts around every matmul and key/value (each a dispatch)
+        boolean mixed = bf16 || w.dtype != DataType.FLOAT32;
+        module = archive(c, source).with("mixed", mixed).load(manager, "the decode step program");
         IValue given = IValue.listFrom(w.scriptArguments().stream().map(a -> (PtNDArray) a).toArray(PtNDArray[]::new));
         if (bf16) {
             // the bfloat16 copies live only in this IValue: DJL aborts the JVM on a bfloat16 NDArray

@@ -34,85 +34,108 @@ class DecodeStep(Module):
     keep_logits = any_frozen and self.routed_queries < self.window
     w = self.window
     D = self.dim
+    # every operation is a fixed cost at one stream (docs/decoding.md): what only some plans read
+    # is cut where they read it
     valid = self.section(f, meta, self.m_float_bounds, self.f_valid).view(B, w)
     qpos = self.section(f, meta, self.m_float_bounds, self.f_query_position).view(B, w)
-    changed = self.section(f, meta, self.m_float_bounds, self.f_new_rows).view(B, w)
     flag = self.section(f, meta, self.m_float_bounds, self.f_routed_flag)                    # [B]
-    frozen = torch.gt(self.section(f, meta, self.m_float_bounds, self.f_frozen), 0.5)        # [B] bool
-    new_rows = torch.gt(changed, 0.0)                                          # [B, w]
     tokens = self.section(ids, meta, self.m_id_bounds, self.i_tokens)                       # [n]
     win_rows = self.section(ids, meta, self.m_id_bounds, self.i_window_rows)                # [n]
     positions = self.section(ids, meta, self.m_id_bounds, self.i_positions)                 # [n]
     ring_rows = self.section(ids, meta, self.m_id_bounds, self.i_ring_rows)                 # [n]
-    commits = self.section(ids, meta, self.m_id_bounds, self.i_commits)                     # [c]
     last = self.section(ids, meta, self.m_id_bounds, self.i_last_rows)                      # [S]
-    fixed_rows = self.section(ids, meta, self.m_id_bounds, self.i_fixed_rows)               # [mf]
-    fixed_places = self.section(ids, meta, self.m_id_bounds, self.i_fixed_places)           # [mf]
 
     # new tokens: embeddings into layer 0's window rows, positions into the ring
     emb = torch.add(torch.index_select(wts[self.w_token_emb], 0, tokens), torch.index_select(wts[self.w_pos_emb], 0, positions))
     torch.index_copy_(pool[self.p_first_layer + self.p_win_h].view(-1, D), 0, win_rows, emb)
     torch.index_copy_(pool[self.p_ring_pos].view(-1), 0, ring_rows, positions.float())
     ring_pos = pool[self.p_ring_pos][0:B]                                                    # [B, R]
-    invalid = torch.mul(torch.sub(valid, 1.0), -self.neg).unsqueeze(1)         # [B, 1, w] 0 or NEG
 
     # what attention needs about a row set, computed once for every layer that uses it: the
     # host's fixed plan, and each sequence's last row (all the last layer goes on with)
     slot_last = torch.div(last, w, rounding_mode="floor")
-    at_last = self.rows_info(last, slot_last, 1, B, qpos, ring_pos, flag, wts[self.w_rope], S == B and last_is_plan)
+    at_last = self.rows_info(last, slot_last, 1, B, qpos, ring_pos, flag, wts, S == B and last_is_plan)
     info = at_last
     if fixed_t > 0 and not last_is_plan:
-      info = self.rows_info(fixed_rows, fixed_places, fixed_t, B, qpos, ring_pos, flag, wts[self.w_rope], dense)
+      fixed_rows = self.section(ids, meta, self.m_id_bounds, self.i_fixed_rows)             # [mf]
+      fixed_places = self.section(ids, meta, self.m_id_bounds, self.i_fixed_places)         # [mf]
+      info = self.rows_info(fixed_rows, fixed_places, fixed_t, B, qpos, ring_pos, flag, wts, dense)
 
+    changed = valid
+    frozen = valid
+    new_rows = valid
+    if fixed_t == 0:
+      changed = self.section(f, meta, self.m_float_bounds, self.f_new_rows).view(B, w)
+      new_rows = torch.gt(changed, 0.0)                                        # [B, w]
+    if any_frozen:
+      frozen = torch.gt(self.section(f, meta, self.m_float_bounds, self.f_frozen), 0.5)      # [B] bool
+    sel = valid                                                                # (each layer's, unless cached)
+    if cached:
+      # no earlier row can change: every expert routes every filled row, at every layer
+      sel = valid.unsqueeze(1).expand(B, self.experts, w)                      # [B, G, w]
+    # the host's plan computes the same rows at every layer: which experts they take is one
+    # lookup, and a layer's input is the output the layer before it returned
+    choice: Optional[Tuple[Tensor, Tensor]] = None
+    if cached and fixed_t > 0 and any_routed:
+      choice = self.chosen_rows(sel, info[0], info[8])
+    x_in: Optional[Tensor] = None
+    counted = 0
     h_last = emb
     for l in range(self.depth):
       lw = self.w_first_layer + self.w_per_layer * l
       lp = self.p_first_layer + self.p_per_layer * l
       rows = info[0]                                                        # [m] rows this layer computes, b*w + t
-      win_h = pool[lp + self.p_win_h][0:B]                                                # [B, w, D] layer inputs
-      win_sel = pool[lp + self.p_win_sel][0:B]                                              # [B, G, w]
-      win_logit = pool[lp + self.p_win_logit][0:B]                                            # [B, w, G]
       if cached:
-        # no earlier row can change: every expert routes every filled row
-        sel = valid.unsqueeze(1).expand(B, self.experts, w)
         if keep_logits:
-          self.keep_row_logits(win_h, win_logit, rows, wts[lw + self.w_query_tokens])
+          self.keep_row_logits(pool[lp + self.p_win_h][0:B], pool[lp + self.p_win_logit][0:B], rows, wts[lw + self.w_query_tokens])
+        if self.routed_queries < w:
+          # (where k_q >= w every step is cached, and nothing reads the selection)
+          pool[lp + self.p_win_sel][0:B].copy_(sel)
       elif frozen_only:
-        sel = self.select_new_rows(win_h, win_sel, win_logit, rows, wts[lw + self.w_query_tokens])
+        # (select_new_rows writes its own rows' selection)
+        sel = self.select_new_rows(pool[lp + self.p_win_h][0:B], pool[lp + self.p_win_sel][0:B], pool[lp + self.p_win_logit][0:B],
+            rows, wts[lw + self.w_query_tokens])
       else:
+        win_h = pool[lp + self.p_win_h][0:B]                                              # [B, w, D] layer inputs
+        win_sel = pool[lp + self.p_win_sel][0:B]                                            # [B, G, w]
+        win_logit = pool[lp + self.p_win_logit][0:B]                                          # [B, w, G]
         logit = self.scores(win_h, wts[lw + self.w_query_tokens])                                # [B, G, w]
         if keep_logits:
           win_logit.copy_(logit.transpose(1, 2))
+        invalid = torch.mul(torch.sub(valid, 1.0), -self.neg).unsqueeze(1)     # [B, 1, w] 0 or NEG
         sel = self.select(logit, invalid, valid)
         if any_frozen:
           # a frozen row keeps the routing it had on arrival: its rank among the rows up to it
           sel = torch.where(frozen.view(B, 1, 1), self.select_arrival(logit, valid), sel)
-      if fixed_t == 0:
-        # lazy plan: a row's output can change if its input or an earlier row's input changed
-        # (local attention carries it forward), or its own routing changed at this layer
-        sel_changed = torch.mul(torch.sum(torch.abs(torch.sub(sel, win_sel)), [1]), flag.unsqueeze(1))
-        need = torch.logical_and(torch.gt(torch.add(torch.cumsum(changed, 1), sel_changed), 0.0), torch.gt(valid, 0.0))
-        if any_frozen:
-          need = torch.where(frozen.view(B, 1), new_rows, need)                # frozen: never revised
-        changed = need.float()
-        rows = torch.nonzero(need.view(-1)).view(-1)                           # [m] b*w + t
-        rank = torch.sub(torch.cumsum(need.long(), 1), 1).view(-1)
-        t_rows = int(torch.max(torch.sum(need.long(), [1])).item())
-        place = torch.add(torch.mul(torch.div(rows, w, rounding_mode="floor"), t_rows), torch.index_select(rank, 0, rows))
-        info = self.rows_info(rows, place, t_rows, B, qpos, ring_pos, flag, wts[self.w_rope], False)
-      if cached or not frozen_only:
-        win_sel.copy_(sel)                                                     # (select_new_rows wrote its own rows)
-      rows_out.add_(rows.size(0))
+        if fixed_t == 0:
+          # lazy plan (never cached, never frozen only): a row's output can change if its input or
+          # an earlier row's input changed (local attention carries it forward), or its own routing
+          # changed at this layer
+          sel_changed = torch.mul(torch.sum(torch.abs(torch.sub(sel, win_sel)), [1]), flag.unsqueeze(1))
+          need = torch.logical_and(torch.gt(torch.add(torch.cumsum(changed, 1), sel_changed), 0.0), torch.gt(valid, 0.0))
+          if any_frozen:
+            need = torch.where(frozen.view(B, 1), new_rows, need)              # frozen: never revised
+          changed = need.float()
+          rows = torch.nonzero(need.view(-1)).view(-1)                         # [m] b*w + t
+          rank = torch.sub(torch.cumsum(need.long(), 1), 1).view(-1)
+          t_rows = int(torch.max(torch.sum(need.long(), [1])).item())
+          place = torch.add(torch.mul(torch.div(rows, w, rounding_mode="floor"), t_rows), torch.index_select(rank, 0, rows))
+          info = self.rows_info(rows, place, t_rows, B, qpos, ring_pos, flag, wts, False)
+        win_sel.copy_(sel)
+      counted += rows.size(0)
       final = l + 1 == self.depth
-      out = self.layer(wts, pool, l, info, at_last, B, sel, any_routed, final, fixed_t > 0 and last_is_plan)
+      out = self.layer(wts, pool, l, info, at_last, B, sel, any_routed, final, fixed_t > 0 and last_is_plan, x_in, choice)
       if final:
         h_last = out                                                           # [S, D]
       else:
         torch.index_copy_(pool[lp + self.p_per_layer + self.p_win_h].view(-1, D), 0, rows, out)
+        if fixed_t > 0:
+          x_in = out
+    rows_out.add_(counted)
 
-    logits = torch.linear(self.unit(h_last).to(wts[self.w_logits].dtype), wts[self.w_logits], wts[self.w_logits_bias]).float()
+    logits = self.mm(self.unit(h_last), wts[self.w_logits], wts[self.w_logits_bias])
     if c > 0:
-      self.commit(wts, pool, commits, qpos)
+      self.commit(wts, pool, self.section(ids, meta, self.m_id_bounds, self.i_commits), qpos)   # [c] slots
     return logits                                                              # [S, V]
 
   def section(self: __torch__.DecodeStep, t: Tensor, meta: List[int], bounds: int, i: int) -> Tensor:
@@ -132,95 +155,145 @@ class DecodeStep(Module):
     return out
 
   def rows_info(self: __torch__.DecodeStep, rows: Tensor, place: Tensor, t_rows: int, B: int,
-      qpos: Tensor, ring_pos: Tensor, flag: Tensor, rope_table: Tensor, dense: bool) -> Tuple[Tensor, Tensor, int, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, bool]:
+      qpos: Tensor, ring_pos: Tensor, flag: Tensor, wts: List[Tensor], dense: bool) -> Tuple[Tensor, Tensor, int, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, bool, Tensor, Tensor]:
     # rows [m] window rows b*w + t (ascending); place [m] their index b*T + i in the [B, T]
-    # attention layout -> (rows, place, T, slot [m], cos, sin [m, 1, dh], ring entry [m],
+    # attention layout -> (rows, place, T, slot [m], cos, sin [m, 1, 1, dh], ring entry [m],
     #                      local mask [B, 1, T, R], window>=1 flag [m, 1], dense: place is
-    #                      0..m-1, so the layout is a view of the packed rows)
+    #                      0..m-1, so the layout is a view of the packed rows,
+    #                      cos, sin [m, 3, 1, dh] of q, k and v: v's are 1 and 0)
     R = self.ring
     slot = torch.div(rows, self.window, rounding_mode="floor")
     pos = torch.index_select(qpos.reshape(-1), 0, rows)                        # [m] float
-    rope = torch.index_select(rope_table, 0, pos.long())                      # [m, 2, dh]
-    q_pos = pos.new_full([B * t_rows], -1.0e9)
-    torch.index_copy_(q_pos, 0, place, pos)
+    at = pos.long()
+    rope = torch.index_select(wts[self.w_rope_qkv], 0, at)                    # [m, 2, 3, 1, dh]
+    cos3 = torch.select(rope, 1, 0)
+    sin3 = torch.select(rope, 1, 1)
+    q_pos = pos
+    if not dense:
+      q_pos = pos.new_full([B * t_rows], -1.0e9)
+      torch.index_copy_(q_pos, 0, place, pos)
     diff = torch.sub(q_pos.view(B, t_rows, 1), ring_pos.view(B, 1, R))        # [B, T, R]
     hidden = torch.logical_or(torch.lt(diff, 0.0), torch.gt(diff, float(self.local_window)))
-    local_bias = torch.mul(hidden.float(), self.neg).unsqueeze(1)              # [B, 1, T, R]
+    local_bias = torch.where(hidden, self.neg, 0.0).unsqueeze(1)             # [B, 1, T, R]
     row_flag = torch.index_select(flag, 0, slot).unsqueeze(1)
-    return (rows, place, t_rows, slot, rope[:, 0:1], rope[:, 1:2], torch.remainder(pos.long(), R), local_bias, row_flag, dense)
+    return (rows, place, t_rows, slot, torch.narrow(cos3, 1, 0, 1), torch.narrow(sin3, 1, 0, 1), torch.remainder(at, R),
+        local_bias, row_flag, dense, cos3, sin3)
 
   def layer(self: __torch__.DecodeStep, wts: List[Tensor], pool: List[Tensor], l: int,
-      info: Tuple[Tensor, Tensor, int, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, bool],
-      at_last: Tuple[Tensor, Tensor, int, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, bool],
-      B: int, sel: Tensor, any_routed: bool, final: bool, rows_are_last: bool) -> Tensor:
+      info: Tuple[Tensor, Tensor, int, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, bool, Tensor, Tensor],
+      at_last: Tuple[Tensor, Tensor, int, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, bool, Tensor, Tensor],
+      B: int, sel: Tensor, any_routed: bool, final: bool, rows_are_last: bool,
+      x_in: Optional[Tensor], choice: Optional[Tuple[Tensor, Tensor]]) -> Tensor:
     # one layer on the rows of `info`: their outputs [m, D]; the final layer writes the rows'
-    # keys/values, then goes on with each sequence's last row only (`at_last`): [S, D]
+    # keys/values, then goes on with each sequence's last row only (`at_last`): [S, D].
+    # x_in: the rows' inputs when the caller has them; choice: chosen_rows of info's rows.
     lw = self.w_first_layer + self.w_per_layer * l
     lp = self.p_first_layer + self.p_per_layer * l
     H = self.heads
     dh = self.dim_head
     I = self.inner
-    cd = wts[lw + self.w_local_in].dtype                                                     # matmul dtype
-    rows, place, t_rows, slot, cos, sin, ring_at, local_bias, row_flag, dense = info
+    rows, place, t_rows, slot, cos, sin, ring_at, local_bias, row_flag, dense, cos3, sin3 = info
     m = rows.size(0)
-    x = torch.index_select(pool[lp + self.p_win_h][0:B].reshape(-1, self.dim), 0, rows)   # [m, D]
+    if x_in is None:
+      x = torch.index_select(pool[lp + self.p_win_h][0:B].reshape(-1, self.dim), 0, rows)   # [m, D]
+    else:
+      x = x_in
 
     # local attention over the ring: the W final positions before the window, and the window
     ln = torch.layer_norm(x, [self.dim], wts[lw + self.w_ln_weight], wts[lw + self.w_ln_bias], 1e-5)
-    qkv = torch.linear(ln.to(cd), wts[lw + self.w_local_in]).float()                         # [m, 3I]: q, k, v
-    qk = self.rotary(qkv[:, 0:2 * I].view(m, 2 * H, dh), cos, sin)             # [m, 2H, dh]
-    q = qk[:, 0:H]
-    k = qk[:, H:2 * H]
-    kd = pool[lp + self.p_k].dtype                                                    # keys/values
-    pool[lp + self.p_k][slot, :, ring_at] = k.to(kd)                                   # [P, H, R, dh]
-    pool[lp + self.p_v][slot, :, ring_at] = qkv[:, 2 * I:3 * I].reshape(m, H, dh).to(kd)
+    qkv = self.mm(ln, wts[lw + self.w_local_in], None).view(m, 3, H, dh)      # q, k, v
+    q, k, v = torch.unbind(self.rotary(qkv, cos3, sin3), 1)                   # [m, H, dh] each (v: as it was)
+    pool[lp + self.p_k][slot, :, ring_at] = self.kv_in(k, pool[lp + self.p_k])   # [P, H, R, dh]
+    pool[lp + self.p_v][slot, :, ring_at] = self.kv_in(v, pool[lp + self.p_v])
     if final and not rows_are_last:
       # the last layer's outputs only feed the logits: only each sequence's last row goes on
       at = torch.searchsorted(rows, at_last[0])
       x = torch.index_select(x, 0, at)
       q = torch.index_select(q, 0, at)
       info = at_last
-      rows, place, t_rows, slot, cos, sin, ring_at, local_bias, row_flag, dense = at_last
-    qb = self.to_layout(q, place, B, t_rows, dense)                           # [B, T, H, dh]
-    att = torch.scaled_dot_product_attention(qb.transpose(1, 2),
-        pool[lp + self.p_k][0:B].float(), pool[lp + self.p_v][0:B].float(), local_bias, 0.0, False, scale=1.0)
-    local = self.from_layout(att.transpose(1, 2).reshape(B * t_rows, I), place, dense)   # [m, I]
-    mix = torch.linear(local.to(cd), wts[lw + self.w_local_out]).float()                      # [m, D]
+      rows, place, t_rows, slot, cos, sin, ring_at, local_bias, row_flag, dense, cos3, sin3 = at_last
+      choice = None
+    one = dense and t_rows == 1                                                # a row per slot: layouts are views
+    if one:
+      qb = q.unsqueeze(2)                                                      # [B, H, 1, dh]
+    else:
+      qb = self.to_layout(q, place, B, t_rows, dense).transpose(1, 2)          # [B, H, T, dh]
+    att = torch.scaled_dot_product_attention(qb,
+        self.kv_out(pool[lp + self.p_k][0:B]), self.kv_out(pool[lp + self.p_v][0:B]), local_bias, 0.0, False, scale=1.0)
+    if one:
+      local = att.reshape(B, I)
+    else:
+      local = self.from_layout(att.transpose(1, 2).reshape(B * t_rows, I), place, dense)   # [m, I]
+    mix = self.mm(local, wts[lw + self.w_local_out], None)                    # [m, D]
 
     if any_routed:
-      mix = torch.add(mix, self.routed(wts, pool, l, x, info, B, sel))
+      if choice is None:
+        picked = self.chosen_rows(sel, rows, row_flag)
+      else:
+        picked = choice
+      mix = torch.add(mix, self.routed(wts, pool, l, x, info, B, picked))
     h = torch.add(x, mix)
-    ff = torch.gelu(torch.linear(self.unit(h).to(cd), wts[lw + self.w_ff1], wts[lw + self.w_ff1_bias]).float())
-    return torch.add(h, torch.linear(ff.to(cd), wts[lw + self.w_ff2], wts[lw + self.w_ff2_bias]).float())   # [m, D]
+    ff = torch.gelu(self.mm(self.unit(h), wts[lw + self.w_ff1], wts[lw + self.w_ff1_bias]))
+    return torch.add(h, self.mm(ff, wts[lw + self.w_ff2], wts[lw + self.w_ff2_bias]))   # [m, D]
+
+  def chosen_rows(self: __torch__.DecodeStep, sel: Tensor, rows: Tensor, row_flag: Tensor) -> Tuple[Tensor, Tensor]:
+    # what rows [m] take of each expert's attention ([m, G, 1]: their selection, in windows >= 1)
+    # and of its null token ([m, G]), from the window's selection sel [B, G, w]
+    chosen = torch.mul(torch.index_select(sel.transpose(1, 2).reshape(-1, self.experts), 0, rows), row_flag)   # [m, G]
+    return (chosen.unsqueeze(2), torch.sub(row_flag, chosen))
 
   def routed(self: __torch__.DecodeStep, wts: List[Tensor], pool: List[Tensor], l: int, x: Tensor,
-      info: Tuple[Tensor, Tensor, int, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, bool],
-      B: int, sel: Tensor) -> Tensor:
+      info: Tuple[Tensor, Tensor, int, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, bool, Tensor, Tensor],
+      B: int, picked: Tuple[Tensor, Tensor]) -> Tensor:
     # every expert's attention of the rows over its null key/value and kept top-K of the past;
     # rows an expert did not select (in windows >= 1) take its null token
     lw = self.w_first_layer + self.w_per_layer * l
     lp = self.p_first_layer + self.p_per_layer * l
-    rows, place, t_rows, slot, cos, sin, ring_at, local_bias, row_flag, dense = info
+    rows, place, t_rows, slot, cos, sin, ring_at, local_bias, row_flag, dense, cos3, sin3 = info
     m = rows.size(0)
     H = self.heads
     dh = self.dim_head
     I = self.inner
     G = self.experts
     K1 = self.routed_kv + 1
-    cd = wts[lw + self.w_local_in].dtype
-    qs = torch.linear(self.unit(x).to(cd), wts[lw + self.w_routed_q]).float().view(m, G * H, dh)
-    q = self.rotary(qs, cos, sin)                                                      # [m, G*H, dh]
-    qb = self.to_layout(q, place, B, t_rows, dense).view(B, t_rows, G, H, dh)
-    qb = qb.permute([0, 2, 3, 1, 4]).reshape(B * G, H, t_rows, dh)
-    keys = pool[lp + self.p_routed_k][0:B].reshape(B * G, H, K1, dh).float()
-    values = pool[lp + self.p_routed_v][0:B].reshape(B * G, H, K1, dh).float()
+    chosen, null_share = picked
+    qs = self.mm(self.unit(x), wts[lw + self.w_routed_q], None).view(m, G, H, dh)
+    q = self.rotary(qs, cos, sin)                                                      # [m, G, H, dh]
+    one = dense and t_rows == 1
+    if one:
+      qb = q.view(B * G, H, 1, dh)
+    else:
+      qb = self.to_layout(q.view(m, G * H, dh), place, B, t_rows, dense).view(B, t_rows, G, H, dh)
+      qb = qb.permute([0, 2, 3, 1, 4]).reshape(B * G, H, t_rows, dh)
+    keys = self.kv_out(pool[lp + self.p_routed_k][0:B].reshape(B * G, H, K1, dh))
+    values = self.kv_out(pool[lp + self.p_routed_v][0:B].reshape(B * G, H, K1, dh))
     bias = pool[lp + self.p_routed_bias][0:B].reshape(B * G, 1, 1, K1)
     att = torch.scaled_dot_product_attention(qb, keys, values, bias, 0.0, False, scale=1.0)   # [B*G, H, T, dh]
-    att = att.view(B, G, H, t_rows, dh).permute([0, 3, 1, 2, 4]).reshape(B * t_rows, G, I)
-    per_row = self.from_layout(att, place, dense)                             # [m, G, I]
-    chosen = torch.mul(torch.index_select(sel.transpose(1, 2).reshape(-1, G), 0, rows), row_flag)   # [m, G]
-    out = torch.linear(torch.mul(per_row, chosen.unsqueeze(2)).reshape(m, G * I).to(cd), wts[lw + self.w_routed_out]).float()
-    return torch.add(out, torch.matmul(torch.sub(row_flag, chosen), wts[lw + self.w_null_tokens]))   # [m, D]
+    if one:
+      per_row = att.reshape(B, G, I)
+    else:
+      att = att.view(B, G, H, t_rows, dh).permute([0, 3, 1, 2, 4]).reshape(B * t_rows, G, I)
+      per_row = self.from_layout(att, place, dense)                           # [m, G, I]
+    out = self.mm(torch.mul(per_row, chosen).reshape(m, G * I), wts[lw + self.w_routed_out], None)
+    return torch.addmm(out, null_share, wts[lw + self.w_null_tokens])         # [m, D]
+
+  def mm(self: __torch__.DecodeStep, x: Tensor, w: Tensor, b: Optional[Tensor]) -> Tensor:
+    # x @ w^T + b: in the weights' dtype, float32 out; in float32 no casts (each is a dispatch)
+    if self.mixed:
+      return torch.linear(x.to(w.dtype), w, b).float()
+    return torch.linear(x, w, b)
+
+  def kv_in(self: __torch__.DecodeStep, x: Tensor, state: Tensor) -> Tensor:
+    # float32 keys/values in the state's dtype
+    if self.mixed:
+      return x.to(state.dtype)
+    return x
+
+  def kv_out(self: __torch__.DecodeStep, x: Tensor) -> Tensor:
+    # the state's keys/values as float32 for attention
+    if self.mixed:
+      return x.float()
+    return x
 
   def select(self: __torch__.DecodeStep, logit: Tensor, invalid: Tensor, valid: Tensor) -> Tensor:
     # canonical query routing of every slot's window from its routing logits [B, G, w]: the
@@ -289,11 +362,9 @@ class DecodeStep(Module):
     for l in range(self.depth):
       lw = self.w_first_layer + self.w_per_layer * l
       lp = self.p_first_layer + self.p_per_layer * l
-      cd = wts[lw + self.w_routed_kv].dtype
-      kd = pool[lp + self.p_routed_k].dtype
       hw = torch.index_select(pool[lp + self.p_win_h], 0, commits)                        # [c, w, D]
       new_score = self.scores(hw, wts[lw + self.w_kv_tokens])                                 # [c, G, w]
-      kv = torch.linear(self.unit(hw).to(cd), wts[lw + self.w_routed_kv]).float().view(c, w, G, 2, H, dh)
+      kv = self.mm(self.unit(hw), wts[lw + self.w_routed_kv], None).view(c, w, G, 2, H, dh)
       new_k = self.rotary(kv[:, :, :, 0].reshape(c * w, G * H, dh), cos, sin)
       new_k = new_k.view(c, w, G, H, dh).permute([0, 2, 3, 1, 4])            # [c, G, H, w, dh]
       new_v = kv[:, :, :, 1].permute([0, 2, 3, 1, 4])
@@ -304,10 +375,10 @@ class DecodeStep(Module):
       cand_bias = torch.cat([torch.index_select(kept_bias, 0, commits).reshape(c, G, K), torch.zeros_like(new_score)], 2)
       pick = torch.sort(cand_score, dim=-1, descending=True, stable=True)[1][:, :, 0:K]    # [c, G, K]
       at = pick.view(c, G, 1, K, 1).expand(c, G, H, K, dh)
-      cand_k = torch.cat([torch.index_select(kept_k, 0, commits).float(), new_k], 3)
-      cand_v = torch.cat([torch.index_select(kept_v, 0, commits).float(), new_v], 3)
-      torch.index_copy_(kept_k, 0, commits, torch.gather(cand_k, 3, at).to(kd))
-      torch.index_copy_(kept_v, 0, commits, torch.gather(cand_v, 3, at).to(kd))
+      cand_k = torch.cat([self.kv_out(torch.index_select(kept_k, 0, commits)), new_k], 3)
+      cand_v = torch.cat([self.kv_out(torch.index_select(kept_v, 0, commits)), new_v], 3)
+      torch.index_copy_(kept_k, 0, commits, self.kv_in(torch.gather(cand_k, 3, at), kept_k))
+      torch.index_copy_(kept_v, 0, commits, self.kv_in(torch.gather(cand_v, 3, at), kept_v))
       torch.index_copy_(pool[lp + self.p_routed_score], 0, commits, torch.gather(cand_score, 2, pick))
       torch.index_copy_(kept_bias, 0, commits, torch.gather(cand_bias, 2, pick).view(c, G, 1, 1, K))
       torch.index_fill_(pool[lp + self.p_win_sel], 0, commits, 0.0)
@@ -322,8 +393,8 @@ class DecodeStep(Module):
 
   def rotary(self: __torch__.DecodeStep, x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
     # RoPE, rotate-halves form: x*cos + rotate_half(x)*sin, with rotate_half's sign in the sine
-    # table (DecodeWeights), so rotate_half is a roll. x [N, X, dh], cos/sin [N, 1, dh]
-    return torch.add(torch.mul(x, cos), torch.mul(torch.roll(x, [self.dim_head // 2], [-1]), sin))
+    # table (DecodeWeights), so rotate_half is a roll. x [N, ..., dh], cos/sin broadcast to it
+    return torch.addcmul(torch.mul(x, cos), torch.roll(x, [self.dim_head // 2], [-1]), sin)
 
   def from_layout(self: __torch__.DecodeStep, laid: Tensor, place: Tensor, dense: bool) -> Tensor:
     # [B*T, ...] in the attention layout -> the packed rows [m, ...]
@@ -333,4 +404,4 @@ class DecodeStep(Module):
 
   def unit(self: __torch__.DecodeStep, x: Tensor) -> Tensor:
     # F.normalize: x / max(|x|_2, 1e-12) along the last axis
-    return torch.div(x, torch.clamp_min(torch.linalg_vector_norm(x, 2, [-1], True), 1e-12))
+    return torch.true_divide(x, torch.clamp_min_(torch.linalg_vector_norm(x, 2, [-1], True), 1e-12))

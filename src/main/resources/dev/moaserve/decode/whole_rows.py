@@ -48,13 +48,12 @@
   def full_layer(self: __torch__.DecodeStep, wts: List[Tensor], lw: int, x: Tensor, cos: Tensor, sin: Tensor,
       local_bias: Tensor, real: Tensor) -> Tensor:
     # one residual layer over whole rows: x + local + routed, then + feed-forward; x [B, N, D]
-    cd = wts[lw + self.w_local_in].dtype
     mix = self.local_full(wts, lw, x, cos, sin, local_bias)
     if x.size(1) > self.window:
       mix = torch.add(mix, self.routed_full(wts, lw, x, cos, sin, real))
     h = torch.add(x, mix)
-    ff = torch.gelu(torch.linear(self.unit(h).to(cd), wts[lw + self.w_ff1], wts[lw + self.w_ff1_bias]).float())
-    return torch.add(h, torch.linear(ff.to(cd), wts[lw + self.w_ff2], wts[lw + self.w_ff2_bias]).float())
+    ff = torch.gelu(self.mm(self.unit(h), wts[lw + self.w_ff1], wts[lw + self.w_ff1_bias]))
+    return torch.add(h, self.mm(ff, wts[lw + self.w_ff2], wts[lw + self.w_ff2_bias]))
 
   def local_bias_blocks(self: __torch__.DecodeStep, N: int, device: Device) -> Tensor:
     # additive mask of blocked local attention, [nb, W, 2W]: query i of block b sees look-around
@@ -79,9 +78,8 @@
     I = self.inner
     W = self.local_window
     nb = bias.size(0)
-    cd = wts[lw + self.w_local_in].dtype
     ln = torch.layer_norm(x, [self.dim], wts[lw + self.w_ln_weight], wts[lw + self.w_ln_bias], 1e-5)
-    qkv = torch.linear(ln.to(cd), wts[lw + self.w_local_in]).float()                         # [B, N, 3I]
+    qkv = self.mm(ln, wts[lw + self.w_local_in], None)                         # [B, N, 3I]
     qk = self.rotary(qkv[:, :, 0:2 * I].reshape(B, N, 2 * H, dh), cos, sin)   # [B, N, 2H, dh]
     v = qkv[:, :, 2 * I:3 * I].reshape(B, N, H, dh)
     pad = nb * W - N
@@ -97,7 +95,7 @@
     mask = bias.unsqueeze(0).expand(B, nb, W, 2 * W).reshape(B * nb, 1, W, 2 * W)
     att = torch.scaled_dot_product_attention(q, k, vb, mask, 0.0, False, scale=1.0)   # [B*nb, H, W, dh]
     out = att.transpose(1, 2).reshape(B, nb * W, I)[:, 0:N]
-    return torch.linear(out.to(cd), wts[lw + self.w_local_out]).float()                      # [B, N, D]
+    return self.mm(out, wts[lw + self.w_local_out], None)                      # [B, N, D]
 
   def routed_full(self: __torch__.DecodeStep, wts: List[Tensor], lw: int, x: Tensor, cos: Tensor, sin: Tensor,
       real: Tensor) -> Tensor:
@@ -114,7 +112,6 @@
     nq = nw - 1
     ctx = nq * w
     K = min(self.routed_kv, ctx)
-    cd = wts[lw + self.w_local_in].dtype
     pad = nw * w - N
     u = self.unit(x)
     # queries: the top-k_q real rows of each window by the query router
@@ -129,7 +126,7 @@
     skv = self.row_logits(x[:, 0:ctx], wts[lw + self.w_kv_tokens]).permute([0, 2, 1])       # [B, G, ctx]
     ends = torch.mul(torch.arange(1, nq + 1, device=x.device), w).view(nq, 1)
     pick = self.prefix_top_k(skv.reshape(B, G, nq, w), K)                    # [B, G, nq, K]
-    kv = torch.linear(u[:, 0:ctx].to(cd), wts[lw + self.w_routed_kv]).float().view(B, ctx, G, 2, H, dh)
+    kv = self.mm(u[:, 0:ctx], wts[lw + self.w_routed_kv], None).view(B, ctx, G, 2, H, dh)
     keys = self.rotary(kv[:, :, :, 0], cos[:, 0:ctx].unsqueeze(2), sin[:, 0:ctx].unsqueeze(2))   # [B, ctx, G, H, dh]
     at = pick.reshape(B, G, nq * K, 1, 1).expand(B, G, nq * K, H, dh)
     keys = torch.gather(keys.permute([0, 2, 1, 3, 4]), 2, at).view(B, G, nq, K, H, dh)
@@ -142,13 +139,13 @@
     bias = torch.cat([torch.zeros([nq, 1], device=x.device), torch.mul(torch.logical_not(have).float(), self.neg)], 1)
     bias = bias.view(1, 1, nq, 1, 1, K + 1).expand(B, G, nq, 1, 1, K + 1).reshape(B * G * nq, 1, 1, K + 1)
     # every row of windows >= 1 attends (a row its expert did not select is masked out below)
-    qs = self.rotary(torch.linear(u.to(cd), wts[lw + self.w_routed_q]).float().view(B, N, G * H, dh), cos, sin)
+    qs = self.rotary(self.mm(u, wts[lw + self.w_routed_q], None).view(B, N, G * H, dh), cos, sin)
     qs = torch.constant_pad_nd(qs, [0, 0, 0, 0, 0, pad], 0.0).view(B, nw, w, G, H, dh)[:, 1:]
     qs = qs.permute([0, 3, 1, 4, 2, 5]).reshape(B * G * nq, H, w, dh)
     att = torch.scaled_dot_product_attention(qs, keys, values, bias, 0.0, False, scale=1.0)   # [B*G*nq, H, w, dh]
     att = att.view(B, G, nq, H, w, dh).permute([0, 2, 4, 1, 3, 5]).reshape(B, ctx, G, I)
     chosen = sel.permute([0, 1, 3, 2]).reshape(B, ctx, G)                     # [B, nq*w, G]
-    out = torch.linear(torch.mul(att, chosen.unsqueeze(3)).reshape(B, ctx, G * I).to(cd), wts[lw + self.w_routed_out]).float()
+    out = self.mm(torch.mul(att, chosen.unsqueeze(3)).reshape(B, ctx, G * I), wts[lw + self.w_routed_out], None)
     out = torch.add(out, torch.matmul(torch.rsub(chosen, 1.0), wts[lw + self.w_null_tokens]))   # [B, nq*w, D]
     return torch.constant_pad_nd(out, [0, 0, w, 0], 0.0)[:, 0:N]              # window 0 gets none
 
@@ -216,11 +213,10 @@
     for l in range(self.depth):
       lw = self.w_first_layer + self.w_per_layer * l
       lp = self.p_first_layer + self.p_per_layer * l
-      cd = wts[lw + self.w_local_in].dtype
       kd = pool[lp + self.p_k].dtype
       # local keys/values of the ring's positions
       ln = torch.layer_norm(x[0, first:], [D], wts[lw + self.w_ln_weight], wts[lw + self.w_ln_bias], 1e-5)
-      qkv = torch.linear(ln.to(cd), wts[lw + self.w_local_in]).float()                       # [r, 3I]
+      qkv = self.mm(ln, wts[lw + self.w_local_in], None)                       # [r, 3I]
       k = self.rotary(qkv[:, I:2 * I].reshape(n - first, H, dh), cos[0, first:], sin[0, first:])
       pool[lp + self.p_k][slots, :, ring_at] = k.to(kd)                               # [P, H, R, dh]
       pool[lp + self.p_v][slots, :, ring_at] = qkv[:, 2 * I:3 * I].reshape(n - first, H, dh).to(kd)
@@ -228,7 +224,7 @@
       u = self.unit(x[0])
       order = torch.sort(self.row_logits(x[0], wts[lw + self.w_kv_tokens]).transpose(0, 1), dim=-1, descending=True, stable=True)
       pick = order[1][:, 0:K]                                                  # [G, K]
-      kv = torch.linear(u.to(cd), wts[lw + self.w_routed_kv]).float().view(n, G, 2, H, dh)
+      kv = self.mm(u, wts[lw + self.w_routed_kv], None).view(n, G, 2, H, dh)
       keys = self.rotary(kv[:, :, 0], cos[0].unsqueeze(1), sin[0].unsqueeze(1))   # [n, G, H, dh]
       at = pick.reshape(G, K, 1, 1).expand(G, K, H, dh)
       pool[lp + self.p_routed_k][slot, :, :, 1:K + 1] = torch.gather(keys.transpose(0, 1), 1, at).transpose(1, 2).to(kd)   # [G, H, K, dh]

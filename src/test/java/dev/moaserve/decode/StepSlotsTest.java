@@ -109,6 +109,7 @@ class StepSlotsTest {
         m.put("token_emb", w.tokenEmb);
         m.put("pos_emb", w.posEmb);
         m.put("rope", w.rope);
+        m.put("rope_qkv", w.ropeQkv);
         m.put("logits", w.logits);
         m.put("logits_bias", w.logitsBias);
         m.put("ln_weight", lw.lnWeight());
