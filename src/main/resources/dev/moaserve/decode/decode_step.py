@@ -224,15 +224,14 @@ class DecodeStep(Module):
       local = att.reshape(B, I)
     else:
       local = self.from_layout(att.transpose(1, 2).reshape(B * t_rows, I), place, dense)   # [m, I]
-    mix = self.mm(local, wts[lw + self.w_local_out], None)                    # [m, D]
+    h = self.mm_add(local, wts[lw + self.w_local_out], x)                     # [m, D] x + local
 
     if any_routed:
       if choice is None:
         picked = self.chosen_rows(sel, rows, row_flag)
       else:
         picked = choice
-      mix = torch.add(mix, self.routed(wts, pool, l, x, info, B, picked))
-    h = torch.add(x, mix)
+      h = self.routed(wts, pool, l, x, info, B, picked, h)
     ff = torch.gelu(self.mm(self.unit(h), wts[lw + self.w_ff1], wts[lw + self.w_ff1_bias]))
     return torch.add(h, self.mm(ff, wts[lw + self.w_ff2], wts[lw + self.w_ff2_bias]))   # [m, D]
 
@@ -244,9 +243,9 @@ class DecodeStep(Module):
 
   def routed(self: __torch__.DecodeStep, wts: List[Tensor], pool: List[Tensor], l: int, x: Tensor,
       info: Tuple[Tensor, Tensor, int, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, bool, Tensor, Tensor],
-      B: int, picked: Tuple[Tensor, Tensor]) -> Tensor:
-    # every expert's attention of the rows over its null key/value and kept top-K of the past;
-    # rows an expert did not select (in windows >= 1) take its null token
+      B: int, picked: Tuple[Tensor, Tensor], r: Tensor) -> Tensor:
+    # r [m, D] plus every expert's attention of the rows over its null key/value and kept top-K
+    # of the past; rows an expert did not select (in windows >= 1) take its null token
     lw = self.w_first_layer + self.w_per_layer * l
     lp = self.p_first_layer + self.p_per_layer * l
     rows, place, t_rows, slot, cos, sin, ring_at, local_bias, row_flag, dense, cos3, sin3 = info
@@ -274,14 +273,20 @@ class DecodeStep(Module):
     else:
       att = att.view(B, G, H, t_rows, dh).permute([0, 3, 1, 2, 4]).reshape(B * t_rows, G, I)
       per_row = self.from_layout(att, place, dense)                           # [m, G, I]
-    out = self.mm(torch.mul(per_row, chosen).reshape(m, G * I), wts[lw + self.w_routed_out], None)
-    return torch.addmm(out, null_share, wts[lw + self.w_null_tokens])         # [m, D]
+    with_null = torch.addmm(r, null_share, wts[lw + self.w_null_tokens])
+    return self.mm_add(torch.mul(per_row, chosen).reshape(m, G * I), wts[lw + self.w_routed_out], with_null)   # [m, D]
 
   def mm(self: __torch__.DecodeStep, x: Tensor, w: Tensor, b: Optional[Tensor]) -> Tensor:
     # x @ w^T + b: in the weights' dtype, float32 out; in float32 no casts (each is a dispatch)
     if self.mixed:
       return torch.linear(x.to(w.dtype), w, b).float()
     return torch.linear(x, w, b)
+
+  def mm_add(self: __torch__.DecodeStep, x: Tensor, w: Tensor, r: Tensor) -> Tensor:
+    # r + x @ w^T, r [m, D] float32 (the residual stream): in float32 one call, r as the bias
+    if self.mixed:
+      return torch.add(r, torch.linear(x.to(w.dtype), w).float())
+    return torch.linear(x, w, r)
 
   def kv_in(self: __torch__.DecodeStep, x: Tensor, state: Tensor) -> Tensor:
     # float32 keys/values in the state's dtype
