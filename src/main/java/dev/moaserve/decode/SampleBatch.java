@@ -9,7 +9,9 @@ package dev.moaserve.decode;
 public record SampleBatch(float[] floats, long[] ints, long[] meta, int width) {
     /** The sampler's integers, in this order; the program reads them by these names ({@code s_rows}, …). */
     public enum Meta {
-        ROWS, PENALISED, CANDIDATES, LOGPROBS, ANY_SAMPLED, MASKED
+        ROWS, PENALISED, CANDIDATES, LOGPROBS, ANY_SAMPLED, MASKED,
+        /** 1 when the rows to sample are the logits' first rows in order (no gather needed). */
+        IN_ORDER
     }
 
     /** A batch whose integers are given by name. */
@@ -22,6 +24,11 @@ public record SampleBatch(float[] floats, long[] ints, long[] meta, int width) {
         meta[Meta.LOGPROBS.ordinal()] = logprobs;
         meta[Meta.ANY_SAMPLED.ordinal()] = anySampled ? 1 : 0;
         meta[Meta.MASKED.ordinal()] = masked ? 1 : 0;
+        boolean inOrder = true;
+        for (int r = 0; r < rows && inOrder; r++) {
+            inOrder = ints[r] == r;
+        }
+        meta[Meta.IN_ORDER.ordinal()] = inOrder ? 1 : 0;
         return new SampleBatch(floats, ints, meta, 2 + 2 * logprobs);
     }
 

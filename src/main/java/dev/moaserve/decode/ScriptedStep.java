@@ -31,6 +31,7 @@ final class ScriptedStep implements AutoCloseable {
     private final NDArray rowCounter;     // int64 [1]: rows computed, summed over layers and steps
     private final IValue rowCounterArg;
     private IValue poolArg;
+    private IValue flatArg;               // the program's flat_views of the pool, made with poolArg
     private int poolGeneration = -1;
 
     ScriptedStep(ModelConfig c, DecodeWeights w, NDManager manager) {
@@ -90,13 +91,15 @@ final class ScriptedStep implements AutoCloseable {
      * @return logits [S, V] float32, on the device (the caller's scope owns it)
      */
     NDArray run(StatePool pool, NDArray floats, NDArray ints, long[] meta, NDManager manager) {
-        return call(manager, "step", weights, poolArg(pool), floats, ints, meta, rowCounterArg);
+        IValue state = poolArg(pool);
+        return call(manager, "step", weights, state, flatArg, floats, ints, meta, rowCounterArg);
     }
 
     /** One step and the sampling of its logits in the same call: [rows, width] sampled tokens. */
     NDArray runAndSample(StatePool pool, NDArray floats, NDArray ints, long[] meta,
                          NDArray sampleFloats, NDArray sampleInts, long[] sampleMeta, NDManager manager) {
-        return call(manager, "step_sample", weights, poolArg(pool), floats, ints, meta, rowCounterArg,
+        IValue state = poolArg(pool);
+        return call(manager, "step_sample", weights, state, flatArg, floats, ints, meta, rowCounterArg,
                 sampleFloats, sampleInts, sampleMeta);
     }
 
@@ -170,15 +173,22 @@ final class ScriptedStep implements AutoCloseable {
         }
     }
 
+    /** The pool as the program's argument, and its flat views ({@link #flatArg}), rebuilt when the pool is reallocated. */
     private IValue poolArg(StatePool pool) {
         if (pool.generation() != poolGeneration) {
-            if (poolArg != null) {
-                poolArg.close();
-            }
+            closePoolArgs();
             poolArg = IValue.listFrom(pool.tensors().stream().map(a -> (PtNDArray) a).toArray(PtNDArray[]::new));
+            flatArg = IValueUtils.runMethod(module, "flat_views", poolArg);
             poolGeneration = pool.generation();
         }
         return poolArg;
+    }
+
+    private void closePoolArgs() {
+        if (poolArg != null) {
+            poolArg.close();
+            flatArg.close();
+        }
     }
 
     /** Rows computed so far, summed over layers (one read of a device counter). */
@@ -188,9 +198,7 @@ final class ScriptedStep implements AutoCloseable {
 
     @Override
     public void close() {
-        if (poolArg != null) {
-            poolArg.close();
-        }
+        closePoolArgs();
         weights.close();
         rowCounterArg.close();
         module.close();

@@ -16,7 +16,8 @@ class DecodeStep(Module):
   # @attributes: ScriptArchive writes their declarations here, from the values it is given
   # (the model's sizes, and the slots and integers named in StepSlots and SampleBatch.Meta)
   def step(self: __torch__.DecodeStep,
-      wts: List[Tensor], pool: List[Tensor], f: Tensor, ids: Tensor, meta: List[int], rows_out: Tensor) -> Tensor:
+      wts: List[Tensor], pool: List[Tensor], flat: List[Tensor], f: Tensor, ids: Tensor, meta: List[int], rows_out: Tensor) -> Tensor:
+    # flat: flat_views(pool), made once per pool
     # meta: the step's integers by name (StepSlots.Plan has what each means), then the bounds of
     # f's and ids' sections (StepSlots.Floats, StepSlots.Ids: what each holds and its shape)
     B = meta[self.m_batch]
@@ -36,8 +37,9 @@ class DecodeStep(Module):
     D = self.dim
     # every operation is a fixed cost at one stream (docs/decoding.md): what only some plans read
     # is cut where they read it
-    valid = self.section(f, meta, self.m_float_bounds, self.f_valid).view(B, w)
-    qpos = self.section(f, meta, self.m_float_bounds, self.f_query_position).view(B, w)
+    filled = self.section(f, meta, self.m_float_bounds, self.f_valid)                      # [B*w]
+    valid = filled.view(B, w)
+    qpos = self.section(f, meta, self.m_float_bounds, self.f_query_position)               # [B*w]
     flag = self.section(f, meta, self.m_float_bounds, self.f_routed_flag)                    # [B]
     tokens = self.section(ids, meta, self.m_id_bounds, self.i_tokens)                       # [n]
     win_rows = self.section(ids, meta, self.m_id_bounds, self.i_window_rows)                # [n]
@@ -47,8 +49,8 @@ class DecodeStep(Module):
 
     # new tokens: embeddings into layer 0's window rows, positions into the ring
     emb = torch.add(torch.index_select(wts[self.w_token_emb], 0, tokens), torch.index_select(wts[self.w_pos_emb], 0, positions))
-    torch.index_copy_(pool[self.p_first_layer + self.p_win_h].view(-1, D), 0, win_rows, emb)
-    torch.index_copy_(pool[self.p_ring_pos].view(-1), 0, ring_rows, positions.float())
+    torch.index_copy_(flat[self.flat_layer(0)], 0, win_rows, emb)
+    torch.index_copy_(flat[0], 0, ring_rows, positions.float())
     ring_pos = pool[self.p_ring_pos][0:B]                                                    # [B, R]
 
     # what attention needs about a row set, computed once for every layer that uses it: the
@@ -70,14 +72,19 @@ class DecodeStep(Module):
     if any_frozen:
       frozen = torch.gt(self.section(f, meta, self.m_float_bounds, self.f_frozen), 0.5)      # [B] bool
     sel = valid                                                                # (each layer's, unless cached)
-    if cached:
+    if cached and self.routed_queries < w:
       # no earlier row can change: every expert routes every filled row, at every layer
       sel = valid.unsqueeze(1).expand(B, self.experts, w)                      # [B, G, w]
-    # the host's plan computes the same rows at every layer: which experts they take is one
-    # lookup, and a layer's input is the output the layer before it returned
+    # a cached step's routing is every filled row, the same at every layer: which experts its
+    # rows take is one lookup (and the last rows', if the final layer goes on with them alone)
     choice: Optional[Tuple[Tensor, Tensor]] = None
-    if cached and fixed_t > 0 and any_routed:
-      choice = self.chosen_rows(sel, info[0], info[8])
+    choice_last: Optional[Tuple[Tensor, Tensor]] = None
+    if cached and any_routed:
+      choice = self.filled_rows(filled, info[0], info[8])
+      if not (fixed_t > 0 and last_is_plan):
+        choice_last = self.filled_rows(filled, at_last[0], at_last[8])
+    # a fixed plan computes the same rows at every layer: a layer's input is the output the layer
+    # before it returned
     x_in: Optional[Tensor] = None
     counted = 0
     h_last = emb
@@ -124,18 +131,19 @@ class DecodeStep(Module):
         win_sel.copy_(sel)
       counted += rows.size(0)
       final = l + 1 == self.depth
-      out = self.layer(wts, pool, l, info, at_last, B, sel, any_routed, final, fixed_t > 0 and last_is_plan, x_in, choice)
+      out = self.layer(wts, pool, flat, l, info, at_last, B, sel, any_routed, final, fixed_t > 0 and last_is_plan, x_in,
+          choice, choice_last)
       if final:
         h_last = out                                                           # [S, D]
       else:
-        torch.index_copy_(pool[lp + self.p_per_layer + self.p_win_h].view(-1, D), 0, rows, out)
+        torch.index_copy_(flat[self.flat_layer(l + 1)], 0, rows, out)
         if fixed_t > 0:
           x_in = out
     rows_out.add_(counted)
 
     logits = self.mm(self.unit(h_last), wts[self.w_logits], wts[self.w_logits_bias])
     if c > 0:
-      self.commit(wts, pool, self.section(ids, meta, self.m_id_bounds, self.i_commits), qpos)   # [c] slots
+      self.commit(wts, pool, self.section(ids, meta, self.m_id_bounds, self.i_commits), qpos.view(B, w))   # [c] slots
     return logits                                                              # [S, V]
 
   def section(self: __torch__.DecodeStep, t: Tensor, meta: List[int], bounds: int, i: int) -> Tensor:
@@ -156,14 +164,14 @@ class DecodeStep(Module):
 
   def rows_info(self: __torch__.DecodeStep, rows: Tensor, place: Tensor, t_rows: int, B: int,
       qpos: Tensor, ring_pos: Tensor, flag: Tensor, wts: List[Tensor], dense: bool) -> Tuple[Tensor, Tensor, int, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, bool, Tensor, Tensor]:
-    # rows [m] window rows b*w + t (ascending); place [m] their index b*T + i in the [B, T]
+    # rows [m] window rows b*w + t (ascending) of qpos [B*w]; place [m] their index b*T + i in the [B, T]
     # attention layout -> (rows, place, T, slot [m], cos, sin [m, 1, 1, dh], ring entry [m],
     #                      local mask [B, 1, T, R], window>=1 flag [m, 1], dense: place is
     #                      0..m-1, so the layout is a view of the packed rows,
     #                      cos, sin [m, 3, 1, dh] of q, k and v: v's are 1 and 0)
     R = self.ring
     slot = torch.div(rows, self.window, rounding_mode="floor")
-    pos = torch.index_select(qpos.reshape(-1), 0, rows)                        # [m] float
+    pos = torch.index_select(qpos, 0, rows)                                    # [m] float
     at = pos.long()
     rope = torch.index_select(wts[self.w_rope_qkv], 0, at)                    # [m, 2, 3, 1, dh]
     cos3 = torch.select(rope, 1, 0)
@@ -179,14 +187,15 @@ class DecodeStep(Module):
     return (rows, place, t_rows, slot, torch.narrow(cos3, 1, 0, 1), torch.narrow(sin3, 1, 0, 1), torch.remainder(at, R),
         local_bias, row_flag, dense, cos3, sin3)
 
-  def layer(self: __torch__.DecodeStep, wts: List[Tensor], pool: List[Tensor], l: int,
+  def layer(self: __torch__.DecodeStep, wts: List[Tensor], pool: List[Tensor], flat: List[Tensor], l: int,
       info: Tuple[Tensor, Tensor, int, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, bool, Tensor, Tensor],
       at_last: Tuple[Tensor, Tensor, int, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, bool, Tensor, Tensor],
       B: int, sel: Tensor, any_routed: bool, final: bool, rows_are_last: bool,
-      x_in: Optional[Tensor], choice: Optional[Tuple[Tensor, Tensor]]) -> Tensor:
+      x_in: Optional[Tensor], choice: Optional[Tuple[Tensor, Tensor]], choice_last: Optional[Tuple[Tensor, Tensor]]) -> Tensor:
     # one layer on the rows of `info`: their outputs [m, D]; the final layer writes the rows'
     # keys/values, then goes on with each sequence's last row only (`at_last`): [S, D].
-    # x_in: the rows' inputs when the caller has them; choice: chosen_rows of info's rows.
+    # x_in: the rows' inputs when the caller has them; choice, choice_last: what info's and
+    # at_last's rows take of the experts (chosen_rows) when the caller has it.
     lw = self.w_first_layer + self.w_per_layer * l
     lp = self.p_first_layer + self.p_per_layer * l
     H = self.heads
@@ -195,7 +204,7 @@ class DecodeStep(Module):
     rows, place, t_rows, slot, cos, sin, ring_at, local_bias, row_flag, dense, cos3, sin3 = info
     m = rows.size(0)
     if x_in is None:
-      x = torch.index_select(pool[lp + self.p_win_h][0:B].reshape(-1, self.dim), 0, rows)   # [m, D]
+      x = torch.index_select(flat[self.flat_layer(l)], 0, rows)               # [m, D]
     else:
       x = x_in
 
@@ -212,7 +221,7 @@ class DecodeStep(Module):
       q = torch.index_select(q, 0, at)
       info = at_last
       rows, place, t_rows, slot, cos, sin, ring_at, local_bias, row_flag, dense, cos3, sin3 = at_last
-      choice = None
+      choice = choice_last
     one = dense and t_rows == 1                                                # a row per slot: layouts are views
     if one:
       qb = q.unsqueeze(2)                                                      # [B, H, 1, dh]
@@ -231,7 +240,7 @@ class DecodeStep(Module):
         picked = self.chosen_rows(sel, rows, row_flag)
       else:
         picked = choice
-      h = self.routed(wts, pool, l, x, info, B, picked, h)
+      h = self.routed(wts, flat, l, x, info, B, picked, h)
     ff = torch.gelu(self.mm(self.unit(h), wts[lw + self.w_ff1], wts[lw + self.w_ff1_bias]))
     return torch.add(h, self.mm(ff, wts[lw + self.w_ff2], wts[lw + self.w_ff2_bias]))   # [m, D]
 
@@ -241,20 +250,24 @@ class DecodeStep(Module):
     chosen = torch.mul(torch.index_select(sel.transpose(1, 2).reshape(-1, self.experts), 0, rows), row_flag)   # [m, G]
     return (chosen.unsqueeze(2), torch.sub(row_flag, chosen))
 
-  def routed(self: __torch__.DecodeStep, wts: List[Tensor], pool: List[Tensor], l: int, x: Tensor,
+  def filled_rows(self: __torch__.DecodeStep, filled: Tensor, rows: Tensor, row_flag: Tensor) -> Tuple[Tensor, Tensor]:
+    # chosen_rows where every expert selects every filled row (a cached step), from filled [B*w]
+    chosen = torch.mul(torch.index_select(filled, 0, rows).unsqueeze(1), row_flag)   # [m, 1]
+    return (chosen.unsqueeze(2), torch.sub(row_flag, chosen).expand(rows.size(0), self.experts))
+
+  def routed(self: __torch__.DecodeStep, wts: List[Tensor], flat: List[Tensor], l: int, x: Tensor,
       info: Tuple[Tensor, Tensor, int, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, bool, Tensor, Tensor],
       B: int, picked: Tuple[Tensor, Tensor], r: Tensor) -> Tensor:
     # r [m, D] plus every expert's attention of the rows over its null key/value and kept top-K
     # of the past; rows an expert did not select (in windows >= 1) take its null token
     lw = self.w_first_layer + self.w_per_layer * l
-    lp = self.p_first_layer + self.p_per_layer * l
+    fl = self.flat_layer(l)
     rows, place, t_rows, slot, cos, sin, ring_at, local_bias, row_flag, dense, cos3, sin3 = info
     m = rows.size(0)
     H = self.heads
     dh = self.dim_head
     I = self.inner
     G = self.experts
-    K1 = self.routed_kv + 1
     chosen, null_share = picked
     qs = self.mm(self.unit(x), wts[lw + self.w_routed_q], None).view(m, G, H, dh)
     q = self.rotary(qs, cos, sin)                                                      # [m, G, H, dh]
@@ -264,9 +277,9 @@ class DecodeStep(Module):
     else:
       qb = self.to_layout(q.view(m, G * H, dh), place, B, t_rows, dense).view(B, t_rows, G, H, dh)
       qb = qb.permute([0, 2, 3, 1, 4]).reshape(B * G, H, t_rows, dh)
-    keys = self.kv_out(pool[lp + self.p_routed_k][0:B].reshape(B * G, H, K1, dh))
-    values = self.kv_out(pool[lp + self.p_routed_v][0:B].reshape(B * G, H, K1, dh))
-    bias = pool[lp + self.p_routed_bias][0:B].reshape(B * G, 1, 1, K1)
+    keys = self.kv_out(flat[fl + 1][0:B * G])                                 # [B*G, H, K1, dh]
+    values = self.kv_out(flat[fl + 2][0:B * G])
+    bias = flat[fl + 3][0:B * G]                                               # [B*G, 1, 1, K1]
     att = torch.scaled_dot_product_attention(qb, keys, values, bias, 0.0, False, scale=1.0)   # [B*G, H, T, dh]
     if one:
       per_row = att.reshape(B, G, I)
@@ -275,6 +288,24 @@ class DecodeStep(Module):
       per_row = self.from_layout(att, place, dense)                           # [m, G, I]
     with_null = torch.addmm(r, null_share, wts[lw + self.w_null_tokens])
     return self.mm_add(torch.mul(per_row, chosen).reshape(m, G * I), wts[lw + self.w_routed_out], with_null)   # [m, D]
+
+  def flat_views(self: __torch__.DecodeStep, pool: List[Tensor]) -> List[Tensor]:
+    # views of the state a step reads or writes by flat row, made once per pool rather than a
+    # reshape per step: the ring's positions [P*R], then per layer (from flat_layer(l)) its
+    # inputs [P*w, D], routed keys and values [P*G, H, 1+K, dh] and routed bias [P*G, 1, 1, 1+K]
+    out: List[Tensor] = [pool[self.p_ring_pos].view(-1)]
+    for l in range(self.depth):
+      lp = self.p_first_layer + self.p_per_layer * l
+      K1 = self.routed_kv + 1
+      out.append(pool[lp + self.p_win_h].view(-1, self.dim))
+      out.append(pool[lp + self.p_routed_k].view(-1, self.heads, K1, self.dim_head))
+      out.append(pool[lp + self.p_routed_v].view(-1, self.heads, K1, self.dim_head))
+      out.append(pool[lp + self.p_routed_bias].view(-1, 1, 1, K1))
+    return out
+
+  def flat_layer(self: __torch__.DecodeStep, l: int) -> int:
+    # where layer l's views start in flat_views
+    return 1 + 4 * l
 
   def mm(self: __torch__.DecodeStep, x: Tensor, w: Tensor, b: Optional[Tensor]) -> Tensor:
     # x @ w^T + b: in the weights' dtype, float32 out; in float32 no casts (each is a dispatch)

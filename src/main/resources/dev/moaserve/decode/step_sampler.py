@@ -2,10 +2,10 @@
   # sampler in one call; sample runs the sampler alone on logits [N, V]. Rows are named by
   # SampleBatch.Meta (s_*).
   def step_sample(self: __torch__.DecodeStep,
-      wts: List[Tensor], pool: List[Tensor], f: Tensor, ids: Tensor, meta: List[int], rows_out: Tensor,
+      wts: List[Tensor], pool: List[Tensor], flat: List[Tensor], f: Tensor, ids: Tensor, meta: List[int], rows_out: Tensor,
       sf: Tensor, si: Tensor, smeta: List[int]) -> Tensor:
     # the step, then the batched sampler on its logits: only sampled tokens leave the call
-    return self.sample(self.step(wts, pool, f, ids, meta, rows_out), sf, si, smeta)
+    return self.sample(self.step(wts, pool, flat, f, ids, meta, rows_out), sf, si, smeta)
 
   def sample(self: __torch__.DecodeStep, logits: Tensor, sf: Tensor, si: Tensor, smeta: List[int]) -> Tensor:
     # Picks the next token of S rows of logits [N, V]: penalties and logit bias, the
@@ -14,7 +14,7 @@
     # samples the same alone or in any batch). Candidates by partial selection (topk over at
     # most k tokens), never a full sort of the vocabulary.
     # smeta by name (SampleBatch.Meta): rows S, penalised entries p, candidates k, logprobs L,
-    #       any sampled (0/1), masked (0/1)
+    #       any sampled (0/1), masked (0/1), in order (0/1: si's first S are 0..S-1)
     # sf float: per row [S, 6] temperature, top-k, top-p, min-p, uniform, greedy
     #           | per entry a [p], b [p], c [p]: l' = (l > 0 ? l*a : l*b) - c | mask [S, V]
     # si int64: rows of `logits` to sample [S] | entries' row [p] | entries' token [p]
@@ -23,7 +23,10 @@
     p = smeta[self.s_penalised]
     k = smeta[self.s_candidates]
     L = smeta[self.s_logprobs]
-    model = torch.index_select(logits, 0, si[0:S])                             # [S, V]
+    if smeta[self.s_in_order] == 1:
+      model = logits if S == logits.size(0) else logits[0:S]                  # [S, V]
+    else:
+      model = torch.index_select(logits, 0, si[0:S])
     V = model.size(1)
     x = model
     if p > 0:
