@@ -66,6 +66,9 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--scale-out", description = "instead: what a new replica yields in its first seconds: the server started "
             + "as a child process with --clients retrying streamed completions from that instant (--app, or --command)")
     boolean scaleOut;
+    @Option(names = "--ttft", description = "instead: a fresh 1,000-token prompt's time to first token through the packaged "
+            + "server (a child process, --app) beside the same prefill in process")
+    boolean ttft;
     @Option(names = "--ops", description = "instead: only the embedded model's operations per step at B = 1, 8, 64 (also in the "
             + "default run): by kind, time per operation, fraction of the matmul rate")
     boolean ops;
@@ -84,7 +87,7 @@ public final class BenchCommand implements Callable<Integer> {
     int window;
     @Option(names = "--set", paramLabel = "KEY=VALUE", description = "scale-out: a setting of the jar (-Dkey=value), repeatable")
     List<String> settings = new java.util.ArrayList<>();
-    @Option(names = "--app", paramLabel = "DIR", description = "startup, scale-out: target/quarkus-app of a fast-jar build")
+    @Option(names = "--app", paramLabel = "DIR", description = "startup, scale-out, ttft: target/quarkus-app of a fast-jar build")
     Path app;
     @Option(names = "--aot-app", paramLabel = "DIR", description = "startup: an aot-jar build with its app.aot (JDK 25)")
     Path aotApp;
@@ -155,6 +158,9 @@ public final class BenchCommand implements Callable<Integer> {
         }
         if (trainCds) {
             return CdsTraining.run(app == null ? Path.of("target", "quarkus-app") : app, out);
+        }
+        if (ttft) {
+            return TtftBench.run(app == null ? Path.of("target", "quarkus-app") : app, out, quick);
         }
         if (scaleOut) {
             return ScaleOutBench.run(app == null ? Path.of("target", "quarkus-app") : app, command, settings, clients, window, out);

@@ -33,13 +33,7 @@ final class PrefillBench {
                 for (int i = 0; i < n; i++) {
                     prompt[i] = rnd.nextInt(model.config().numTokens());
                 }
-                double whole = best(reps, () -> {
-                    try (DecodeState s = decoder.newState()) {
-                        int at = (n - 1) / w * w;
-                        decoder.prefillWindows(s, Arrays.copyOf(prompt, at));
-                        decoder.prefill(s, Arrays.copyOfRange(prompt, at, n));
-                    }
-                });
+                double whole = best(reps, () -> asServed(decoder, prompt, w));
                 double stepped = best(reps, () -> {
                     try (DecodeState s = decoder.newState()) {
                         decoder.prefill(s, prompt);
@@ -55,8 +49,18 @@ final class PrefillBench {
         return 0;
     }
 
+    /** A fresh prompt's prefill as the server computes it: its whole routed windows in one call, the rest through one step. */
+    static void asServed(IncrementalDecoder decoder, long[] prompt, int w) {
+        int n = prompt.length;
+        try (DecodeState s = decoder.newState()) {
+            int at = (n - 1) / w * w;
+            decoder.prefillWindows(s, Arrays.copyOf(prompt, at));
+            decoder.prefill(s, Arrays.copyOfRange(prompt, at, n));
+        }
+    }
+
     /** Best of {@code reps} timed runs after one warm-up, seconds. */
-    private static double best(int reps, Runnable r) {
+    static double best(int reps, Runnable r) {
         r.run();
         double best = Double.MAX_VALUE;
         for (int i = 0; i < reps; i++) {

@@ -69,6 +69,38 @@ class PackagedCliIT {
     }
 
     /**
+     * {@code bench --ops} also names the most frequent operations, and the step program's float32
+     * path runs no casts: a cast ({@code aten::to}) in the B = 1 top list means the float32 step
+     * pays the mixed-precision dispatches again (docs/decoding.md "One step").
+     */
+    @Test
+    void opsNamesTheStepsOperationsAndFloat32RunsNoCasts() throws Exception {
+        String out = run(0, "bench", "--ops", "--quick");
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("ops_by_name config=moa-shakespeare batch=1 (.*)").matcher(out);
+        assertTrue(m.find(), out);
+        assertTrue(m.group(1).contains("aten::linear=") && m.group(1).contains("aten::scaled_dot_product_attention="), out);
+        java.util.regex.Matcher casts = java.util.regex.Pattern.compile("aten::to=(\\d+)").matcher(m.group(1));
+        assertTrue(!casts.find() || Integer.parseInt(casts.group(1)) <= 4, "casts at B = 1: " + m.group(1));
+    }
+
+    /**
+     * {@code bench --ttft} serves fresh 1,000-token prompts through the packaged server it starts
+     * and prints the served time to first token beside the in-process prefill (docs/performance.md
+     * "Time to first token").
+     */
+    @Test
+    void ttftPrintsTheServedFirstTokenBesideThePrefill() throws Exception {
+        String dir = java.nio.file.Path.of("target", "quarkus-app").toAbsolutePath().toString();
+        String out = run(0, "bench", "--ttft", "--quick", "--app", dir);
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("ttft tokens=1000 served_ms=(\\d+\\.\\d) served_best_ms=[0-9.]+ "
+                + "server_ttft_ms=(\\d+\\.\\d) in_process_ms=(\\d+\\.\\d) ratio=[0-9.]+ served_tokens_per_s=\\d+ runs=5").matcher(out);
+        assertTrue(m.find(), out);
+        double served = Double.parseDouble(m.group(1));
+        double server = Double.parseDouble(m.group(2));
+        assertTrue(server > 0 && server <= served + 1 && Double.parseDouble(m.group(3)) > 0, out);
+    }
+
+    /**
      * {@code bench --train-cds} records the jar's class-data archive from a served load, and
      * {@code bench --scale-out} starts the packaged server itself with it (the JVM accepting it:
      * no "Unable to use shared archive") and prints its one line (docs/performance.md "Scale-out").
