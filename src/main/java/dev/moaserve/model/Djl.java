@@ -77,6 +77,7 @@ public final class Djl {
         int n = Math.max(1, Math.min(want, t[0]));
         if (n != t[1]) {
             JniUtils.setNumThreads(n);
+            MklThreading.dynamic();
             t[1] = n;
         }
     }
@@ -98,6 +99,7 @@ public final class Djl {
         // region (and set_num_threads changes that value): read it first, so the pin below stays
         JniUtils.getNumThreads();
         JniUtils.setNumThreads(most);
+        MklThreading.dynamic();
         THREADS.set(new int[] {most, most});
     }
 

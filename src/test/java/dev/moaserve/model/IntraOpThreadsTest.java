@@ -71,4 +71,36 @@ class IntraOpThreadsTest {
             Djl.useIntraOpThreads(1); // a step of a few rows
         }));
     }
+
+    /**
+     * Every change of a thread's count leaves MKL's dynamic threading on, though libtorch's
+     * {@code set_num_threads} turns it off ({@link MklThreading}); read back from MKL itself. A
+     * libtorch without MKL skips.
+     */
+    @Test
+    void mklKeepsItsDynamicThreadingAfterACountChange() throws Exception {
+        Djl.engine();
+        com.sun.jna.Function dynamic;
+        try {
+            dynamic = com.sun.jna.NativeLibrary.getInstance(java.nio.file.Path.of(ai.djl.pytorch.jni.LibUtils.getLibtorchPath(),
+                    System.mapLibraryName("torch_cpu")).toString()).getFunction("mkl_serv_get_dynamic");
+        } catch (UnsatisfiedLinkError noMkl) {
+            org.junit.jupiter.api.Assumptions.abort("this libtorch has no MKL: " + noMkl.getMessage());
+            return;
+        }
+        int[] seen = new int[3];
+        Thread t = new Thread(() -> {
+            JniUtils.setNumThreads(1);
+            seen[0] = dynamic.invokeInt(new Object[0]); // what libtorch leaves
+            Djl.inferenceThread();
+            seen[1] = dynamic.invokeInt(new Object[0]);
+            Djl.useIntraOpThreads(1);
+            seen[2] = dynamic.invokeInt(new Object[0]);
+        });
+        t.start();
+        t.join();
+        assertEquals(0, seen[0], "libtorch's set_num_threads turns MKL's dynamic threading off");
+        assertEquals(1, seen[1], "readying a thread turns it back on");
+        assertEquals(1, seen[2], "so does a step's change of count");
+    }
 }
