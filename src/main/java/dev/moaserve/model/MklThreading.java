@@ -13,9 +13,10 @@ import java.nio.file.Path;
  * (every change of a thread's intra-op count, {@link Djl#useIntraOpThreads}) also calls
  * {@code mkl_set_dynamic(false)}, process-wide, so every MKL call from then on runs on all of the
  * thread's intra-op threads however small it is; with it on, MKL picks fewer threads for small
- * problems. Measured: a 1,000-token prefill 81–101 ms with it on against 97–147 ms off (4
- * alternated runs of {@code bench --prefill --quick}, 2 cores). A libtorch without MKL (other
- * platforms' builds) has no such symbol: then this does nothing.
+ * problems. Measured: a 1,000-token prefill 83–103 ms with it on against 87–114 ms off (faster in
+ * 3 of 4 alternated runs of {@code bench --prefill --quick}, 2 cores; docs/serving-path.md). A
+ * libtorch without MKL (other platforms' builds) has no such symbol: then this does nothing.
+ * ({@code mkl_set_dynamic}, the Fortran-style alias, crashed here: the C entry point is used.)
  */
 final class MklThreading {
     private static final Logger LOG = Logger.getLogger(MklThreading.class);
