@@ -80,8 +80,7 @@ final class DecodeWeights {
     final Layer[] layers;
     final NDArray tokenEmb;   // [V, D]
     final NDArray posEmb;     // [S, D]
-    final NDArray rope;       // [S', 2, dh]: cos, and sin signed for roll (−sin in the first half)
-    final NDArray ropeQkv;    // [S', 2, 3, 1, dh]: rope's cos and sin for q and k, and 1 and 0 for v (one rotary over q, k, v)
+    final NDArray ropeQkv;    // [S', 2, 3, 1, dh]: cos, and sin signed for roll (−sin in the first half), for q and k; 1 and 0 for v
     final NDArray logits;     // [V, D] after RMSNorm
     final NDArray logitsBias; // [V]
     final NDArray finalNorm;  // [D] √D · final gamma: the final RMSNorm after normalize (embeddings)
@@ -133,8 +132,8 @@ final class DecodeWeights {
             }
             tokenEmb = keep(w.tokenEmb().duplicate(), manager);
             posEmb = keep(w.posEmb().duplicate(), manager);
+            // one table for every rotary: q and k's entries, and v's that leave it as it is (one rotary over q, k, v)
             NDArray sin = w.rope().sin().mul(rollSign(manager, dh));
-            rope = keep(NDArrays.stack(new NDList(w.rope().cos(), sin), 1), manager);
             NDArray cos = w.rope().cos();
             ropeQkv = keep(NDArrays.stack(new NDList(NDArrays.stack(new NDList(cos, cos, cos.onesLike()), 1),
                     NDArrays.stack(new NDList(sin, sin, sin.zerosLike()), 1)), 1).expandDims(3), manager);
@@ -151,7 +150,6 @@ final class DecodeWeights {
             all.add(switch (slot) {
                 case TOKEN_EMB -> tokenEmb;
                 case POS_EMB -> posEmb;
-                case ROPE -> rope;
                 case ROPE_QKV -> ropeQkv;
                 case LOGITS -> logits;
                 case LOGITS_BIAS -> logitsBias;

@@ -19,7 +19,7 @@ final class StepSlots {
 
     /** Model-wide weights, at the head of the weight list. */
     enum Model {
-        TOKEN_EMB(false), POS_EMB(false), ROPE(false), ROPE_QKV(false), LOGITS(true), LOGITS_BIAS(true);
+        TOKEN_EMB(false), POS_EMB(false), ROPE_QKV(false), LOGITS(true), LOGITS_BIAS(true);
 
         /** Multiplied by a matmul: cast to bfloat16 under {@code moa.dtype=bfloat16}. */
         final boolean matmul;

@@ -392,9 +392,7 @@ class DecodeStep(Module):
     G = self.experts
     w = self.window
     K = self.routed_kv
-    rope = torch.index_select(wts[self.w_rope], 0, torch.index_select(qpos, 0, commits).reshape(-1).long())
-    cos = rope[:, 0:1]                                                         # [c*w, 1, dh]
-    sin = rope[:, 1:2]
+    cos, sin = self.rope_at(wts, torch.index_select(qpos, 0, commits).reshape(-1).long())   # [c*w, 1, dh]
     for l in range(self.depth):
       lw = self.w_first_layer + self.w_per_layer * l
       lp = self.p_first_layer + self.p_per_layer * l
@@ -418,6 +416,11 @@ class DecodeStep(Module):
       torch.index_copy_(pool[lp + self.p_routed_score], 0, commits, torch.gather(cand_score, 2, pick))
       torch.index_copy_(kept_bias, 0, commits, torch.gather(cand_bias, 2, pick).view(c, G, 1, 1, K))
       torch.index_fill_(pool[lp + self.p_win_sel], 0, commits, 0.0)
+
+  def rope_at(self: __torch__.DecodeStep, wts: List[Tensor], positions: Tensor) -> Tuple[Tensor, Tensor]:
+    # the rotary cos and sin [n, 1, dh] at positions [n] int64: the q entries of ROPE_QKV
+    q = torch.select(torch.index_select(wts[self.w_rope_qkv], 0, positions), 2, 0)   # [n, 2, 1, dh]
+    return (torch.select(q, 1, 0), torch.select(q, 1, 1))
 
   def to_layout(self: __torch__.DecodeStep, packed: Tensor, place: Tensor, B: int, t_rows: int, dense: bool) -> Tensor:
     # packed rows [m, X, dh] -> [B, T, X, dh], each row at its slot's place, zero padding

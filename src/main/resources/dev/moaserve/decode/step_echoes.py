@@ -22,7 +22,7 @@
     # StepSlots' order: what a test compares with the Java side's tensors
     lw = self.w_first_layer + self.w_per_layer * l
     lp = self.p_first_layer + self.p_per_layer * l
-    return [wts[self.w_token_emb], wts[self.w_pos_emb], wts[self.w_rope], wts[self.w_rope_qkv], wts[self.w_logits], wts[self.w_logits_bias],
+    return [wts[self.w_token_emb], wts[self.w_pos_emb], wts[self.w_rope_qkv], wts[self.w_logits], wts[self.w_logits_bias],
         wts[lw + self.w_ln_weight], wts[lw + self.w_ln_bias], wts[lw + self.w_local_in], wts[lw + self.w_local_out],
         wts[lw + self.w_query_tokens], wts[lw + self.w_kv_tokens], wts[lw + self.w_routed_q], wts[lw + self.w_routed_kv],
         wts[lw + self.w_routed_out], wts[lw + self.w_null_tokens], wts[lw + self.w_null_k], wts[lw + self.w_null_v],

@@ -14,9 +14,9 @@
     D = self.dim
     pos = torch.arange(N, dtype=ids.dtype, device=ids.device)
     x = torch.add(torch.index_select(wts[self.w_token_emb], 0, ids.reshape(-1)).view(B, N, D), wts[self.w_pos_emb][0:N])
-    rope = torch.index_select(wts[self.w_rope], 0, pos)                                 # [N, 2, dh]
-    cos = rope[:, 0:1].unsqueeze(0)                                           # [1, N, 1, dh]
-    sin = rope[:, 1:2].unsqueeze(0)
+    cos, sin = self.rope_at(wts, pos)
+    cos = cos.unsqueeze(0)                                                    # [1, N, 1, dh]
+    sin = sin.unsqueeze(0)
     real = torch.lt(pos.view(1, N), lengths.view(B, 1))                        # [B, N]
     local_bias = self.local_bias_blocks(N, x.device)                          # [nb, W, 2W]
     for l in range(self.depth):
@@ -31,9 +31,9 @@
     D = self.dim
     pos = torch.arange(N, dtype=ids.dtype, device=ids.device)
     x = torch.add(torch.index_select(wts[self.w_token_emb], 0, ids.reshape(-1)).view(1, N, D), wts[self.w_pos_emb][0:N])
-    rope = torch.index_select(wts[self.w_rope], 0, pos)
-    cos = rope[:, 0:1].unsqueeze(0)
-    sin = rope[:, 1:2].unsqueeze(0)
+    cos, sin = self.rope_at(wts, pos)
+    cos = cos.unsqueeze(0)
+    sin = sin.unsqueeze(0)
     real = torch.ge(pos.view(1, N), 0)                                        # [1, N]: every position is real
     local_bias = self.local_bias_blocks(N, x.device)
     scores: List[Tensor] = []
@@ -200,9 +200,9 @@
     K = min(self.routed_kv, n)
     pos = torch.arange(n, dtype=ids.dtype, device=ids.device)
     x = torch.add(torch.index_select(wts[self.w_token_emb], 0, ids), wts[self.w_pos_emb][0:n]).view(1, n, D)
-    rope = torch.index_select(wts[self.w_rope], 0, pos)                                 # [n, 2, dh]
-    cos = rope[:, 0:1].unsqueeze(0)                                           # [1, n, 1, dh]
-    sin = rope[:, 1:2].unsqueeze(0)
+    cos, sin = self.rope_at(wts, pos)
+    cos = cos.unsqueeze(0)                                                    # [1, n, 1, dh]
+    sin = sin.unsqueeze(0)
     real = torch.ge(pos, 0).view(1, n)
     local_bias = self.local_bias_blocks(n, ids.device)
     first = max(0, n - R)

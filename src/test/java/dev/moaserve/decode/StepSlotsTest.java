@@ -108,7 +108,6 @@ class StepSlotsTest {
         Map<String, NDArray> m = new LinkedHashMap<>();
         m.put("token_emb", w.tokenEmb);
         m.put("pos_emb", w.posEmb);
-        m.put("rope", w.rope);
         m.put("rope_qkv", w.ropeQkv);
         m.put("logits", w.logits);
         m.put("logits_bias", w.logitsBias);
