@@ -21,14 +21,7 @@ public final class Main {
         // model if it was loaded from the same settings). Logging is initialised here first: both
         // threads initialising java.util.logging at once deadlock.
         org.jboss.logging.Logger.getLogger(Main.class).debug("starting libtorch and the start model in the background");
-        Thread engine = new Thread(() -> {
-            try {
-                dev.moaserve.model.Djl.engine();
-            } catch (RuntimeException | Error e) {
-                return; // reported by the model loader, which tries again and fails with a clear line
-            }
-            dev.moaserve.api.EarlyStart.begin();
-        }, "moa-engine-init");
+        Thread engine = new Thread(dev.moaserve.api.EarlyStart::begin, "moa-engine-init");
         engine.setDaemon(true);
         engine.start();
         Quarkus.run();

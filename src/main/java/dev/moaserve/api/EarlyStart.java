@@ -5,6 +5,8 @@ import dev.moaserve.engine.ComputeLoop;
 import dev.moaserve.engine.EngineStats;
 import dev.moaserve.engine.LoadedModel;
 import dev.moaserve.model.DeviceChoice;
+import dev.moaserve.model.ModelLocation;
+import dev.moaserve.model.MoaModel;
 import io.quarkus.runtime.configuration.DurationConverter;
 import io.quarkus.runtime.configuration.MemorySize;
 import io.quarkus.runtime.configuration.MemorySizeConverter;
@@ -44,20 +46,39 @@ public final class EarlyStart {
     }
 
     /**
-     * Loads the start model on the calling thread (main's background thread, once libtorch is up).
+     * Starts libtorch and loads the start model (main's background thread): the settings and the
+     * model's files are read on this thread while libtorch starts on another, then the model loads.
      * Never throws: a failure here is left for the server's own load to meet and report.
      */
     public static void begin() {
+        JdkNatives.link(); // before libtorch's load holds the dynamic loader's lock
+        CompletableFuture<Void> libtorch = new CompletableFuture<>();
+        Thread t = new Thread(() -> {
+            try {
+                dev.moaserve.model.Djl.engine();
+                libtorch.complete(null);
+            } catch (RuntimeException | Error e) {
+                libtorch.completeExceptionally(e); // reported by the model loader, which tries again and fails with a clear line
+            }
+        }, "moa-libtorch");
+        t.setDaemon(true);
+        t.start();
         try {
             ServingConfig config = readConfig(System.getProperty("quarkus.profile",
                     System.getenv().getOrDefault("QUARKUS_PROFILE", "prod")));
             ModelCatalogue.Entry entry = ModelCatalogue.start(config);
+            MoaModel.Files files = readFiles(ModelLocation.of(entry.path()));
+            try {
+                libtorch.join();
+            } catch (RuntimeException e) {
+                return;
+            }
             Device device = DeviceChoice.resolve(config.device());
             EarlyStart e = new EarlyStart(ComputeLoop.start("moa-engine", true),
                     ModelService.spec(config, ServingSettings.of(config), entry, device));
             begun = e;
             try {
-                e.model.complete(LoadedModel.load(e.spec, e.stats, e.compute));
+                e.model.complete(LoadedModel.load(e.spec, e.stats, e.compute, files));
             } catch (RuntimeException | Error failure) {
                 e.model.completeExceptionally(failure);
             }
@@ -65,6 +86,19 @@ public final class EarlyStart {
             // the settings could not be read here: the server's own load runs after the boot, as before
             LOG.warnf("the start model loads after Quarkus' boot: its settings could not be read early (%s)", e.toString());
             LOG.debug("no early start", e);
+        }
+    }
+
+    /** A generator's files, read while libtorch starts; null for an encoder, or files that do not read (the load reports it). */
+    private static MoaModel.Files readFiles(ModelLocation where) {
+        if (where.encoder()) {
+            return null;
+        }
+        try {
+            return MoaModel.read(where.source(), where.name());
+        } catch (RuntimeException e) {
+            LOG.debugf("the start model's files were not read early: %s", e.toString());
+            return null;
         }
     }
 

@@ -46,10 +46,11 @@ final class ChildServer implements AutoCloseable {
         return new ChildServer(port, t0, p, log);
     }
 
-    /** The packaged jar in {@code app} on this JVM: {@code jvmFlags}, the port, then the jar. */
+    /** The packaged jar in {@code app} on this JVM: the serving flags ({@link ServingJvm}), {@code jvmFlags}, the port, then the jar. */
     static List<String> jar(Path app, List<String> jvmFlags, int port) {
         List<String> cmd = new java.util.ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.addAll(ServingJvm.FLAGS);
         cmd.addAll(jvmFlags);
         cmd.add("-Dquarkus.http.port=" + port);
         cmd.addAll(List.of("-jar", app.resolve("quarkus-run.jar").toAbsolutePath().toString()));

@@ -90,8 +90,9 @@ final class ScaleOutBench {
                         first, steady, steady == 0 ? 0.0 : first / (double) steady);
                 out.printf(Locale.ROOT, "# %d clients, windows of %d s: [0, %d) after process start, and [%d, %d); %s; tokens per second: %s%n",
                         clients, windowSeconds, windowSeconds, seconds - windowSeconds, seconds,
-                        command != null ? "command: " + command : !Files.isRegularFile(cds) ? "jar"
-                                : staleArchive ? "jar; its class-data archive is stale (not used)" : "jar with its class-data archive",
+                        command != null ? "command: " + command : (!Files.isRegularFile(cds) ? "jar"
+                                : staleArchive ? "jar; its class-data archive is stale (not used)" : "jar with its class-data archive")
+                                + ", JVM flags " + String.join(" ", ServingJvm.FLAGS),
                         perSecond(tokensPerSecond, seconds));
                 return steady > 0 ? 0 : 1;
             } finally {

@@ -76,6 +76,14 @@ public final class IncrementalDecoder implements AutoCloseable {
      *              stay in float32.
      */
     public IncrementalDecoder(MoaWeights weights, int slots, Recompute mode, DataType dtype) {
+        this(weights, slots, mode, dtype, null);
+    }
+
+    /**
+     * @param program its step program, compiled beforehand for this model and {@code dtype} (null:
+     *                compiled here); whoever began it {@link StepProgram#discard}s it if this fails
+     */
+    public IncrementalDecoder(MoaWeights weights, int slots, Recompute mode, DataType dtype, StepProgram program) {
         if (dtype != DataType.FLOAT32 && dtype != DataType.FLOAT16 && dtype != DataType.BFLOAT16) {
             throw new IllegalArgumentException("decoder dtype must be float32, float16 or bfloat16, got " + dtype);
         }
@@ -86,7 +94,7 @@ public final class IncrementalDecoder implements AutoCloseable {
         this.manager = weights.manager().newSubManager();
         this.w = new DecodeWeights(weights, manager, half ? DataType.FLOAT16 : DataType.FLOAT32);
         this.pool = allocatePool(slots);
-        this.script = loadScript();
+        this.script = loadScript(program);
     }
 
     /** The running-state pool; an allocation failure (device out of memory) says what was asked for. */
@@ -101,9 +109,9 @@ public final class IncrementalDecoder implements AutoCloseable {
     }
 
     /** The step program, compiled for this model; a program that does not compile frees the decoder. */
-    private ScriptedStep loadScript() {
+    private ScriptedStep loadScript(StepProgram program) {
         try {
-            return new ScriptedStep(c, w, manager, dtype == DataType.BFLOAT16);
+            return new ScriptedStep(c, w, manager, dtype == DataType.BFLOAT16, program);
         } catch (RuntimeException e) {
             manager.close();
             throw e;

@@ -25,6 +25,7 @@ final class ScriptedStep implements AutoCloseable {
             "step_echoes.py");
     private static final String CLASS = "DecodeStep";
 
+    private final StepProgram.Compiled program;
     private final PtSymbolBlock module;
     private final IValue weights;
     private final NDArray finalNorm;
@@ -40,7 +41,13 @@ final class ScriptedStep implements AutoCloseable {
 
     /** @param bf16 matmuls in bfloat16: the program casts the float32 matmul weights once, here */
     ScriptedStep(ModelConfig c, DecodeWeights w, NDManager manager, boolean bf16) {
-        this(c, w, manager, source(), bf16);
+        this(c, w, manager, bf16, (StepProgram) null);
+    }
+
+    /** @param compiled the program compiled beforehand for these sizes and precision (null: compiled here) */
+    ScriptedStep(ModelConfig c, DecodeWeights w, NDManager manager, boolean bf16, StepProgram compiled) {
+        this(c, w, manager, bf16, compiled != null ? compiled.take()
+                : StepProgram.compile(c, source(), StepProgram.mixed(w.dtype) || bf16, manager.getDevice()));
     }
 
     /** The program's source: its files joined into the one class. */
@@ -54,18 +61,25 @@ final class ScriptedStep implements AutoCloseable {
 
     /** With another program text (tests: a broken script must fail here, with its line). */
     ScriptedStep(ModelConfig c, DecodeWeights w, NDManager manager, String source) {
-        this(c, w, manager, source, false);
+        this(c, w, manager, false, StepProgram.compile(c, source, StepProgram.mixed(w.dtype), manager.getDevice()));
     }
 
-    private ScriptedStep(ModelConfig c, DecodeWeights w, NDManager manager, String source, boolean bf16) {
+    private ScriptedStep(ModelConfig c, DecodeWeights w, NDManager manager, boolean bf16, StepProgram.Compiled program) {
         // float32 throughout: the program skips the casts around every matmul and key/value (each a dispatch)
-        boolean mixed = bf16 || w.dtype != DataType.FLOAT32;
-        module = archive(c, source).with("mixed", mixed).load(manager, "the decode step program");
+        if (program.mixed() != (bf16 || StepProgram.mixed(w.dtype))) {
+            program.close();
+            throw new IllegalArgumentException("the step program was compiled for another precision than the decoder's");
+        }
+        this.program = program;
+        module = program.module();
         IValue given = IValue.listFrom(w.scriptArguments().stream().map(a -> (PtNDArray) a).toArray(PtNDArray[]::new));
         if (bf16) {
             // the bfloat16 copies live only in this IValue: DJL aborts the JVM on a bfloat16 NDArray
             try (given; IValue matmuls = IValue.listFrom(StepSlots.matmulWeights(c.depth()))) {
                 weights = IValueUtils.runMethod(module, "bfloat16_matmuls", given, matmuls);
+            } catch (RuntimeException e) {
+                program.close();
+                throw e;
             }
         } else {
             weights = given;
@@ -76,7 +90,7 @@ final class ScriptedStep implements AutoCloseable {
     }
 
     /** The program's attributes: the model's sizes, fixed for the decoder's life. */
-    private static ScriptArchive archive(ModelConfig c, String source) {
+    static ScriptArchive archive(ModelConfig c, String source) {
         return StepSlots.declare(new ScriptArchive(CLASS, source)).withShape(c)
                 .with("window", c.routedWindowSize())
                 .with("ring", StatePool.ringSize(c))
@@ -201,6 +215,6 @@ final class ScriptedStep implements AutoCloseable {
         closePoolArgs();
         weights.close();
         rowCounterArg.close();
-        module.close();
+        program.close();
     }
 }

@@ -4,6 +4,7 @@ import ai.djl.ndarray.types.DataType;
 import dev.moaserve.decode.DecodeState;
 import dev.moaserve.decode.IncrementalDecoder;
 import dev.moaserve.decode.PoolAllocationException;
+import dev.moaserve.decode.StepProgram;
 import dev.moaserve.model.Djl;
 import dev.moaserve.model.MoaModel;
 import dev.moaserve.model.MoaWeights;
@@ -59,10 +60,16 @@ public final class Engine implements AutoCloseable {
      * compute thread of its own).
      */
     public static Engine start(MoaModel model, Config c, EngineStats stats, EngineClock clock, ComputeLoop compute) {
+        return start(model, c, stats, clock, compute, null);
+    }
+
+    /** {@code program}: the step program compiled beside the model's load (null: compiled here). */
+    public static Engine start(MoaModel model, Config c, EngineStats stats, EngineClock clock, ComputeLoop compute,
+                               StepProgram program) {
         IncrementalDecoder decoder;
         try {
             decoder = new IncrementalDecoder(model.weights(), c.maxBatchSize(), IncrementalDecoder.Recompute.parse(c.recompute()),
-                    c.dtype());
+                    c.dtype(), program);
         } catch (PoolAllocationException e) {
             throw new PoolTooLargeException(e);
         }

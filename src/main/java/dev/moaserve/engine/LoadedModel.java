@@ -8,6 +8,7 @@ import dev.moaserve.model.ChatTemplate;
 import dev.moaserve.model.DeviceChoice;
 import dev.moaserve.model.EncoderModel;
 import dev.moaserve.decode.IncrementalDecoder;
+import dev.moaserve.decode.StepProgram;
 import dev.moaserve.model.EncoderConfig;
 import dev.moaserve.model.EncoderWeights;
 import dev.moaserve.model.ModelConfig;
@@ -183,6 +184,14 @@ public sealed interface LoadedModel permits LoadedModel.Generator, LoadedModel.E
      * directory without a tokenizer is refused: serving reads and writes text.
      */
     public static LoadedModel load(Spec spec, EngineStats stats, ComputeLoop compute) {
+        return load(spec, stats, compute, null);
+    }
+
+    /**
+     * As {@link #load(Spec, EngineStats, ComputeLoop)}, with a generator's files already read
+     * ({@link MoaModel#read}, while libtorch started); files read from elsewhere are read again.
+     */
+    public static LoadedModel load(Spec spec, EngineStats stats, ComputeLoop compute, MoaModel.Files read) {
         Logger log = Logger.getLogger(LoadedModel.class);
         long t0 = System.nanoTime();
         dev.moaserve.model.Djl.engine(); // libtorch's start (and its natives' extraction on a first start) is not model loading
@@ -204,23 +213,30 @@ public sealed interface LoadedModel permits LoadedModel.Generator, LoadedModel.E
                     encoder.parameterCount(), encoder.embedder().dimensions(), footprint);
             return encoder;
         }
-        MoaModel model = where.dir().isEmpty() ? MoaModel.loadEmbedded(device) : MoaModel.load(where.dir().get(), device);
-        long t2 = System.nanoTime();
+        MoaModel.Files files = read != null && read.source().equals(where.describe()) ? read : MoaModel.read(where.source(), where.name());
+        requireTokenizer(files.tokenizer(), files.name());
+        ChatTemplate template = ChatTemplate.parse(files.chatTemplate(), files.name() + "/chat_template.json");
+        // the step program compiles on a thread of its own while the weights load
+        StepProgram program = StepProgram.begin(files.config(), spec.engine().dtype(), device);
+        MoaModel model = null;
         try {
-            return start(model, spec, stats, compute, footprint, t0, t1, t2);
+            model = MoaModel.load(files, device);
+            long t2 = System.nanoTime();
+            return start(model, template, spec, stats, compute, program, footprint, t0, t1, t2);
         } catch (RuntimeException | Error e) {
-            model.close();
+            program.discard();
+            if (model != null) {
+                model.close();
+            }
             throw e;
         }
     }
 
-    private static Generator start(MoaModel model, Spec spec, EngineStats stats, ComputeLoop compute, long footprint,
-                                   long t0, long t1, long t2) {
+    private static Generator start(MoaModel model, ChatTemplate template, Spec spec, EngineStats stats, ComputeLoop compute,
+                                   StepProgram program, long footprint, long t0, long t1, long t2) {
         Logger log = Logger.getLogger(LoadedModel.class);
-        requireTokenizer(model.tokenizer(), model.name());
-        ChatTemplate template = ChatTemplate.parse(model.chatTemplate(), model.name() + "/chat_template.json");
         Engine.Config c = spec.engine();
-        Engine engine = Engine.start(model, c, stats, EngineClock.SYSTEM, compute);
+        Engine engine = Engine.start(model, c, stats, EngineClock.SYSTEM, compute, program);
         Constraints constraints = new Constraints(() -> Vocabulary.of(model.tokenizer(), model.config().numTokens()),
                 spec.constraintCacheSize(), spec.constraints());
         RoutingWorker routing = engine.routingWorker(c.maxQueue());

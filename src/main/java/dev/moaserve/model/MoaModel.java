@@ -70,7 +70,20 @@ public final class MoaModel implements AutoCloseable {
      * chat_template.json. Everything is validated before the first NDArray is created.
      */
     public static MoaModel load(ModelSource source, String name, ai.djl.Device device) {
-        Djl.engine();
+        return load(read(source, name), device);
+    }
+
+    /**
+     * A model's files read and checked, before libtorch is needed: a server reads them while
+     * libtorch starts ({@code EarlyStart}).
+     *
+     * @param source where they were read ({@link ModelSource#describe})
+     */
+    public record Files(String name, String source, ModelConfig config, Safetensors weights, Tokenizer tokenizer,
+                        String chatTemplate) {}
+
+    /** Reads and checks a model's files; no NDArray is created. */
+    public static Files read(ModelSource source, String name) {
         try {
             byte[] cfgBytes = source.read("config.json");
             if (cfgBytes == null) {
@@ -80,17 +93,23 @@ public final class MoaModel implements AutoCloseable {
             Safetensors file = source.weights("model.safetensors");
             Tokenizer tokenizer = loadTokenizer(source, config);
             byte[] template = source.read("chat_template.json");
-            NDManager manager = Djl.newManager(device);
-            try {
-                MoaWeights weights = MoaWeights.load(config, file, manager);
-                return new MoaModel(name, config, weights, tokenizer,
-                        template == null ? null : new String(template, StandardCharsets.UTF_8));
-            } catch (RuntimeException e) {
-                manager.close();
-                throw e;
-            }
+            return new Files(name, source.describe(), config, file, tokenizer,
+                    template == null ? null : new String(template, StandardCharsets.UTF_8));
         } catch (IOException e) {
             throw new ModelException(source.describe() + ": cannot read model: " + e.getMessage(), e);
+        }
+    }
+
+    /** The model of files already read, its weights on {@code device}. */
+    public static MoaModel load(Files files, ai.djl.Device device) {
+        Djl.engine();
+        NDManager manager = Djl.newManager(device);
+        try {
+            MoaWeights weights = MoaWeights.load(files.config(), files.weights(), manager);
+            return new MoaModel(files.name(), files.config(), weights, files.tokenizer(), files.chatTemplate());
+        } catch (RuntimeException e) {
+            manager.close();
+            throw e;
         }
     }
 

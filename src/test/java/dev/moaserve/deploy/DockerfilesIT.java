@@ -50,4 +50,13 @@ class DockerfilesIT {
             assertTrue(exposes, f + " exposes no port");
         }
     }
+
+    @Test
+    void theJvmImageRunsWithTheServingFlags() throws IOException {
+        String opts = Files.readAllLines(Path.of("docker", "Dockerfile.jvm")).stream().map(String::trim)
+                .filter(l -> l.startsWith("JAVA_OPTS=")).findFirst().orElseThrow(() -> new AssertionError("Dockerfile.jvm sets no JAVA_OPTS"));
+        for (String flag : dev.moaserve.bench.ServingJvm.FLAGS) {
+            assertTrue(opts.contains(flag), "Dockerfile.jvm's " + opts + " lacks " + flag + " (ServingJvm.FLAGS)");
+        }
+    }
 }
