@@ -1,9 +1,9 @@
 package dev.moaserve.api;
 
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
 import java.lang.ref.ReferenceQueue;
 import java.lang.ref.WeakReference;
-import java.lang.management.ManagementFactory;
 import java.nio.channels.Selector;
 import java.nio.channels.ServerSocketChannel;
 import java.util.TimeZone;
@@ -22,6 +22,9 @@ final class JdkNatives {
     private JdkNatives() {}
 
     static void link() {
+        if (io.quarkus.runtime.ImageMode.current() == io.quarkus.runtime.ImageMode.NATIVE_RUN) {
+            return; // a native image links the JDK's natives statically
+        }
         referenceHandler();
         TimeZone.getDefault();                 // settings and logs: the system time zone
         System.console();                      // the log handler's console check

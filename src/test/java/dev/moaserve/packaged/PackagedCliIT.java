@@ -103,7 +103,8 @@ class PackagedCliIT {
     /**
      * {@code bench --train-cds} records the jar's class-data archive from a served load, and
      * {@code bench --scale-out} starts the packaged server itself with it (the JVM accepting it:
-     * no "Unable to use shared archive") and prints its one line (docs/performance.md "Scale-out").
+     * no "Unable to use shared archive") and the serving JVM flags, and prints its one line
+     * (docs/performance.md "Scale-out").
      */
     @Test
     void scaleOutPrintsWhatANewReplicaYields() throws Exception {
@@ -117,7 +118,8 @@ class PackagedCliIT {
                     "scale_out ready_s=(\\d+\\.\\d+) first_window_tokens=(\\d+) steady_window_tokens=(\\d+) yield=(\\d+\\.\\d+)").matcher(out);
             assertTrue(m.find(), out);
             assertTrue(Double.parseDouble(m.group(1)) > 0 && Long.parseLong(m.group(3)) > 0, out);
-            assertTrue(out.contains("; jar with its class-data archive;"), out);
+            assertTrue(out.contains("; jar with its class-data archive, JVM flags "
+                    + String.join(" ", dev.moaserve.bench.ServingJvm.FLAGS) + ";"), out); // the JVM took them: it served
         } finally {
             java.nio.file.Files.deleteIfExists(archive); // a JDK 17 archive has no place in the JDK 25 image built from this folder
         }
