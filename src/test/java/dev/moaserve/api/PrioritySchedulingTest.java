@@ -55,7 +55,8 @@ class PrioritySchedulingTest {
             }
             List<CompletableFuture<Long>> background = new ArrayList<>();
             for (int i = 0; i < 3; i++) {
-                background.add(finishedAt("JULIET " + i + ":", 10, 40));
+                // each runs ≥ 160 steps after the urgent one ends: its client's clock cannot read an earlier end
+                background.add(finishedAt("JULIET " + i + ":", 10, 160));
             }
             while (service.generator().scheduler().waitingCount() < 3 && System.nanoTime() < deadline) {
                 Thread.sleep(2);
