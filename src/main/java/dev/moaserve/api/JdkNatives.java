@@ -48,14 +48,27 @@ final class JdkNatives {
      * the rest of libtorch's load. One small collection now links it.
      */
     private static void referenceHandler() {
+        if (explicitCollectionsDisabled()) {
+            return; // no collection to make: the wait below would only delay libtorch's start
+        }
         ReferenceQueue<Object> queue = new ReferenceQueue<>();
         WeakReference<Object> ref = new WeakReference<>(new Object(), queue);
         System.gc();
         try {
-            queue.remove(200); // bounded: explicit collections may be disabled (-XX:+DisableExplicitGC)
+            queue.remove(200); // bounded: a collector may leave the object alone
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
         ref.clear();
+    }
+
+    private static boolean explicitCollectionsDisabled() {
+        try {
+            com.sun.management.HotSpotDiagnosticMXBean vm =
+                    ManagementFactory.getPlatformMXBean(com.sun.management.HotSpotDiagnosticMXBean.class);
+            return vm != null && Boolean.parseBoolean(vm.getVMOption("DisableExplicitGC").getValue());
+        } catch (RuntimeException e) {
+            return false; // not HotSpot: collect, the wait is bounded
+        }
     }
 }
