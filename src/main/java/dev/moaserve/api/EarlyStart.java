@@ -52,17 +52,9 @@ public final class EarlyStart {
      */
     public static void begin() {
         JdkNatives.link(); // before libtorch's load holds the dynamic loader's lock
-        CompletableFuture<Void> libtorch = new CompletableFuture<>();
-        Thread t = new Thread(() -> {
-            try {
-                dev.moaserve.model.Djl.engine();
-                libtorch.complete(null);
-            } catch (RuntimeException | Error e) {
-                libtorch.completeExceptionally(e); // reported by the model loader, which tries again and fails with a clear line
-            }
-        }, "moa-libtorch");
-        t.setDaemon(true);
-        t.start();
+        // a failure is left to the model loader, which tries again and fails with a clear line
+        CompletableFuture<Void> libtorch = CompletableFuture.runAsync(dev.moaserve.model.Djl::engine,
+                dev.moaserve.model.DaemonThreads.named("moa-libtorch"));
         try {
             ServingConfig config = readConfig(System.getProperty("quarkus.profile",
                     System.getenv().getOrDefault("QUARKUS_PROFILE", "prod")));

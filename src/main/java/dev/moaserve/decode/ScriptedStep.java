@@ -47,7 +47,12 @@ final class ScriptedStep implements AutoCloseable {
     /** @param compiled the program compiled beforehand for these sizes and precision (null: compiled here) */
     ScriptedStep(ModelConfig c, DecodeWeights w, NDManager manager, boolean bf16, StepProgram compiled) {
         this(c, w, manager, bf16, compiled != null ? compiled.take()
-                : StepProgram.compile(c, source(), StepProgram.mixed(w.dtype) || bf16, manager.getDevice()));
+                : StepProgram.compile(c, source(), mixed(w, bf16), manager.getDevice()));
+    }
+
+    /** The program casts around its matmuls and keys/values: bfloat16 matmuls, or weights not in float32. */
+    private static boolean mixed(DecodeWeights w, boolean bf16) {
+        return bf16 || StepProgram.mixed(w.dtype);
     }
 
     /** The program's source: its files joined into the one class. */
@@ -61,12 +66,12 @@ final class ScriptedStep implements AutoCloseable {
 
     /** With another program text (tests: a broken script must fail here, with its line). */
     ScriptedStep(ModelConfig c, DecodeWeights w, NDManager manager, String source) {
-        this(c, w, manager, false, StepProgram.compile(c, source, StepProgram.mixed(w.dtype), manager.getDevice()));
+        this(c, w, manager, false, StepProgram.compile(c, source, mixed(w, false), manager.getDevice()));
     }
 
     private ScriptedStep(ModelConfig c, DecodeWeights w, NDManager manager, boolean bf16, StepProgram.Compiled program) {
         // float32 throughout: the program skips the casts around every matmul and key/value (each a dispatch)
-        if (program.mixed() != (bf16 || StepProgram.mixed(w.dtype))) {
+        if (program.mixed() != mixed(w, bf16)) {
             program.close();
             throw new IllegalArgumentException("the step program was compiled for another precision than the decoder's");
         }

@@ -4,6 +4,7 @@ import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.pytorch.engine.PtSymbolBlock;
+import dev.moaserve.model.DaemonThreads;
 import dev.moaserve.model.Djl;
 import dev.moaserve.model.ModelConfig;
 
@@ -40,17 +41,8 @@ public final class StepProgram {
      * thread of its own; a decoder built with it waits for the result.
      */
     public static StepProgram begin(ModelConfig c, DataType dtype, Device device) {
-        CompletableFuture<Compiled> f = new CompletableFuture<>();
-        Thread t = new Thread(() -> {
-            try {
-                f.complete(compile(c, ScriptedStep.source(), mixed(dtype), device));
-            } catch (RuntimeException | Error e) {
-                f.completeExceptionally(e);
-            }
-        }, "moa-compile");
-        t.setDaemon(true);
-        t.start();
-        return new StepProgram(f);
+        return new StepProgram(CompletableFuture.supplyAsync(() -> compile(c, ScriptedStep.source(), mixed(dtype), device),
+                DaemonThreads.named("moa-compile")));
     }
 
     /** Casts around the matmuls and keys/values only where they are not float32 (each cast is a dispatch). */
