@@ -297,12 +297,18 @@ public final class BenchCommand implements Callable<Integer> {
         out.println("|---|---|---|---|---|---|---|---|---|---|---|");
         // quick: a d512 step at B = 64 takes seconds; its B = 64 point is in the full run only
         int[] batches = quick && big ? new int[] {1, 8, 32} : new int[] {1, 8, 32, 64};
+        // lazy, the served mode, over as many steps as the peer times (../shared/peer: 128) and one
+        // round more: a small model's 24 steps last ~30 ms at B = 1, within this machine's jitter
+        int lazySteps = big ? steps : Math.max(steps, 128);
         for (int b : batches) {
             DecodePoints.Point lazy = null;
             DecodePoints.Point all = null;
             // alternate the modes, keep each one's best round: the machine's noise only slows things down
-            for (int round = 0; round < rounds; round++) {
-                lazy = DecodePoints.Point.best(lazy, DecodePoints.measure(w, b, steps, IncrementalDecoder.Recompute.LAZY, quick));
+            for (int round = 0; round < rounds + (big ? 0 : 1); round++) {
+                lazy = DecodePoints.Point.best(lazy, DecodePoints.measure(w, b, lazySteps, IncrementalDecoder.Recompute.LAZY, quick));
+                if (round == rounds) {
+                    break;
+                }
                 all = DecodePoints.Point.best(all, DecodePoints.measure(w, b, steps, IncrementalDecoder.Recompute.ALL, quick));
             }
             for (DecodePoints.Point p : new DecodePoints.Point[] {lazy, all}) {
@@ -346,6 +352,7 @@ public final class BenchCommand implements Callable<Integer> {
             lines.add(String.format(Locale.ROOT, "ops config=%s batch=%d per_step=%.0f per_token=%.0f %s us_per_op=%.2f ms_per_step=%.3f "
                     + "fraction_of_matmul_rate=%.4f", name, b, ops.total(), ops.total() / b, ops.line(), usPerOp, p.ms(), fraction));
             names.add(String.format(Locale.ROOT, "ops_by_name config=%s batch=%d %s", name, b, ops.topNames(24)));
+            names.add(String.format(Locale.ROOT, "ops_us_by_name config=%s batch=%d %s", name, b, ops.topTimes(16)));
         }
         lines.forEach(out::println);
         names.forEach(out::println);

@@ -31,17 +31,26 @@ final class OpProfile {
     enum Kind { MATMUL, ELEMENTWISE, INDEXING, REDUCTION, SORT_TOPK, OTHER }
 
     /** Top-level operations per profiled call, by kind. */
-    record Counts(Map<Kind, Double> perCall, Map<String, Double> byName) {
+    record Counts(Map<Kind, Double> perCall, Map<String, Double> byName, Map<String, Double> usByName) {
         double total() {
             return perCall.values().stream().mapToDouble(Double::doubleValue).sum();
         }
 
         /** The most frequent operations by name, most first: {@code aten::slice=85 aten::to=62 ...}. */
         String topNames(int n) {
+            return top(byName, n, "%.0f");
+        }
+
+        /** Where the profiled step's time goes, by operation (µs per call, under the profiler), most first. */
+        String topTimes(int n) {
+            return top(usByName, n, "%.1f");
+        }
+
+        private static String top(Map<String, Double> values, int n, String format) {
             StringBuilder b = new StringBuilder();
-            byName.entrySet().stream().sorted(Map.Entry.<String, Double>comparingByValue().reversed()).limit(n)
+            values.entrySet().stream().sorted(Map.Entry.<String, Double>comparingByValue().reversed()).limit(n)
                     .forEach(e -> b.append(b.length() == 0 ? "" : " ").append(e.getKey()).append('=')
-                            .append(String.format(Locale.ROOT, "%.0f", e.getValue())));
+                            .append(String.format(Locale.ROOT, format, e.getValue())));
             return b.toString();
         }
 
@@ -108,6 +117,7 @@ final class OpProfile {
                 .thenComparing(Comparator.comparingDouble((JsonNode e) -> e.path("dur").asDouble()).reversed()));
         Map<Kind, Double> counts = new EnumMap<>(Kind.class);
         Map<String, Double> byName = new java.util.TreeMap<>();
+        Map<String, Double> usByName = new java.util.TreeMap<>();
         Deque<Double> open = new ArrayDeque<>(); // end times of the enclosing operations on this thread
         String thread = null;
         for (JsonNode e : ops) {
@@ -123,10 +133,11 @@ final class OpProfile {
             if (open.isEmpty()) {
                 counts.merge(kind(e.path("name").asText()), 1.0 / calls, Double::sum);
                 byName.merge(e.path("name").asText(), 1.0 / calls, Double::sum);
+                usByName.merge(e.path("name").asText(), e.path("dur").asDouble() / calls, Double::sum);
             }
             open.push(start + e.path("dur").asDouble());
         }
-        return new Counts(counts, byName);
+        return new Counts(counts, byName, usByName);
     }
 
     /** The kind of {@code aten::name} (an in-place variant's trailing underscore aside). */

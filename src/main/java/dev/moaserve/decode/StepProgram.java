@@ -54,7 +54,8 @@ public final class StepProgram {
     static Compiled compile(ModelConfig c, String source, boolean mixed, Device device) {
         NDManager manager = Djl.newManager(device);
         try {
-            return new Compiled(manager, ScriptedStep.archive(c, source).with("mixed", mixed).load(manager, "the decode step program"),
+            return new Compiled(manager, ScriptedStep.archive(c, source).with("mixed", mixed)
+                    .with("matmul_attention_from", ScriptedStep.matmulAttentionFrom(device)).load(manager, "the decode step program"),
                     mixed);
         } catch (RuntimeException e) {
             manager.close();

@@ -227,8 +227,7 @@ class DecodeStep(Module):
       qb = q.unsqueeze(2)                                                      # [B, H, 1, dh]
     else:
       qb = self.to_layout(q, place, B, t_rows, dense).transpose(1, 2)          # [B, H, T, dh]
-    att = torch.scaled_dot_product_attention(qb,
-        self.kv_out(pool[lp + self.p_k][0:B]), self.kv_out(pool[lp + self.p_v][0:B]), local_bias, 0.0, False, scale=1.0)
+    att = self.attend(qb, self.kv_out(pool[lp + self.p_k][0:B]), self.kv_out(pool[lp + self.p_v][0:B]), local_bias, one)
     if one:
       local = att.reshape(B, I)
     else:
@@ -280,7 +279,7 @@ class DecodeStep(Module):
     keys = self.kv_out(flat[fl + 1][0:B * G])                                 # [B*G, H, K1, dh]
     values = self.kv_out(flat[fl + 2][0:B * G])
     bias = flat[fl + 3][0:B * G]                                               # [B*G, 1, 1, K1]
-    att = torch.scaled_dot_product_attention(qb, keys, values, bias, 0.0, False, scale=1.0)   # [B*G, H, T, dh]
+    att = self.attend(qb, keys, values, bias, one)                             # [B*G, H, T, dh]
     if one:
       per_row = att.reshape(B, G, I)
     else:
@@ -288,6 +287,15 @@ class DecodeStep(Module):
       per_row = self.from_layout(att, place, dense)                           # [m, G, I]
     with_null = torch.addmm(r, null_share, wts[lw + self.w_null_tokens])
     return self.mm_add(torch.mul(per_row, chosen).reshape(m, G * I), wts[lw + self.w_routed_out], with_null)   # [m, D]
+
+  def attend(self: __torch__.DecodeStep, q: Tensor, k: Tensor, v: Tensor, bias: Tensor, one: bool) -> Tensor:
+    # softmax(q k^T + bias) v for q [N, H, T, dh] over k, v [N, H, R, dh], bias broadcast to
+    # [N, H, T, R]. One position per row (T = 1) of many rows as two batched matmuls: libtorch's
+    # CPU flash attention runs a gemm per (row, head) and key block (ScriptedStep.MATMUL_ATTENTION_FROM)
+    if one and q.size(0) >= self.matmul_attention_from:
+      s = torch.matmul(q, k.transpose(2, 3))                                   # [N, H, 1, R]
+      return torch.matmul(torch.softmax(s.add_(bias), -1), v)                  # [N, H, 1, dh]
+    return torch.scaled_dot_product_attention(q, k, v, bias, 0.0, False, scale=1.0)
 
   def flat_views(self: __torch__.DecodeStep, pool: List[Tensor]) -> List[Tensor]:
     # views of the state a step reads or writes by flat row, made once per pool rather than a

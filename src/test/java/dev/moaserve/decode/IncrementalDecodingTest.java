@@ -106,55 +106,82 @@ class IncrementalDecodingTest {
     /** A batch of sequences at different lengths and window offsets equals each sequence alone. */
     @Test
     void mixedBatchEqualsEachSequenceAlone() {
-        ModelConfig c = ModelConfig.builder().vocab(23).dim(32).depth(2).seqLen(80).localWindow(6).routedWindow(5)
-                .routedQueries(2).routedKeyValues(7).experts(3).dimHead(8).heads(2).ffMult(2).build();
+        batchEqualsEachSequenceAlone(ModelConfig.builder().vocab(23).dim(32).depth(2).seqLen(80).localWindow(6).routedWindow(5)
+                .routedQueries(2).routedKeyValues(7).experts(3).dimHead(8).heads(2).ffMult(2).build(), new int[] {1, 4, 5, 9, 13, 22});
+    }
+
+    /**
+     * Every query routed (k_q = w, as the shipped model): every step of the batch has a row per
+     * slot, so from {@link ScriptedStep#MATMUL_ATTENTION_FROM} rows its attention runs as matmuls,
+     * while a sequence alone goes through the fused kernel; both give the same logits.
+     */
+    @Test
+    void batchOfRowPerSlotStepsEqualsEachSequenceAlone() {
+        batchEqualsEachSequenceAlone(ModelConfig.builder().vocab(23).dim(32).depth(2).seqLen(80).localWindow(6).routedWindow(4)
+                .routedQueries(4).routedKeyValues(3).experts(2).dimHead(8).heads(2).ffMult(2).build(),
+                new int[] {1, 2, 3, 4, 5, 7, 9, 12, 13, 22});
+    }
+
+    /**
+     * The batch decodes in one decoder (its sequences in the leading slots, one leaving every 6
+     * steps: closed, so the rest stay packed) and each sequence alone in another.
+     */
+    private static void batchEqualsEachSequenceAlone(ModelConfig c, int[] prompt) {
         Random rnd = new Random(7);
         try (NDManager m = Djl.newManager()) {
-            IncrementalDecoder dec = new IncrementalDecoder(Init.random(c, m, 3, 0.1f));
-            int n = 6;
-            long[][] seqs = new long[n][60];
-            for (long[] s : seqs) {
-                for (int i = 0; i < s.length; i++) {
-                    s[i] = rnd.nextInt(c.numTokens());
-                }
+            MoaWeights w = Init.random(c, m, 3, 0.1f);
+            try (IncrementalDecoder dec = new IncrementalDecoder(w); IncrementalDecoder single = new IncrementalDecoder(w)) {
+                batchEqualsEachSequenceAlone(c, prompt, rnd, dec, single);
             }
-            int[] prompt = {1, 4, 5, 9, 13, 22};
-            List<DecodeState> batch = new ArrayList<>();
-            List<DecodeState> alone = new ArrayList<>();
-            List<long[]> prompts = new ArrayList<>();
-            for (int i = 0; i < n; i++) {
-                batch.add(dec.newState());
-                alone.add(dec.newState());
-                prompts.add(Arrays.copyOf(seqs[i], prompt[i]));
-            }
-            float[][] b = dec.prefill(batch, prompts);
-            for (int i = 0; i < n; i++) {
-                assertTrue(Numerics.maxAbsDiff(dec.prefill(alone.get(i), prompts.get(i)), b[i], 0) <= 1e-5);
-            }
-            // sequences leave the batch (i < step/6) and the rest keep decoding together
-            for (int step = 0; step < 30; step++) {
-                List<DecodeState> active = new ArrayList<>();
-                List<Integer> idx = new ArrayList<>();
-                for (int i = 0; i < n; i++) {
-                    if (i >= step / 6) {
-                        active.add(batch.get(i));
-                        idx.add(i);
-                    }
-                }
-                long[] toks = new long[active.size()];
-                for (int j = 0; j < toks.length; j++) {
-                    toks[j] = seqs[idx.get(j)][prompt[idx.get(j)] + step];
-                }
-                float[][] got = dec.decode(active, toks);
-                for (int j = 0; j < toks.length; j++) {
-                    float[] single = dec.decode(List.of(alone.get(idx.get(j))), new long[] {toks[j]})[0];
-                    double diff = Numerics.maxAbsDiff(single, got[j], 0);
-                    assertTrue(diff <= 1e-5, "step " + step + " seq " + idx.get(j) + ": " + diff);
-                }
-            }
-            batch.forEach(DecodeState::close);
-            alone.forEach(DecodeState::close);
         }
+    }
+
+    private static void batchEqualsEachSequenceAlone(ModelConfig c, int[] prompt, Random rnd, IncrementalDecoder dec,
+                                                     IncrementalDecoder single) {
+        int n = prompt.length;
+        long[][] seqs = new long[n][c.seqLen()];
+        for (long[] s : seqs) {
+            for (int i = 0; i < s.length; i++) {
+                s[i] = rnd.nextInt(c.numTokens());
+            }
+        }
+        List<DecodeState> batch = new ArrayList<>();
+        List<DecodeState> alone = new ArrayList<>();
+        List<long[]> prompts = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            batch.add(dec.newState());
+            alone.add(single.newState());
+            prompts.add(Arrays.copyOf(seqs[i], prompt[i]));
+        }
+        float[][] b = dec.prefill(batch, prompts);
+        for (int i = 0; i < n; i++) {
+            assertTrue(Numerics.maxAbsDiff(single.prefill(alone.get(i), prompts.get(i)), b[i], 0) <= 1e-5);
+        }
+        // sequences leave the batch (i < step/6) and the rest keep decoding together
+        for (int step = 0; step < 6 * n - 6; step++) {
+            List<DecodeState> active = new ArrayList<>();
+            List<Integer> idx = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                if (i >= step / 6) {
+                    active.add(batch.get(i));
+                    idx.add(i);
+                } else {
+                    batch.get(i).close();
+                }
+            }
+            long[] toks = new long[active.size()];
+            for (int j = 0; j < toks.length; j++) {
+                toks[j] = seqs[idx.get(j)][prompt[idx.get(j)] + step];
+            }
+            float[][] got = dec.decode(active, toks);
+            for (int j = 0; j < toks.length; j++) {
+                float[] one = single.decode(List.of(alone.get(idx.get(j))), new long[] {toks[j]})[0];
+                double diff = Numerics.maxAbsDiff(one, got[j], 0);
+                assertTrue(diff <= 1e-5, "step " + step + " seq " + idx.get(j) + ": " + diff);
+            }
+        }
+        batch.forEach(DecodeState::close);
+        alone.forEach(DecodeState::close);
     }
 
     /**
