@@ -69,9 +69,10 @@ class PackagedCliIT {
     }
 
     /**
-     * {@code bench --ops} also names the most frequent operations, and the step program's float32
-     * path runs no casts: a cast ({@code aten::to}) in the B = 1 top list means the float32 step
-     * pays the mixed-precision dispatches again (docs/decoding.md "One step").
+     * {@code bench --ops} also names the most frequent operations and where the step's time goes,
+     * and the step program's float32 path runs no casts: a cast ({@code aten::to}) in the B = 1 top
+     * list means the float32 step pays the mixed-precision dispatches again (docs/decoding.md "One
+     * step"); at B = 64 the attention runs as matmuls.
      */
     @Test
     void opsNamesTheStepsOperationsAndFloat32RunsNoCasts() throws Exception {
@@ -81,6 +82,11 @@ class PackagedCliIT {
         assertTrue(m.group(1).contains("aten::linear=") && m.group(1).contains("aten::scaled_dot_product_attention="), out);
         java.util.regex.Matcher casts = java.util.regex.Pattern.compile("aten::to=(\\d+)").matcher(m.group(1));
         assertTrue(!casts.find() || Integer.parseInt(casts.group(1)) <= 4, "casts at B = 1: " + m.group(1));
+        // a row per slot at B = 64: both attentions as matmuls on a CPU, none through the fused kernel
+        java.util.regex.Matcher b64 = java.util.regex.Pattern.compile("ops_by_name config=moa-shakespeare batch=64 (.*)").matcher(out);
+        assertTrue(b64.find(), out);
+        assertTrue(b64.group(1).contains("aten::matmul=") && !b64.group(1).contains("aten::scaled_dot_product_attention="), b64.group(1));
+        assertTrue(java.util.regex.Pattern.compile("ops_us_by_name config=moa-shakespeare batch=1 aten::\\w+=[0-9.]+").matcher(out).find(), out);
     }
 
     /**
