@@ -33,7 +33,7 @@ final class ScriptedStep implements AutoCloseable {
     private final NDArray rowCounter;     // int64 [1]: rows computed, summed over layers and steps
     private final IValue rowCounterArg;
     private IValue poolArg;
-    private IValue flatArg;               // the program's flat_views of the pool, made with poolArg
+    private final java.util.Map<Long, IValue> batchViews = new java.util.HashMap<>(); // by batch size, made with poolArg
     private int poolGeneration = -1;
 
     ScriptedStep(ModelConfig c, DecodeWeights w, NDManager manager) {
@@ -125,14 +125,14 @@ final class ScriptedStep implements AutoCloseable {
      */
     NDArray run(StatePool pool, NDArray floats, NDArray ints, long[] meta, NDManager manager) {
         IValue state = poolArg(pool);
-        return call(manager, "step", weights, state, flatArg, floats, ints, meta, rowCounterArg);
+        return call(manager, "step", weights, state, batchViews(meta), floats, ints, meta, rowCounterArg);
     }
 
     /** One step and the sampling of its logits in the same call: [rows, width] sampled tokens. */
     NDArray runAndSample(StatePool pool, NDArray floats, NDArray ints, long[] meta,
                          NDArray sampleFloats, NDArray sampleInts, long[] sampleMeta, NDManager manager) {
         IValue state = poolArg(pool);
-        return call(manager, "step_sample", weights, state, flatArg, floats, ints, meta, rowCounterArg,
+        return call(manager, "step_sample", weights, state, batchViews(meta), floats, ints, meta, rowCounterArg,
                 sampleFloats, sampleInts, sampleMeta);
     }
 
@@ -206,22 +206,39 @@ final class ScriptedStep implements AutoCloseable {
         }
     }
 
-    /** The pool as the program's argument, and its flat views ({@link #flatArg}), rebuilt when the pool is reallocated. */
+    /** The pool as the program's argument, rebuilt (and its batch views dropped) when the pool is reallocated. */
     private IValue poolArg(StatePool pool) {
         if (pool.generation() != poolGeneration) {
             closePoolArgs();
             poolArg = IValue.listFrom(pool.tensors().stream().map(a -> (PtNDArray) a).toArray(PtNDArray[]::new));
-            flatArg = IValueUtils.runMethod(module, "flat_views", poolArg);
             poolGeneration = pool.generation();
         }
         return poolArg;
     }
 
+    /**
+     * The step's views of the pool for the batch {@code meta} names (the program's
+     * {@code batch_views}: flat views and the batch's slices), made once per pool and batch size,
+     * so a step does not slice the state again (~5 operations per layer). Call after {@link #poolArg}.
+     */
+    private IValue batchViews(long[] meta) {
+        long batch = meta[StepSlots.Plan.BATCH.ordinal()];
+        IValue views = batchViews.get(batch);
+        if (views == null) {
+            try (IValue b = IValue.from(batch)) {
+                views = IValueUtils.runMethod(module, "batch_views", poolArg, b);
+            }
+            batchViews.put(batch, views);
+        }
+        return views;
+    }
+
     private void closePoolArgs() {
         if (poolArg != null) {
             poolArg.close();
-            flatArg.close();
         }
+        batchViews.values().forEach(IValue::close);
+        batchViews.clear();
     }
 
     /** Rows computed so far, summed over layers (one read of a device counter). */

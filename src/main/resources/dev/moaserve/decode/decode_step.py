@@ -17,7 +17,7 @@ class DecodeStep(Module):
   # (the model's sizes, and the slots and integers named in StepSlots and SampleBatch.Meta)
   def step(self: __torch__.DecodeStep,
       wts: List[Tensor], pool: List[Tensor], flat: List[Tensor], f: Tensor, ids: Tensor, meta: List[int], rows_out: Tensor) -> Tensor:
-    # flat: flat_views(pool), made once per pool
+    # flat: batch_views(pool, B), made once per pool and batch size
     # meta: the step's integers by name (StepSlots.Plan has what each means), then the bounds of
     # f's and ids' sections (StepSlots.Floats, StepSlots.Ids: what each holds and its shape)
     B = meta[self.m_batch]
@@ -51,7 +51,7 @@ class DecodeStep(Module):
     emb = torch.add(torch.index_select(wts[self.w_token_emb], 0, tokens), torch.index_select(wts[self.w_pos_emb], 0, positions))
     torch.index_copy_(flat[self.flat_layer(0)], 0, win_rows, emb)
     torch.index_copy_(flat[0], 0, ring_rows, positions.float())
-    ring_pos = pool[self.p_ring_pos][0:B]                                                    # [B, R]
+    ring_pos = flat[self.batch_view(-1, 0)]                                                  # [B, R]
 
     # what attention needs about a row set, computed once for every layer that uses it: the
     # host's fixed plan, and each sequence's last row (all the last layer goes on with)
@@ -94,18 +94,18 @@ class DecodeStep(Module):
       rows = info[0]                                                        # [m] rows this layer computes, b*w + t
       if cached:
         if keep_logits:
-          self.keep_row_logits(pool[lp + self.p_win_h][0:B], pool[lp + self.p_win_logit][0:B], rows, wts[lw + self.w_query_tokens])
+          self.keep_row_logits(flat[self.batch_view(l, 5)], flat[self.batch_view(l, 7)], rows, wts[lw + self.w_query_tokens])
         if self.routed_queries < w:
           # (where k_q >= w every step is cached, and nothing reads the selection)
-          pool[lp + self.p_win_sel][0:B].copy_(sel)
+          flat[self.batch_view(l, 6)].copy_(sel)
       elif frozen_only:
         # (select_new_rows writes its own rows' selection)
-        sel = self.select_new_rows(pool[lp + self.p_win_h][0:B], pool[lp + self.p_win_sel][0:B], pool[lp + self.p_win_logit][0:B],
+        sel = self.select_new_rows(flat[self.batch_view(l, 5)], flat[self.batch_view(l, 6)], flat[self.batch_view(l, 7)],
             rows, wts[lw + self.w_query_tokens])
       else:
-        win_h = pool[lp + self.p_win_h][0:B]                                              # [B, w, D] layer inputs
-        win_sel = pool[lp + self.p_win_sel][0:B]                                            # [B, G, w]
-        win_logit = pool[lp + self.p_win_logit][0:B]                                          # [B, w, G]
+        win_h = flat[self.batch_view(l, 5)]                                               # [B, w, D] layer inputs
+        win_sel = flat[self.batch_view(l, 6)]                                             # [B, G, w]
+        win_logit = flat[self.batch_view(l, 7)]                                           # [B, w, G]
         logit = self.scores(win_h, wts[lw + self.w_query_tokens])                                # [B, G, w]
         if keep_logits:
           win_logit.copy_(logit.transpose(1, 2))
@@ -227,7 +227,7 @@ class DecodeStep(Module):
       qb = q.unsqueeze(2)                                                      # [B, H, 1, dh]
     else:
       qb = self.to_layout(q, place, B, t_rows, dense).transpose(1, 2)          # [B, H, T, dh]
-    att = self.attend(qb, self.kv_out(pool[lp + self.p_k][0:B]), self.kv_out(pool[lp + self.p_v][0:B]), local_bias, one)
+    att = self.attend(qb, self.kv_out(flat[self.batch_view(l, 0)]), self.kv_out(flat[self.batch_view(l, 1)]), local_bias, one)
     if one:
       local = att.reshape(B, I)
     else:
@@ -260,7 +260,6 @@ class DecodeStep(Module):
     # r [m, D] plus every expert's attention of the rows over its null key/value and kept top-K
     # of the past; rows an expert did not select (in windows >= 1) take its null token
     lw = self.w_first_layer + self.w_per_layer * l
-    fl = self.flat_layer(l)
     rows, place, t_rows, slot, cos, sin, ring_at, local_bias, row_flag, dense, cos3, sin3 = info
     m = rows.size(0)
     H = self.heads
@@ -276,9 +275,9 @@ class DecodeStep(Module):
     else:
       qb = self.to_layout(q.view(m, G * H, dh), place, B, t_rows, dense).view(B, t_rows, G, H, dh)
       qb = qb.permute([0, 2, 3, 1, 4]).reshape(B * G, H, t_rows, dh)
-    keys = self.kv_out(flat[fl + 1][0:B * G])                                 # [B*G, H, K1, dh]
-    values = self.kv_out(flat[fl + 2][0:B * G])
-    bias = flat[fl + 3][0:B * G]                                               # [B*G, 1, 1, K1]
+    keys = self.kv_out(flat[self.batch_view(l, 2)])                           # [B*G, H, K1, dh]
+    values = self.kv_out(flat[self.batch_view(l, 3)])
+    bias = flat[self.batch_view(l, 4)]                                         # [B*G, 1, 1, K1]
     att = self.attend(qb, keys, values, bias, one)                             # [B*G, H, T, dh]
     if one:
       per_row = att.reshape(B, G, I)
@@ -314,6 +313,32 @@ class DecodeStep(Module):
   def flat_layer(self: __torch__.DecodeStep, l: int) -> int:
     # where layer l's views start in flat_views
     return 1 + 4 * l
+
+  def batch_views(self: __torch__.DecodeStep, pool: List[Tensor], B: int) -> List[Tensor]:
+    # the step's `flat` argument for a batch of B leading slots: flat_views(pool), then what a
+    # step reads of the batch's state as slices (batch_view), made once per pool and batch size
+    # rather than ~5 slices per layer per step: the ring's positions [B, R], then per layer its
+    # keys and values [B, H, R, dh], routed keys and values [B*G, H, 1+K, dh], routed bias
+    # [B*G, 1, 1, 1+K], inputs [B, w, D], selection [B, G, w] and arrival logits [B, w, G]
+    out = self.flat_views(pool)
+    out.append(pool[self.p_ring_pos][0:B])
+    BG = B * self.experts
+    for l in range(self.depth):
+      lp = self.p_first_layer + self.p_per_layer * l
+      fl = self.flat_layer(l)
+      out.append(pool[lp + self.p_k][0:B])
+      out.append(pool[lp + self.p_v][0:B])
+      out.append(out[fl + 1][0:BG])
+      out.append(out[fl + 2][0:BG])
+      out.append(out[fl + 3][0:BG])
+      out.append(pool[lp + self.p_win_h][0:B])
+      out.append(pool[lp + self.p_win_sel][0:B])
+      out.append(pool[lp + self.p_win_logit][0:B])
+    return out
+
+  def batch_view(self: __torch__.DecodeStep, l: int, j: int) -> int:
+    # where batch_views put view j of layer l (l = -1: the ring's positions)
+    return 1 + 4 * self.depth + (0 if l < 0 else 1 + 8 * l + j)
 
   def mm(self: __torch__.DecodeStep, x: Tensor, w: Tensor, b: Optional[Tensor]) -> Tensor:
     # x @ w^T + b: in the weights' dtype, float32 out; in float32 no casts (each is a dispatch)
