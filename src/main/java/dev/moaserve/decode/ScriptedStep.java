@@ -12,7 +12,9 @@ import ai.djl.pytorch.jni.IValueUtils;
 import dev.moaserve.model.ModelConfig;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Calls the decode step program ({@code decode_step.py}) once per step. The archive is written
@@ -33,7 +35,7 @@ final class ScriptedStep implements AutoCloseable {
     private final NDArray rowCounter;     // int64 [1]: rows computed, summed over layers and steps
     private final IValue rowCounterArg;
     private IValue poolArg;
-    private final java.util.Map<Long, IValue> batchViews = new java.util.HashMap<>(); // by batch size, made with poolArg
+    private final Map<Long, IValue> batchViews = new HashMap<>(); // the program's batch_views by batch size, made with poolArg
     private int poolGeneration = -1;
 
     ScriptedStep(ModelConfig c, DecodeWeights w, NDManager manager) {
