@@ -116,7 +116,7 @@ final class StepSlots {
         for (Plan s : Plan.values()) {
             a.with("m_" + name(s), s.ordinal());
         }
-        a.with("m_float_bounds", FLOAT_BOUNDS).with("m_id_bounds", ID_BOUNDS);
+        a.with("m_float_bounds", FLOAT_BOUNDS).with("m_id_bounds", ID_BOUNDS).with("m_plan_integers", PLAN_INTEGERS);
         for (Floats s : Floats.values()) {
             a.with("f_" + name(s), s.ordinal());
         }

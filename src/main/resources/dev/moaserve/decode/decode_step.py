@@ -35,17 +35,18 @@ class DecodeStep(Module):
     keep_logits = any_frozen and self.routed_queries < self.window
     w = self.window
     D = self.dim
-    # every operation is a fixed cost at one stream (docs/decoding.md): what only some plans read
-    # is cut where they read it
-    filled = self.section(f, meta, self.m_float_bounds, self.f_valid)                      # [B*w]
+    # every operation is a fixed cost at one stream (docs/decoding.md): the arrays' sections are
+    # cut by one split each, and what only some plans compute is computed where they need it
+    fs, xs = self.sections(f, ids, meta)
+    filled = fs[self.f_valid]                                                   # [B*w]
     valid = filled.view(B, w)
-    qpos = self.section(f, meta, self.m_float_bounds, self.f_query_position)               # [B*w]
-    flag = self.section(f, meta, self.m_float_bounds, self.f_routed_flag)                    # [B]
-    tokens = self.section(ids, meta, self.m_id_bounds, self.i_tokens)                       # [n]
-    win_rows = self.section(ids, meta, self.m_id_bounds, self.i_window_rows)                # [n]
-    positions = self.section(ids, meta, self.m_id_bounds, self.i_positions)                 # [n]
-    ring_rows = self.section(ids, meta, self.m_id_bounds, self.i_ring_rows)                 # [n]
-    last = self.section(ids, meta, self.m_id_bounds, self.i_last_rows)                      # [S]
+    qpos = fs[self.f_query_position]                                            # [B*w]
+    flag = fs[self.f_routed_flag]                                               # [B]
+    tokens = xs[self.i_tokens]                                                  # [n]
+    win_rows = xs[self.i_window_rows]                                           # [n]
+    positions = xs[self.i_positions]                                            # [n]
+    ring_rows = xs[self.i_ring_rows]                                            # [n]
+    last = xs[self.i_last_rows]                                                 # [S]
 
     # new tokens: embeddings into layer 0's window rows, positions into the ring
     emb = torch.add(torch.index_select(wts[self.w_token_emb], 0, tokens), torch.index_select(wts[self.w_pos_emb], 0, positions))
@@ -59,18 +60,18 @@ class DecodeStep(Module):
     at_last = self.rows_info(last, slot_last, 1, B, qpos, ring_pos, flag, wts, S == B and last_is_plan)
     info = at_last
     if fixed_t > 0 and not last_is_plan:
-      fixed_rows = self.section(ids, meta, self.m_id_bounds, self.i_fixed_rows)             # [mf]
-      fixed_places = self.section(ids, meta, self.m_id_bounds, self.i_fixed_places)         # [mf]
+      fixed_rows = xs[self.i_fixed_rows]                                        # [mf]
+      fixed_places = xs[self.i_fixed_places]                                    # [mf]
       info = self.rows_info(fixed_rows, fixed_places, fixed_t, B, qpos, ring_pos, flag, wts, dense)
 
     changed = valid
     frozen = valid
     new_rows = valid
     if fixed_t == 0:
-      changed = self.section(f, meta, self.m_float_bounds, self.f_new_rows).view(B, w)
+      changed = fs[self.f_new_rows].view(B, w)
       new_rows = torch.gt(changed, 0.0)                                        # [B, w]
     if any_frozen:
-      frozen = torch.gt(self.section(f, meta, self.m_float_bounds, self.f_frozen), 0.5)      # [B] bool
+      frozen = torch.gt(fs[self.f_frozen], 0.5)                                 # [B] bool
     sel = valid                                                                # (each layer's, unless cached)
     if cached and self.routed_queries < w:
       # no earlier row can change: every expert routes every filled row, at every layer
@@ -143,12 +144,16 @@ class DecodeStep(Module):
 
     logits = self.mm(self.unit(h_last), wts[self.w_logits], wts[self.w_logits_bias])
     if c > 0:
-      self.commit(wts, pool, self.section(ids, meta, self.m_id_bounds, self.i_commits), qpos.view(B, w))   # [c] slots
+      self.commit(wts, pool, xs[self.i_commits], qpos.view(B, w))               # [c] slots
     return logits                                                              # [S, V]
 
-  def section(self: __torch__.DecodeStep, t: Tensor, meta: List[int], bounds: int, i: int) -> Tensor:
-    # section i of a step array whose bounds start at meta[bounds]
-    return t[meta[bounds + i]:meta[bounds + i + 1]]
+  def sections(self: __torch__.DecodeStep, f: Tensor, ids: Tensor, meta: List[int]) -> Tuple[List[Tensor], List[Tensor]]:
+    # every section of the step's two arrays, one split each (views; a slice per section was an
+    # operation each): f's by StepSlots.Floats (self.f_*), ids' by StepSlots.Ids (self.i_*). The
+    # bounds start at 0, so each array's inner and final bounds cut it; a last part past the
+    # final bound is never read
+    return (torch.tensor_split(f, meta[self.m_float_bounds + 1:self.m_id_bounds]),
+        torch.tensor_split(ids, meta[self.m_id_bounds + 1:self.m_plan_integers]))
 
   def bfloat16_matmuls(self: __torch__.DecodeStep, wts: List[Tensor], matmul: List[int]) -> List[Tensor]:
     # the weights with every matmul's weight and bias (indices `matmul`: StepSlots) in bfloat16

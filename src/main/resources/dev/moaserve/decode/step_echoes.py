@@ -3,19 +3,10 @@
   def echo_sections(self: __torch__.DecodeStep, f: Tensor, ids: Tensor, meta: List[int]) -> List[Tensor]:
     # each section of a step's arrays as step() cuts it, by name, in StepSlots.Floats then Ids
     # order: what a test compares with what StepPlan wrote
-    return [self.section(f, meta, self.m_float_bounds, self.f_valid),
-            self.section(f, meta, self.m_float_bounds, self.f_query_position),
-            self.section(f, meta, self.m_float_bounds, self.f_new_rows),
-            self.section(f, meta, self.m_float_bounds, self.f_routed_flag),
-            self.section(f, meta, self.m_float_bounds, self.f_frozen),
-            self.section(ids, meta, self.m_id_bounds, self.i_tokens),
-            self.section(ids, meta, self.m_id_bounds, self.i_window_rows),
-            self.section(ids, meta, self.m_id_bounds, self.i_positions),
-            self.section(ids, meta, self.m_id_bounds, self.i_ring_rows),
-            self.section(ids, meta, self.m_id_bounds, self.i_commits),
-            self.section(ids, meta, self.m_id_bounds, self.i_last_rows),
-            self.section(ids, meta, self.m_id_bounds, self.i_fixed_rows),
-            self.section(ids, meta, self.m_id_bounds, self.i_fixed_places)]
+    fs, xs = self.sections(f, ids, meta)
+    return [fs[self.f_valid], fs[self.f_query_position], fs[self.f_new_rows], fs[self.f_routed_flag], fs[self.f_frozen],
+            xs[self.i_tokens], xs[self.i_window_rows], xs[self.i_positions], xs[self.i_ring_rows], xs[self.i_commits],
+            xs[self.i_last_rows], xs[self.i_fixed_rows], xs[self.i_fixed_places]]
 
   def echo_slots(self: __torch__.DecodeStep, wts: List[Tensor], pool: List[Tensor], l: int) -> List[Tensor]:
     # every named slot as the program reads it, model-wide then layer l's, weights then pool, in
