@@ -300,16 +300,16 @@ public final class BenchCommand implements Callable<Integer> {
         // lazy, the served mode, over as many steps as the peer times (../shared/peer: 128) and one
         // round more: a small model's 24 steps last ~30 ms at B = 1, within this machine's jitter
         int lazySteps = big ? steps : Math.max(steps, 128);
+        int lazyRounds = big ? rounds : rounds + 1;
         for (int b : batches) {
             DecodePoints.Point lazy = null;
             DecodePoints.Point all = null;
             // alternate the modes, keep each one's best round: the machine's noise only slows things down
-            for (int round = 0; round < rounds + (big ? 0 : 1); round++) {
+            for (int round = 0; round < lazyRounds; round++) {
                 lazy = DecodePoints.Point.best(lazy, DecodePoints.measure(w, b, lazySteps, IncrementalDecoder.Recompute.LAZY, quick));
-                if (round == rounds) {
-                    break;
+                if (round < rounds) {
+                    all = DecodePoints.Point.best(all, DecodePoints.measure(w, b, steps, IncrementalDecoder.Recompute.ALL, quick));
                 }
-                all = DecodePoints.Point.best(all, DecodePoints.measure(w, b, steps, IncrementalDecoder.Recompute.ALL, quick));
             }
             for (DecodePoints.Point p : new DecodePoints.Point[] {lazy, all}) {
                 double gflops = p.flopsPerStep() / (p.ms() / 1000) / 1e9;

@@ -126,15 +126,13 @@ final class ScriptedStep implements AutoCloseable {
      * @return logits [S, V] float32, on the device (the caller's scope owns it)
      */
     NDArray run(StatePool pool, NDArray floats, NDArray ints, long[] meta, NDManager manager) {
-        IValue state = poolArg(pool);
-        return call(manager, "step", weights, state, batchViews(meta), floats, ints, meta, rowCounterArg);
+        return call(manager, "step", weights, poolArg(pool), batchViews(pool, meta), floats, ints, meta, rowCounterArg);
     }
 
     /** One step and the sampling of its logits in the same call: [rows, width] sampled tokens. */
     NDArray runAndSample(StatePool pool, NDArray floats, NDArray ints, long[] meta,
                          NDArray sampleFloats, NDArray sampleInts, long[] sampleMeta, NDManager manager) {
-        IValue state = poolArg(pool);
-        return call(manager, "step_sample", weights, state, batchViews(meta), floats, ints, meta, rowCounterArg,
+        return call(manager, "step_sample", weights, poolArg(pool), batchViews(pool, meta), floats, ints, meta, rowCounterArg,
                 sampleFloats, sampleInts, sampleMeta);
     }
 
@@ -221,14 +219,15 @@ final class ScriptedStep implements AutoCloseable {
     /**
      * The step's views of the pool for the batch {@code meta} names (the program's
      * {@code batch_views}: flat views and the batch's slices), made once per pool and batch size,
-     * so a step does not slice the state again (~5 operations per layer). Call after {@link #poolArg}.
+     * so a step does not slice the state again (~5 operations per layer).
      */
-    private IValue batchViews(long[] meta) {
+    private IValue batchViews(StatePool pool, long[] meta) {
+        IValue state = poolArg(pool); // first: a reallocated pool drops the views of the old one
         long batch = meta[StepSlots.Plan.BATCH.ordinal()];
         IValue views = batchViews.get(batch);
         if (views == null) {
             try (IValue b = IValue.from(batch)) {
-                views = IValueUtils.runMethod(module, "batch_views", poolArg, b);
+                views = IValueUtils.runMethod(module, "batch_views", state, b);
             }
             batchViews.put(batch, views);
         }

@@ -91,7 +91,6 @@ class DecodeStep(Module):
     h_last = emb
     for l in range(self.depth):
       lw = self.w_first_layer + self.w_per_layer * l
-      lp = self.p_first_layer + self.p_per_layer * l
       rows = info[0]                                                        # [m] rows this layer computes, b*w + t
       if cached:
         if keep_logits:
