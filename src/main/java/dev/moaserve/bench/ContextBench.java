@@ -92,8 +92,36 @@ final class ContextBench {
                 double ms = steps(dec, base, batch, steps, warm, rnd);
                 out.printf(Locale.ROOT, "decode_context config=%s mode=exact context=%d batch=%d tokens_per_s=%.1f ms_per_step=%.3f "
                         + "state_bytes=%d%n", name, context, batch, batch * 1000.0 / ms, ms, DecodeState.bytesFor(c));
+                if (dec.matmulPartsAt(batch)) {
+                    compareParts(out, name, dec, base, context, batch, steps, warm, rnd);
+                }
             }
         }
+    }
+
+    /**
+     * The step in matmul parts (one per intra-op thread, the default where it applies) against whole
+     * weights, alternated: {@code matmul_parts config=… context=N batch=B parts_ms=… whole_ms=… speedup=…}
+     * (medians of 3 rounds each).
+     */
+    private static void compareParts(PrintStream out, String name, IncrementalDecoder dec, DecodeState base, int context, int batch,
+                                     int steps, int warm, Random rnd) {
+        double[] parts = new double[3];
+        double[] whole = new double[3];
+        try {
+            for (int r = 0; r < parts.length; r++) {
+                dec.useMatmulParts(false);
+                whole[r] = steps(dec, base, batch, steps, warm, rnd);
+                dec.useMatmulParts(true);
+                parts[r] = steps(dec, base, batch, steps, warm, rnd);
+            }
+        } finally {
+            dec.useMatmulParts(true);
+        }
+        Arrays.sort(parts);
+        Arrays.sort(whole);
+        out.printf(Locale.ROOT, "matmul_parts config=%s context=%d batch=%d parts_ms=%.3f whole_ms=%.3f speedup=%.2f%n",
+                name, context, batch, parts[1], whole[1], whole[1] / parts[1]);
     }
 
     /** Milliseconds per batched step of {@code batch} forks of {@code base}, greedy sampling in the same call as the server steps. */

@@ -136,6 +136,29 @@ public final class IncrementalDecoder implements AutoCloseable {
         Djl.useIntraOpThreads(newTokens < PARALLEL_FROM_TOKENS ? 1 : Integer.MAX_VALUE);
     }
 
+    /** As {@link #useThreads(int)}, but a step that multiplies by the weights in parts runs them on every thread. */
+    private void useThreadsFor(int newTokens) {
+        Djl.useIntraOpThreads(newTokens < PARALLEL_FROM_TOKENS && !script.inParts(newTokens) ? 1 : Integer.MAX_VALUE);
+    }
+
+    /**
+     * Whether steps of few rows multiply by the weights in parts, one per intra-op thread
+     * (default on; bench compares both). See {@code ScriptedStep.PARTS_BELOW_TOKENS}.
+     */
+    public void useMatmulParts(boolean on) {
+        script.partsFromTokens(on ? script.defaultPartsFromTokens() : Integer.MAX_VALUE);
+    }
+
+    /** Steps of at least this many new tokens multiply by the weights in parts where the device allows (tests: 1). */
+    void matmulPartsFrom(int tokens) {
+        script.partsFromTokens(tokens);
+    }
+
+    /** Whether a step of {@code newTokens} new tokens multiplies by the weights in parts. */
+    public boolean matmulPartsAt(int newTokens) {
+        return script.inParts(newTokens);
+    }
+
     /** The step program's full forward of whole rows (embeddings, return_routing), callable beside the steps. */
     public WholeRows wholeRows() {
         return new WholeRows(c, script, manager);
@@ -382,7 +405,7 @@ public final class IncrementalDecoder implements AutoCloseable {
         T out;
         try (NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
-            useThreads(plan.fresh);
+            useThreadsFor(plan.fresh);
             NDArray floats = manager.create(plan.floats);
             NDArray ints = manager.create(plan.ints);
             stats.transfers += 2;

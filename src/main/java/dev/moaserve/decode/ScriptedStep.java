@@ -9,6 +9,7 @@ import ai.djl.pytorch.engine.PtNDManager;
 import ai.djl.pytorch.engine.PtSymbolBlock;
 import ai.djl.pytorch.jni.IValue;
 import ai.djl.pytorch.jni.IValueUtils;
+import dev.moaserve.model.Djl;
 import dev.moaserve.model.ModelConfig;
 
 import java.util.ArrayList;
@@ -31,6 +32,9 @@ final class ScriptedStep implements AutoCloseable {
     private final StepProgram.Compiled program;
     private final PtSymbolBlock module;
     private final IValue weights;
+    private final IValue partsWeights;    // the matmul weights in parts (split_matmuls); null: never used
+    private final boolean streamsWeights; // a step of one row is bound by reading the weights from memory
+    private int partsFromTokens;
     private final NDArray finalNorm;
     private final NDArray rowCounter;     // int64 [1]: rows computed, summed over layers and steps
     private final IValue rowCounterArg;
@@ -92,9 +96,73 @@ final class ScriptedStep implements AutoCloseable {
         } else {
             weights = given;
         }
+        partsWeights = bf16 ? null : partsWeights(c, w, manager.getDevice());
+        streamsWeights = matmulBytes(c, w) >= ONE_ROW_PARTS_FROM_BYTES;
+        partsFromTokens = defaultPartsFromTokens();
         finalNorm = w.finalNorm;
         rowCounter = manager.zeros(new ai.djl.ndarray.types.Shape(1), DataType.INT64);
         rowCounterArg = IValue.from((PtNDArray) rowCounter);
+    }
+
+    /**
+     * libtorch's gemm of a few rows runs on one core here (MKL threads it little or not at all), so
+     * a step of few rows streams every matmul weight through that core's share of the memory
+     * bandwidth. Steps of fewer new tokens than this multiply by the weights in parts of their
+     * output columns instead, one per intra-op thread, as one batched gemm ({@code parts_mm}).
+     * Measured here (2 cores, in-process alternation): the d512 bench model's step at B = 1
+     * 7.0 ms against 10.1, B = 8 16 against 22, B = 64 63 against 69; the embedded model's at
+     * B = 8 2.8 against 3.1, at B = 64 and 160 not told apart.
+     */
+    static final int PARTS_BELOW_TOKENS = 128;
+
+    /**
+     * A step of fewer than {@link IncrementalDecoder#PARALLEL_FROM_TOKENS} new tokens runs on one
+     * thread (it is bound by dispatch), unless the model's matmul weights are at least this many
+     * bytes: then it is bound by memory and runs in parts on every thread (the embedded model's
+     * 12 MB at B = 1: one thread and two not told apart; a bare loop of the d512 model's 40 gemvs:
+     * ~30 GB/s in two parts against ~19 GB/s as one).
+     */
+    static final long ONE_ROW_PARTS_FROM_BYTES = 32L << 20;
+
+    /** The weights as a step in parts multiplies by them, or null where no step runs in parts (a GPU, casts around the matmuls, one core). */
+    private IValue partsWeights(ModelConfig c, DecodeWeights w, Device device) {
+        int parts = Djl.cores();
+        if (device.isGpu() || StepProgram.mixed(w.dtype) || parts < 2) {
+            return null;
+        }
+        try (IValue list = IValue.listFrom(StepSlots.matmulWeights(c.depth())); IValue p = IValue.from((long) parts)) {
+            return IValueUtils.runMethod(module, "split_matmuls", weights, list, p);
+        }
+    }
+
+    /** Bytes of the weights the step's matmuls multiply by. */
+    private static long matmulBytes(ModelConfig c, DecodeWeights w) {
+        List<NDArray> given = w.scriptArguments();
+        long bytes = 0;
+        for (long i : StepSlots.matmulWeights(c.depth())) {
+            NDArray a = given.get((int) i);
+            bytes += a.size() * a.getDataType().getNumOfBytes();
+        }
+        return bytes;
+    }
+
+    /** Whether a step of {@code newTokens} new tokens multiplies by the weights in parts (then on every intra-op thread). */
+    boolean inParts(long newTokens) {
+        return partsWeights != null && newTokens >= partsFromTokens && newTokens < PARTS_BELOW_TOKENS;
+    }
+
+    /** Steps of at least this many new tokens run in parts (bench: MAX_VALUE compares whole weights; tests: 1). */
+    void partsFromTokens(int tokens) {
+        partsFromTokens = tokens;
+    }
+
+    /** Where steps start to run in parts for this model: at one row where a row streams the weights. */
+    int defaultPartsFromTokens() {
+        return streamsWeights ? 1 : IncrementalDecoder.PARALLEL_FROM_TOKENS;
+    }
+
+    private IValue weightsFor(long[] meta) {
+        return inParts(meta[StepSlots.Plan.NEW_TOKENS.ordinal()]) ? partsWeights : weights;
     }
 
     /**
@@ -126,13 +194,13 @@ final class ScriptedStep implements AutoCloseable {
      * @return logits [S, V] float32, on the device (the caller's scope owns it)
      */
     NDArray run(StatePool pool, NDArray floats, NDArray ints, long[] meta, NDManager manager) {
-        return call(manager, "step", weights, poolArg(pool), batchViews(pool, meta), floats, ints, meta, rowCounterArg);
+        return call(manager, "step", weightsFor(meta), poolArg(pool), batchViews(pool, meta), floats, ints, meta, rowCounterArg);
     }
 
     /** One step and the sampling of its logits in the same call: [rows, width] sampled tokens. */
     NDArray runAndSample(StatePool pool, NDArray floats, NDArray ints, long[] meta,
                          NDArray sampleFloats, NDArray sampleInts, long[] sampleMeta, NDManager manager) {
-        return call(manager, "step_sample", weights, poolArg(pool), batchViews(pool, meta), floats, ints, meta, rowCounterArg,
+        return call(manager, "step_sample", weightsFor(meta), poolArg(pool), batchViews(pool, meta), floats, ints, meta, rowCounterArg,
                 sampleFloats, sampleInts, sampleMeta);
     }
 
@@ -250,6 +318,9 @@ final class ScriptedStep implements AutoCloseable {
     @Override
     public void close() {
         closePoolArgs();
+        if (partsWeights != null) {
+            partsWeights.close();
+        }
         weights.close();
         rowCounterArg.close();
         program.close();

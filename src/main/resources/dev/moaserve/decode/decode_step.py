@@ -345,16 +345,48 @@ class DecodeStep(Module):
     return 1 + 4 * self.depth + (0 if l < 0 else 1 + 8 * l + j)
 
   def mm(self: __torch__.DecodeStep, x: Tensor, w: Tensor, b: Optional[Tensor]) -> Tensor:
-    # x @ w^T + b: in the weights' dtype, float32 out; in float32 no casts (each is a dispatch)
+    # x @ w^T + b: in the weights' dtype, float32 out; in float32 no casts (each is a dispatch).
+    # w in parts (3-d: split_matmuls) for a step of few rows of a model whose weights outgrow the caches
     if self.mixed:
       return torch.linear(x.to(w.dtype), w, b).float()
+    if w.dim() == 3:
+      return self.parts_mm(x, w, b)
     return torch.linear(x, w, b)
 
   def mm_add(self: __torch__.DecodeStep, x: Tensor, w: Tensor, r: Tensor) -> Tensor:
     # r + x @ w^T, r [m, D] float32 (the residual stream): in float32 one call, r as the bias
     if self.mixed:
       return torch.add(r, torch.linear(x.to(w.dtype), w).float())
+    if w.dim() == 3:
+      return self.parts_mm(x, w, r.view(r.size(0), w.size(0), -1).transpose(0, 1))
     return torch.linear(x, w, r)
+
+  def parts_mm(self: __torch__.DecodeStep, x: Tensor, w: Tensor, b: Optional[Tensor]) -> Tensor:
+    # x [m, in] @ w^T (+ b) for w as P parts [P, in, n] of its output columns (split_matmuls) and
+    # b None or broadcast to [P, m, n]: one batched gemm whose parts run on the intra-op threads,
+    # where a gemv of few rows streams the whole weight through one core -> [m, P*n]
+    xs = x.expand(w.size(0), x.size(0), x.size(1))                            # [P, m, in], no copy
+    if b is None:
+      y = torch.bmm(xs, w)
+    else:
+      y = torch.baddbmm(b, xs, w)                                              # [P, m, n]
+    return y.transpose(0, 1).reshape(x.size(0), -1)
+
+  def split_matmuls(self: __torch__.DecodeStep, wts: List[Tensor], matmul: List[int], parts: int) -> List[Tensor]:
+    # the weights with every matmul's weight [out, in] as `parts` transposed views [P, in, out/P]
+    # and its bias [out] as [P, 1, out/P] (indices `matmul`: StepSlots; no copies), where out
+    # divides into the parts; the rest as given
+    out: List[Tensor] = []
+    for i in range(len(wts)):
+      out.append(wts[i])
+    for i in matmul:
+      t = wts[i]
+      if t.size(0) % parts == 0:
+        if t.dim() == 2:
+          out[i] = t.view(parts, -1, t.size(1)).transpose(1, 2)
+        else:
+          out[i] = t.view(parts, 1, -1)
+    return out
 
   def kv_in(self: __torch__.DecodeStep, x: Tensor, state: Tensor) -> Tensor:
     # float32 keys/values in the state's dtype
@@ -435,7 +467,7 @@ class DecodeStep(Module):
       lp = self.p_first_layer + self.p_per_layer * l
       hw = torch.index_select(pool[lp + self.p_win_h], 0, commits)                        # [c, w, D]
       new_score = self.scores(hw, wts[lw + self.w_kv_tokens])                                 # [c, G, w]
-      kv = self.mm(self.unit(hw), wts[lw + self.w_routed_kv], None).view(c, w, G, 2, H, dh)
+      kv = self.mm(self.unit(hw).view(c * w, self.dim), wts[lw + self.w_routed_kv], None).view(c, w, G, 2, H, dh)
       new_k = self.rotary(kv[:, :, :, 0].reshape(c * w, G * H, dh), cos, sin)
       new_k = new_k.view(c, w, G, H, dh).permute([0, 2, 3, 1, 4])            # [c, G, H, w, dh]
       new_v = kv[:, :, :, 1].permute([0, 2, 3, 1, 4])

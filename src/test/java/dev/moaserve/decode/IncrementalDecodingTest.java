@@ -22,6 +22,7 @@ import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 class IncrementalDecodingTest {
     private static final double TOL = 1e-4;
@@ -120,6 +121,28 @@ class IncrementalDecodingTest {
         batchEqualsEachSequenceAlone(ModelConfig.builder().vocab(23).dim(32).depth(2).seqLen(80).localWindow(6).routedWindow(4)
                 .routedQueries(4).routedKeyValues(3).experts(2).dimHead(8).heads(2).ffMult(2).build(),
                 new int[] {1, 2, 3, 4, 5, 7, 9, 12, 13, 22});
+    }
+
+    /**
+     * Steps that multiply by the weights in parts of their output columns (one per intra-op
+     * thread; a few rows of a model whose weights stream from memory) give the logits of whole
+     * weights: every step of the batch in parts, from 10 sequences down to one (and prefill tails
+     * of several rows a slot), each sequence alone with whole weights.
+     */
+    @Test
+    void stepsInMatmulPartsEqualWholeWeights() {
+        assumeTrue(Djl.cores() >= 2, "matmul parts need two intra-op threads");
+        ModelConfig c = ModelConfig.builder().vocab(23).dim(32).depth(2).seqLen(80).localWindow(6).routedWindow(4)
+                .routedQueries(4).routedKeyValues(3).experts(2).dimHead(8).heads(2).ffMult(2).build();
+        try (NDManager m = Djl.newManager()) {
+            MoaWeights w = Init.random(c, m, 3, 0.1f);
+            try (IncrementalDecoder parts = new IncrementalDecoder(w); IncrementalDecoder whole = new IncrementalDecoder(w)) {
+                parts.matmulPartsFrom(1);
+                whole.useMatmulParts(false);
+                assertTrue(parts.matmulPartsAt(1) && !whole.matmulPartsAt(10));
+                batchEqualsEachSequenceAlone(c, new int[] {1, 2, 3, 4, 5, 7, 9, 12, 13, 22}, new Random(7), parts, whole);
+            }
+        }
     }
 
     /**
