@@ -96,7 +96,13 @@ final class ScriptedStep implements AutoCloseable {
         } else {
             weights = given;
         }
-        partsWeights = bf16 ? null : partsWeights(c, w, manager.getDevice());
+        try {
+            partsWeights = bf16 ? null : partsWeights(c, w, manager.getDevice());
+        } catch (RuntimeException e) {
+            weights.close();
+            program.close();
+            throw e;
+        }
         streamsWeights = matmulBytes(c, w) >= ONE_ROW_PARTS_FROM_BYTES;
         partsFromTokens = defaultPartsFromTokens();
         finalNorm = w.finalNorm;
@@ -118,9 +124,9 @@ final class ScriptedStep implements AutoCloseable {
     /**
      * A step of fewer than {@link IncrementalDecoder#PARALLEL_FROM_TOKENS} new tokens runs on one
      * thread (it is bound by dispatch), unless the model's matmul weights are at least this many
-     * bytes: then it is bound by memory and runs in parts on every thread (the embedded model's
-     * 12 MB at B = 1: one thread and two not told apart; a bare loop of the d512 model's 40 gemvs:
-     * ~30 GB/s in two parts against ~19 GB/s as one).
+     * bytes: then it is bound by memory and runs in parts on every thread (a bare loop of the d512
+     * model's linears: ~30 GB/s in two parts against ~19 GB/s as one; the embedded model's 12 MB
+     * at B = 1 ran 1.2–1.4 ms a step on one thread against 1.4–2.1 in parts on two).
      */
     static final long ONE_ROW_PARTS_FROM_BYTES = 32L << 20;
 
