@@ -358,7 +358,7 @@ class DecodeStep(Module):
     if self.mixed:
       return torch.add(r, torch.linear(x.to(w.dtype), w).float())
     if w.dim() == 3:
-      return self.parts_mm(x, w, r.view(r.size(0), w.size(0), -1).transpose(0, 1))
+      return self.parts_mm(x, w, r.reshape(r.size(0), w.size(0), -1).transpose(0, 1))
     return torch.linear(x, w, r)
 
   def parts_mm(self: __torch__.DecodeStep, x: Tensor, w: Tensor, b: Optional[Tensor]) -> Tensor:
