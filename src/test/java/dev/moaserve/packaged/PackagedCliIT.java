@@ -90,6 +90,29 @@ class PackagedCliIT {
     }
 
     /**
+     * {@code bench --context} prints a point per context and batch, and where a point's step runs
+     * its matmuls in parts (a one-row step of the d512 model, whose weights stream from memory; a
+     * step of 8 for any model) the same step with whole weights beside it; the embedded model's
+     * one-row step stays whole (docs/decoding.md "Matmuls in parts").
+     */
+    @Test
+    void contextPrintsEachPointAndTheMatmulPartsBesideWholeWeights() throws Exception {
+        String out = run(0, "bench", "--context", "1024", "--batches", "1,8", "--quick");
+        for (int b : new int[] {1, 8}) {
+            assertTrue(java.util.regex.Pattern.compile("decode_context config=d512-L8-w32-kq32 mode=exact context=1024 batch=" + b
+                    + " tokens_per_s=[0-9.]+ ms_per_step=[0-9.]+ state_bytes=\\d+").matcher(out).find(), out);
+        }
+        if (Runtime.getRuntime().availableProcessors() >= 2) {
+            for (int b : new int[] {1, 8}) {
+                assertTrue(java.util.regex.Pattern.compile("matmul_parts config=d512-L8-w32-kq32 context=1024 batch=" + b
+                        + " parts_ms=[0-9.]+ whole_ms=[0-9.]+ speedup=[0-9.]+").matcher(out).find(), out);
+            }
+            assertTrue(out.contains("matmul_parts config=moa-shakespeare context=128 batch=8 "), out);
+            assertFalse(out.contains("matmul_parts config=moa-shakespeare context=128 batch=1 "), out);
+        }
+    }
+
+    /**
      * {@code bench --ttft} serves fresh 1,000-token prompts through the packaged server it starts
      * and prints the served time to first token beside the in-process prefill (docs/performance.md
      * "Time to first token").
