@@ -149,9 +149,15 @@ public final class IncrementalDecoder implements AutoCloseable {
         script.partsFromTokens(on ? script.defaultPartsFromTokens() : Integer.MAX_VALUE);
     }
 
-    /** Steps of at least this many new tokens multiply by the weights in parts where the device allows (tests: 1). */
-    void matmulPartsFrom(int tokens) {
-        script.partsFromTokens(tokens);
+    /** The weights in this many parts where the device allows, whatever the intra-op threads (tests: 2 on any machine). */
+    void splitMatmuls(int parts) {
+        script.splitInto(parts);
+    }
+
+    /** As {@link #splitMatmuls}, and steps of at least {@code fromTokens} new tokens run in parts (tests). */
+    void matmulParts(int parts, int fromTokens) {
+        script.splitInto(parts);
+        script.partsFromTokens(fromTokens);
     }
 
     /** Whether a step of {@code newTokens} new tokens multiplies by the weights in parts. */

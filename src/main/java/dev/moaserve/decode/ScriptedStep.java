@@ -32,7 +32,9 @@ final class ScriptedStep implements AutoCloseable {
     private final StepProgram.Compiled program;
     private final PtSymbolBlock module;
     private final IValue weights;
-    private final IValue partsWeights;    // the matmul weights in parts (split_matmuls); null: never used
+    private final int depth;
+    private final boolean splittable;     // float32 on a CPU: steps may run their matmuls in parts
+    private IValue partsWeights;          // the matmul weights in parts (split_matmuls); null: never used
     private final boolean streamsWeights; // a step of one row is bound by reading the weights from memory
     private int partsFromTokens;
     private final NDArray finalNorm;
@@ -96,8 +98,10 @@ final class ScriptedStep implements AutoCloseable {
         } else {
             weights = given;
         }
+        depth = c.depth();
+        splittable = !bf16 && !manager.getDevice().isGpu() && !StepProgram.mixed(w.dtype);
         try {
-            partsWeights = bf16 ? null : partsWeights(c, w, manager.getDevice());
+            splitInto(Djl.cores());
         } catch (RuntimeException e) {
             weights.close();
             program.close();
@@ -130,14 +134,21 @@ final class ScriptedStep implements AutoCloseable {
      */
     static final long ONE_ROW_PARTS_FROM_BYTES = 32L << 20;
 
-    /** The weights as a step in parts multiplies by them, or null where no step runs in parts (a GPU, casts around the matmuls, one core). */
-    private IValue partsWeights(ModelConfig c, DecodeWeights w, Device device) {
-        int parts = Djl.cores();
-        if (device.isGpu() || StepProgram.mixed(w.dtype) || parts < 2) {
-            return null;
+    /**
+     * The weights as a step in parts multiplies by them, in {@code parts} parts (the intra-op
+     * threads); none where fewer than two, on a GPU or with casts around the matmuls (tests: 2 on
+     * any machine, the parts' arithmetic does not depend on the threads).
+     */
+    void splitInto(int parts) {
+        if (partsWeights != null) {
+            partsWeights.close();
+            partsWeights = null;
         }
-        try (IValue list = IValue.listFrom(StepSlots.matmulWeights(c.depth())); IValue p = IValue.from((long) parts)) {
-            return IValueUtils.runMethod(module, "split_matmuls", weights, list, p);
+        if (!splittable || parts < 2) {
+            return;
+        }
+        try (IValue list = IValue.listFrom(StepSlots.matmulWeights(depth)); IValue p = IValue.from((long) parts)) {
+            partsWeights = IValueUtils.runMethod(module, "split_matmuls", weights, list, p);
         }
     }
 

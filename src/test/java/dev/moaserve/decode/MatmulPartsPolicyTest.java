@@ -9,7 +9,6 @@ import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Which steps multiply by the weights in parts (docs/decoding.md, "Matmuls in parts"): from 8 new
@@ -24,11 +23,13 @@ class MatmulPartsPolicyTest {
 
     @Test
     void oneRowStepsRunInPartsOnlyWhereTheWeightsStreamFromMemory() {
-        assumeTrue(Djl.cores() >= 2, "matmul parts need two intra-op threads");
         try (NDManager m = Djl.newManager()) {
             MoaWeights small = Init.random(config(64, 2), m, 1);  // ~0.4 MB of matmul weights
             MoaWeights large = Init.random(config(512, 2), m, 1); // ~42 MB
             try (IncrementalDecoder s = new IncrementalDecoder(small); IncrementalDecoder l = new IncrementalDecoder(large)) {
+                // two parts whatever this JVM's intra-op threads (a machine of one core has none: splitMatmuls(1))
+                s.splitMatmuls(2);
+                l.splitMatmuls(2);
                 assertFalse(s.matmulPartsAt(1));
                 assertFalse(s.matmulPartsAt(IncrementalDecoder.PARALLEL_FROM_TOKENS - 1));
                 assertTrue(s.matmulPartsAt(IncrementalDecoder.PARALLEL_FROM_TOKENS));
@@ -39,6 +40,8 @@ class MatmulPartsPolicyTest {
                 assertFalse(l.matmulPartsAt(1) || l.matmulPartsAt(IncrementalDecoder.PARALLEL_FROM_TOKENS));
                 l.useMatmulParts(true);
                 assertTrue(l.matmulPartsAt(1));
+                l.splitMatmuls(1);
+                assertFalse(l.matmulPartsAt(1) || l.matmulPartsAt(IncrementalDecoder.PARALLEL_FROM_TOKENS), "one core: no parts");
             }
         }
     }
