@@ -156,7 +156,7 @@ public final class IncrementalDecoder implements AutoCloseable {
 
     /** As {@link #splitMatmuls}, and steps of at least {@code fromTokens} new tokens run in parts (tests). */
     void matmulParts(int parts, int fromTokens) {
-        script.splitInto(parts);
+        splitMatmuls(parts);
         script.partsFromTokens(fromTokens);
     }
 

@@ -107,7 +107,7 @@ final class ScriptedStep implements AutoCloseable {
             program.close();
             throw e;
         }
-        streamsWeights = matmulBytes(c, w) >= ONE_ROW_PARTS_FROM_BYTES;
+        streamsWeights = matmulBytes(w) >= ONE_ROW_PARTS_FROM_BYTES;
         partsFromTokens = defaultPartsFromTokens();
         finalNorm = w.finalNorm;
         rowCounter = manager.zeros(new ai.djl.ndarray.types.Shape(1), DataType.INT64);
@@ -153,10 +153,10 @@ final class ScriptedStep implements AutoCloseable {
     }
 
     /** Bytes of the weights the step's matmuls multiply by. */
-    private static long matmulBytes(ModelConfig c, DecodeWeights w) {
+    private long matmulBytes(DecodeWeights w) {
         List<NDArray> given = w.scriptArguments();
         long bytes = 0;
-        for (long i : StepSlots.matmulWeights(c.depth())) {
+        for (long i : StepSlots.matmulWeights(depth)) {
             NDArray a = given.get((int) i);
             bytes += a.size() * a.getDataType().getNumOfBytes();
         }
