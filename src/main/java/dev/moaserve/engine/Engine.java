@@ -4,6 +4,7 @@ import ai.djl.ndarray.types.DataType;
 import dev.moaserve.decode.DecodeState;
 import dev.moaserve.decode.IncrementalDecoder;
 import dev.moaserve.decode.PoolAllocationException;
+import dev.moaserve.decode.SampleBatch;
 import dev.moaserve.decode.StepProgram;
 import dev.moaserve.model.Djl;
 import dev.moaserve.model.MoaModel;
@@ -73,7 +74,7 @@ public final class Engine implements AutoCloseable {
         } catch (PoolAllocationException e) {
             throw new PoolTooLargeException(e);
         }
-        firstStep(decoder);
+        firstStep(decoder, model.config().numTokens());
         Scheduler scheduler = new Scheduler(new DecoderRunner(decoder, c.maxPrefillTokens()), model.tokenizer(),
                 new Scheduler.Limits(c.maxBatchSize(), c.maxBatchedTokens(), c.maxQueue(), c.requestTimeoutNanos(),
                         c.prefixCacheBytes()), stats, clock);
@@ -81,14 +82,20 @@ public final class Engine implements AutoCloseable {
     }
 
     /**
-     * The decoder's first prefill and decode step, before any request, so the first request pays for
-     * no lazy initialisation (nor the program's first runs). Not the HTTP warm-up ({@code moa.warm-up-requests}).
+     * The program's first two runs of the method the server steps with ({@code step_sample}: a
+     * prompt's last chunk, then a decode step, greedy), before any request: libtorch's graph
+     * executor profiles a method at its first run and optimises it at its second, each 50–170 ms
+     * for this program, so a server warmed on another method made its first requests pay both.
+     * Not the HTTP warm-up ({@code moa.warm-up-requests}).
      */
-    private static void firstStep(IncrementalDecoder decoder) {
+    private static void firstStep(IncrementalDecoder decoder, int vocab) {
         Djl.inferenceThread();
+        List<Sampler> greedy = List.of(new Sampler(SamplingParams.greedy(1), vocab, 0));
         try (DecodeState s = decoder.newState()) {
-            decoder.prefill(s, new long[] {0, 0});
-            decoder.decode(List.of(s), new long[] {0});
+            for (long[] tokens : new long[][] {{0, 0}, {0}}) {
+                SampleBatch batch = BatchSampler.prepare(greedy, new long[] {0}, vocab);
+                BatchSampler.finish(decoder.stepAndSample(List.of(s), List.of(tokens), batch), greedy, batch, vocab);
+            }
         }
     }
 
