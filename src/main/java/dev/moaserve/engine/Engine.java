@@ -74,7 +74,7 @@ public final class Engine implements AutoCloseable {
         } catch (PoolAllocationException e) {
             throw new PoolTooLargeException(e);
         }
-        firstStep(decoder, model.config().numTokens());
+        firstStep(decoder);
         Scheduler scheduler = new Scheduler(new DecoderRunner(decoder, c.maxPrefillTokens()), model.tokenizer(),
                 new Scheduler.Limits(c.maxBatchSize(), c.maxBatchedTokens(), c.maxQueue(), c.requestTimeoutNanos(),
                         c.prefixCacheBytes()), stats, clock);
@@ -88,8 +88,9 @@ public final class Engine implements AutoCloseable {
      * for this program, so a server warmed on another method made its first requests pay both.
      * Not the HTTP warm-up ({@code moa.warm-up-requests}).
      */
-    private static void firstStep(IncrementalDecoder decoder, int vocab) {
+    private static void firstStep(IncrementalDecoder decoder) {
         Djl.inferenceThread();
+        int vocab = decoder.config().numTokens();
         List<Sampler> greedy = List.of(new Sampler(SamplingParams.greedy(1), vocab, 0));
         try (DecodeState s = decoder.newState()) {
             for (long[] tokens : new long[][] {{0, 0}, {0}}) {
