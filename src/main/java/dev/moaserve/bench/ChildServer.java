@@ -3,9 +3,6 @@ package dev.moaserve.bench;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -24,8 +21,6 @@ final class ChildServer implements AutoCloseable {
     final long startedNanos;
     private final Process process;
     private final Path log;
-    private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-            .connectTimeout(Duration.ofSeconds(2)).build();
 
     private ChildServer(int port, long startedNanos, Process process, Path log) {
         this.port = port;
@@ -71,8 +66,7 @@ final class ChildServer implements AutoCloseable {
                 throw new IllegalStateException("the server exited with " + process.exitValue() + ":\n" + log());
             }
             try {
-                if (http.send(HttpRequest.newBuilder(uri("/q/health/ready")).GET().build(), HttpResponse.BodyHandlers.discarding())
-                        .statusCode() == 200) {
+                if (LoopbackSse.get(uri("/q/health/ready")) == 200) {
                     return (System.nanoTime() - startedNanos) / 1e9;
                 }
             } catch (IOException notListening) {

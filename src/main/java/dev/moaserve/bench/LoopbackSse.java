@@ -24,6 +24,29 @@ final class LoopbackSse {
 
     private LoopbackSse() {}
 
+    /** GETs {@code uri} over a plain socket (one connection, closed after): the response's status. */
+    static int get(URI uri) throws IOException {
+        int port = uri.getPort() < 0 ? 80 : uri.getPort();
+        String head = "GET " + uri.getRawPath() + " HTTP/1.1\r\nHost: " + uri.getHost() + ":" + port + "\r\nConnection: close\r\n\r\n";
+        try (Socket s = new Socket(uri.getHost(), port)) {
+            s.setTcpNoDelay(true);
+            s.setSoTimeout(10_000);
+            OutputStream out = s.getOutputStream();
+            out.write(head.getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            return status(new Lines(new Buffered(s.getInputStream())));
+        }
+    }
+
+    /** The status code of the response whose status line {@code in} reads next. */
+    private static int status(Lines in) throws IOException {
+        String status = in.next();
+        if (status == null || !status.startsWith("HTTP/1.")) {
+            throw new IOException("not an HTTP response: " + status);
+        }
+        return Integer.parseInt(status.substring(9, 12));
+    }
+
     /**
      * POSTs {@code json} to {@code uri} and hands each line of a 200 response's body to {@code
      * line} (without its line end) until the body ends or {@code line} returns false.
@@ -45,11 +68,7 @@ final class LoopbackSse {
             out.write(request);
             out.flush();
             Lines in = new Lines(new Buffered(s.getInputStream()));
-            String status = in.next();
-            if (status == null || !status.startsWith("HTTP/1.")) {
-                throw new IOException("not an HTTP response: " + status);
-            }
-            int code = Integer.parseInt(status.substring(9, 12));
+            int code = status(in);
             boolean chunked = false;
             long length = -1;
             String header;

@@ -131,9 +131,10 @@ final class ScaleOutBench {
     }
 
     /**
-     * The clients' own code compiled before the server starts: they stream from a stand-in on this
-     * JVM for a moment, so that the first window measures the new server, not a cold client
-     * sharing its cores (an autoscaler's traffic comes from warm load balancers).
+     * The clients' own code, and the readiness poll's, compiled before the server starts: they run
+     * against a stand-in on this JVM for a moment, so that the first window measures the new
+     * server, not a cold client sharing its cores (an autoscaler's traffic comes from warm load
+     * balancers).
      */
     private static void warmClients(int clients) throws Exception {
         HttpServer stub = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 64);
@@ -147,6 +148,10 @@ final class ScaleOutBench {
                     o.write(event);
                 }
             }
+        });
+        stub.createContext("/q/health/ready", x -> {
+            x.sendResponseHeaders(200, -1);
+            x.close();
         });
         stub.setExecutor(Executors.newFixedThreadPool(4));
         stub.start();
@@ -162,7 +167,12 @@ final class ScaleOutBench {
                 t.start();
                 threads.add(t);
             }
-            Thread.sleep(2_000);
+            // and the readiness poll (ChildServer.awaitReady), which runs beside them from the server's start
+            URI ready = URI.create("http://127.0.0.1:" + stub.getAddress().getPort() + "/q/health/ready");
+            while (System.nanoTime() - t0 < 2_000_000_000L) {
+                LoopbackSse.get(ready);
+                Thread.sleep(5);
+            }
             over.set(true);
             for (Thread t : threads) {
                 t.join(5_000);

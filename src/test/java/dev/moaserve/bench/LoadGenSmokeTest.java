@@ -71,4 +71,11 @@ class LoadGenSmokeTest {
         assertEquals(400, bad.status());
         assertTrue(bad.errorBody().contains("\"error\""), bad.errorBody());
     }
+
+    @Test
+    void itsReadinessPollReadsTheStatusAsTheServerSendsIt() throws Exception {
+        // the benches' poll of a starting server (ChildServer.awaitReady) over the same lean socket client
+        assertEquals(200, LoopbackSse.get(java.net.URI.create("http://localhost:" + port + "/q/health/ready")));
+        assertEquals(404, LoopbackSse.get(java.net.URI.create("http://localhost:" + port + "/no-such-route")));
+    }
 }
