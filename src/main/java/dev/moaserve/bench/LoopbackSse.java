@@ -28,7 +28,9 @@ final class LoopbackSse {
     static int get(URI uri) throws IOException {
         int port = uri.getPort() < 0 ? 80 : uri.getPort();
         String head = "GET " + uri.getRawPath() + " HTTP/1.1\r\nHost: " + uri.getHost() + ":" + port + "\r\nConnection: close\r\n\r\n";
-        try (Socket s = new Socket(uri.getHost(), port)) {
+        try (Socket s = new Socket()) {
+            // bounded both ways: a poll of a server that is not up yet must return to poll again
+            s.connect(new java.net.InetSocketAddress(uri.getHost(), port), 2_000);
             s.setTcpNoDelay(true);
             s.setSoTimeout(10_000);
             OutputStream out = s.getOutputStream();
