@@ -295,7 +295,7 @@ final class ScriptedStep implements AutoCloseable {
     private IValue poolArg(StatePool pool) {
         if (pool.generation() != poolGeneration) {
             closePoolArgs();
-            poolArg = IValue.listFrom(pool.tensors().stream().map(a -> (PtNDArray) a).toArray(PtNDArray[]::new));
+            poolArg = IValue.listFrom(pool.programTensors().stream().map(a -> (PtNDArray) a).toArray(PtNDArray[]::new));
             poolGeneration = pool.generation();
         }
         return poolArg;

@@ -48,6 +48,20 @@ final class StatePool implements AutoCloseable {
         NDArray routedScore; // [P, G, k_kv] routing logits of the kept entries (NEG if empty)
         NDArray winLogit;    // [P, w, G] query-routing logit of each current-window row (frozen decoding ranks new rows against them)
 
+        void set(StepSlots.PoolLayer slot, NDArray t) {
+            switch (slot) {
+                case K -> k = t;
+                case V -> v = t;
+                case WIN_H -> winH = t;
+                case WIN_SEL -> winSel = t;
+                case ROUTED_K -> routedK = t;
+                case ROUTED_V -> routedV = t;
+                case ROUTED_BIAS -> routedBias = t;
+                case ROUTED_SCORE -> routedScore = t;
+                case WIN_LOGIT -> winLogit = t;
+            }
+        }
+
         NDArray get(StepSlots.PoolLayer slot) {
             return switch (slot) {
                 case K -> k;
@@ -75,6 +89,12 @@ final class StatePool implements AutoCloseable {
     private DecodeState[] holders;
     NDArray ringPos;      // [P, R] position held by each ring entry (EMPTY if none)
     final Layer[] layers;
+    /**
+     * Each per-layer state for every layer at once, [L, P, ...] by {@link StepSlots.PoolLayer}: a
+     * layer's tensor is a view of its row, so what runs once per layer (a window's commit) can run
+     * once for all of them.
+     */
+    private final NDArray[] stacked = new NDArray[StepSlots.PoolLayer.values().length];
 
     StatePool(DecodeWeights w, NDManager parent, int capacity) {
         this.c = w.config;
@@ -173,15 +193,17 @@ final class StatePool implements AutoCloseable {
 
     /**
      * Copies one slot's whole state into another slot, of this pool or another one with the same
-     * layout (snapshots, forks): one device copy per tensor, nothing through the host.
+     * layout (snapshots, forks): one device copy per kind of state, every layer at once, nothing
+     * through the host.
      */
     static void copy(StatePool src, int from, StatePool dst, int to) {
-        List<NDArray> a = src.tensors();
-        List<NDArray> b = dst.tensors();
         try (NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
-            for (int i = 0; i < a.size(); i++) {
-                b.get(i).set(new NDIndex(to), a.get(i).get(new NDIndex(from)));
+            dst.ringPos.set(new NDIndex(to), src.ringPos.get(new NDIndex(from)));
+            NDIndex at = new NDIndex(":, {}", to);
+            NDIndex of = new NDIndex(":, {}", from);
+            for (int i = 0; i < src.stacked.length; i++) {
+                dst.stacked[i].set(at, src.stacked[i].get(of));
             }
         }
     }
@@ -202,6 +224,16 @@ final class StatePool implements AutoCloseable {
         return all;
     }
 
+    /**
+     * What the step program is given: {@link #tensors}, then every layer's state stacked, by
+     * {@link StepSlots.PoolLayer} ([L, P, ...], the program's {@code stacked}).
+     */
+    List<NDArray> programTensors() {
+        List<NDArray> all = tensors();
+        all.addAll(List.of(stacked));
+        return all;
+    }
+
     /** Bytes of one slot's state (float32 keys/values): constant for a config, whatever the sequence length. */
     static long bytesPerSlot(ModelConfig c) {
         return bytesPerSlot(c, 4);
@@ -218,19 +250,24 @@ final class StatePool implements AutoCloseable {
 
     /** Reallocates every tensor with room for {@code newCapacity} slots, keeping the active ones. */
     private void grow(int newCapacity) {
-        List<NDArray> old = capacity > 0 ? tensors() : List.of();
+        NDArray oldRing = ringPos;
+        NDArray[] oldStacked = stacked.clone();
+        List<NDArray> oldViews = tensors();
         int keep = active;
         allocate(newCapacity);
         initialised = keep; // copied below; the slots after them are new memory
-        List<NDArray> fresh = tensors();
         try (NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
-            for (int i = 0; i < old.size(); i++) {
-                if (keep > 0) {
-                    fresh.get(i).set(NDIndex.sliceAxis(0, 0, keep), old.get(i).get(NDIndex.sliceAxis(0, 0, keep)));
+            if (keep > 0) {
+                ringPos.set(NDIndex.sliceAxis(0, 0, keep), oldRing.get(NDIndex.sliceAxis(0, 0, keep)));
+                for (int i = 0; i < stacked.length; i++) {
+                    stacked[i].set(NDIndex.sliceAxis(1, 0, keep), oldStacked[i].get(NDIndex.sliceAxis(1, 0, keep)));
                 }
-                old.get(i).close();
             }
+        }
+        oldViews.forEach(NDArray::close);
+        for (NDArray t : oldStacked) {
+            t.close();
         }
         DecodeState[] h = new DecodeState[newCapacity];
         if (holders != null) {
@@ -241,23 +278,40 @@ final class StatePool implements AutoCloseable {
 
     /** Allocates every tensor with room for {@code p} slots, uninitialised (see {@link #initialise}). */
     private void allocate(int p) {
-        int h = c.heads(), dh = c.dimHead(), g = c.numExperts(), kkv = c.numRoutedKeyValues();
-        int win = c.routedWindowSize(), d = c.dim();
         ringPos = keep(manager.create(new Shape(p, ring), DataType.FLOAT32));
-        for (Layer L : layers) {
-            L.k = keep(manager.create(new Shape(p, h, ring, dh), w.dtype));
-            L.v = keep(manager.create(new Shape(p, h, ring, dh), w.dtype));
-            L.winH = keep(manager.create(new Shape(p, win, d), DataType.FLOAT32));
-            L.winSel = keep(manager.create(new Shape(p, g, win), DataType.FLOAT32));
-            L.routedK = keep(manager.create(new Shape(p, g, h, 1 + kkv, dh), w.dtype));
-            L.routedV = keep(manager.create(new Shape(p, g, h, 1 + kkv, dh), w.dtype));
-            L.routedBias = keep(manager.create(new Shape(p, g, 1, 1, 1 + kkv), DataType.FLOAT32));
-            L.routedScore = keep(manager.create(new Shape(p, g, kkv), DataType.FLOAT32));
-            L.winLogit = keep(manager.create(new Shape(p, win, g), DataType.FLOAT32));
+        for (StepSlots.PoolLayer kind : StepSlots.PoolLayer.values()) {
+            NDArray all = keep(manager.create(new Shape(layers.length, p).addAll(slotShape(kind)), dtype(kind)));
+            stacked[kind.ordinal()] = all;
+            for (int l = 0; l < layers.length; l++) {
+                layers[l].set(kind, keep(all.get(l)));
+            }
         }
         initialised = 0;
         capacity = p;
         generation++;
+    }
+
+    /** One slot's shape of a per-layer state (the pool's tensors are [P, ...] of it, per layer). */
+    private Shape slotShape(StepSlots.PoolLayer kind) {
+        int h = c.heads(), dh = c.dimHead(), g = c.numExperts(), kkv = c.numRoutedKeyValues();
+        int win = c.routedWindowSize(), d = c.dim();
+        return switch (kind) {
+            case K, V -> new Shape(h, ring, dh);                   // rotary at absolute positions (K)
+            case WIN_H -> new Shape(win, d);
+            case WIN_SEL -> new Shape(g, win);
+            case ROUTED_K, ROUTED_V -> new Shape(g, h, 1 + kkv, dh); // entry 0: the expert's null key/value
+            case ROUTED_BIAS -> new Shape(g, 1, 1, 1 + kkv);
+            case ROUTED_SCORE -> new Shape(g, kkv);
+            case WIN_LOGIT -> new Shape(win, g);
+        };
+    }
+
+    /** Keys and values in the model's state dtype; the rest float32. */
+    private DataType dtype(StepSlots.PoolLayer kind) {
+        return switch (kind) {
+            case K, V, ROUTED_K, ROUTED_V -> w.dtype;
+            default -> DataType.FLOAT32;
+        };
     }
 
     private NDArray keep(NDArray a) {

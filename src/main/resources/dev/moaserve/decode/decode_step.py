@@ -454,37 +454,66 @@ class DecodeStep(Module):
   def commit(self: __torch__.DecodeStep, wts: List[Tensor], pool: List[Tensor], commits: Tensor, qpos: Tensor) -> None:
     # folds every completed window into its slot's running top-K: candidates are the kept
     # entries (rank order) then the window's rows (position order), so a stable sort by logit
-    # is the canonical rule and topk(S u new) = topk(topk(S) u new) holds exactly
+    # is the canonical rule and topk(S u new) = topk(topk(S) u new) holds exactly. Every layer at
+    # once on the stacked state (L layers), only the matmuls per layer: at B = 64 some slot commits
+    # at nearly every step, and a commit per layer was ~60 operations, 40% of the step's
     c = commits.size(0)
+    L = self.depth
     H = self.heads
     dh = self.dim_head
     G = self.experts
     w = self.window
     K = self.routed_kv
+    D = self.dim
+    I = self.inner
     cos, sin = self.rope_at(wts, torch.index_select(qpos, 0, commits).reshape(-1).long())   # [c*w, 1, dh]
-    for l in range(self.depth):
+    hw = torch.index_select(self.stacked(pool, self.p_win_h), 1, commits)       # [L, c, w, D]
+    u = self.unit(hw)
+    routing_in = u if self.cosine_routing else hw
+    scores: List[Tensor] = []
+    kvs: List[Tensor] = []
+    for l in range(L):
       lw = self.w_first_layer + self.w_per_layer * l
-      lp = self.p_first_layer + self.p_per_layer * l
-      hw = torch.index_select(pool[lp + self.p_win_h], 0, commits)                        # [c, w, D]
-      new_score = self.scores(hw, wts[lw + self.w_kv_tokens])                                 # [c, G, w]
-      kv = self.mm(self.unit(hw).view(c * w, self.dim), wts[lw + self.w_routed_kv], None).view(c, w, G, 2, H, dh)
-      new_k = self.rotary(kv[:, :, :, 0].reshape(c * w, G * H, dh), cos, sin)
-      new_k = new_k.view(c, w, G, H, dh).permute([0, 2, 3, 1, 4])            # [c, G, H, w, dh]
-      new_v = kv[:, :, :, 1].permute([0, 2, 3, 1, 4])
-      kept_k = pool[lp + self.p_routed_k][:, :, :, 1:]                                       # [P, G, H, K, dh] views
-      kept_v = pool[lp + self.p_routed_v][:, :, :, 1:]
-      kept_bias = pool[lp + self.p_routed_bias][:, :, :, :, 1:]                                 # [P, G, 1, 1, K]
-      cand_score = torch.cat([torch.index_select(pool[lp + self.p_routed_score], 0, commits), new_score], 2)   # [c, G, K + w]
-      cand_bias = torch.cat([torch.index_select(kept_bias, 0, commits).reshape(c, G, K), torch.zeros_like(new_score)], 2)
-      pick = torch.sort(cand_score, dim=-1, descending=True, stable=True)[1][:, :, 0:K]    # [c, G, K]
-      at = pick.view(c, G, 1, K, 1).expand(c, G, H, K, dh)
-      cand_k = torch.cat([self.kv_out(torch.index_select(kept_k, 0, commits)), new_k], 3)
-      cand_v = torch.cat([self.kv_out(torch.index_select(kept_v, 0, commits)), new_v], 3)
-      torch.index_copy_(kept_k, 0, commits, self.kv_in(torch.gather(cand_k, 3, at), kept_k))
-      torch.index_copy_(kept_v, 0, commits, self.kv_in(torch.gather(cand_v, 3, at), kept_v))
-      torch.index_copy_(pool[lp + self.p_routed_score], 0, commits, torch.gather(cand_score, 2, pick))
-      torch.index_copy_(kept_bias, 0, commits, torch.gather(cand_bias, 2, pick).view(c, G, 1, 1, K))
-      torch.index_fill_(pool[lp + self.p_win_sel], 0, commits, 0.0)
+      scores.append(torch.matmul(routing_in[l], wts[lw + self.w_kv_tokens]))   # [c, w, G]
+      kvs.append(self.mm(u[l].view(c * w, D), wts[lw + self.w_routed_kv], None))   # [c*w, G*2*H*dh]
+    new_score = torch.stack(scores).transpose(2, 3)                            # [L, c, G, w]
+    if self.cosine_routing:
+      new_score = torch.mul(new_score, self.routing_scale)
+    kv = torch.stack(kvs).view(L, c * w * G, 2, I)                            # rows (l, c, t, g)
+    new_k = self.rotary(kv.select(2, 0).view(L, c * w * G, H, dh), cos.repeat_interleave(G, 0), sin.repeat_interleave(G, 0))
+    all_k = self.stacked(pool, self.p_routed_k)                                # [L, P, G, H, 1+K, dh]
+    all_v = self.stacked(pool, self.p_routed_v)
+    all_bias = self.stacked(pool, self.p_routed_bias)                          # [L, P, G, 1, 1, 1+K]
+    all_score = self.stacked(pool, self.p_routed_score)                        # [L, P, G, K]
+    cand_score = torch.cat([torch.index_select(all_score, 1, commits), new_score], 3)   # [L, c, G, K + w]
+    order = torch.sort(cand_score, dim=-1, descending=True, stable=True)[1].narrow(3, 0, K)   # [L, c, G, K]
+    # the kept keys/values as rows of H*dh, each slot's null entry (0) then the kept ones, and the
+    # window's new rows after them: the new top-K is one index_select of whole rows (a gather of
+    # each element by a broadcast index, and cats of permuted keys, were the commit's slowest calls)
+    n_kept = L * c * G * (1 + K)
+    lcg = torch.arange(L * c * G, dtype=order.dtype, device=order.device).view(L, c, G, 1)
+    lc = torch.div(lcg, G, rounding_mode="floor")
+    g = torch.remainder(lcg, G)
+    kept_row = torch.add(torch.mul(lcg, 1 + K), torch.add(order, 1))
+    new_row = torch.add(torch.mul(torch.add(torch.mul(lc, w), torch.sub(order, K)), G), torch.add(g, n_kept))
+    rows = torch.cat([torch.mul(lcg, 1 + K), torch.where(torch.lt(order, K), kept_row, new_row)], 3).view(-1)   # [L*c*G*(1+K)]
+    kept_k = self.kv_out(torch.index_select(all_k, 1, commits)).transpose(3, 4).reshape(n_kept, I)
+    kept_v = self.kv_out(torch.index_select(all_v, 1, commits)).transpose(3, 4).reshape(n_kept, I)
+    top_k = torch.index_select(torch.cat([kept_k, new_k.view(-1, I)], 0), 0, rows).view(L, c, G, 1 + K, H, dh)
+    top_v = torch.index_select(torch.cat([kept_v, kv.select(2, 1).reshape(-1, I)], 0), 0, rows).view(L, c, G, 1 + K, H, dh)
+    torch.index_copy_(all_k, 1, commits, self.kv_in(top_k.transpose(3, 4), all_k))
+    torch.index_copy_(all_v, 1, commits, self.kv_in(top_v.transpose(3, 4), all_v))
+    torch.index_copy_(all_score, 1, commits, torch.gather(cand_score, 3, order))
+    # biases: an entry kept stays as it was, a new one is 0
+    kept_bias = torch.index_select(all_bias, 1, commits).view(L, c, G, 1 + K)
+    top_bias = torch.where(torch.lt(order, K), torch.gather(kept_bias, 3, torch.clamp_max(torch.add(order, 1), K)), 0.0)
+    torch.index_copy_(torch.narrow(all_bias, 5, 1, K), 1, commits, top_bias.view(L, c, G, 1, 1, K))
+    torch.index_fill_(self.stacked(pool, self.p_win_sel), 1, commits, 0.0)
+
+  def stacked(self: __torch__.DecodeStep, pool: List[Tensor], slot: int) -> Tensor:
+    # per-layer state `slot` (p_*) of every layer, [L, P, ...] (StatePool.programTensors): after
+    # the model-wide and the per-layer slots; each layer's tensor is a view of its row
+    return pool[self.p_first_layer + self.p_per_layer * self.depth + slot]
 
   def rope_at(self: __torch__.DecodeStep, wts: List[Tensor], positions: Tensor) -> Tuple[Tensor, Tensor]:
     # the rotary cos and sin [n, 1, dh] at positions [n] int64: the q entries of ROPE_QKV

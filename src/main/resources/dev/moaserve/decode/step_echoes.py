@@ -10,7 +10,8 @@
 
   def echo_slots(self: __torch__.DecodeStep, wts: List[Tensor], pool: List[Tensor], l: int) -> List[Tensor]:
     # every named slot as the program reads it, model-wide then layer l's, weights then pool, in
-    # StepSlots' order: what a test compares with the Java side's tensors
+    # StepSlots' order, then layer l's row of each stacked state (what a commit reads and writes):
+    # what a test compares with the Java side's tensors
     lw = self.w_first_layer + self.w_per_layer * l
     lp = self.p_first_layer + self.p_per_layer * l
     return [wts[self.w_token_emb], wts[self.w_pos_emb], wts[self.w_rope_qkv], wts[self.w_logits], wts[self.w_logits_bias],
@@ -20,4 +21,8 @@
         wts[lw + self.w_ff1], wts[lw + self.w_ff1_bias], wts[lw + self.w_ff2], wts[lw + self.w_ff2_bias],
         pool[self.p_ring_pos], pool[lp + self.p_k], pool[lp + self.p_v], pool[lp + self.p_win_h], pool[lp + self.p_win_sel],
         pool[lp + self.p_routed_k], pool[lp + self.p_routed_v], pool[lp + self.p_routed_bias], pool[lp + self.p_routed_score],
-        pool[lp + self.p_win_logit]]
+        pool[lp + self.p_win_logit],
+        self.stacked(pool, self.p_k)[l], self.stacked(pool, self.p_v)[l], self.stacked(pool, self.p_win_h)[l],
+        self.stacked(pool, self.p_win_sel)[l], self.stacked(pool, self.p_routed_k)[l], self.stacked(pool, self.p_routed_v)[l],
+        self.stacked(pool, self.p_routed_bias)[l], self.stacked(pool, self.p_routed_score)[l],
+        self.stacked(pool, self.p_win_logit)[l]]

@@ -21,7 +21,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * for every layer, what the program reads as {@code wts[lw + self.w_query_tokens]} (and every
  * other {@code w_…}, {@code p_…} name) is the tensor {@link DecodeWeights} and {@link StatePool}
  * hold in the field of that meaning (mapped here by hand, not through the lists' builders), one
- * program slot per name.
+ * program slot per name; and each layer's row of the stacked state the program commits windows
+ * on is that layer's state.
  */
 class StepSlotsTest {
     @Test
@@ -137,6 +138,10 @@ class StepSlotsTest {
         m.put("routed_bias", lp.routedBias);
         m.put("routed_score", lp.routedScore);
         m.put("win_logit", lp.winLogit);
+        // every layer's state at once, as a window's commit reads and writes it: layer l's row is its state
+        for (StepSlots.PoolLayer kind : StepSlots.PoolLayer.values()) {
+            m.put("stacked " + kind, lp.get(kind));
+        }
         return m;
     }
 }
