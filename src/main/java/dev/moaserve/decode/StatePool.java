@@ -13,7 +13,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The decode state of every sequence, in a few preallocated tensors per layer indexed by slot.
+ * The decode state of every sequence, in a few preallocated tensors indexed by slot: one per kind of
+ * state, the per-layer kinds [L, P, ...] with each layer's tensor the view of its row.
  * Sequences that hold a slot occupy slots {@code 0..active−1} (a sequence that leaves is
  * replaced by the last one, one slot copy), so a step reads the running batch's state as the
  * leading slice of each tensor — a view, never a gather or a stack.
@@ -291,15 +292,15 @@ final class StatePool implements AutoCloseable {
         generation++;
     }
 
-    /** One slot's shape of a per-layer state (the pool's tensors are [P, ...] of it, per layer). */
+    /** One slot's shape of a per-layer state ({@link Layer} has each one's meaning). */
     private Shape slotShape(StepSlots.PoolLayer kind) {
         int h = c.heads(), dh = c.dimHead(), g = c.numExperts(), kkv = c.numRoutedKeyValues();
         int win = c.routedWindowSize(), d = c.dim();
         return switch (kind) {
-            case K, V -> new Shape(h, ring, dh);                   // rotary at absolute positions (K)
+            case K, V -> new Shape(h, ring, dh);
             case WIN_H -> new Shape(win, d);
             case WIN_SEL -> new Shape(g, win);
-            case ROUTED_K, ROUTED_V -> new Shape(g, h, 1 + kkv, dh); // entry 0: the expert's null key/value
+            case ROUTED_K, ROUTED_V -> new Shape(g, h, 1 + kkv, dh);
             case ROUTED_BIAS -> new Shape(g, 1, 1, 1 + kkv);
             case ROUTED_SCORE -> new Shape(g, kkv);
             case WIN_LOGIT -> new Shape(win, g);
