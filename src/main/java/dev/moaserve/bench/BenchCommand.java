@@ -104,7 +104,12 @@ public final class BenchCommand implements Callable<Integer> {
     String device;
     @Option(names = "--dtype", defaultValue = "auto", description = "with --device: float32, float16 or auto (default: ${DEFAULT-VALUE})")
     String dtype;
-    @Option(names = "--batches", split = ",", defaultValue = "1,8,64", description = "with --device: batch sizes (default: ${DEFAULT-VALUE})")
+    @Option(names = "--step-source", paramLabel = "DIR", description = "instead: the embedded model's step with the shipped program "
+            + "alternated in one process with one whose source files are in DIR (the shipped file where DIR has none), at --batches: "
+            + "ms per step of each and whether they sample the same tokens")
+    Path stepSource;
+    @Option(names = "--batches", split = ",", defaultValue = "1,8,64", description = "with --device, --context, --engine, --step-source: "
+            + "batch sizes (default: ${DEFAULT-VALUE})")
     int[] batches;
 
     private final PrintStream out;
@@ -167,6 +172,9 @@ public final class BenchCommand implements Callable<Integer> {
         }
         if (contexts != null) {
             return ContextBench.run(out, contexts, batches, quick);
+        }
+        if (stepSource != null) {
+            return StepSourceBench.run(out, stepSource, batches, quick);
         }
         if (device != null) {
             Djl.inferenceThread();

@@ -66,9 +66,20 @@ final class ScriptedStep implements AutoCloseable {
 
     /** The program's source: its files joined into the one class. */
     static String source() {
+        return source(null);
+    }
+
+    /** The program's source with each file that {@code dir} has (by name) in place of the shipped one (null: none). */
+    static String source(java.nio.file.Path dir) {
         StringBuilder s = new StringBuilder();
         for (String file : SOURCES) {
-            s.append(ScriptArchive.resource(ScriptedStep.class, file)).append('\n');
+            java.nio.file.Path given = dir == null ? null : dir.resolve(file);
+            try {
+                s.append(given != null && java.nio.file.Files.exists(given) ? java.nio.file.Files.readString(given)
+                        : ScriptArchive.resource(ScriptedStep.class, file)).append('\n');
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
         }
         return s.toString();
     }

@@ -45,6 +45,15 @@ public final class StepProgram {
                 DaemonThreads.named("moa-compile")));
     }
 
+    /**
+     * The program with its source files taken from {@code dir} where it has one of that name (the
+     * shipped file elsewhere), compiled on this thread for {@code c} in float32 on the CPU: a
+     * changed program measured beside the shipped one ({@code bench --step-source}).
+     */
+    public static StepProgram fromSources(ModelConfig c, java.nio.file.Path dir) {
+        return new StepProgram(CompletableFuture.completedFuture(compile(c, ScriptedStep.source(dir), false, Device.cpu())));
+    }
+
     /** Casts around the matmuls and keys/values only where they are not float32 (each cast is a dispatch). */
     static boolean mixed(DataType dtype) {
         return dtype != DataType.FLOAT32;
