@@ -18,7 +18,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
@@ -87,9 +86,9 @@ final class StepSourceBench {
                     long[] sampled = new long[steps * batch];
                     long t0 = System.nanoTime();
                     for (int s = 0; s < steps; s++) {
-                        List<long[]> appended = new ArrayList<>(Collections.nCopies(batch, (long[]) null));
+                        List<long[]> appended = new ArrayList<>();
                         for (int b = 0; b < batch; b++) {
-                            appended.set(b, new long[] {next.nextInt(c.numTokens())});
+                            appended.add(new long[] {next.nextInt(c.numTokens())});
                         }
                         SampleBatch sampling = BatchSampler.prepare(samplers, index, c.numTokens());
                         Sampler.Choice[] picked = BatchSampler.finish(dec[k].stepAndSample(states.get(k), appended, sampling),

@@ -480,7 +480,7 @@ class DecodeStep(Module):
     if self.cosine_routing:
       new_score = torch.mul(new_score, self.routing_scale)
     kv = torch.stack(kvs).view(L, c * w * G, 2, I)                            # rows (l, c, t, g)
-    new_k = self.rotary(kv.select(2, 0).view(L, c * w * G, H, dh), cos.repeat_interleave(G, 0), sin.repeat_interleave(G, 0))
+    new_k = self.rotary(kv.select(2, 0).view(L, c * w, G, H, dh), cos.unsqueeze(1), sin.unsqueeze(1))   # rows (c, t): every g, h
     all_k = self.stacked(pool, self.p_routed_k)                                # [L, P, G, H, 1+K, dh]
     all_v = self.stacked(pool, self.p_routed_v)
     all_bias = self.stacked(pool, self.p_routed_bias)                          # [L, P, G, 1, 1, 1+K]
