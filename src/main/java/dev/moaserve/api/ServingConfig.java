@@ -22,6 +22,13 @@ public interface ServingConfig {
     @WithDefault("auto")
     String dtype();
 
+    /**
+     * On an AMD processor, MKL's kernels for the processor's instruction sets rather than its
+     * generic ones (read where libtorch starts: dev.moaserve.model.MklKernels).
+     */
+    @WithDefault("true")
+    boolean mklAmdKernels();
+
     /** Name the API reports and accepts; empty = the model's own name. */
     Optional<String> servedModelName();
 

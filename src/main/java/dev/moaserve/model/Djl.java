@@ -20,6 +20,7 @@ public final class Djl {
             setIfAbsent("ai.djl.offline", "DJL_OFFLINE", "true");
             setIfAbsent("ai.djl.default_engine", "DJL_DEFAULT_ENGINE", "PyTorch");
             NativePlatform.check();
+            MklKernels.chooseByInstructionSet();
             Engine.getEngine("PyTorch");
             cores = Math.max(1, JniUtils.getNumThreads());
             started = true;

@@ -31,7 +31,12 @@ final class PackagedApp implements AutoCloseable {
 
     /** Starts the jar on a free port with {@code -Dkey=value} settings and waits until it is ready. */
     static PackagedApp start(Map<String, String> settings, Duration readyWithin) throws Exception {
-        PackagedApp app = launch(settings);
+        return start(settings, Map.of(), readyWithin);
+    }
+
+    /** As {@link #start(Map, Duration)}, with these environment variables added to the process's. */
+    static PackagedApp start(Map<String, String> settings, Map<String, String> env, Duration readyWithin) throws Exception {
+        PackagedApp app = launch(settings, env);
         long deadline = System.nanoTime() + readyWithin.toNanos();
         while (System.nanoTime() < deadline) {
             if (!app.process.isAlive()) {
@@ -52,6 +57,11 @@ final class PackagedApp implements AutoCloseable {
 
     /** Starts the jar on a free port and returns at once; {@code args} follow the jar (a command). */
     static PackagedApp launch(Map<String, String> settings, String... args) throws IOException {
+        return launch(settings, Map.of(), args);
+    }
+
+    /** As {@link #launch(Map, String...)}, with these environment variables added to the process's. */
+    static PackagedApp launch(Map<String, String> settings, Map<String, String> env, String... args) throws IOException {
         Path jar = Path.of("target", "quarkus-app", "quarkus-run.jar");
         if (!Files.exists(jar)) {
             throw new IllegalStateException(jar + " is missing: run after the package phase (failsafe)");
@@ -67,7 +77,9 @@ final class PackagedApp implements AutoCloseable {
         cmd.add(jar.toString());
         cmd.addAll(List.of(args));
         Path log = Files.createTempFile("moa-serve-it", ".log");
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+        pb.environment().putAll(env);
+        Process p = pb.start();
         return new PackagedApp(p, log, port);
     }
 
